@@ -1,0 +1,184 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// sysMode converts Go's mode bits to the kernel's st_mode.
+func sysMode(m os.FileMode) uint32 {
+	out := uint32(m.Perm())
+	switch {
+	case m.IsDir():
+		out |= syscall.S_IFDIR
+	case m&os.ModeSymlink != 0:
+		out |= syscall.S_IFLNK
+	case m&os.ModeNamedPipe != 0:
+		out |= syscall.S_IFIFO
+	case m&os.ModeSocket != 0:
+		out |= syscall.S_IFSOCK
+	case m&os.ModeCharDevice != 0:
+		out |= syscall.S_IFCHR
+	case m&os.ModeDevice != 0:
+		out |= syscall.S_IFBLK
+	default:
+		out |= syscall.S_IFREG
+	}
+	if m&os.ModeSetuid != 0 {
+		out |= syscall.S_ISUID
+	}
+	if m&os.ModeSetgid != 0 {
+		out |= syscall.S_ISGID
+	}
+	if m&os.ModeSticky != 0 {
+		out |= syscall.S_ISVTX
+	}
+	return out
+}
+
+// goMode converts the kernel's permission bits (07777) to Go's.
+func goMode(perm uint32) os.FileMode {
+	m := os.FileMode(perm & 0777)
+	if perm&syscall.S_ISUID != 0 {
+		m |= os.ModeSetuid
+	}
+	if perm&syscall.S_ISGID != 0 {
+		m |= os.ModeSetgid
+	}
+	if perm&syscall.S_ISVTX != 0 {
+		m |= os.ModeSticky
+	}
+	return m
+}
+
+func fillAttr(a remote.Attr, out *fuse.Attr) {
+	out.Mode = sysMode(a.Mode)
+	out.Size = a.Size
+	out.Blocks = (a.Size + 511) / 512
+	out.Blksize = 4096
+	out.Nlink = 1
+	out.Uid, out.Gid = a.UID, a.GID
+	// SFTP v3 has no ctime; mtime is the closest a tool like make can use.
+	out.SetTimes(&a.Atime, &a.Mtime, &a.Mtime)
+}
+
+func (f *FS) fillEntry(a remote.Attr, out *fuse.EntryOut) {
+	fillAttr(a, &out.Attr)
+	out.SetEntryTimeout(f.opts.CacheTimeout)
+	out.SetAttrTimeout(f.opts.CacheTimeout)
+}
+
+func (f *FS) fillAttrOut(a remote.Attr, out *fuse.AttrOut) {
+	fillAttr(a, &out.Attr)
+	out.SetTimeout(f.opts.CacheTimeout)
+}
+
+// lstat answers from the attribute cache or asks the server.
+func (f *FS) lstat(ctx context.Context, rel string) (remote.Attr, error) {
+	if a, ok := f.attrs.Get(rel); ok {
+		return a, nil
+	}
+	a, err := f.remote.Lstat(ctx, rel)
+	if err == nil {
+		f.attrs.Put(rel, a)
+	}
+	return a, err
+}
+
+// fresh asks the server, bypassing and then refilling the cache.
+func (f *FS) fresh(ctx context.Context, rel string) (remote.Attr, error) {
+	f.attrs.Delete(rel)
+	return f.lstat(ctx, rel)
+}
+
+// Getattr serves stat(2) by path; fstat(2) goes to fileHandle.Getattr.
+func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	rel := n.rel()
+	a, err := n.fs.lstat(ctx, rel)
+	if err != nil {
+		return n.fs.result("getattr", rel, err, nil)
+	}
+	n.fs.fillAttrOut(a, out)
+	return 0
+}
+
+// Setattr serves chmod, chown, truncate and utimes. Each change is its own
+// SFTP request, in the order a local disk would apply them.
+func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	rel := n.rel()
+	h, _ := fh.(*fileHandle)
+	defer n.fs.forget(rel)
+	rc := n.fs.remote
+
+	if size, ok := in.GetSize(); ok {
+		var err error
+		if h != nil {
+			err = h.f.Truncate(ctx, size)
+		} else {
+			err = rc.Truncate(ctx, rel, size)
+		}
+		if err != nil {
+			return n.fs.result("truncate", rel, err, n.explainWrite(ctx))
+		}
+	}
+	if mode, ok := in.GetMode(); ok {
+		if err := rc.Chmod(ctx, rel, goMode(mode)); err != nil {
+			return n.fs.result("chmod", rel, err, nil)
+		}
+	}
+	uid, uok := in.GetUID()
+	gid, gok := in.GetGID()
+	if uok || gok {
+		cur, err := n.fs.fresh(ctx, rel)
+		if err != nil {
+			return n.fs.result("chown", rel, err, nil)
+		}
+		if !uok {
+			uid = cur.UID
+		}
+		if !gok {
+			gid = cur.GID
+		}
+		if err := rc.Chown(ctx, rel, uid, gid); err != nil {
+			return n.fs.result("chown", rel, err, func() syscall.Errno { return syscall.EPERM })
+		}
+	}
+	mtime, mok := in.GetMTime()
+	atime, aok := in.GetATime()
+	if mok || aok {
+		// SFTP sets both times at once; keep the one not being changed.
+		cur, err := n.fs.fresh(ctx, rel)
+		if err != nil {
+			return n.fs.result("utimens", rel, err, nil)
+		}
+		t := remote.Attr{Atime: cur.Atime, Mtime: cur.Mtime}
+		if mok {
+			t.Mtime = mtime
+		}
+		if aok {
+			t.Atime = atime
+		}
+		if err := rc.Chtimes(ctx, rel, t); err != nil {
+			return n.fs.result("utimens", rel, err, nil)
+		}
+	}
+
+	var a remote.Attr
+	var err error
+	if h != nil {
+		a, err = h.f.Stat(ctx)
+	} else {
+		a, err = n.fs.fresh(ctx, rel)
+	}
+	if err != nil {
+		return n.fs.result("setattr", rel, err, nil)
+	}
+	n.fs.fillAttrOut(a, out)
+	return n.fs.result("setattr", rel, nil, nil)
+}

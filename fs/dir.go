@@ -1,0 +1,60 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Readdir lists a directory in one go and caches every entry's attributes
+// for the lookups that readdirplus and `ls -l` make next.
+func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	rel := n.rel()
+	entries, err := n.fs.remote.ReadDir(ctx, rel)
+	if err != nil {
+		return nil, n.fs.result("readdir", rel, err, n.explainNotDir(ctx, rel))
+	}
+	list := make([]fuse.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		if e.Name == "." || e.Name == ".." {
+			continue
+		}
+		n.fs.attrs.Put(n.child(e.Name), e.Attr)
+		list = append(list, fuse.DirEntry{Name: e.Name, Mode: sysMode(e.Attr.Mode)})
+	}
+	n.fs.result("readdir", rel, nil, nil)
+	return fusefs.NewListDirStream(list), 0
+}
+
+// Mkdir creates a directory. The kernel has already applied the umask.
+func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	rel := n.child(name)
+	n.fs.forget(rel)
+	if err := n.fs.remote.Mkdir(ctx, rel, goMode(mode)); err != nil {
+		return nil, n.fs.result("mkdir", rel, err, n.explainCreate(ctx, rel))
+	}
+	a, err := n.fs.fresh(ctx, rel)
+	if err != nil {
+		return nil, n.fs.result("mkdir", rel, err, nil)
+	}
+	n.fs.result("mkdir", rel, nil, nil)
+	return n.newChild(ctx, a, out), 0
+}
+
+// Rmdir removes an empty directory.
+func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	rel := n.child(name)
+	defer n.fs.forget(rel)
+	err := n.fs.remote.Rmdir(ctx, rel)
+	return n.fs.result("rmdir", rel, err, n.explainRemoveDir(ctx, rel))
+}
+
+// Unlink removes a file or symlink.
+func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
+	rel := n.child(name)
+	defer n.fs.forget(rel)
+	err := n.fs.remote.Remove(ctx, rel)
+	return n.fs.result("unlink", rel, err, nil)
+}

@@ -1,0 +1,87 @@
+package fs
+
+import (
+	"context"
+	"path"
+	"syscall"
+)
+
+// OpenSSH's sftp-server answers SSH_FX_FAILURE for EEXIST, ENOTEMPTY,
+// EISDIR, ENOTDIR and ENOSPC alike. The explain functions here find the
+// real cause with one or two cheap requests, as a local disk would have
+// answered; each returns 0 when it cannot tell, and the caller says EIO.
+
+// explainCreate: why could rel not be created?
+func (n *Node) explainCreate(ctx context.Context, rel string) func() syscall.Errno {
+	return func() syscall.Errno {
+		if _, err := n.fs.remote.Lstat(ctx, rel); err == nil {
+			return syscall.EEXIST
+		}
+		if e := n.explainNotDir(ctx, path.Dir(rel))(); e != 0 {
+			return e
+		}
+		return n.explainNoSpace(ctx)()
+	}
+}
+
+// explainNotDir: is rel (or a parent) not a directory?
+func (n *Node) explainNotDir(ctx context.Context, rel string) func() syscall.Errno {
+	return func() syscall.Errno {
+		if rel == "." {
+			rel = ""
+		}
+		a, err := n.fs.remote.Lstat(ctx, rel)
+		if err == nil && !a.Mode.IsDir() {
+			return syscall.ENOTDIR
+		}
+		return 0
+	}
+}
+
+// explainRemoveDir: why could the directory rel not be removed?
+func (n *Node) explainRemoveDir(ctx context.Context, rel string) func() syscall.Errno {
+	return func() syscall.Errno {
+		a, err := n.fs.remote.Lstat(ctx, rel)
+		if err != nil {
+			return errnoOf(err)
+		}
+		if !a.Mode.IsDir() {
+			return syscall.ENOTDIR
+		}
+		if entries, err := n.fs.remote.ReadDir(ctx, rel); err == nil && len(entries) > 0 {
+			return syscall.ENOTEMPTY
+		}
+		return 0
+	}
+}
+
+// explainOpen: why could rel not be opened (with O_CREAT|O_EXCL when excl)?
+func (n *Node) explainOpen(ctx context.Context, rel string, excl bool) func() syscall.Errno {
+	return func() syscall.Errno {
+		a, err := n.fs.remote.Lstat(ctx, rel)
+		switch {
+		case err == nil && excl:
+			return syscall.EEXIST
+		case err == nil && a.Mode.IsDir():
+			return syscall.EISDIR
+		case err == nil:
+			return n.explainNoSpace(ctx)()
+		}
+		return n.explainNotDir(ctx, path.Dir(rel))()
+	}
+}
+
+// explainWrite: a write or truncate failed; a full disk is the usual cause.
+func (n *Node) explainWrite(ctx context.Context) func() syscall.Errno {
+	return n.explainNoSpace(ctx)
+}
+
+func (n *Node) explainNoSpace(ctx context.Context) func() syscall.Errno {
+	return func() syscall.Errno {
+		st, err := n.fs.remote.StatFS(ctx, "")
+		if err == nil && st.BlocksAvail == 0 {
+			return syscall.ENOSPC
+		}
+		return 0
+	}
+}

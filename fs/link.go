@@ -1,0 +1,51 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Symlink creates name pointing at target, stored exactly as written.
+func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	rel := n.child(name)
+	n.fs.forget(rel)
+	if err := n.fs.remote.Symlink(ctx, target, rel); err != nil {
+		return nil, n.fs.result("symlink", rel, err, n.explainCreate(ctx, rel))
+	}
+	a, err := n.fs.fresh(ctx, rel)
+	if err != nil {
+		return nil, n.fs.result("symlink", rel, err, nil)
+	}
+	n.fs.result("symlink", rel, nil, nil)
+	return n.newChild(ctx, a, out), 0
+}
+
+// Readlink returns the target as the server stores it.
+func (n *Node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	rel := n.rel()
+	target, err := n.fs.remote.ReadLink(ctx, rel)
+	if err != nil {
+		return nil, n.fs.result("readlink", rel, err, nil)
+	}
+	return []byte(target), 0
+}
+
+// Link makes a hard link (hardlink@openssh.com; ENOTSUP without it).
+func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	rel := n.child(name)
+	existing := target.EmbeddedInode().Operations().(*Node).rel()
+	n.fs.forget(rel)
+	n.fs.forget(existing)
+	if err := n.fs.remote.Link(ctx, existing, rel); err != nil {
+		return nil, n.fs.result("link", rel, err, n.explainCreate(ctx, rel))
+	}
+	a, err := n.fs.fresh(ctx, rel)
+	if err != nil {
+		return nil, n.fs.result("link", rel, err, nil)
+	}
+	n.fs.result("link", rel, nil, nil)
+	return n.newChild(ctx, a, out), 0
+}

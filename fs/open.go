@@ -1,0 +1,74 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// openFlags keeps the O_* flags the server must see. O_APPEND matters:
+// with it OpenSSH appends at the true end of file even when another client
+// grew the file since our size was cached.
+func openFlags(kernel uint32) int {
+	f := int(kernel) & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+	for _, keep := range []int{os.O_APPEND, os.O_TRUNC, os.O_CREATE, os.O_EXCL} {
+		f |= int(kernel) & keep
+	}
+	return f
+}
+
+// Open opens an existing file. The kernel's page cache is dropped on each
+// open (no FOPEN_KEEP_CACHE), so another client's change is seen on reopen.
+func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	rel := n.rel()
+	fl := openFlags(flags)
+	if fl&os.O_TRUNC != 0 {
+		n.fs.forget(rel)
+	}
+	f, err := n.fs.remote.OpenFile(ctx, rel, fl, 0)
+	if err != nil {
+		return nil, 0, n.fs.result("open", rel, err, n.explainOpen(ctx, rel, false))
+	}
+	n.fs.result("open", rel, nil, nil)
+	return &fileHandle{f: f, node: n, rel: rel}, 0, 0
+}
+
+// Create makes and opens a new file with the mode the kernel gives
+// (umask already applied).
+func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	rel := n.child(name)
+	n.fs.forget(rel)
+	fl := openFlags(flags) | os.O_CREATE
+	f, err := n.fs.remote.OpenFile(ctx, rel, fl, goMode(mode))
+	if err != nil {
+		return nil, nil, 0, n.fs.result("create", rel, err, n.explainOpen(ctx, rel, fl&os.O_EXCL != 0))
+	}
+	a, err := f.Stat(ctx)
+	if err != nil {
+		go f.Close(context.Background())
+		return nil, nil, 0, n.fs.result("create", rel, err, nil)
+	}
+	n.fs.result("create", rel, nil, nil)
+	ch := n.newChild(ctx, a, out)
+	return ch, &fileHandle{f: f, node: ch.Operations().(*Node), rel: rel}, 0, 0
+}
+
+// Mknod can only make regular files over SFTP; devices, FIFOs and sockets
+// have no SFTP request, so they fail at once without remote traffic.
+func (n *Node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	rel := n.child(name)
+	if mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, n.fs.result("mknod", rel, syscall.ENOTSUP, nil)
+	}
+	ch, fh, _, errno := n.Create(ctx, name, uint32(os.O_WRONLY|os.O_EXCL), mode&07777, out)
+	if errno != 0 {
+		return nil, errno
+	}
+	if errno := fh.(*fileHandle).Release(ctx); errno != 0 {
+		return nil, errno
+	}
+	return ch, 0
+}

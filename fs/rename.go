@@ -1,0 +1,62 @@
+package fs
+
+import (
+	"context"
+	"strings"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+)
+
+// renameat2 flags (linux/fs.h).
+const (
+	renameNoReplace = 1 << 0
+	renameExchange  = 1 << 1
+)
+
+// Rename moves a name, replacing an existing target atomically (OpenSSH's
+// posix-rename). RENAME_NOREPLACE is honoured with a check first;
+// RENAME_EXCHANGE has no SFTP form and gets EINVAL, which tells tools
+// such as mv to fall back to a plain rename.
+func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	from := n.child(name)
+	to := newParent.EmbeddedInode().Operations().(*Node).child(newName)
+	if flags&renameExchange != 0 {
+		return n.fs.result("rename", from, syscall.EINVAL, nil)
+	}
+	if strings.HasPrefix(to, from+"/") {
+		return n.fs.result("rename", from, syscall.EINVAL, nil)
+	}
+	if flags&renameNoReplace != 0 {
+		if _, err := n.fs.remote.Lstat(ctx, to); err == nil {
+			return n.fs.result("rename", from, syscall.EEXIST, nil)
+		}
+	}
+	defer n.fs.forget(from)
+	defer n.fs.forget(to)
+	err := n.fs.remote.Rename(ctx, from, to)
+	return n.fs.result("rename", from+" -> "+to, err, n.explainRename(ctx, from, to))
+}
+
+// explainRename finds why a rename failed with SSH_FX_FAILURE.
+func (n *Node) explainRename(ctx context.Context, from, to string) func() syscall.Errno {
+	return func() syscall.Errno {
+		src, err := n.fs.remote.Lstat(ctx, from)
+		if err != nil {
+			return errnoOf(err)
+		}
+		dst, err := n.fs.remote.Lstat(ctx, to)
+		if err != nil {
+			return n.explainNoSpace(ctx)()
+		}
+		switch {
+		case src.Mode.IsDir() && !dst.Mode.IsDir():
+			return syscall.ENOTDIR
+		case !src.Mode.IsDir() && dst.Mode.IsDir():
+			return syscall.EISDIR
+		case dst.Mode.IsDir():
+			return n.explainRemoveDir(ctx, to)()
+		}
+		return 0
+	}
+}

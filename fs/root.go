@@ -1,0 +1,79 @@
+// Package fs is sftpmount's go-fuse node tree: one file per group of
+// kernel calls, each mapping the call onto remote operations and the
+// outcome onto an errno through errno.go. It knows nothing of SSH.
+package fs
+
+import (
+	"context"
+	"log"
+	"path"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// Options tune the node tree. Zero values are valid: no caching, no log.
+type Options struct {
+	// CacheTimeout is how long attributes learned from the server are
+	// trusted, by us and by the kernel (sshfs's cache_timeout).
+	CacheTimeout time.Duration
+	// Debug, when set, gets one line per kernel request: call, path, errno.
+	Debug *log.Logger
+}
+
+// FS is the state shared by every node of one mount.
+type FS struct {
+	remote *remote.Client
+	opts   Options
+	attrs  *cache.Map[remote.Attr] // by path relative to the root
+}
+
+// Node is a file, directory or symlink, named by its place in the tree.
+// go-fuse keeps the tree across renames, so the path is always current.
+type Node struct {
+	fusefs.Inode
+	fs *FS
+}
+
+// NewRoot returns the root node of a mount served by rc.
+func NewRoot(rc *remote.Client, opts Options) *Node {
+	return &Node{fs: &FS{remote: rc, opts: opts, attrs: cache.New[remote.Attr](opts.CacheTimeout)}}
+}
+
+// rel is the node's path relative to the served directory.
+func (n *Node) rel() string { return n.Path(n.Root()) }
+
+func (n *Node) child(name string) string { return path.Join(n.rel(), name) }
+
+// newChild makes the inode for a name just looked up or created.
+func (n *Node) newChild(ctx context.Context, a remote.Attr, out *fuse.EntryOut) *fusefs.Inode {
+	n.fs.fillEntry(a, out)
+	return n.NewInode(ctx, &Node{fs: n.fs}, fusefs.StableAttr{Mode: sysMode(a.Mode) & syscall.S_IFMT})
+}
+
+// result maps err to an errno and, under -d, logs the request. explain,
+// when given, is asked for the real cause of an ambiguous SSH_FX_FAILURE.
+func (f *FS) result(op, rel string, err error, explain func() syscall.Errno) syscall.Errno {
+	errno := errnoOf(err)
+	if err != nil && isFailure(err) && explain != nil {
+		if e := explain(); e != 0 {
+			errno = e
+		}
+	}
+	if f.opts.Debug != nil {
+		if err != nil {
+			f.opts.Debug.Printf("%s %q: %v (%v)", op, "/"+rel, errno, err)
+		} else {
+			f.opts.Debug.Printf("%s %q: ok", op, "/"+rel)
+		}
+	}
+	return errno
+}
+
+// forget drops what we know of rel and, for a directory, below it.
+func (f *FS) forget(rel string) { f.attrs.DeleteTree(rel) }

@@ -1,0 +1,171 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sync"
+
+	"github.com/pkg/sftp"
+)
+
+// Client is the mount's handle on the server. Paths given to it are
+// relative to the served directory ("" is the directory itself). Every call
+// takes a context and is bounded by Config.Timeout on top of it.
+type Client struct {
+	cfg      Config
+	hostKeys *hostKeyChecker
+	root     string // absolute remote path of the served directory
+
+	mu  sync.Mutex // guards cur; held while dialing so only one redial runs
+	cur *session
+}
+
+// Connect dials the server, authenticates, and resolves the directory to
+// serve. Its errors are *StartupError, classified for the exit code.
+func Connect(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Debug == nil {
+		cfg.Debug = discardLogger
+	}
+	hk, err := newHostKeyChecker(cfg.KnownHostsFiles)
+	if err != nil {
+		return nil, &StartupError{Kind: StartupConfig, Err: err}
+	}
+	c := &Client{cfg: cfg, hostKeys: hk}
+	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	s, err := dial(dctx, &c.cfg, hk)
+	if err != nil {
+		return nil, err
+	}
+	c.cur = s
+	root, err := resolveRoot(s.sftp, cfg.Dir)
+	if err != nil {
+		s.close(errors.New("startup failed"))
+		return nil, &StartupError{Kind: StartupRemoteDir, Err: err}
+	}
+	c.root = root
+	c.cfg.debugf("serving remote directory %s", root)
+	return c, nil
+}
+
+// resolveRoot turns the user's dir (empty, relative to the login directory,
+// or absolute) into an absolute path and checks it is a directory.
+func resolveRoot(sc *sftp.Client, dir string) (string, error) {
+	p := dir
+	if p == "" {
+		p = "."
+	}
+	if !path.IsAbs(p) {
+		home, err := sc.RealPath(".")
+		if err != nil {
+			return "", fmt.Errorf("remote home directory: %w", err)
+		}
+		p = path.Join(home, p)
+	}
+	p = path.Clean(p)
+	fi, err := sc.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("remote directory %s: no such directory", p)
+	case errors.Is(err, os.ErrPermission):
+		return "", fmt.Errorf("remote directory %s: permission denied", p)
+	case err != nil:
+		return "", fmt.Errorf("remote directory %s: %w", p, err)
+	case !fi.IsDir():
+		return "", fmt.Errorf("remote directory %s: not a directory", p)
+	}
+	return p, nil
+}
+
+// Root is the absolute remote path being served.
+func (c *Client) Root() string { return c.root }
+
+// Close ends the connection; calls in flight fail.
+func (c *Client) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil {
+		c.cur.close(errors.New("client closed"))
+	}
+}
+
+func (c *Client) abs(rel string) string { return path.Join(c.root, rel) }
+
+// session returns the live session, dialing a new one if the last died.
+// Open files keep the session they were opened on (see File).
+func (c *Client) session(ctx context.Context) (*session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil && !c.cur.isDead() {
+		return c.cur, nil
+	}
+	c.cfg.debugf("reconnecting")
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	s, err := dial(dctx, &c.cfg, c.hostKeys)
+	if err != nil {
+		c.cfg.debugf("reconnect failed: %v", err)
+		return nil, fmt.Errorf("%w: reconnect: %v", ErrConnectionLost, err)
+	}
+	c.cur = s
+	return s, nil
+}
+
+// call runs fn against the current session under the call deadline.
+func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	s, err := c.session(ctx)
+	if err != nil {
+		return &OpError{Op: op, Path: c.abs(rel), Err: err}
+	}
+	return runOn(ctx, s, op, c.abs(rel), fn)
+}
+
+// runOn is where deadlines are enforced: pkg/sftp v1 calls take no context
+// and wait forever on a silent connection, so the call runs in its own
+// goroutine and is abandoned when ctx ends. An overrun closes the session,
+// which also releases the abandoned goroutine.
+func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client) error) error {
+	if s.isDead() {
+		return &OpError{Op: op, Path: abs, Err: s.why}
+	}
+	done := make(chan error, 1)
+	go func() { done <- fn(s.sftp) }()
+	var err error
+	select {
+	case err = <-done:
+		// A connection that died mid-call can surface as io.EOF or a
+		// generic status; never let that pass for a real answer.
+		if err != nil && s.isDead() {
+			err = s.why
+		}
+	case <-s.dead:
+		err = s.why
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.close(fmt.Errorf("%w: %s %s got no answer in time", ErrConnectionLost, op, abs))
+			err = ErrTimeout
+		} else {
+			err = ctx.Err() // interrupted by the kernel; the call finishes in the background
+		}
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return err
+	}
+	return &OpError{Op: op, Path: abs, Err: unwrapPathError(err)}
+}
+
+// unwrapPathError strips pkg/sftp's *os.PathError, whose path we already
+// carry, so the error is wrapped exactly once.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,151 @@
+package remote
+
+import (
+	"context"
+	"os"
+
+	"github.com/pkg/sftp"
+)
+
+// Lstat returns the attributes of rel without following a final symlink.
+func (c *Client) Lstat(ctx context.Context, rel string) (Attr, error) {
+	var a Attr
+	err := c.call(ctx, "lstat", rel, func(sc *sftp.Client) error {
+		fi, err := sc.Lstat(c.abs(rel))
+		if err == nil {
+			a = attrOf(fi)
+		}
+		return err
+	})
+	return a, err
+}
+
+// ReadDir lists a directory with every entry's attributes (one round trip
+// per batch of names, not per name).
+func (c *Client) ReadDir(ctx context.Context, rel string) ([]DirEntry, error) {
+	var out []DirEntry
+	err := c.call(ctx, "readdir", rel, func(sc *sftp.Client) error {
+		fis, err := sc.ReadDirContext(ctx, c.abs(rel))
+		out = make([]DirEntry, 0, len(fis))
+		for _, fi := range fis {
+			out = append(out, DirEntry{Name: fi.Name(), Attr: attrOf(fi)})
+		}
+		return err
+	})
+	return out, err
+}
+
+// Mkdir creates a directory and gives it mode. SFTP's mkdir carries
+// attributes but pkg/sftp sends none, so the mode is a second request.
+func (c *Client) Mkdir(ctx context.Context, rel string, mode os.FileMode) error {
+	return c.call(ctx, "mkdir", rel, func(sc *sftp.Client) error {
+		if err := sc.Mkdir(c.abs(rel)); err != nil {
+			return err
+		}
+		return sc.Chmod(c.abs(rel), mode)
+	})
+}
+
+// Rmdir removes an empty directory.
+func (c *Client) Rmdir(ctx context.Context, rel string) error {
+	return c.call(ctx, "rmdir", rel, func(sc *sftp.Client) error {
+		return sc.RemoveDirectory(c.abs(rel))
+	})
+}
+
+// Remove unlinks a file or symlink.
+func (c *Client) Remove(ctx context.Context, rel string) error {
+	return c.call(ctx, "remove", rel, func(sc *sftp.Client) error {
+		return sc.Remove(c.abs(rel))
+	})
+}
+
+// Rename moves from to to, replacing to atomically when the server has
+// posix-rename@openssh.com. Plain SFTP rename refuses to replace, so
+// without the extension replacing is not atomic and is the caller's job.
+func (c *Client) Rename(ctx context.Context, from, to string) error {
+	return c.call(ctx, "rename", from, func(sc *sftp.Client) error {
+		if _, ok := sc.HasExtension("posix-rename@openssh.com"); ok {
+			return sc.PosixRename(c.abs(from), c.abs(to))
+		}
+		return sc.Rename(c.abs(from), c.abs(to))
+	})
+}
+
+// Symlink creates rel pointing at target, kept exactly as written.
+func (c *Client) Symlink(ctx context.Context, target, rel string) error {
+	return c.call(ctx, "symlink", rel, func(sc *sftp.Client) error {
+		return sc.Symlink(target, c.abs(rel))
+	})
+}
+
+// ReadLink returns a symlink's target as stored on the server.
+func (c *Client) ReadLink(ctx context.Context, rel string) (string, error) {
+	var target string
+	err := c.call(ctx, "readlink", rel, func(sc *sftp.Client) error {
+		var err error
+		target, err = sc.ReadLink(c.abs(rel))
+		return err
+	})
+	return target, err
+}
+
+// Link makes a hard link (hardlink@openssh.com).
+func (c *Client) Link(ctx context.Context, existing, rel string) error {
+	return c.call(ctx, "link", rel, func(sc *sftp.Client) error {
+		if _, ok := sc.HasExtension("hardlink@openssh.com"); !ok {
+			return sftp.ErrSSHFxOpUnsupported
+		}
+		return sc.Link(c.abs(existing), c.abs(rel))
+	})
+}
+
+// Chmod sets permission bits.
+func (c *Client) Chmod(ctx context.Context, rel string, mode os.FileMode) error {
+	return c.call(ctx, "chmod", rel, func(sc *sftp.Client) error {
+		return sc.Chmod(c.abs(rel), mode)
+	})
+}
+
+// Chown sets owner and group.
+func (c *Client) Chown(ctx context.Context, rel string, uid, gid uint32) error {
+	return c.call(ctx, "chown", rel, func(sc *sftp.Client) error {
+		return sc.Chown(c.abs(rel), int(uid), int(gid))
+	})
+}
+
+// Chtimes sets access and modification times; SFTP v3 carries whole
+// seconds only, so sub-second parts are dropped.
+func (c *Client) Chtimes(ctx context.Context, rel string, a Attr) error {
+	return c.call(ctx, "utimens", rel, func(sc *sftp.Client) error {
+		return sc.Chtimes(c.abs(rel), a.Atime, a.Mtime)
+	})
+}
+
+// Truncate sets the size of a file by path.
+func (c *Client) Truncate(ctx context.Context, rel string, size uint64) error {
+	return c.call(ctx, "truncate", rel, func(sc *sftp.Client) error {
+		return sc.Truncate(c.abs(rel), int64(size))
+	})
+}
+
+// StatFS asks statvfs@openssh.com about the filesystem holding rel.
+func (c *Client) StatFS(ctx context.Context, rel string) (StatFS, error) {
+	var out StatFS
+	err := c.call(ctx, "statfs", rel, func(sc *sftp.Client) error {
+		if _, ok := sc.HasExtension("statvfs@openssh.com"); !ok {
+			return sftp.ErrSSHFxOpUnsupported
+		}
+		st, err := sc.StatVFS(c.abs(rel))
+		if err != nil {
+			return err
+		}
+		out = StatFS{
+			BlockSize: st.Bsize, FragmentSize: st.Frsize,
+			Blocks: st.Blocks, BlocksFree: st.Bfree, BlocksAvail: st.Bavail,
+			Files: st.Files, FilesFree: st.Ffree, NameMax: st.Namemax,
+		}
+		return nil
+	})
+	return out, err
+}
