@@ -129,7 +129,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	if mode, ok := in.GetMode(); ok {
 		if err := rc.Chmod(ctx, rel, goMode(mode)); err != nil {
-			return n.fs.result("chmod", rel, err, nil)
+			return notOwner(n.fs.result("chmod", rel, err, nil))
 		}
 	}
 	uid, uok := in.GetUID()
@@ -146,7 +146,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 			gid = cur.GID
 		}
 		if err := rc.Chown(ctx, rel, uid, gid); err != nil {
-			return n.fs.result("chown", rel, err, func() syscall.Errno { return syscall.EPERM })
+			return notOwner(n.fs.result("chown", rel, err, nil))
 		}
 	}
 	mtime, mok := in.GetMTime()
@@ -181,4 +181,14 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	n.fs.fillAttrOut(a, out)
 	return n.fs.result("setattr", rel, nil, nil)
+}
+
+// notOwner turns a permission refusal of chmod or chown into EPERM, as
+// POSIX has it: the server says "permission denied" for both, but locally
+// EACCES is for path search and EPERM for "you do not own this file".
+func notOwner(errno syscall.Errno) syscall.Errno {
+	if errno == syscall.EACCES {
+		return syscall.EPERM
+	}
+	return errno
 }

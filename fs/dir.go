@@ -16,7 +16,10 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, n.fs.result("readdir", rel, err, n.explainNotDir(ctx, rel))
 	}
-	list := make([]fuse.DirEntry, 0, len(entries))
+	// "." and ".." first, as a local disk lists them; the kernel resolves
+	// them itself, so their inode numbers do not matter.
+	list := make([]fuse.DirEntry, 0, len(entries)+2)
+	list = append(list, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
 	for _, e := range entries {
 		if e.Name == "." || e.Name == ".." {
 			continue

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os/user"
+	"strings"
+)
+
+// errHelp and errVersion are not failures: the command prints and exits 0.
+var (
+	errHelp    = errors.New("help")
+	errVersion = errors.New("version")
+)
+
+// parseArgs reads sshfs's argv: [user@]host:[dir] MOUNTPOINT with -p PORT,
+// -o opt[,opt...], -f and -d anywhere among them.
+func parseArgs(args []string) (options, error) {
+	o := defaultOptions()
+	var positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		next := func() (string, error) {
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("%s needs an argument", a)
+			}
+			i++
+			return args[i], nil
+		}
+		switch {
+		case a == "--":
+			positional = append(positional, args[i+1:]...)
+			i = len(args)
+		case a == "-h" || a == "--help":
+			return o, errHelp
+		case a == "-V" || a == "--version":
+			return o, errVersion
+		case a == "-f":
+			o.Foreground = true
+		case a == "-d":
+			o.Debug = true
+		case a == "-p" || a == "-o":
+			v, err := next()
+			if err != nil {
+				return o, err
+			}
+			if err := o.applyFlag(a, v); err != nil {
+				return o, err
+			}
+		case strings.HasPrefix(a, "-p") || strings.HasPrefix(a, "-o"):
+			if err := o.applyFlag(a[:2], a[2:]); err != nil {
+				return o, err
+			}
+		case strings.HasPrefix(a, "-") && a != "-":
+			return o, fmt.Errorf("unknown flag %q (see sftpmount --help)", a)
+		default:
+			positional = append(positional, a)
+		}
+	}
+	if o.Debug {
+		o.Foreground = true
+	}
+	if len(positional) != 2 {
+		return o, fmt.Errorf("want two arguments, [user@]host:[dir] and a mountpoint; got %d", len(positional))
+	}
+	if err := o.setRemote(positional[0]); err != nil {
+		return o, err
+	}
+	o.Mountpoint = positional[1]
+	return o, nil
+}
+
+func (o *options) applyFlag(flag, v string) error {
+	if flag == "-p" {
+		return o.setPort(v)
+	}
+	for _, opt := range strings.Split(v, ",") {
+		if opt == "" {
+			continue
+		}
+		if err := o.setOption(opt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setRemote parses [user@]host:[dir]; host may be a bracketed IPv6 address.
+func (o *options) setRemote(spec string) error {
+	bad := fmt.Errorf("remote %q: want [user@]host:[dir]", spec)
+	if at := strings.LastIndex(strings.SplitN(spec, ":", 2)[0], "@"); at >= 0 {
+		o.User, spec = spec[:at], spec[at+1:]
+		if o.User == "" {
+			return bad
+		}
+	}
+	if strings.HasPrefix(spec, "[") {
+		end := strings.Index(spec, "]")
+		if end < 0 || len(spec) < end+2 || spec[end+1] != ':' {
+			return bad
+		}
+		o.Host, o.Dir = spec[1:end], spec[end+2:]
+	} else {
+		host, dir, ok := strings.Cut(spec, ":")
+		if !ok {
+			return bad
+		}
+		o.Host, o.Dir = host, dir
+	}
+	if o.Host == "" {
+		return bad
+	}
+	if o.User == "" {
+		u, err := user.Current()
+		if err != nil {
+			return fmt.Errorf("cannot tell the local user name; give one as user@host: %v", err)
+		}
+		o.User = u.Username
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	sftpfs "github.com/sftpmount/sftpmount/fs"
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// serve connects, mounts and serves until unmounted. ready, if not nil, is
+// called once with the outcome of the start.
+func serve(o options, ready func(error)) error {
+	if ready == nil {
+		ready = func(error) {}
+	}
+	var debug *log.Logger
+	if o.Debug {
+		debug = log.New(os.Stderr, "sftpmount: ", log.Ltime|log.Lmicroseconds)
+	}
+	home, _ := os.UserHomeDir()
+	known := o.KnownHostsFiles
+	if len(known) == 0 {
+		known = defaultKnownHostsFiles(home)
+	}
+	cfg := remote.Config{
+		Host: o.Host, Port: o.Port, User: o.User, Dir: o.Dir,
+		UseAgent:             true,
+		IdentityFiles:        o.IdentityFiles,
+		DefaultIdentityFiles: defaultIdentityFiles(home),
+		KnownHostsFiles:      known,
+		ConnectTimeout:       o.ConnectTimeout,
+		Timeout:              o.Timeout,
+		KeepaliveInterval:    o.KeepaliveInterval,
+		KeepaliveCountMax:    o.KeepaliveCountMax,
+		Debug:                debug,
+	}
+	rc, err := remote.Connect(context.Background(), cfg)
+	if err != nil {
+		ready(err)
+		return asFailure(err)
+	}
+	defer rc.Close()
+
+	root := sftpfs.NewRoot(rc, sftpfs.Options{CacheTimeout: o.CacheTimeout, Debug: debug})
+	mo := fuse.MountOptions{
+		FsName:     fmt.Sprintf("%s@%s:%s", o.User, o.Host, o.Dir),
+		Name:       "sftpmount",
+		AllowOther: o.AllowOther,
+		MaxWrite:   1 << 20,
+	}
+	if o.DefaultPermissions {
+		mo.Options = append(mo.Options, "default_permissions")
+	}
+	if o.ReadOnly {
+		mo.Options = append(mo.Options, "ro")
+	}
+	server, err := fusefs.Mount(o.Mountpoint, root, &fusefs.Options{
+		MountOptions:    mo,
+		EntryTimeout:    &o.CacheTimeout,
+		AttrTimeout:     &o.CacheTimeout,
+		NullPermissions: true,
+	})
+	if err != nil {
+		err = fail(ExitMount, fmt.Sprintf("mount %s: %v", o.Mountpoint, err))
+		ready(err)
+		return err
+	}
+	ready(nil)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		for sig := range sigs {
+			if debug != nil {
+				debug.Printf("%v: unmounting %s", sig, o.Mountpoint)
+			}
+			unmount(server, o.Mountpoint)
+		}
+	}()
+	server.Wait()
+	signal.Stop(sigs)
+	return nil
+}
+
+// unmount detaches the mount. A busy mount (a shell sitting in it) cannot
+// be unmounted the ordinary way; then it is detached lazily, so the
+// process can still exit and the kernel finishes once the last user goes.
+func unmount(server *fuse.Server, mountpoint string) {
+	if err := server.Unmount(); err == nil {
+		return
+	}
+	exec.Command("fusermount3", "-u", "-z", mountpoint).Run()
+}
+
+// asFailure classifies a startup error for its exit code.
+func asFailure(err error) *failure {
+	var f *failure
+	if errors.As(err, &f) {
+		return f
+	}
+	var se *remote.StartupError
+	if errors.As(err, &se) {
+		code := map[remote.StartupKind]int{
+			remote.StartupConnect:   ExitConnect,
+			remote.StartupHostKey:   ExitHostKey,
+			remote.StartupAuth:      ExitAuth,
+			remote.StartupRemoteDir: ExitRemoteDir,
+			remote.StartupConfig:    ExitConfig,
+		}[se.Kind]
+		if code == 0 {
+			code = ExitInternal
+		}
+		return fail(code, se.Error())
+	}
+	return fail(ExitInternal, err.Error())
+}
