@@ -1,0 +1,156 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	sshdPath       = "/usr/sbin/sshd"
+	sftpServerPath = "/usr/lib/openssh/sftp-server"
+	// testUser is an unprivileged account the harness creates, so that
+	// EACCES and EPERM come from the real server, not from us.
+	testUser = "sftpmount-it"
+)
+
+// sshServer is a throwaway OpenSSH server on a free loopback port, with
+// its own host key, user key and known_hosts file.
+type sshServer struct {
+	dir        string
+	port       int
+	userKey    string // private key accepted for root and testUser
+	knownHosts string // holds exactly this server's host key
+	hostKeyPub string
+	cmd        *exec.Cmd
+	log        string
+}
+
+func startSSHD(dir string) (*sshServer, error) {
+	if err := os.MkdirAll(dir, 0755); err != nil {
+		return nil, err
+	}
+	s := &sshServer{dir: dir, userKey: filepath.Join(dir, "id_ed25519"), log: filepath.Join(dir, "sshd.log")}
+	hostKey := filepath.Join(dir, "host_ed25519")
+	for _, k := range []string{hostKey, s.userKey} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sftpmount-test", "-f", k).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
+		}
+	}
+	pub, err := os.ReadFile(s.userKey + ".pub")
+	if err != nil {
+		return nil, err
+	}
+	authorized := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(authorized, pub, 0644); err != nil {
+		return nil, err
+	}
+	if err := ensureTestUser(); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.port = port
+	hostPub, err := os.ReadFile(hostKey + ".pub")
+	if err != nil {
+		return nil, err
+	}
+	s.hostKeyPub = strings.TrimSpace(string(hostPub))
+	s.knownHosts = filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(s.knownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s\n", port, s.hostKeyPub)), 0644); err != nil {
+		return nil, err
+	}
+	config := filepath.Join(dir, "sshd_config")
+	err = os.WriteFile(config, []byte(fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+AuthorizedKeysFile %s
+PidFile %s
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AllowUsers root %s
+Subsystem sftp %s
+`, port, hostKey, authorized, filepath.Join(dir, "sshd.pid"), testUser, sftpServerPath)), 0644)
+	if err != nil {
+		return nil, err
+	}
+	os.MkdirAll("/run/sshd", 0755) // privilege separation directory
+	s.cmd = exec.Command(sshdPath, "-D", "-e", "-f", config, "-E", s.log)
+	// Own process group, so that the harness can freeze or kill the
+	// listener and every session child it forked in one signal.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := waitForBanner(port, 10*time.Second); err != nil {
+		s.stop()
+		logText, _ := os.ReadFile(s.log)
+		return nil, fmt.Errorf("%v; sshd log: %s", err, logText)
+	}
+	return s, nil
+}
+
+// signal sends sig to sshd and all its session processes.
+func (s *sshServer) signal(sig syscall.Signal) {
+	syscall.Kill(-s.cmd.Process.Pid, sig)
+}
+
+func (s *sshServer) stop() {
+	s.signal(syscall.SIGCONT)
+	s.signal(syscall.SIGKILL)
+	s.cmd.Wait()
+}
+
+// ensureTestUser creates the unprivileged account once per machine. Its
+// password field is "*" (no password, but not "!" locked, which sshd
+// refuses without PAM).
+func ensureTestUser() error {
+	if exec.Command("id", testUser).Run() == nil {
+		return nil
+	}
+	if out, err := exec.Command("useradd", "--create-home", "--shell", "/bin/sh", testUser).CombinedOutput(); err != nil {
+		return fmt.Errorf("useradd: %v: %s", err, out)
+	}
+	if out, err := exec.Command("usermod", "-p", "*", testUser).CombinedOutput(); err != nil {
+		return fmt.Errorf("usermod: %v: %s", err, out)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitForBanner(port int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if strings.HasPrefix(line, "SSH-") {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("sshd did not answer on port %d within %v", port, limit)
+}
