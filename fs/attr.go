@@ -113,6 +113,13 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	rel := n.rel()
 	h, _ := fh.(*fileHandle)
+	if n.StableAttr().Mode == syscall.S_IFLNK && in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_MODE) != 0 {
+		// SFTP v3's setstat follows symlinks and pkg/sftp has no
+		// lsetstat@openssh.com, so this would change the link's target.
+		// ENOTSUP is what tar and rsync expect from a filesystem that
+		// cannot set a link's own times or owner.
+		return n.fs.result("setattr", rel, syscall.ENOTSUP, nil)
+	}
 	defer n.fs.forget(rel)
 	rc := n.fs.remote
 
