@@ -14,10 +14,10 @@ import (
 
 // The shared fixtures: one sshd and one built binary for the whole run.
 var (
-	binary    string     // path of the freshly built sftpmount
-	server    *sshServer // started in TestMain
-	skipAll   string     // why every test skips, outside CI only
-	workDir   string     // removed at the end of the run
+	binary  string     // path of the freshly built sftpmount
+	server  *sshServer // started in TestMain
+	skipAll string     // why every test skips, outside CI only
+	workDir string     // removed at the end of the run
 )
 
 func TestMain(m *testing.M) {

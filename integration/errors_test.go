@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"errors"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
+	t.Helper()
+	var got syscall.Errno
+	if !errors.As(err, &got) || got != want {
+		t.Errorf("%s: got %v, want %v (%s)", what, err, want, want.Error())
+	}
+}
+
+func TestLsOfAMissingNameSaysNoSuchFileOrDirectory(t *testing.T) {
+	m := mount(t)
+	out, err := shErr(m.mnt, "ls missing")
+	if err == nil || !strings.Contains(out, "No such file or directory") {
+		t.Fatalf("ls missing: %v %q", err, out)
+	}
+	_, err = os.Stat(filepath.Join(m.mnt, "missing"))
+	wantErrno(t, "stat missing", err, syscall.ENOENT)
+	_, err = os.Open(filepath.Join(m.mnt, "nodir/file"))
+	wantErrno(t, "open nodir/file", err, syscall.ENOENT)
+}
+
+func TestRmdirOfANonEmptyDirectoryIsENOTEMPTYAndKeepsIt(t *testing.T) {
+	m := mount(t)
+	sh(t, m.remote, "mkdir full && touch full/x")
+	wantErrno(t, "rmdir full", syscall.Rmdir(filepath.Join(m.mnt, "full")), syscall.ENOTEMPTY)
+	if _, err := os.Stat(filepath.Join(m.remote, "full/x")); err != nil {
+		t.Fatalf("content lost: %v", err)
+	}
+	// Renaming a directory over a non-empty one fails the same way.
+	os.Mkdir(filepath.Join(m.remote, "other"), 0755)
+	wantErrno(t, "rename over non-empty dir", syscall.Rename(filepath.Join(m.mnt, "other"), filepath.Join(m.mnt, "full")), syscall.ENOTEMPTY)
+}
+
+func TestCreatingAnExistingNameIsEEXIST(t *testing.T) {
+	m := mount(t)
+	sh(t, m.remote, "mkdir d && touch f")
+	wantErrno(t, "mkdir d", syscall.Mkdir(filepath.Join(m.mnt, "d"), 0755), syscall.EEXIST)
+	_, err := os.OpenFile(filepath.Join(m.mnt, "f"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0644)
+	wantErrno(t, "O_CREAT|O_EXCL on f", err, syscall.EEXIST)
+	wantErrno(t, "symlink onto f", os.Symlink("x", filepath.Join(m.mnt, "f")), syscall.EEXIST)
+	// Created on the server behind the mount's back, after the mount
+	// listed the directory: the server's answer must still be EEXIST.
+	os.ReadDir(m.mnt)
+	sh(t, m.remote, "mkdir late")
+	wantErrno(t, "mkdir late", syscall.Mkdir(filepath.Join(m.mnt, "late"), 0755), syscall.EEXIST)
+}
+
+func TestAFileUsedAsADirectoryIsENOTDIR(t *testing.T) {
+	m := mount(t)
+	sh(t, m.remote, "touch f && mkdir d")
+	_, err := os.Stat(filepath.Join(m.mnt, "f/x"))
+	wantErrno(t, "stat f/x", err, syscall.ENOTDIR)
+	wantErrno(t, "mkdir f/x", syscall.Mkdir(filepath.Join(m.mnt, "f/x"), 0755), syscall.ENOTDIR)
+	wantErrno(t, "rmdir f", syscall.Rmdir(filepath.Join(m.mnt, "f")), syscall.ENOTDIR)
+	wantErrno(t, "rename dir over file", syscall.Rename(filepath.Join(m.mnt, "d"), filepath.Join(m.mnt, "f")), syscall.ENOTDIR)
+}
+
+func TestWritingToADirectoryIsEISDIR(t *testing.T) {
+	m := mount(t)
+	sh(t, m.remote, "mkdir d && touch f")
+	_, err := os.OpenFile(filepath.Join(m.mnt, "d"), os.O_WRONLY, 0)
+	wantErrno(t, "open d for writing", err, syscall.EISDIR)
+	wantErrno(t, "unlink d", syscall.Unlink(filepath.Join(m.mnt, "d")), syscall.EISDIR)
+	wantErrno(t, "rename file over dir", syscall.Rename(filepath.Join(m.mnt, "f"), filepath.Join(m.mnt, "d")), syscall.EISDIR)
+}
+
+func TestWhatSFTPCannotExpressIsENOTSUPWithNothingChanged(t *testing.T) {
+	m := mount(t)
+	sh(t, m.remote, "touch -d '2001-01-01 00:00:00 UTC' target && ln -s target link")
+	wantErrno(t, "setxattr", syscall.Setxattr(filepath.Join(m.mnt, "target"), "user.x", []byte("v"), 0), syscall.ENOTSUP)
+	_, err := syscall.Getxattr(filepath.Join(m.mnt, "target"), "user.x", make([]byte, 64))
+	wantErrno(t, "getxattr", err, syscall.ENODATA)
+	wantErrno(t, "mkfifo", syscall.Mkfifo(filepath.Join(m.mnt, "fifo"), 0644), syscall.ENOTSUP)
+	if _, err := os.Lstat(filepath.Join(m.remote, "fifo")); !os.IsNotExist(err) {
+		t.Errorf("fifo left on server: %v", err)
+	}
+	// touch -h: a link's own time cannot be set over SFTP v3, and
+	// following the link would change the target instead.
+	ts := []syscall.Timespec{{Sec: 5}, {Sec: 5}}
+	err = utimensNoFollow(filepath.Join(m.mnt, "link"), ts)
+	wantErrno(t, "utimensat(AT_SYMLINK_NOFOLLOW) on a link", err, syscall.ENOTSUP)
+	if fi, _ := os.Stat(filepath.Join(m.remote, "target")); fi.ModTime().Unix() != 978307200 {
+		t.Errorf("target's mtime changed to %v", fi.ModTime())
+	}
+	// The mount keeps working: nothing was turned into ENOSYS.
+	wantErrno(t, "setxattr again", syscall.Setxattr(filepath.Join(m.mnt, "target"), "user.x", []byte("v"), 0), syscall.ENOTSUP)
+	if _, err := os.Stat(filepath.Join(m.mnt, "target")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPermissionDeniedByTheServerIsEACCESOrEPERM(t *testing.T) {
+	m := mountAs(t, testUser)
+	// Files owned by root in a directory the unprivileged user can read.
+	sh(t, m.remote, "echo secret > private && chmod 0600 private && echo open > public && chmod 0644 public && mkdir locked && chmod 0555 locked")
+	_, err := os.ReadFile(filepath.Join(m.mnt, "private"))
+	wantErrno(t, "read a 0600 root file", err, syscall.EACCES)
+	_, err = os.OpenFile(filepath.Join(m.mnt, "public"), os.O_WRONLY, 0)
+	wantErrno(t, "write a 0644 root file", err, syscall.EACCES)
+	_, err = os.Create(filepath.Join(m.mnt, "locked/new"))
+	wantErrno(t, "create in a 0555 directory", err, syscall.EACCES)
+	wantErrno(t, "chmod a root file", os.Chmod(filepath.Join(m.mnt, "public"), 0777), syscall.EPERM)
+	wantErrno(t, "chown to root", os.Chown(filepath.Join(m.mnt, "public"), 0, 0), syscall.EPERM)
+	if fi, _ := os.Stat(filepath.Join(m.remote, "public")); fi.Mode().Perm() != 0644 {
+		t.Errorf("mode changed on server: %v", fi.Mode())
+	}
+	// What the user owns, the user can change, as root would see it.
+	sh(t, m.mnt, "echo mine > mine && chmod 0600 mine")
+	fi, err := os.Stat(filepath.Join(m.remote, "mine"))
+	if err != nil || fi.Mode().Perm() != 0600 || ownerName(t, fi) != testUser {
+		t.Fatalf("own file on server: %v %v", fi, err)
+	}
+}
+
+func ownerName(t *testing.T, fi os.FileInfo) string {
+	t.Helper()
+	u, err := user.LookupId(strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
+}
+
+func utimensNoFollow(path string, ts []syscall.Timespec) error {
+	uts := []unix.Timespec{unix.Timespec(ts[0]), unix.Timespec(ts[1])}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, path, uts, unix.AT_SYMLINK_NOFOLLOW)
+}
