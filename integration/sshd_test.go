@@ -88,9 +88,6 @@ Subsystem sftp %s
 	}
 	os.MkdirAll("/run/sshd", 0755) // privilege separation directory
 	s.cmd = exec.Command(sshdPath, "-D", "-e", "-f", config, "-E", s.log)
-	// Own process group, so that the harness can freeze or kill the
-	// listener and every session child it forked in one signal.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -102,9 +99,47 @@ Subsystem sftp %s
 	return s, nil
 }
 
-// signal sends sig to sshd and all its session processes.
+// signal sends sig to sshd and all its session processes. Session
+// processes call setsid, so they are found by parentage, not by group.
 func (s *sshServer) signal(sig syscall.Signal) {
-	syscall.Kill(-s.cmd.Process.Pid, sig)
+	for _, pid := range append([]int{s.cmd.Process.Pid}, descendants(s.cmd.Process.Pid)...) {
+		syscall.Kill(pid, sig)
+	}
+}
+
+// descendants lists every process below pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state, ppid, ...
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) > 1 {
+			if ppid, err := strconv.Atoi(f[1]); err == nil {
+				children[ppid] = append(children[ppid], p)
+			}
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
 }
 
 func (s *sshServer) stop() {

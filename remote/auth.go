@@ -69,6 +69,10 @@ func authMethods(cfg *Config) ([]ssh.AuthMethod, func(), error) {
 // not stop the agent or other keys from being tried.
 func loadKeyFile(path string) (ssh.Signer, error) {
 	data, err := os.ReadFile(path)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("identity file %s: %w", path, pe.Err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("identity file %s: %w", path, err)
 	}

@@ -29,8 +29,11 @@ func (s *session) close(why error) {
 	s.closeOnce.Do(func() {
 		s.why = why
 		close(s.dead)
-		s.sftp.Close()
+		// The SSH connection first: sftp.Client.Close waits for its
+		// reader, which only ends when the transport does. On a silent
+		// server that wait would be forever.
 		s.ssh.Close()
+		go s.sftp.Close()
 	})
 }
 
@@ -153,6 +156,10 @@ func classifyHandshakeError(addr, user string, err error) error {
 // unwrapNetError drops the "dial tcp 1.2.3.4:22:" prefix net adds, since the
 // caller's message already names the address.
 func unwrapNetError(err error) error {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return errors.New(dns.Err)
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
 		return op.Err

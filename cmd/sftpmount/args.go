@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os/user"
+	"path/filepath"
 	"strings"
 )
 
@@ -67,7 +68,30 @@ func parseArgs(args []string) (options, error) {
 		return o, err
 	}
 	o.Mountpoint = positional[1]
-	return o, nil
+	return o, o.makePathsAbsolute()
+}
+
+// makePathsAbsolute resolves local paths against the working directory the
+// user ran us in; the background process runs in /.
+func (o *options) makePathsAbsolute() error {
+	for _, p := range append([]*string{&o.Mountpoint}, pointers(o.IdentityFiles, o.KnownHostsFiles)...) {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return fmt.Errorf("path %s: %v", *p, err)
+		}
+		*p = abs
+	}
+	return nil
+}
+
+func pointers(lists ...[]string) []*string {
+	var out []*string
+	for _, l := range lists {
+		for i := range l {
+			out = append(out, &l[i])
+		}
+	}
+	return out
 }
 
 func (o *options) applyFlag(flag, v string) error {

@@ -39,7 +39,6 @@ func startDaemon(args []string) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
 		return fail(ExitInternal, fmt.Sprintf("start background process: %v", err))
 	}
@@ -64,6 +63,9 @@ func startDaemon(args []string) error {
 // serveAsDaemon runs the mount and reports its start on fd 3.
 func serveAsDaemon(o options) error {
 	status := os.NewFile(3, "status")
+	// Paths were made absolute while parsing; leave the user's directory
+	// so that the daemon does not keep it busy.
+	os.Chdir("/")
 	ready := func(err error) {
 		if err == nil {
 			fmt.Fprintln(status, "0")

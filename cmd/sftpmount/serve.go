@@ -79,22 +79,27 @@ func serve(o options, ready func(error)) error {
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	unmounted := make(chan struct{})
 	go func() {
-		for sig := range sigs {
-			if debug != nil {
-				debug.Printf("%v: unmounting %s", sig, o.Mountpoint)
-			}
-			unmount(server, o.Mountpoint)
-		}
+		server.Wait()
+		close(unmounted)
 	}()
-	server.Wait()
-	signal.Stop(sigs)
+	select {
+	case <-unmounted: // fusermount3 -u, umount, or the kernel went away
+	case sig := <-sigs:
+		if debug != nil {
+			debug.Printf("%v: unmounting %s", sig, o.Mountpoint)
+		}
+		unmount(server, o.Mountpoint)
+	}
 	return nil
 }
 
 // unmount detaches the mount. A busy mount (a shell sitting in it) cannot
-// be unmounted the ordinary way; then it is detached lazily, so the
-// process can still exit and the kernel finishes once the last user goes.
+// be unmounted the ordinary way; then it is detached lazily and we return
+// anyway, as libfuse does: the process exits, and whoever still holds the
+// detached tree gets ENOTCONN instead of a mount that never goes away.
 func unmount(server *fuse.Server, mountpoint string) {
 	if err := server.Unmount(); err == nil {
 		return

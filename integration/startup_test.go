@@ -1,0 +1,203 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// refused runs sftpmount expecting a failure with exit code want, and
+// checks the promises every bad start keeps: one line on stderr, nothing
+// mounted, no process left behind.
+func refused(t *testing.T, want int, env []string, args ...string) string {
+	t.Helper()
+	needServer(t)
+	mnt := args[1]
+	r := runBinary(t, env, args...)
+	if r.code != want {
+		t.Fatalf("exit code %d, want %d; stderr: %q", r.code, want, r.stderr)
+	}
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	if len(lines) != 1 || lines[0] == "" {
+		t.Fatalf("stderr should be one line, got %d: %q", len(lines), r.stderr)
+	}
+	if isMounted(mnt) {
+		t.Fatalf("%s is mounted after a failed start", mnt)
+	}
+	if pids := processesServing(mnt); len(pids) > 0 {
+		t.Fatalf("processes left running: %v", pids)
+	}
+	return lines[0]
+}
+
+func home(t *testing.T) []string { return []string{"HOME=" + isolatedHome(t)} }
+
+func remoteSpec(dir string) string { return "root@127.0.0.1:" + dir }
+
+func TestUnknownHostKeyIsRefusedNamingHostTypeAndFingerprint(t *testing.T) {
+	needServer(t)
+	empty := filepath.Join(t.TempDir(), "known_hosts")
+	writeFile(t, empty, "", 0644)
+	served := newServedDir(t, "root")
+	line := refused(t, 5, home(t), remoteSpec(served), newMountpoint(t), "-p", strconv.Itoa(server.port),
+		"-o", "IdentityFile="+server.userKey+",UserKnownHostsFile="+empty)
+	fp := strings.Fields(sh(t, "/", "ssh-keygen -lf "+filepath.Join(server.dir, "host_ed25519.pub")))[1]
+	for _, want := range []string{"[127.0.0.1]:" + strconv.Itoa(server.port), "ssh-ed25519", fp, "unknown", "ssh-keyscan"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("message lacks %q: %s", want, line)
+		}
+	}
+	if data := readFile(t, empty); data != "" {
+		t.Errorf("known_hosts was written to: %q", data)
+	}
+}
+
+func TestChangedHostKeyIsRefusedAsPossibleAttack(t *testing.T) {
+	needServer(t)
+	dir := t.TempDir()
+	sh(t, dir, "ssh-keygen -q -t ed25519 -N '' -f other")
+	other := strings.TrimSpace(readFile(t, filepath.Join(dir, "other.pub")))
+	known := filepath.Join(dir, "known_hosts")
+	writeFile(t, known, "[127.0.0.1]:"+strconv.Itoa(server.port)+" "+other+"\n", 0644)
+	served := newServedDir(t, "root")
+	line := refused(t, 5, home(t), remoteSpec(served), newMountpoint(t), "-p", strconv.Itoa(server.port),
+		"-o", "IdentityFile="+server.userKey+",UserKnownHostsFile="+known)
+	if !strings.Contains(line, "CHANGED") || !strings.Contains(line, "ssh-keygen -R") {
+		t.Errorf("message: %s", line)
+	}
+}
+
+func TestConnectionRefusedIsOneLine(t *testing.T) {
+	needServer(t)
+	port, _ := freePort()
+	line := refused(t, 4, home(t), "root@127.0.0.1:/tmp", newMountpoint(t), "-p", strconv.Itoa(port),
+		"-o", "IdentityFile="+server.userKey+",UserKnownHostsFile="+server.knownHosts)
+	if !strings.Contains(line, "connection refused") || !strings.Contains(line, strconv.Itoa(port)) {
+		t.Errorf("message: %s", line)
+	}
+}
+
+func TestMissingMountpointIsRefusedBeforeConnecting(t *testing.T) {
+	needServer(t)
+	// The port has no server: an attempt to connect would say so instead.
+	port, _ := freePort()
+	missing := filepath.Join(t.TempDir(), "no-such-dir")
+	line := refused(t, 3, home(t), "root@127.0.0.1:/tmp", missing, "-p", strconv.Itoa(port))
+	if !strings.Contains(line, missing) || !strings.Contains(line, "no such directory") {
+		t.Errorf("message: %s", line)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	writeFile(t, file, "", 0644)
+	refused(t, 3, home(t), "root@127.0.0.1:/tmp", file, "-p", strconv.Itoa(port))
+}
+
+func TestUnknownOptionIsRefusedByName(t *testing.T) {
+	needServer(t)
+	line := refused(t, 2, home(t), "root@127.0.0.1:/tmp", newMountpoint(t), "-o", "ro,frobnicate=3")
+	if !strings.Contains(line, "frobnicate") {
+		t.Errorf("message does not name the option: %s", line)
+	}
+	refused(t, 2, home(t), "root@127.0.0.1:/tmp", newMountpoint(t), "-p", "notaport")
+	refused(t, 2, home(t), "no-colon-here", newMountpoint(t))
+}
+
+func TestMissingRemoteDirectoryIsRefused(t *testing.T) {
+	needServer(t)
+	line := refused(t, 7, home(t), append([]string{remoteSpec("/nonexistent/dir"), newMountpoint(t)}, standardArgs()...)...)
+	if !strings.Contains(line, "/nonexistent/dir") {
+		t.Errorf("message: %s", line)
+	}
+}
+
+func TestKeyTheServerDoesNotKnowIsAnAuthFailure(t *testing.T) {
+	needServer(t)
+	dir := t.TempDir()
+	sh(t, dir, "ssh-keygen -q -t ed25519 -N '' -f stranger")
+	line := refused(t, 6, home(t), remoteSpec(newServedDir(t, "root")), newMountpoint(t), "-p", strconv.Itoa(server.port),
+		"-o", "IdentityFile="+filepath.Join(dir, "stranger")+",UserKnownHostsFile="+server.knownHosts)
+	if !strings.Contains(line, "authentication") {
+		t.Errorf("message: %s", line)
+	}
+	if strings.Contains(line, "PRIVATE") {
+		t.Errorf("key material in message: %s", line)
+	}
+}
+
+func TestMissingIdentityFileIsRefusedByName(t *testing.T) {
+	needServer(t)
+	line := refused(t, 9, home(t), remoteSpec(newServedDir(t, "root")), newMountpoint(t), "-p", strconv.Itoa(server.port),
+		"-o", "IdentityFile=/nonexistent/key,UserKnownHostsFile="+server.knownHosts)
+	if !strings.Contains(line, "/nonexistent/key") {
+		t.Errorf("message: %s", line)
+	}
+}
+
+// mountWith mounts with a caller-made environment and arguments.
+func mountWith(t *testing.T, env []string, spec string, extra ...string) string {
+	t.Helper()
+	mnt := newMountpoint(t)
+	r := runBinary(t, env, append([]string{spec, mnt}, extra...)...)
+	if r.code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", r.code, r.stderr)
+	}
+	cleanupMount(t, mnt)
+	if !isMounted(mnt) {
+		t.Fatalf("%s not mounted", mnt)
+	}
+	return mnt
+}
+
+func TestAgentKeyLogsIn(t *testing.T) {
+	needServer(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	if !waitFor(5e9, func() bool { _, err := os.Stat(sock); return err == nil }) {
+		t.Fatal("ssh-agent did not start")
+	}
+	sh(t, "/", "SSH_AUTH_SOCK="+sock+" ssh-add -q "+server.userKey)
+	served := newServedDir(t, "root")
+	writeFile(t, filepath.Join(served, "f"), "via agent", 0644)
+	// No IdentityFile, an empty HOME: only the agent holds the key.
+	mnt := mountWith(t, append(home(t), "SSH_AUTH_SOCK="+sock), remoteSpec(served),
+		"-p", strconv.Itoa(server.port), "-o", "UserKnownHostsFile="+server.knownHosts)
+	if got := readFile(t, filepath.Join(mnt, "f")); got != "via agent" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+func TestDefaultKeyFileAndKnownHostsInHomeAreUsed(t *testing.T) {
+	needServer(t)
+	h := isolatedHome(t)
+	sh(t, "/", "cp "+server.userKey+" "+h+"/.ssh/id_ed25519 && cp "+server.knownHosts+" "+h+"/.ssh/known_hosts")
+	served := newServedDir(t, "root")
+	mnt := mountWith(t, []string{"HOME=" + h}, remoteSpec(served), "-p", strconv.Itoa(server.port))
+	writeFile(t, filepath.Join(mnt, "f"), "default key", 0644)
+	if got := readFile(t, filepath.Join(served, "f")); got != "default key" {
+		t.Fatalf("server has %q", got)
+	}
+}
+
+func TestRelativeAndEmptyDirAreUnderTheRemoteHome(t *testing.T) {
+	needServer(t)
+	remoteHome := strings.TrimSpace(sh(t, "/", "getent passwd "+testUser+" | cut -d: -f6"))
+	rel := "sftpmount-reltest-" + strconv.Itoa(os.Getpid())
+	sh(t, "/", "mkdir -p "+remoteHome+"/"+rel+" && chown "+testUser+" "+remoteHome+"/"+rel)
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(remoteHome, rel)) })
+
+	mnt := mountWith(t, home(t), testUser+"@127.0.0.1:"+rel, standardArgs()...)
+	writeFile(t, filepath.Join(mnt, "f"), "relative", 0644)
+	if got := readFile(t, filepath.Join(remoteHome, rel, "f")); got != "relative" {
+		t.Fatalf("relative dir: server has %q", got)
+	}
+	mnt = mountWith(t, home(t), testUser+"@127.0.0.1:", standardArgs()...)
+	if got := readFile(t, filepath.Join(mnt, rel, "f")); got != "relative" {
+		t.Fatalf("empty dir should be the home: read %q", got)
+	}
+}
