@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -17,7 +18,8 @@ import (
 // whole: when the link breaks, a deadline passes or keepalives go
 // unanswered, close() fails every call waiting on it at once.
 type session struct {
-	ssh  *ssh.Client
+	ssh  *ssh.Client // nil for sessions over a pipe (tests)
+	conn io.Closer   // closing it ends the transport under sftp
 	sftp *sftp.Client
 	dead chan struct{} // closed when the session is unusable
 
@@ -32,7 +34,7 @@ func (s *session) close(why error) {
 		// The SSH connection first: sftp.Client.Close waits for its
 		// reader, which only ends when the transport does. On a silent
 		// server that wait would be forever.
-		s.ssh.Close()
+		s.conn.Close()
 		go s.sftp.Close()
 	})
 }
@@ -85,7 +87,7 @@ func dial(ctx context.Context, cfg *Config, hk *hostKeyChecker) (*session, error
 	}
 	tcp.SetDeadline(time.Time{})
 
-	s := &session{ssh: client, sftp: sc, dead: make(chan struct{})}
+	s := &session{ssh: client, conn: client, sftp: sc, dead: make(chan struct{})}
 	go func() {
 		err := client.Wait()
 		if err == nil {

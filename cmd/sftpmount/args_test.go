@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSshfsStyleArgumentsParse(t *testing.T) {
+	o, err := parseArgs([]string{"alice@example.org:/srv/data", "/mnt/x", "-p", "2222", "-o", "IdentityFile=/k1,ro", "-oIdentityFile=/k2", "-f", "-o", "timeout=7,cache_timeout=0,_netdev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.User != "alice" || o.Host != "example.org" || o.Dir != "/srv/data" || o.Mountpoint != "/mnt/x" {
+		t.Errorf("remote/mountpoint: %+v", o)
+	}
+	if o.Port != 2222 || !o.ReadOnly || !o.Foreground || o.Timeout != 7*time.Second || o.CacheTimeout != 0 {
+		t.Errorf("options: %+v", o)
+	}
+	if strings.Join(o.IdentityFiles, ",") != "/k1,/k2" {
+		t.Errorf("identity files in order: %v", o.IdentityFiles)
+	}
+}
+
+func TestRemoteSpecForms(t *testing.T) {
+	cases := []struct{ spec, user, host, dir string }{
+		{"host:", "", "host", ""},
+		{"host:rel/dir", "", "host", "rel/dir"},
+		{"u@host:/abs", "u", "host", "/abs"},
+		{"u@[::1]:/d", "u", "::1", "/d"},
+		{"[fe80::1]:", "", "fe80::1", ""},
+		{"u@h:dir:with:colons", "u", "h", "dir:with:colons"},
+		{"first.last@h:d", "first.last", "h", "d"},
+	}
+	for _, c := range cases {
+		var o options
+		if err := o.setRemote(c.spec); err != nil {
+			t.Errorf("%q: %v", c.spec, err)
+			continue
+		}
+		if (c.user != "" && o.User != c.user) || o.Host != c.host || o.Dir != c.dir {
+			t.Errorf("%q: got user %q host %q dir %q", c.spec, o.User, o.Host, o.Dir)
+		}
+		if o.User == "" {
+			t.Errorf("%q: no default user", c.spec)
+		}
+	}
+}
+
+func TestBadArgumentsAreRefusedWithAReason(t *testing.T) {
+	cases := map[string][]string{
+		"one argument":       {"host:"},
+		"three arguments":    {"host:", "/mnt", "extra"},
+		"no colon":           {"host", "/mnt"},
+		"empty host":         {":dir", "/mnt"},
+		"empty user":         {"@host:", "/mnt"},
+		"unclosed bracket":   {"[::1:/d", "/mnt"},
+		"unknown option":     {"host:", "/mnt", "-o", "frobnicate"},
+		"unknown flag":       {"host:", "/mnt", "-x"},
+		"bad port":           {"host:", "/mnt", "-p", "99999"},
+		"port not a number":  {"host:", "/mnt", "-o", "port=ssh"},
+		"missing -o value":   {"host:", "/mnt", "-o"},
+		"flag with value":    {"host:", "/mnt", "-o", "ro=1"},
+		"negative timeout":   {"host:", "/mnt", "-o", "timeout=-1"},
+		"zero timeout":       {"host:", "/mnt", "-o", "timeout=0"},
+		"empty identityfile": {"host:", "/mnt", "-o", "IdentityFile="},
+		"bad cache":          {"host:", "/mnt", "-o", "cache=maybe"},
+		"countmax zero":      {"host:", "/mnt", "-o", "ServerAliveCountMax=0"},
+		"ignored with value": {"host:", "/mnt", "-o", "nodev=1"},
+	}
+	for name, args := range cases {
+		_, err := parseArgs(args)
+		if err == nil || errors.Is(err, errHelp) || errors.Is(err, errVersion) {
+			t.Errorf("%s: %v accepted", name, args)
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: message is more than one line: %q", name, err)
+		}
+	}
+}
+
+func TestUnknownOptionMessageNamesTheOption(t *testing.T) {
+	_, err := parseArgs([]string{"h:", "/m", "-o", "allow_other,sshfs_sync_frob"})
+	if err == nil || !strings.Contains(err.Error(), "sshfs_sync_frob") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestHelpAndVersionAreNotErrors(t *testing.T) {
+	for _, a := range []string{"-h", "--help"} {
+		if _, err := parseArgs([]string{a}); !errors.Is(err, errHelp) {
+			t.Errorf("%s: %v", a, err)
+		}
+	}
+	if _, err := parseArgs([]string{"-V"}); !errors.Is(err, errVersion) {
+		t.Error("-V")
+	}
+}
+
+func TestDebugImpliesForeground(t *testing.T) {
+	o, err := parseArgs([]string{"h:", "/m", "-d"})
+	if err != nil || !o.Debug || !o.Foreground {
+		t.Fatalf("%+v %v", o, err)
+	}
+}
+
+func TestRelativePathsBecomeAbsolute(t *testing.T) {
+	o, err := parseArgs([]string{"h:", "mnt", "-o", "IdentityFile=keys/id,UserKnownHostsFile=kh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{o.Mountpoint, o.IdentityFiles[0], o.KnownHostsFiles[0]} {
+		if !filepath.IsAbs(p) {
+			t.Errorf("%q is not absolute", p)
+		}
+	}
+}
+
+func TestDefaultsAreSane(t *testing.T) {
+	o := defaultOptions()
+	if o.Port != 22 || o.Timeout <= 0 || o.Timeout > 30*time.Second || o.ConnectTimeout <= 0 || o.KeepaliveInterval <= 0 || o.KeepaliveCountMax < 1 {
+		t.Fatalf("%+v", o)
+	}
+}
+
+// FuzzParseArgs: no input panics, and every accepted input yields a
+// complete remote and mountpoint.
+func FuzzParseArgs(f *testing.F) {
+	for _, seed := range []string{"h: /m", "u@h:/d /m -p 22 -o ro", "[::1]:d m -oport=1", "h: /m -o ,,,", "-o a=b,c h: m"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		o, err := parseArgs(strings.Fields(line))
+		if err != nil {
+			return
+		}
+		if o.Host == "" || o.Mountpoint == "" || o.Port < 1 || o.Port > 65535 || o.Timeout <= 0 {
+			t.Fatalf("accepted %q as %+v", line, o)
+		}
+	})
+}
