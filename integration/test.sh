@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: vet, unit tests under the race detector, and
-# the integration tests against a real sshd and a real FUSE mount (as root).
+# The whole test suite: installs what it needs (Debian 12, as root), then
+# gofmt, go vet, unit tests under the race detector, and the integration
+# tests against a real sshd and a real FUSE mount.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+export PATH=$PATH:/usr/local/go/bin
+./integration/install-deps.sh
+go version
+unformatted=$(gofmt -l cmd fs cache remote integration)
 if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
 go vet ./...
 go test -race -count=1 ./cache/... ./fs/... ./remote/... ./cmd/...
