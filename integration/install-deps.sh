@@ -17,4 +17,4 @@ fi
 echo "installing packages for: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq fuse3 openssh-server openssh-client sshfs rsync git tar >/dev/null
+apt-get install -y -qq fuse3 openssh-server openssh-sftp-server openssh-client sshfs rsync git tar >/dev/null

@@ -89,3 +89,19 @@ func TestDfShowsTheServersFilesystem(t *testing.T) {
 		t.Errorf("df source %q does not name the remote", f[0])
 	}
 }
+
+func TestReadOnlyMountRefusesEveryWriteWithEROFS(t *testing.T) {
+	m := mount(t, "-o", "ro")
+	writeFile(t, filepath.Join(m.remote, "f"), "keep", 0644)
+	_, err := os.OpenFile(filepath.Join(m.mnt, "f"), os.O_WRONLY|os.O_TRUNC, 0)
+	wantErrno(t, "open for writing", err, syscall.EROFS)
+	wantErrno(t, "mkdir", syscall.Mkdir(filepath.Join(m.mnt, "d"), 0755), syscall.EROFS)
+	wantErrno(t, "unlink", syscall.Unlink(filepath.Join(m.mnt, "f")), syscall.EROFS)
+	wantErrno(t, "chmod", syscall.Chmod(filepath.Join(m.mnt, "f"), 0600), syscall.EROFS)
+	if got := readFile(t, filepath.Join(m.mnt, "f")); got != "keep" {
+		t.Fatalf("read through a read-only mount: %q", got)
+	}
+	if names := listRemote(t, m.remote); len(names) != 1 || readFile(t, filepath.Join(m.remote, "f")) != "keep" {
+		t.Fatalf("server changed: %v", names)
+	}
+}

@@ -173,26 +173,32 @@ func isMounted(path string) bool {
 // processesServing finds sftpmount processes whose argv names mnt.
 func processesServing(mnt string) []int {
 	var pids []int
+	eachProcess("cmdline", func(pid int, cmdline []byte) {
+		args := strings.Split(string(cmdline), "\x00")
+		if args[0] != binary {
+			return
+		}
+		for _, a := range args[1:] {
+			if a == mnt {
+				pids = append(pids, pid)
+			}
+		}
+	})
+	return pids
+}
+
+// eachProcess calls fn with every process's /proc/PID/<file>.
+func eachProcess(file string, fn func(pid int, content []byte)) {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if len(args) > 0 && args[0] == binary {
-			for _, a := range args[1:] {
-				if a == mnt {
-					pids = append(pids, pid)
-				}
-			}
+		if content, err := os.ReadFile(filepath.Join("/proc", e.Name(), file)); err == nil {
+			fn(pid, content)
 		}
 	}
-	return pids
 }
 
 func waitFor(limit time.Duration, cond func() bool) bool {

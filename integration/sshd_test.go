@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -110,25 +111,15 @@ func (s *sshServer) signal(sig syscall.Signal) {
 // descendants lists every process below pid.
 func descendants(pid int) []int {
 	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
+	eachProcess("stat", func(p int, stat []byte) {
 		// Fields after the parenthesised command: state, ppid, ...
-		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
-		f := strings.Fields(rest)
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 		if len(f) > 1 {
 			if ppid, err := strconv.Atoi(f[1]); err == nil {
 				children[ppid] = append(children[ppid], p)
 			}
 		}
-	}
+	})
 	var out []int
 	queue := []int{pid}
 	for len(queue) > 0 {
