@@ -70,12 +70,14 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 
 func (f *FS) fillEntry(a remote.Attr, out *fuse.EntryOut) {
 	fillAttr(a, &out.Attr)
+	f.opts.Owner.show(&out.Attr)
 	out.SetEntryTimeout(f.opts.CacheTimeout)
 	out.SetAttrTimeout(f.opts.CacheTimeout)
 }
 
 func (f *FS) fillAttrOut(a remote.Attr, out *fuse.AttrOut) {
 	fillAttr(a, &out.Attr)
+	f.opts.Owner.show(&out.Attr)
 	out.SetTimeout(f.opts.CacheTimeout)
 }
 
@@ -113,7 +115,7 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	rel := n.rel()
 	h, _ := fh.(*fileHandle)
-	if n.StableAttr().Mode == syscall.S_IFLNK && in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_MODE) != 0 {
+	if n.StableAttr().Mode == syscall.S_IFLNK && !n.fs.opts.FollowSymlinks && in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_MODE) != 0 {
 		// SFTP v3's setstat follows symlinks and pkg/sftp has no
 		// lsetstat@openssh.com, so this would change the link's target.
 		// ENOTSUP is what tar and rsync expect from a filesystem that
@@ -146,6 +148,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		if err != nil {
 			return n.fs.result("chown", rel, err, nil)
 		}
+		uid, gid = n.fs.opts.Owner.toRemote(uid, gid)
 		if !uok {
 			uid = cur.UID
 		}

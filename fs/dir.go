@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"os"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -24,7 +25,10 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 		if e.Name == "." || e.Name == ".." {
 			continue
 		}
-		n.fs.attrs.Put(n.child(e.Name), e.Attr)
+		if e.Attr.Mode&os.ModeSymlink == 0 || !n.fs.opts.FollowSymlinks {
+			// A followed link's attributes are its target's: lookup asks.
+			n.fs.attrs.Put(n.child(e.Name), e.Attr)
+		}
 		list = append(list, fuse.DirEntry{Name: e.Name, Mode: sysMode(e.Attr.Mode)})
 	}
 	n.fs.result("readdir", rel, nil, nil)

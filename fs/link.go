@@ -30,7 +30,11 @@ func (n *Node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if err != nil {
 		return nil, n.fs.result("readlink", rel, err, nil)
 	}
-	return []byte(target), 0
+	shown, errno := n.fs.presentTarget(rel, target)
+	if errno != 0 {
+		return nil, n.fs.result("readlink", rel, errno, nil)
+	}
+	return []byte(shown), 0
 }
 
 // Link makes a hard link (hardlink@openssh.com; ENOTSUP without it).

@@ -2,19 +2,42 @@ package fs
 
 import (
 	"context"
+	"os"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/remote"
 )
 
 // Lookup resolves a name in a directory. After a readdir the attributes are
 // in the cache, so `ls -l` costs one round trip per directory, not per name.
 func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
-	a, err := n.fs.lstat(ctx, rel)
+	a, err := n.fs.lookupAttr(ctx, rel)
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)
 	}
 	return n.newChild(ctx, a, out), 0
+}
+
+// lookupAttr is lstat, or with follow_symlinks stat, falling back to the
+// link itself when its target is missing or loops (as sshfs shows them).
+func (f *FS) lookupAttr(ctx context.Context, rel string) (remote.Attr, error) {
+	if !f.opts.FollowSymlinks {
+		return f.lstat(ctx, rel)
+	}
+	if a, ok := f.attrs.Get(rel); ok {
+		return a, nil
+	}
+	a, err := f.remote.Stat(ctx, rel)
+	if err != nil {
+		if la, lerr := f.remote.Lstat(ctx, rel); lerr == nil && la.Mode&os.ModeSymlink != 0 {
+			return la, nil
+		}
+		return a, err
+	}
+	f.attrs.Put(rel, a)
+	return a, nil
 }

@@ -24,6 +24,14 @@ type Options struct {
 	CacheTimeout time.Duration
 	// Debug, when set, gets one line per kernel request: call, path, errno.
 	Debug *log.Logger
+
+	// Symlinks: see symlinks.go.
+	ContainSymlinks   bool // refuse targets that could lead outside the mount (EPERM)
+	TransformSymlinks bool // absolute targets inside the served dir become relative
+	FollowSymlinks    bool // present what links point to, not the links
+
+	// Ownership as shown to the kernel: see owner.go.
+	Owner Owner
 }
 
 // FS is the state shared by every node of one mount.

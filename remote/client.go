@@ -19,6 +19,7 @@ type Client struct {
 	cfg      Config
 	hostKeys *hostKeyChecker
 	root     string // absolute remote path of the served directory
+	home     Attr   // the login directory: its owner is the remote user
 
 	mu  sync.Mutex // guards cur; held while dialing so only one redial runs
 	cur *session
@@ -48,6 +49,9 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, &StartupError{Kind: StartupRemoteDir, Err: err}
 	}
 	c.root = root
+	if fi, err := s.sftp.Stat("."); err == nil {
+		c.home = attrOf(fi)
+	}
 	c.cfg.debugf("serving remote directory %s", root)
 	return c, nil
 }
@@ -80,6 +84,10 @@ func resolveRoot(sc *sftp.Client, dir string) (string, error) {
 	}
 	return p, nil
 }
+
+// LoginOwner is the uid and gid owning the remote login directory, which is
+// how sshfs tells the remote user's ids (SFTP v3 has no request for them).
+func (c *Client) LoginOwner() (uid, gid uint32) { return c.home.UID, c.home.GID }
 
 // Root is the absolute remote path being served.
 func (c *Client) Root() string { return c.root }

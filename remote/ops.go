@@ -20,6 +20,19 @@ func (c *Client) Lstat(ctx context.Context, rel string) (Attr, error) {
 	return a, err
 }
 
+// Stat returns the attributes of what rel points to, following symlinks.
+func (c *Client) Stat(ctx context.Context, rel string) (Attr, error) {
+	var a Attr
+	err := c.call(ctx, "stat", rel, func(sc *sftp.Client) error {
+		fi, err := sc.Stat(c.abs(rel))
+		if err == nil {
+			a = attrOf(fi)
+		}
+		return err
+	})
+	return a, err
+}
+
 // ReadDir lists a directory with every entry's attributes (one round trip
 // per batch of names, not per name).
 func (c *Client) ReadDir(ctx context.Context, rel string) ([]DirEntry, error) {

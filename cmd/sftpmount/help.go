@@ -30,6 +30,17 @@ Caching:
   -o cache_timeout=SECONDS     how long attributes are trusted (default 20)
   -o cache=no                  trust nothing; ask the server every time
 
+Symlinks:
+  -o no_contain_symlinks       pass targets that are absolute or contain ".."
+                               through unchanged (default: refuse them, EPERM)
+  -o transform_symlinks        absolute targets inside dir become relative
+  -o follow_symlinks           show what links point to, not the links
+
+Ownership and permissions:
+  -o idmap=user                the remote user's files appear as yours
+  -o uid=N, -o gid=N           show every file as owned by N
+  -o umask=OCTAL               clear these bits from every mode shown
+
 Mount:
   -o allow_other               let other users use the mount
   -o default_permissions       let the kernel check permissions

@@ -27,6 +27,15 @@ type options struct {
 	KeepaliveCountMax int           // -o ServerAliveCountMax=
 	CacheTimeout      time.Duration // -o cache_timeout= (seconds); -o cache=no sets 0
 
+	ContainSymlinks   bool // -o contain_symlinks (default) / no_contain_symlinks
+	TransformSymlinks bool // -o transform_symlinks
+	FollowSymlinks    bool // -o follow_symlinks
+
+	UID       *uint32 // -o uid=N
+	GID       *uint32 // -o gid=N
+	Umask     uint32  // -o umask=OCTAL
+	IDMapUser bool    // -o idmap=user (idmap=none is the default)
+
 	AllowOther         bool // -o allow_other
 	DefaultPermissions bool // -o default_permissions
 	ReadOnly           bool // -o ro
@@ -43,6 +52,7 @@ func defaultOptions() options {
 		KeepaliveInterval: 15 * time.Second,
 		KeepaliveCountMax: 3,
 		CacheTimeout:      20 * time.Second,
+		ContainSymlinks:   true,
 	}
 }
 
@@ -138,6 +148,49 @@ func (o *options) setOption(opt string) error {
 			o.CacheTimeout = 0
 		default:
 			return fmt.Errorf("option cache=%s: want yes or no", value)
+		}
+	case "contain_symlinks":
+		return flag(&o.ContainSymlinks)
+	case "no_contain_symlinks":
+		if err := flag(&o.ContainSymlinks); err != nil {
+			return err
+		}
+		o.ContainSymlinks = false
+	case "transform_symlinks":
+		return flag(&o.TransformSymlinks)
+	case "follow_symlinks":
+		return flag(&o.FollowSymlinks)
+	case "uid", "gid":
+		if err := needValue(); err != nil {
+			return err
+		}
+		n, err := strconv.ParseUint(value, 10, 32)
+		if err != nil {
+			return fmt.Errorf("option %s=%s: want a numeric id", name, value)
+		}
+		id := uint32(n)
+		if name == "uid" {
+			o.UID = &id
+		} else {
+			o.GID = &id
+		}
+	case "umask":
+		if err := needValue(); err != nil {
+			return err
+		}
+		n, err := strconv.ParseUint(value, 8, 32)
+		if err != nil || n > 07777 {
+			return fmt.Errorf("option umask=%s: want an octal mask such as 022", value)
+		}
+		o.Umask = uint32(n)
+	case "idmap":
+		switch value {
+		case "user":
+			o.IDMapUser = true
+		case "none":
+			o.IDMapUser = false
+		default:
+			return fmt.Errorf("option idmap=%s: want user or none (idmap=file is not supported)", value)
 		}
 	case "allow_other":
 		return flag(&o.AllowOther)

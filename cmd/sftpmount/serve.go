@@ -51,7 +51,19 @@ func serve(o options, ready func(error)) error {
 	}
 	defer rc.Close()
 
-	root := sftpfs.NewRoot(rc, sftpfs.Options{CacheTimeout: o.CacheTimeout, Debug: debug})
+	fsOpts := sftpfs.Options{
+		CacheTimeout:      o.CacheTimeout,
+		Debug:             debug,
+		ContainSymlinks:   o.ContainSymlinks,
+		TransformSymlinks: o.TransformSymlinks,
+		FollowSymlinks:    o.FollowSymlinks,
+		Owner:             sftpfs.Owner{UID: o.UID, GID: o.GID, Umask: o.Umask, MapUser: o.IDMapUser},
+	}
+	if o.IDMapUser {
+		fsOpts.Owner.RemoteUID, fsOpts.Owner.RemoteGID = rc.LoginOwner()
+		fsOpts.Owner.LocalUID, fsOpts.Owner.LocalGID = uint32(os.Getuid()), uint32(os.Getgid())
+	}
+	root := sftpfs.NewRoot(rc, fsOpts)
 	mo := fuse.MountOptions{
 		FsName:     fmt.Sprintf("%s@%s:%s", o.User, o.Host, o.Dir),
 		Name:       "sftpmount",

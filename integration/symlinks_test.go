@@ -1,0 +1,84 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestLinksThatCouldLeaveTheMountAreRefusedByDefault(t *testing.T) {
+	m := mount(t)
+	// The server and this machine share a filesystem here, so an absolute
+	// target names a real local file: the attack contain_symlinks stops.
+	victim := filepath.Join(t.TempDir(), "victim")
+	writeFile(t, victim, "local secret\n", 0644)
+	sh(t, m.remote, "mkdir sub && echo inside > sub/f && ln -s "+victim+" evil && ln -s ../../x up && ln -s sub/f fine && ln -s sub/../sub/f climbs")
+
+	for _, name := range []string{"evil", "up", "climbs"} {
+		_, err := os.Readlink(filepath.Join(m.mnt, name))
+		wantErrno(t, "readlink "+name, err, syscall.EPERM)
+	}
+	_, err := os.ReadFile(filepath.Join(m.mnt, "evil"))
+	wantErrno(t, "read through evil", err, syscall.EPERM)
+	err = os.WriteFile(filepath.Join(m.mnt, "evil"), []byte("pwned\n"), 0644)
+	wantErrno(t, "write through evil", err, syscall.EPERM)
+	if got := readFile(t, victim); got != "local secret\n" {
+		t.Fatalf("local file changed through the mount: %q", got)
+	}
+	if got := readFile(t, filepath.Join(m.mnt, "fine")); got != "inside\n" {
+		t.Fatalf("contained link: %q", got)
+	}
+	// ls -l still lists every name.
+	if out := sh(t, m.mnt, "ls | sort | tr '\\n' ' '"); out != "climbs evil fine sub up " {
+		t.Fatalf("ls: %q", out)
+	}
+}
+
+func TestTransformSymlinksMakesAbsoluteTargetsInsideRelative(t *testing.T) {
+	m := mount(t, "-o", "transform_symlinks")
+	sh(t, m.remote, "mkdir -p a b && echo B > b/f && ln -s "+m.remote+"/b/f a/l && ln -s /etc/hostname a/out")
+	if got, err := os.Readlink(filepath.Join(m.mnt, "a/l")); err != nil || got != "../b/f" {
+		t.Fatalf("readlink a/l: %q %v, want ../b/f", got, err)
+	}
+	if got := readFile(t, filepath.Join(m.mnt, "a/l")); got != "B\n" {
+		t.Fatalf("read through transformed link: %q", got)
+	}
+	_, err := os.Readlink(filepath.Join(m.mnt, "a/out"))
+	wantErrno(t, "absolute target outside the served dir", err, syscall.EPERM)
+	if got, _ := os.Readlink(filepath.Join(m.remote, "a/l")); got != m.remote+"/b/f" {
+		t.Fatalf("server link changed: %q", got)
+	}
+}
+
+func TestFollowSymlinksShowsWhatLinksPointTo(t *testing.T) {
+	m := mount(t, "-o", "follow_symlinks")
+	sh(t, m.remote, "mkdir d && echo 12345 > f && touch d/inner && ln -s f lf && ln -s d ld && ln -s nowhere dangling")
+	fi, err := os.Lstat(filepath.Join(m.mnt, "lf"))
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != 6 {
+		t.Fatalf("lf: %v %v, want a 6-byte regular file", fi, err)
+	}
+	fi, err = os.Lstat(filepath.Join(m.mnt, "ld"))
+	if err != nil || !fi.IsDir() {
+		t.Fatalf("ld: %v %v, want a directory", fi, err)
+	}
+	if names := sh(t, m.mnt, "ls ld"); names != "inner\n" {
+		t.Fatalf("ls ld: %q", names)
+	}
+	fi, err = os.Lstat(filepath.Join(m.mnt, "dangling"))
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("dangling: %v %v, want the link itself", fi, err)
+	}
+}
+
+func TestSymlinkLoopIsELOOP(t *testing.T) {
+	for _, opts := range [][]string{nil, {"-o", "follow_symlinks"}} {
+		t.Run(strings.Join(opts, ""), func(t *testing.T) {
+			m := mount(t, opts...)
+			sh(t, m.remote, "ln -s b a && ln -s a b")
+			_, err := os.ReadFile(filepath.Join(m.mnt, "a"))
+			wantErrno(t, "open a", err, syscall.ELOOP)
+		})
+	}
+}
