@@ -99,8 +99,17 @@ func (f *FS) fresh(ctx context.Context, rel string) (remote.Attr, error) {
 	return f.lstat(ctx, rel)
 }
 
-// Getattr serves stat(2) by path; fstat(2) goes to fileHandle.Getattr.
+// Getattr serves stat(2). With an open handle (fstat, and any stat of an
+// open file, as go-fuse passes one along) it asks through the handle, which
+// keeps working after the name is unlinked or renamed on the server.
 func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if h, ok := fh.(*fileHandle); ok {
+		errno := h.Getattr(ctx, out)
+		if errno == 0 && n.unlinked() {
+			out.Nlink = 0
+		}
+		return errno
+	}
 	rel := n.rel()
 	a, err := n.fs.lstat(ctx, rel)
 	if err != nil {
@@ -191,6 +200,12 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	n.fs.fillAttrOut(a, out)
 	return n.fs.result("setattr", rel, nil, nil)
+}
+
+// unlinked reports whether the node lost its last name through this mount.
+func (n *Node) unlinked() bool {
+	_, parent := n.Parent()
+	return parent == nil && !n.IsRoot()
 }
 
 // notOwner turns a permission refusal of chmod or chown into EPERM, as

@@ -51,5 +51,7 @@ func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 		return nil, n.fs.result("link", rel, err, nil)
 	}
 	n.fs.result("link", rel, nil, nil)
-	return n.newChild(ctx, a, out), 0
+	// The same inode under a second name, so both show one inode number.
+	n.fs.fillEntry(a, out)
+	return target.EmbeddedInode(), 0
 }

@@ -1,0 +1,45 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/hanwen/go-fuse/v2/posixtest"
+)
+
+// posixtestExpectedToFail names the go-fuse POSIX checks that test what
+// SFTP v3 cannot express, each with the reason. Everything else must pass.
+var posixtestExpectedToFail = map[string]string{
+	"Fallocate":           "SFTP has no request to reserve space; fallocate(2) gets EOPNOTSUPP",
+	"FallocateKeepSize":   "SFTP has no request to reserve space; fallocate(2) gets EOPNOTSUPP",
+	"Link":                "SFTP v3 attributes carry no link count, so st_nlink stays 1 after ln",
+	"NlinkZero":           "SFTP v3 attributes carry no link count: a file replaced by rename still shows 1",
+	"SetattrSymlink":      "SFTP v3 setstat follows links; a link's own times get ENOTSUP (see README)",
+	"XAttr":               "SFTP v3 has no extended attributes: setxattr gets ENOTSUP",
+	"OpenSymlinkRace":     "SFTP v3 open has no O_NOFOLLOW: a name swapped for a link on the server between lookup and open opens the link's target on the server (here the server is this machine, so /etc/passwd), which the SFTP user can read anyway; no local file is reached",
+	"FcntlFlockLocksFile": "expects two fds of one process to conflict; POSIX locks are per process, and a local ext4 grants this lock too",
+}
+
+func TestGoFusePosixSuiteOnTheMount(t *testing.T) {
+	// Symlink tests use absolute targets, which contain_symlinks refuses.
+	m := mount(t, "-o", "no_contain_symlinks")
+	names := make([]string, 0, len(posixtest.All))
+	for name := range posixtest.All {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			if why, ok := posixtestExpectedToFail[name]; ok {
+				t.Skip("not expressible over SFTP: " + why)
+			}
+			dir := filepath.Join(m.mnt, name)
+			if err := os.Mkdir(dir, 0755); err != nil {
+				t.Fatal(err)
+			}
+			posixtest.All[name](t, dir)
+		})
+	}
+}
