@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -81,5 +82,36 @@ func TestOnlyFailureStatusIsAmbiguous(t *testing.T) {
 		if isFailure(err) {
 			t.Errorf("%v reported as SSH_FX_FAILURE", err)
 		}
+	}
+}
+
+func TestOverlongNameIsENAMETOOLONGNotEINVAL(t *testing.T) {
+	f := &FS{opts: Options{NameMax: 10}}
+	bad := wrapped(&sftp.StatusError{Code: fxBadMessage})
+	if got := f.result("create", "dir/"+strings.Repeat("x", 11), bad, nil); got != syscall.ENAMETOOLONG {
+		t.Errorf("11-byte name with NameMax 10: %v", got)
+	}
+	if got := f.result("create", "dir/short", bad, nil); got != syscall.EINVAL {
+		t.Errorf("short name: %v, want EINVAL", got)
+	}
+	f.opts.NameMax = 0
+	if got := f.result("create", strings.Repeat("x", 256), bad, nil); got != syscall.ENAMETOOLONG {
+		t.Errorf("256-byte name with the default limit: %v", got)
+	}
+}
+
+func TestAmbiguousFailureAsksForTheRealCause(t *testing.T) {
+	f := &FS{}
+	failure := wrapped(&sftp.StatusError{Code: fxFailure})
+	if got := f.result("rmdir", "d", failure, func() syscall.Errno { return syscall.ENOTEMPTY }); got != syscall.ENOTEMPTY {
+		t.Errorf("explained failure: %v", got)
+	}
+	if got := f.result("rmdir", "d", failure, func() syscall.Errno { return 0 }); got != syscall.EIO {
+		t.Errorf("unexplained failure: %v, want EIO", got)
+	}
+	called := false
+	f.result("rmdir", "d", os.ErrNotExist, func() syscall.Errno { called = true; return 0 })
+	if called {
+		t.Error("explain asked about an unambiguous error")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log"
 	"path"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +30,10 @@ type Options struct {
 	ContainSymlinks   bool // refuse targets that could lead outside the mount (EPERM)
 	TransformSymlinks bool // absolute targets inside the served dir become relative
 	FollowSymlinks    bool // present what links point to, not the links
+
+	// NameMax is the server's longest name (statvfs f_namemax); 0 means 255.
+	// OpenSSH answers a longer name with the same code as EINVAL.
+	NameMax int
 
 	// Ownership as shown to the kernel: see owner.go.
 	Owner Owner
@@ -73,6 +78,9 @@ func (f *FS) result(op, rel string, err error, explain func() syscall.Errno) sys
 			errno = e
 		}
 	}
+	if errno == syscall.EINVAL && f.nameTooLong(rel) {
+		errno = syscall.ENAMETOOLONG
+	}
 	if f.opts.Debug != nil {
 		if err != nil {
 			f.opts.Debug.Printf("%s %q: %v (%v)", op, "/"+rel, errno, err)
@@ -85,3 +93,17 @@ func (f *FS) result(op, rel string, err error, explain func() syscall.Errno) sys
 
 // forget drops what we know of rel and, for a directory, below it.
 func (f *FS) forget(rel string) { f.attrs.DeleteTree(rel) }
+
+// nameTooLong reports whether a component of rel is past the server's limit.
+func (f *FS) nameTooLong(rel string) bool {
+	max := f.opts.NameMax
+	if max <= 0 {
+		max = 255
+	}
+	for _, c := range strings.Split(rel, "/") {
+		if len(c) > max {
+			return true
+		}
+	}
+	return false
+}

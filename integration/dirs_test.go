@@ -107,10 +107,10 @@ func TestSymlinkAndReadlinkKeepTheTargetAsWritten(t *testing.T) {
 
 func TestLargeDirectoryListsCompletely(t *testing.T) {
 	m := mount(t)
-	sh(t, m.remote, "for i in $(seq 1 1500); do : > f$i; done")
+	sh(t, m.remote, "for i in $(seq 1 10000); do : > f$i; done")
 	out := sh(t, m.mnt, "ls | wc -l")
-	if strings.TrimSpace(out) != "1500" {
-		t.Fatalf("ls counted %s entries, want 1500", strings.TrimSpace(out))
+	if strings.TrimSpace(out) != "10000" {
+		t.Fatalf("ls counted %s entries, want 10000", strings.TrimSpace(out))
 	}
 }
 

@@ -59,6 +59,9 @@ func serve(o options, ready func(error)) error {
 		FollowSymlinks:    o.FollowSymlinks,
 		Owner:             sftpfs.Owner{UID: o.UID, GID: o.GID, Umask: o.Umask, MapUser: o.IDMapUser},
 	}
+	if st, err := rc.StatFS(context.Background(), ""); err == nil {
+		fsOpts.NameMax = int(st.NameMax)
+	}
 	if o.IDMapUser {
 		fsOpts.Owner.RemoteUID, fsOpts.Owner.RemoteGID = rc.LoginOwner()
 		fsOpts.Owner.LocalUID, fsOpts.Owner.LocalGID = uint32(os.Getuid()), uint32(os.Getgid())
