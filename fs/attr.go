@@ -142,7 +142,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 			err = rc.Truncate(ctx, rel, size)
 		}
 		if err != nil {
-			return n.fs.result("truncate", rel, err, n.explainWrite(ctx))
+			return n.fs.result("truncate", rel, err, n.explainWrite(ctx, rel))
 		}
 	}
 	if mode, ok := in.GetMode(); ok {

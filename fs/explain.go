@@ -20,7 +20,7 @@ func (n *Node) explainCreate(ctx context.Context, rel string) func() syscall.Err
 		if e := n.explainNotDir(ctx, path.Dir(rel))(); e != 0 {
 			return e
 		}
-		return n.explainNoSpace(ctx)()
+		return n.explainNoSpace(ctx, path.Dir(rel))()
 	}
 }
 
@@ -65,23 +65,33 @@ func (n *Node) explainOpen(ctx context.Context, rel string, excl bool) func() sy
 		case err == nil && a.Mode.IsDir():
 			return syscall.EISDIR
 		case err == nil:
-			return n.explainNoSpace(ctx)()
+			return n.explainNoSpace(ctx, path.Dir(rel))()
 		}
 		return n.explainNotDir(ctx, path.Dir(rel))()
 	}
 }
 
-// explainWrite: a write or truncate failed; a full disk is the usual cause.
-func (n *Node) explainWrite(ctx context.Context) func() syscall.Errno {
-	return n.explainNoSpace(ctx)
+// explainWrite: a write or truncate of rel failed; a full disk is the
+// usual cause.
+func (n *Node) explainWrite(ctx context.Context, rel string) func() syscall.Errno {
+	return n.explainNoSpace(ctx, path.Dir(rel))
 }
 
-func (n *Node) explainNoSpace(ctx context.Context) func() syscall.Errno {
+// explainNoSpace: is the filesystem holding dir full?
+func (n *Node) explainNoSpace(ctx context.Context, dir string) func() syscall.Errno {
 	return func() syscall.Errno {
-		st, err := n.fs.remote.StatFS(ctx, "")
+		st, err := n.fs.remote.StatFS(ctx, cleanRel(dir))
 		if err == nil && st.BlocksAvail == 0 {
 			return syscall.ENOSPC
 		}
 		return 0
 	}
+}
+
+// cleanRel turns path.Dir's "." for the root into "".
+func cleanRel(rel string) string {
+	if rel == "." {
+		return ""
+	}
+	return rel
 }

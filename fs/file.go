@@ -34,7 +34,7 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	h.node.fs.attrs.Delete(h.rel)
 	n, err := h.f.WriteAt(ctx, data, off)
 	if err != nil {
-		return uint32(n), h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx))
+		return uint32(n), h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
 	}
 	return uint32(n), 0
 }

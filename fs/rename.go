@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"path"
 	"strings"
 	"syscall"
 
@@ -38,6 +39,17 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	return n.fs.result("rename", from+" -> "+to, err, n.explainRename(ctx, from, to))
 }
 
+// explainCrossDevice: are from and to on different server filesystems?
+// Then the answer is EXDEV, which tells mv to copy and delete instead.
+func (n *Node) explainCrossDevice(ctx context.Context, from, to string) syscall.Errno {
+	src, err1 := n.fs.remote.StatFS(ctx, cleanRel(path.Dir(from)))
+	dst, err2 := n.fs.remote.StatFS(ctx, cleanRel(path.Dir(to)))
+	if err1 == nil && err2 == nil && src.FSID != dst.FSID {
+		return syscall.EXDEV
+	}
+	return 0
+}
+
 // explainRename finds why a rename failed with SSH_FX_FAILURE.
 func (n *Node) explainRename(ctx context.Context, from, to string) func() syscall.Errno {
 	return func() syscall.Errno {
@@ -45,9 +57,12 @@ func (n *Node) explainRename(ctx context.Context, from, to string) func() syscal
 		if err != nil {
 			return errnoOf(err)
 		}
+		if e := n.explainCrossDevice(ctx, from, to); e != 0 {
+			return e
+		}
 		dst, err := n.fs.remote.Lstat(ctx, to)
 		if err != nil {
-			return n.explainNoSpace(ctx)()
+			return n.explainNoSpace(ctx, path.Dir(to))()
 		}
 		switch {
 		case src.Mode.IsDir() && !dst.Mode.IsDir():

@@ -39,4 +39,5 @@ type StatFS struct {
 	Blocks, BlocksFree, BlocksAvail uint64
 	Files, FilesFree                uint64
 	NameMax                         uint64
+	FSID                            uint64 // tells two filesystems of the server apart
 }

@@ -156,7 +156,7 @@ func (c *Client) StatFS(ctx context.Context, rel string) (StatFS, error) {
 		out = StatFS{
 			BlockSize: st.Bsize, FragmentSize: st.Frsize,
 			Blocks: st.Blocks, BlocksFree: st.Bfree, BlocksAvail: st.Bavail,
-			Files: st.Files, FilesFree: st.Ffree, NameMax: st.Namemax,
+			Files: st.Files, FilesFree: st.Ffree, NameMax: st.Namemax, FSID: st.Fsid,
 		}
 		return nil
 	})
