@@ -74,12 +74,23 @@ func (c *Client) Remove(ctx context.Context, rel string) error {
 }
 
 // Rename moves from to to, replacing to atomically when the server has
-// posix-rename@openssh.com. Plain SFTP rename refuses to replace, so
-// without the extension replacing is not atomic and is the caller's job.
+// posix-rename@openssh.com. Plain SFTP rename refuses to replace an
+// existing name; without the extension a file in the way is removed first,
+// which is not atomic: for a moment neither name exists.
 func (c *Client) Rename(ctx context.Context, from, to string) error {
 	return c.call(ctx, "rename", from, func(sc *sftp.Client) error {
 		if _, ok := sc.HasExtension("posix-rename@openssh.com"); ok {
 			return sc.PosixRename(c.abs(from), c.abs(to))
+		}
+		err := sc.Rename(c.abs(from), c.abs(to))
+		if err == nil {
+			return nil
+		}
+		if fi, lerr := sc.Lstat(c.abs(to)); lerr != nil || fi.IsDir() {
+			return err
+		}
+		if rerr := sc.Remove(c.abs(to)); rerr != nil {
+			return err
 		}
 		return sc.Rename(c.abs(from), c.abs(to))
 	})
