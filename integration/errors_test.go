@@ -13,6 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// forEachUser runs the test on a mount as root and as the unprivileged
+// remote user, so that errors come from the server either way.
+func forEachUser(t *testing.T, test func(t *testing.T, m *mounted)) {
+	for _, u := range []string{"root", testUser} {
+		t.Run(u, func(t *testing.T) { test(t, mountAs(t, u)) })
+	}
+}
+
 func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
 	t.Helper()
 	var got syscall.Errno
@@ -22,85 +30,91 @@ func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
 }
 
 func TestLsOfAMissingNameSaysNoSuchFileOrDirectory(t *testing.T) {
-	m := mount(t)
-	out, err := shErr(m.mnt, "ls missing")
-	if err == nil || !strings.Contains(out, "No such file or directory") {
-		t.Fatalf("ls missing: %v %q", err, out)
-	}
-	_, err = os.Stat(filepath.Join(m.mnt, "missing"))
-	wantErrno(t, "stat missing", err, syscall.ENOENT)
-	_, err = os.Open(filepath.Join(m.mnt, "nodir/file"))
-	wantErrno(t, "open nodir/file", err, syscall.ENOENT)
+	forEachUser(t, func(t *testing.T, m *mounted) {
+		out, err := shErr(m.mnt, "ls missing")
+		if err == nil || !strings.Contains(out, "No such file or directory") {
+			t.Fatalf("ls missing: %v %q", err, out)
+		}
+		_, err = os.Stat(filepath.Join(m.mnt, "missing"))
+		wantErrno(t, "stat missing", err, syscall.ENOENT)
+		_, err = os.Open(filepath.Join(m.mnt, "nodir/file"))
+		wantErrno(t, "open nodir/file", err, syscall.ENOENT)
+	})
 }
 
 func TestRmdirOfANonEmptyDirectoryIsENOTEMPTYAndKeepsIt(t *testing.T) {
-	m := mount(t)
-	sh(t, m.remote, "mkdir full && touch full/x")
-	wantErrno(t, "rmdir full", syscall.Rmdir(filepath.Join(m.mnt, "full")), syscall.ENOTEMPTY)
-	if _, err := os.Stat(filepath.Join(m.remote, "full/x")); err != nil {
-		t.Fatalf("content lost: %v", err)
-	}
-	// Renaming a directory over a non-empty one fails the same way.
-	os.Mkdir(filepath.Join(m.remote, "other"), 0755)
-	wantErrno(t, "rename over non-empty dir", syscall.Rename(filepath.Join(m.mnt, "other"), filepath.Join(m.mnt, "full")), syscall.ENOTEMPTY)
+	forEachUser(t, func(t *testing.T, m *mounted) {
+		sh(t, m.remote, "mkdir full && touch full/x")
+		wantErrno(t, "rmdir full", syscall.Rmdir(filepath.Join(m.mnt, "full")), syscall.ENOTEMPTY)
+		if _, err := os.Stat(filepath.Join(m.remote, "full/x")); err != nil {
+			t.Fatalf("content lost: %v", err)
+		}
+		// Renaming a directory over a non-empty one fails the same way.
+		os.Mkdir(filepath.Join(m.remote, "other"), 0755)
+		wantErrno(t, "rename over non-empty dir", syscall.Rename(filepath.Join(m.mnt, "other"), filepath.Join(m.mnt, "full")), syscall.ENOTEMPTY)
+	})
 }
 
 func TestCreatingAnExistingNameIsEEXIST(t *testing.T) {
-	m := mount(t)
-	sh(t, m.remote, "mkdir d && touch f")
-	wantErrno(t, "mkdir d", syscall.Mkdir(filepath.Join(m.mnt, "d"), 0755), syscall.EEXIST)
-	_, err := os.OpenFile(filepath.Join(m.mnt, "f"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0644)
-	wantErrno(t, "O_CREAT|O_EXCL on f", err, syscall.EEXIST)
-	wantErrno(t, "symlink onto f", os.Symlink("x", filepath.Join(m.mnt, "f")), syscall.EEXIST)
-	// Created on the server behind the mount's back, after the mount
-	// listed the directory: the server's answer must still be EEXIST.
-	os.ReadDir(m.mnt)
-	sh(t, m.remote, "mkdir late")
-	wantErrno(t, "mkdir late", syscall.Mkdir(filepath.Join(m.mnt, "late"), 0755), syscall.EEXIST)
+	forEachUser(t, func(t *testing.T, m *mounted) {
+		sh(t, m.remote, "mkdir d && touch f")
+		wantErrno(t, "mkdir d", syscall.Mkdir(filepath.Join(m.mnt, "d"), 0755), syscall.EEXIST)
+		_, err := os.OpenFile(filepath.Join(m.mnt, "f"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0644)
+		wantErrno(t, "O_CREAT|O_EXCL on f", err, syscall.EEXIST)
+		wantErrno(t, "symlink onto f", os.Symlink("x", filepath.Join(m.mnt, "f")), syscall.EEXIST)
+		// Created on the server behind the mount's back, after the mount
+		// listed the directory: the server's answer must still be EEXIST.
+		os.ReadDir(m.mnt)
+		sh(t, m.remote, "mkdir late")
+		wantErrno(t, "mkdir late", syscall.Mkdir(filepath.Join(m.mnt, "late"), 0755), syscall.EEXIST)
+	})
 }
 
 func TestAFileUsedAsADirectoryIsENOTDIR(t *testing.T) {
-	m := mount(t)
-	sh(t, m.remote, "touch f && mkdir d")
-	_, err := os.Stat(filepath.Join(m.mnt, "f/x"))
-	wantErrno(t, "stat f/x", err, syscall.ENOTDIR)
-	wantErrno(t, "mkdir f/x", syscall.Mkdir(filepath.Join(m.mnt, "f/x"), 0755), syscall.ENOTDIR)
-	wantErrno(t, "rmdir f", syscall.Rmdir(filepath.Join(m.mnt, "f")), syscall.ENOTDIR)
-	wantErrno(t, "rename dir over file", syscall.Rename(filepath.Join(m.mnt, "d"), filepath.Join(m.mnt, "f")), syscall.ENOTDIR)
+	forEachUser(t, func(t *testing.T, m *mounted) {
+		sh(t, m.remote, "touch f && mkdir d")
+		_, err := os.Stat(filepath.Join(m.mnt, "f/x"))
+		wantErrno(t, "stat f/x", err, syscall.ENOTDIR)
+		wantErrno(t, "mkdir f/x", syscall.Mkdir(filepath.Join(m.mnt, "f/x"), 0755), syscall.ENOTDIR)
+		wantErrno(t, "rmdir f", syscall.Rmdir(filepath.Join(m.mnt, "f")), syscall.ENOTDIR)
+		wantErrno(t, "rename dir over file", syscall.Rename(filepath.Join(m.mnt, "d"), filepath.Join(m.mnt, "f")), syscall.ENOTDIR)
+	})
 }
 
 func TestWritingToADirectoryIsEISDIR(t *testing.T) {
-	m := mount(t)
-	sh(t, m.remote, "mkdir d && touch f")
-	_, err := os.OpenFile(filepath.Join(m.mnt, "d"), os.O_WRONLY, 0)
-	wantErrno(t, "open d for writing", err, syscall.EISDIR)
-	wantErrno(t, "unlink d", syscall.Unlink(filepath.Join(m.mnt, "d")), syscall.EISDIR)
-	wantErrno(t, "rename file over dir", syscall.Rename(filepath.Join(m.mnt, "f"), filepath.Join(m.mnt, "d")), syscall.EISDIR)
+	forEachUser(t, func(t *testing.T, m *mounted) {
+		sh(t, m.remote, "mkdir d && touch f")
+		_, err := os.OpenFile(filepath.Join(m.mnt, "d"), os.O_WRONLY, 0)
+		wantErrno(t, "open d for writing", err, syscall.EISDIR)
+		wantErrno(t, "unlink d", syscall.Unlink(filepath.Join(m.mnt, "d")), syscall.EISDIR)
+		wantErrno(t, "rename file over dir", syscall.Rename(filepath.Join(m.mnt, "f"), filepath.Join(m.mnt, "d")), syscall.EISDIR)
+	})
 }
 
 func TestWhatSFTPCannotExpressIsENOTSUPWithNothingChanged(t *testing.T) {
-	m := mount(t)
-	sh(t, m.remote, "touch -d '2001-01-01 00:00:00 UTC' target && ln -s target link")
-	wantErrno(t, "setxattr", syscall.Setxattr(filepath.Join(m.mnt, "target"), "user.x", []byte("v"), 0), syscall.ENOTSUP)
-	_, err := syscall.Getxattr(filepath.Join(m.mnt, "target"), "user.x", make([]byte, 64))
-	wantErrno(t, "getxattr", err, syscall.ENODATA)
-	wantErrno(t, "mkfifo", syscall.Mkfifo(filepath.Join(m.mnt, "fifo"), 0644), syscall.ENOTSUP)
-	if _, err := os.Lstat(filepath.Join(m.remote, "fifo")); !os.IsNotExist(err) {
-		t.Errorf("fifo left on server: %v", err)
-	}
-	// touch -h: a link's own time cannot be set over SFTP v3, and
-	// following the link would change the target instead.
-	ts := []syscall.Timespec{{Sec: 5}, {Sec: 5}}
-	err = utimensNoFollow(filepath.Join(m.mnt, "link"), ts)
-	wantErrno(t, "utimensat(AT_SYMLINK_NOFOLLOW) on a link", err, syscall.ENOTSUP)
-	if fi, _ := os.Stat(filepath.Join(m.remote, "target")); fi.ModTime().Unix() != 978307200 {
-		t.Errorf("target's mtime changed to %v", fi.ModTime())
-	}
-	// The mount keeps working: nothing was turned into ENOSYS.
-	wantErrno(t, "setxattr again", syscall.Setxattr(filepath.Join(m.mnt, "target"), "user.x", []byte("v"), 0), syscall.ENOTSUP)
-	if _, err := os.Stat(filepath.Join(m.mnt, "target")); err != nil {
-		t.Fatal(err)
-	}
+	forEachUser(t, func(t *testing.T, m *mounted) {
+		sh(t, m.remote, "touch -d '2001-01-01 00:00:00 UTC' target && ln -s target link")
+		wantErrno(t, "setxattr", syscall.Setxattr(filepath.Join(m.mnt, "target"), "user.x", []byte("v"), 0), syscall.ENOTSUP)
+		_, err := syscall.Getxattr(filepath.Join(m.mnt, "target"), "user.x", make([]byte, 64))
+		wantErrno(t, "getxattr", err, syscall.ENODATA)
+		wantErrno(t, "mkfifo", syscall.Mkfifo(filepath.Join(m.mnt, "fifo"), 0644), syscall.ENOTSUP)
+		if _, err := os.Lstat(filepath.Join(m.remote, "fifo")); !os.IsNotExist(err) {
+			t.Errorf("fifo left on server: %v", err)
+		}
+		// touch -h: a link's own time cannot be set over SFTP v3, and
+		// following the link would change the target instead.
+		ts := []syscall.Timespec{{Sec: 5}, {Sec: 5}}
+		err = utimensNoFollow(filepath.Join(m.mnt, "link"), ts)
+		wantErrno(t, "utimensat(AT_SYMLINK_NOFOLLOW) on a link", err, syscall.ENOTSUP)
+		if fi, _ := os.Stat(filepath.Join(m.remote, "target")); fi.ModTime().Unix() != 978307200 {
+			t.Errorf("target's mtime changed to %v", fi.ModTime())
+		}
+		// The mount keeps working: nothing was turned into ENOSYS.
+		wantErrno(t, "setxattr again", syscall.Setxattr(filepath.Join(m.mnt, "target"), "user.x", []byte("v"), 0), syscall.ENOTSUP)
+		if _, err := os.Stat(filepath.Join(m.mnt, "target")); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestPermissionDeniedByTheServerIsEACCESOrEPERM(t *testing.T) {
