@@ -3,6 +3,7 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -55,4 +56,39 @@ func statInfo(t *testing.T, p string) os.FileInfo {
 		t.Fatal(err)
 	}
 	return fi
+}
+
+// asLocalUser runs a shell command as the unprivileged local account.
+func asLocalUser(dir, script string) (string, error) {
+	return shErr(dir, "runuser -u "+testUser+" -- sh -c '"+script+"'")
+}
+
+func TestAllowOtherLetsOtherLocalUsersIn(t *testing.T) {
+	m := mount(t)
+	writeFile(t, filepath.Join(m.remote, "f"), "shared", 0644)
+	if out, err := asLocalUser("/", "cat "+m.mnt+"/f"); err == nil {
+		t.Fatalf("another local user read a mount without allow_other: %q", out)
+	}
+	m = mount(t, "-o", "allow_other")
+	writeFile(t, filepath.Join(m.remote, "f"), "shared", 0644)
+	if out, err := asLocalUser("/", "cat "+m.mnt+"/f"); err != nil || out != "shared" {
+		t.Fatalf("with allow_other: %q %v", out, err)
+	}
+}
+
+func TestDefaultPermissionsLetsTheKernelCheckModes(t *testing.T) {
+	// The server logs in as root, so without default_permissions it lets
+	// any local user (allowed in by allow_other) read a 0600 file.
+	private := func(m *mounted) { writeFile(t, filepath.Join(m.remote, "secret"), "s", 0600) }
+	m := mount(t, "-o", "allow_other")
+	private(m)
+	if out, err := asLocalUser("/", "cat "+m.mnt+"/secret"); err != nil || out != "s" {
+		t.Fatalf("without default_permissions: %q %v", out, err)
+	}
+	m = mount(t, "-o", "allow_other,default_permissions")
+	private(m)
+	out, err := asLocalUser("/", "cat "+m.mnt+"/secret")
+	if err == nil || !strings.Contains(out, "Permission denied") {
+		t.Fatalf("with default_permissions another user read a 0600 file: %q %v", out, err)
+	}
 }

@@ -76,11 +76,14 @@ git add -A && git commit -q -m first && echo changed >> a.txt && git status --po
 	}
 }
 
-func TestCpPreservingModeAndTimesReachesServer(t *testing.T) {
+func TestCpPAndTouchRPreserveModeAndTimesOnServer(t *testing.T) {
 	m := mount(t)
 	local := t.TempDir()
 	writeFile(t, filepath.Join(local, "f"), "data", 0640)
-	sh(t, local, "touch -d '2018-03-04 05:06:07 UTC' f && cp -p f "+m.mnt+"/f")
+	sh(t, local, "touch -d '2018-03-04 05:06:07 UTC' f && cp -p f "+m.mnt+"/f && touch "+m.mnt+"/g && touch -r f "+m.mnt+"/g")
+	if fi, err := os.Stat(filepath.Join(m.remote, "g")); err != nil || fi.ModTime().Unix() != 1520139967 {
+		t.Fatalf("server file after touch -r: %v %v", fi, err)
+	}
 	fi, err := os.Stat(filepath.Join(m.remote, "f"))
 	if err != nil || fi.Mode().Perm() != 0640 || fi.ModTime().Unix() != 1520139967 {
 		t.Fatalf("server file after cp -p: %v %v", fi, err)
