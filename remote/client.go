@@ -123,9 +123,18 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 	return s, nil
 }
 
+// callContext bounds a remote call by the call deadline alone. The
+// kernel's interrupt (any signal to the caller, even Go's runtime
+// preemption) is deliberately not passed on: giving up on an unlink or a
+// rename the server may already have done would report EINTR for an
+// operation that happened. The deadline still bounds every wait.
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+}
+
 // call runs fn against the current session under the call deadline.
 func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client) error) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	s, err := c.session(ctx)
 	if err != nil {
@@ -155,12 +164,8 @@ func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client
 	case <-s.dead:
 		err = s.why
 	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			s.close(fmt.Errorf("%w: %s %s got no answer in time", ErrConnectionLost, op, abs))
-			err = ErrTimeout
-		} else {
-			err = ctx.Err() // interrupted by the kernel; the call finishes in the background
-		}
+		s.close(fmt.Errorf("%w: %s %s got no answer in time", ErrConnectionLost, op, abs))
+		err = ErrTimeout
 	}
 	if err == nil || errors.Is(err, io.EOF) {
 		return err

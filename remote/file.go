@@ -23,7 +23,7 @@ type File struct {
 // are passed to the server). A created file gets mode, set by a follow-up
 // request since pkg/sftp sends no attributes with open.
 func (c *Client) OpenFile(ctx context.Context, rel string, flags int, mode os.FileMode) (*File, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	s, err := c.session(ctx)
 	if err != nil {
@@ -51,7 +51,7 @@ func (c *Client) OpenFile(ctx context.Context, rel string, flags int, mode os.Fi
 }
 
 func (f *File) run(ctx context.Context, op string, fn func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, f.c.cfg.Timeout)
+	ctx, cancel := f.c.callContext(ctx)
 	defer cancel()
 	return runOn(ctx, f.s, op, f.abs, func(*sftp.Client) error { return fn() })
 }
