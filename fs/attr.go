@@ -111,6 +111,7 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 		return errno
 	}
 	rel := n.rel()
+	n.flushHandles()
 	a, err := n.fs.lstat(ctx, rel)
 	if err != nil {
 		return n.fs.result("getattr", rel, err, nil)
@@ -133,6 +134,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	defer n.fs.forget(rel)
 	rc := n.fs.remote
+	n.flushHandles() // a truncate or chmod must not be overtaken by queued writes
 
 	if size, ok := in.GetSize(); ok {
 		var err error

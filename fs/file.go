@@ -4,24 +4,56 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-// fileHandle is one open(2) of a remote file. Writes go to the server
-// before write(2) returns, so a write error reaches the application at
-// write time, never later or not at all.
+// writeBehindLimit bounds the bytes of one handle's writes in flight: past
+// the SSH channel window (2 MiB) more would only queue.
+const writeBehindLimit = 4 << 20
+
+// fileHandle is one open(2) of a remote file. Writes return once queued
+// (write-behind); an error reaches the application at the next write, at
+// fsync, or at close, which waits for every write to be answered. O_APPEND
+// handles write synchronously: the server appends in arrival order.
 type fileHandle struct {
 	f    *remote.File
 	node *Node
 	rel  string
+	wb   *cache.WriteBehind // nil: synchronous writes
+}
+
+func newFileHandle(f *remote.File, node *Node, rel string, flags int) *fileHandle {
+	h := &fileHandle{f: f, node: node, rel: rel}
+	if flags&os.O_APPEND == 0 && flags&(os.O_WRONLY|os.O_RDWR) != 0 {
+		h.wb = cache.NewWriteBehind(func(p []byte, off int64) error {
+			_, err := f.WriteAt(context.Background(), p, off)
+			return err
+		}, writeBehindLimit)
+	}
+	node.addHandle(h)
+	return h
+}
+
+// flush waits for this handle's queued writes; the error is the first one
+// any of them met.
+func (h *fileHandle) flush() error {
+	if h.wb == nil {
+		return nil
+	}
+	return h.wb.Flush()
 }
 
 // Read fills dest from off; a short result means end of file.
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h.wb != nil {
+		h.wb.WaitRange(off, off+int64(len(dest)))
+	}
 	n, err := h.f.ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, h.node.fs.result("read", h.rel, err, nil)
@@ -32,6 +64,12 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 // Write stores data at off on the server.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.node.fs.attrs.Delete(h.rel)
+	if h.wb != nil {
+		if err := h.wb.Write(data, off); err != nil {
+			return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
+		}
+		return uint32(len(data)), 0
+	}
 	n, err := h.f.WriteAt(ctx, data, off)
 	if err != nil {
 		return uint32(n), h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
@@ -39,23 +77,33 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	return uint32(n), 0
 }
 
-// Flush runs at every close(2). Nothing is buffered, so there is nothing
-// to send; errors were returned by the writes themselves.
-func (h *fileHandle) Flush(ctx context.Context) syscall.Errno { return 0 }
+// Flush runs at every close(2): it returns once every write queued on this
+// handle is on the server, with the first error any of them met.
+func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
+	return h.node.fs.result("flush", h.rel, h.flush(), h.node.explainWrite(ctx, h.rel))
+}
 
 // Fsync returns once the server has synced the file (fsync@openssh.com).
 func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if err := h.flush(); err != nil {
+		return h.node.fs.result("fsync", h.rel, err, h.node.explainWrite(ctx, h.rel))
+	}
 	return h.node.fs.result("fsync", h.rel, h.f.Sync(ctx), nil)
 }
 
-// Release closes the remote handle after the last close(2).
+// Release closes the remote handle after the last close(2). Flush has
+// already reported any write error to close(2); this one is only logged.
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	h.flush()
+	h.node.removeHandle(h)
 	h.node.fs.attrs.Delete(h.rel)
 	return h.node.fs.result("release", h.rel, h.f.Close(ctx), nil)
 }
 
-// Getattr through an open handle (fstat).
+// Getattr through an open handle (fstat). Queued writes land first, so
+// the size is the one the application expects.
 func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	h.flush()
 	a, err := h.f.Stat(ctx)
 	if err != nil {
 		return h.node.fs.result("fgetattr", h.rel, err, nil)

@@ -28,12 +28,14 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	if fl&os.O_TRUNC != 0 {
 		n.fs.forget(rel)
 	}
+	// Another handle's queued writes land first, so this open reads them.
+	n.flushHandles()
 	f, err := n.fs.remote.OpenFile(ctx, rel, fl, 0)
 	if err != nil {
 		return nil, 0, n.fs.result("open", rel, err, n.explainOpen(ctx, rel, false))
 	}
 	n.fs.result("open", rel, nil, nil)
-	return &fileHandle{f: f, node: n, rel: rel}, 0, 0
+	return newFileHandle(f, n, rel, fl), 0, 0
 }
 
 // Create makes and opens a new file with the mode the kernel gives
@@ -53,7 +55,7 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	}
 	n.fs.result("create", rel, nil, nil)
 	ch := n.newChild(ctx, a, out)
-	return ch, &fileHandle{f: f, node: ch.Operations().(*Node), rel: rel}, 0, 0
+	return ch, newFileHandle(f, ch.Operations().(*Node), rel, fl), 0, 0
 }
 
 // Mknod can only make regular files over SFTP; devices, FIFOs and sockets

@@ -8,6 +8,7 @@ import (
 	"log"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -51,6 +52,39 @@ type FS struct {
 type Node struct {
 	fusefs.Inode
 	fs *FS
+
+	mu      sync.Mutex // guards handles
+	handles map[*fileHandle]struct{}
+}
+
+func (n *Node) addHandle(h *fileHandle) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.handles == nil {
+		n.handles = map[*fileHandle]struct{}{}
+	}
+	n.handles[h] = struct{}{}
+}
+
+func (n *Node) removeHandle(h *fileHandle) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.handles, h)
+}
+
+// flushHandles makes every queued write to this file land, before a call
+// by path (another open, a stat, a truncate) looks at the server's copy.
+// Errors stay with their handles, which report them.
+func (n *Node) flushHandles() {
+	n.mu.Lock()
+	hs := make([]*fileHandle, 0, len(n.handles))
+	for h := range n.handles {
+		hs = append(hs, h)
+	}
+	n.mu.Unlock()
+	for _, h := range hs {
+		h.flush()
+	}
 }
 
 // NewRoot returns the root node of a mount served by rc.

@@ -80,7 +80,7 @@ func dial(ctx context.Context, cfg *Config, hk *hostKeyChecker) (*session, error
 		return nil, classifyHandshakeError(addr, cfg.User, err)
 	}
 	client := ssh.NewClient(conn, chans, reqs)
-	sc, err := sftp.NewClient(client, sftp.UseFstat(true))
+	sc, err := sftp.NewClient(client, sftp.UseFstat(true), sftp.UseConcurrentWrites(true))
 	if err != nil {
 		client.Close()
 		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", addr, err)}

@@ -1,0 +1,98 @@
+package cache
+
+import "sync"
+
+// WriteBehind lets a write return before the server has it, with at most
+// Limit bytes in flight, so that one file's writes fill the link instead
+// of waiting one round trip each. Nothing is lost quietly: the first
+// error is kept and returned by every later Write and Flush, and Flush
+// (called at close and fsync) returns only once everything sent has been
+// answered.
+//
+// Writes to overlapping ranges are never in flight together, so a later
+// write of the same bytes cannot be overtaken by an earlier one.
+type WriteBehind struct {
+	send  func(p []byte, off int64) error // writes p at off on the server
+	limit int64
+
+	mu       sync.Mutex // guards everything below
+	cond     *sync.Cond
+	inflight int64
+	ranges   map[*span]struct{}
+	err      error
+}
+
+type span struct{ off, end int64 }
+
+func (s *span) overlaps(off, end int64) bool { return off < s.end && s.off < end }
+
+// NewWriteBehind returns a WriteBehind that sends with send and keeps at
+// most limit bytes in flight (one write larger than limit goes alone).
+func NewWriteBehind(send func(p []byte, off int64) error, limit int64) *WriteBehind {
+	w := &WriteBehind{send: send, limit: limit, ranges: map[*span]struct{}{}}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+// Write queues a copy of p for offset off and returns at once, or the
+// error an earlier write met.
+func (w *WriteBehind) Write(p []byte, off int64) error {
+	end := off + int64(len(p))
+	w.mu.Lock()
+	for w.err == nil && (w.overlapsLocked(off, end) || (w.inflight > 0 && w.inflight+int64(len(p)) > w.limit)) {
+		w.cond.Wait()
+	}
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	s := &span{off, end}
+	w.ranges[s] = struct{}{}
+	w.inflight += int64(len(p))
+	w.mu.Unlock()
+
+	buf := append([]byte(nil), p...) // the caller reuses p once we return
+	go func() {
+		err := w.send(buf, off)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		delete(w.ranges, s)
+		w.inflight -= int64(len(buf))
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.cond.Broadcast()
+	}()
+	return nil
+}
+
+// WaitRange blocks until no write overlapping [off, end) is in flight, so
+// a read of those bytes sees them.
+func (w *WriteBehind) WaitRange(off, end int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.overlapsLocked(off, end) {
+		w.cond.Wait()
+	}
+}
+
+// Flush waits until every queued write has been answered and returns the
+// first error any of them met (it stays: a later Flush returns it again).
+func (w *WriteBehind) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.inflight > 0 {
+		w.cond.Wait()
+	}
+	return w.err
+}
+
+func (w *WriteBehind) overlapsLocked(off, end int64) bool {
+	for s := range w.ranges {
+		if s.overlaps(off, end) {
+			return true
+		}
+	}
+	return false
+}

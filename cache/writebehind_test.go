@@ -1,0 +1,140 @@
+package cache
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeFile is a server file whose writes take a while.
+type fakeFile struct {
+	mu       sync.Mutex
+	data     []byte
+	delay    time.Duration
+	failAt   int64 // a write at this offset fails (-1: none)
+	inflight int
+	maxSeen  int
+}
+
+func (f *fakeFile) send(p []byte, off int64) error {
+	f.mu.Lock()
+	f.inflight++
+	if f.inflight > f.maxSeen {
+		f.maxSeen = f.inflight
+	}
+	f.mu.Unlock()
+	time.Sleep(f.delay)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inflight--
+	if off == f.failAt {
+		return errors.New("disk full")
+	}
+	if need := int(off) + len(p); need > len(f.data) {
+		f.data = append(f.data, make([]byte, need-len(f.data))...)
+	}
+	copy(f.data[off:], p)
+	return nil
+}
+
+func TestWritesOverlapInFlightAndAllLandByFlush(t *testing.T) {
+	f := &fakeFile{delay: 20 * time.Millisecond, failAt: -1}
+	w := NewWriteBehind(f.send, 1<<20)
+	want := make([]byte, 0, 64*1024)
+	start := time.Now()
+	buf := make([]byte, 4096)
+	for i := 0; i < 16; i++ {
+		for j := range buf {
+			buf[j] = byte(i)
+		}
+		if err := w.Write(buf, int64(i*4096)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, buf...)
+		for j := range buf { // the caller reuses its buffer at once
+			buf[j] = 0xff
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.data, want) {
+		t.Fatal("server bytes differ from what was written")
+	}
+	if f.maxSeen < 8 {
+		t.Errorf("at most %d writes were in flight at once; write-behind should overlap them", f.maxSeen)
+	}
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Errorf("16 writes of 20 ms took %v: not overlapped", took)
+	}
+}
+
+func TestAnErrorIsReturnedByTheNextWriteAndEveryFlush(t *testing.T) {
+	f := &fakeFile{delay: time.Millisecond, failAt: 4096}
+	w := NewWriteBehind(f.send, 1<<20)
+	w.Write(make([]byte, 4096), 0)
+	w.Write(make([]byte, 4096), 4096)
+	if err := w.Flush(); err == nil {
+		t.Fatal("flush after a failed write returned nil")
+	}
+	if err := w.Write(make([]byte, 10), 8192); err == nil {
+		t.Fatal("write after a failed write returned nil")
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("second flush forgot the error")
+	}
+}
+
+func TestOverlappingWritesLandInOrder(t *testing.T) {
+	f := &fakeFile{delay: 5 * time.Millisecond, failAt: -1}
+	w := NewWriteBehind(f.send, 1<<20)
+	for i := 0; i < 20; i++ {
+		w.Write([]byte{byte(i), byte(i)}, 0)
+	}
+	w.Flush()
+	if !bytes.Equal(f.data, []byte{19, 19}) {
+		t.Fatalf("last write did not win: %v", f.data)
+	}
+}
+
+func TestBytesInFlightStayUnderTheLimit(t *testing.T) {
+	f := &fakeFile{delay: 5 * time.Millisecond, failAt: -1}
+	w := NewWriteBehind(f.send, 16*1024)
+	for i := 0; i < 40; i++ {
+		w.Write(make([]byte, 4096), int64(i*4096))
+		w.mu.Lock()
+		over := w.inflight > 16*1024
+		w.mu.Unlock()
+		if over {
+			t.Fatal("more than the limit in flight")
+		}
+	}
+	w.Flush()
+	if f.maxSeen > 4 {
+		t.Fatalf("%d writes of 4 KiB in flight with a 16 KiB limit", f.maxSeen)
+	}
+}
+
+func TestWaitRangeWaitsOnlyForOverlappingWrites(t *testing.T) {
+	release := make(chan struct{})
+	w := NewWriteBehind(func(p []byte, off int64) error { <-release; return nil }, 1<<20)
+	w.Write(make([]byte, 100), 1000)
+	done := make(chan struct{})
+	go func() { w.WaitRange(0, 500); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("WaitRange blocked on a write elsewhere in the file")
+	}
+	done = make(chan struct{})
+	go func() { w.WaitRange(1050, 2000); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("WaitRange returned while an overlapping write was in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-done
+}
