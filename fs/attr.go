@@ -135,10 +135,12 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	defer n.fs.forget(rel)
 	rc := n.fs.remote
 	n.flushHandles() // a truncate or chmod must not be overtaken by queued writes
+	defer n.forgetReadAhead()
 
 	if size, ok := in.GetSize(); ok {
 		var err error
 		if h != nil {
+			h.invalidateReadAhead()
 			err = h.f.Truncate(ctx, size)
 		} else {
 			err = rc.Truncate(ctx, rel, size)

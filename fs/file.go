@@ -26,6 +26,7 @@ type fileHandle struct {
 	node *Node
 	rel  string
 	wb   *cache.WriteBehind // nil: synchronous writes
+	ra   *cache.ReadAhead   // nil: write-only handle
 }
 
 func newFileHandle(f *remote.File, node *Node, rel string, flags int) *fileHandle {
@@ -36,8 +37,21 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int) *fileHandl
 			return err
 		}, writeBehindLimit)
 	}
+	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY {
+		h.ra = cache.NewReadAhead(func(p []byte, off int64) (int, error) {
+			return f.ReadAt(context.Background(), p, off)
+		})
+	}
 	node.addHandle(h)
 	return h
+}
+
+// invalidateReadAhead forgets bytes read ahead, which a write or truncate
+// through this handle makes stale.
+func (h *fileHandle) invalidateReadAhead() {
+	if h.ra != nil {
+		h.ra.Invalidate()
+	}
 }
 
 // flush waits for this handle's queued writes; the error is the first one
@@ -54,7 +68,13 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if h.wb != nil {
 		h.wb.WaitRange(off, off+int64(len(dest)))
 	}
-	n, err := h.f.ReadAt(ctx, dest, off)
+	var n int
+	var err error
+	if h.ra != nil {
+		n, err = h.ra.ReadAt(dest, off)
+	} else {
+		n, err = h.f.ReadAt(ctx, dest, off)
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, h.node.fs.result("read", h.rel, err, nil)
 	}
@@ -64,6 +84,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 // Write stores data at off on the server.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.node.fs.attrs.Delete(h.rel)
+	h.invalidateReadAhead()
 	if h.wb != nil {
 		if err := h.wb.Write(data, off); err != nil {
 			return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))

@@ -87,6 +87,16 @@ func (n *Node) flushHandles() {
 	}
 }
 
+// forgetReadAhead drops what every handle read ahead, after a change by
+// path (a truncate) made it stale.
+func (n *Node) forgetReadAhead() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for h := range n.handles {
+		h.invalidateReadAhead()
+	}
+}
+
 // NewRoot returns the root node of a mount served by rc.
 func NewRoot(rc *remote.Client, opts Options) *Node {
 	return &Node{fs: &FS{remote: rc, opts: opts, attrs: cache.New[remote.Attr](opts.CacheTimeout)}}

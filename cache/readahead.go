@@ -1,0 +1,145 @@
+package cache
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// Read-ahead sizes: a window starts at one chunk and doubles with every
+// chunk read in sequence, like TCP slow start, up to the maximum. At 50 ms
+// a window of 8 MiB keeps an SSH channel (2 MiB window) busy.
+const (
+	ReadAheadChunk = 512 << 10
+	ReadAheadMax   = 8 << 20
+)
+
+// ReadAhead serves one handle's reads and, once they run in sequence,
+// keeps the following bytes in flight so that each read finds its data
+// already here instead of waiting a round trip. Random reads fetch only
+// what was asked.
+type ReadAhead struct {
+	// fetch fills p from off; it returns fewer bytes only at end of file,
+	// with io.EOF.
+	fetch func(p []byte, off int64) (int, error)
+
+	mu     sync.Mutex // guards the fields below
+	chunks []*chunk   // in offset order, contiguous
+	next   int64      // where a sequential read would start
+	window int
+}
+
+type chunk struct {
+	off  int64
+	data []byte
+	done chan struct{}
+	n    int   // set before done closes
+	err  error // likewise; io.EOF when the file ends inside
+}
+
+// NewReadAhead returns a ReadAhead over fetch.
+func NewReadAhead(fetch func(p []byte, off int64) (int, error)) *ReadAhead {
+	return &ReadAhead{fetch: fetch, window: ReadAheadChunk}
+}
+
+// ReadAt fills p from off with ReaderAt semantics.
+func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
+	r.mu.Lock()
+	if off != r.next {
+		// Not in sequence: forget what was fetched ahead, start over.
+		r.chunks = nil
+		r.window = ReadAheadChunk
+		r.next = off + int64(len(p))
+		r.mu.Unlock()
+		return r.fetch(p, off)
+	}
+	r.next = off + int64(len(p))
+	r.dropBeforeLocked(off)
+	r.fillLocked(off, int64(len(p)))
+	r.mu.Unlock()
+
+	total := 0
+	for total < len(p) {
+		c := r.chunkAt(off + int64(total))
+		if c == nil {
+			// Past what could be fetched (end of file reached earlier).
+			return total, io.EOF
+		}
+		<-c.done
+		start := off + int64(total) - c.off
+		if start < int64(c.n) {
+			total += copy(p[total:], c.data[start:c.n])
+		}
+		if total < len(p) && c.err != nil {
+			if !errors.Is(c.err, io.EOF) {
+				r.Invalidate() // let a retry fetch again
+			}
+			return total, c.err
+		}
+	}
+	return total, nil
+}
+
+// Invalidate forgets everything fetched ahead, as after a write through
+// the same handle.
+func (r *ReadAhead) Invalidate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.chunks = nil
+	r.window = ReadAheadChunk
+	r.next = -1
+}
+
+func (r *ReadAhead) chunkAt(off int64) *chunk {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.chunks {
+		if off >= c.off && off < c.off+int64(len(c.data)) {
+			return c
+		}
+	}
+	return nil
+}
+
+// dropBeforeLocked releases chunks wholly before off; each one consumed in
+// sequence widens the window.
+func (r *ReadAhead) dropBeforeLocked(off int64) {
+	i := 0
+	for i < len(r.chunks) && r.chunks[i].off+int64(len(r.chunks[i].data)) <= off {
+		i++
+		if r.window < ReadAheadMax {
+			r.window *= 2
+		}
+	}
+	r.chunks = r.chunks[i:]
+}
+
+// fillLocked starts fetches so chunks cover [off, off+need+window).
+func (r *ReadAhead) fillLocked(off, need int64) {
+	end := off + need + int64(r.window)
+	from := off
+	if n := len(r.chunks); n > 0 {
+		first, last := r.chunks[0], r.chunks[n-1]
+		if first.off > off || last.off+int64(len(last.data)) < off {
+			r.chunks = nil // not contiguous with this read: start again
+		} else {
+			select {
+			case <-last.done:
+				if last.err != nil {
+					return // end of file (or an error) already seen
+				}
+			default:
+			}
+			from = last.off + int64(len(last.data))
+		}
+	}
+	for from < end {
+		c := &chunk{off: from, data: make([]byte, ReadAheadChunk), done: make(chan struct{})}
+		r.chunks = append(r.chunks, c)
+		go func() {
+			c.n, c.err = r.fetch(c.data, c.off)
+			close(c.done)
+		}()
+		from += ReadAheadChunk
+	}
+}

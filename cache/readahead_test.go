@@ -1,0 +1,140 @@
+package cache
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type slowFile struct {
+	data    []byte
+	delay   time.Duration
+	calls   atomic.Int64
+	bytes   atomic.Int64
+	failOff atomic.Int64
+	mu      sync.Mutex
+}
+
+func (f *slowFile) fetch(p []byte, off int64) (int, error) {
+	f.calls.Add(1)
+	time.Sleep(f.delay)
+	if fo := f.failOff.Load(); fo >= 0 && off <= fo && fo < off+int64(len(p)) {
+		return 0, errors.New("link down")
+	}
+	if off >= int64(len(f.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, f.data[off:])
+	f.bytes.Add(int64(n))
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func newSlowFile(size int, delay time.Duration) *slowFile {
+	f := &slowFile{data: make([]byte, size), delay: delay}
+	rand.New(rand.NewSource(3)).Read(f.data)
+	f.failOff.Store(-1)
+	return f
+}
+
+// readAll reads like cat does: 128 KiB at a time in sequence.
+func readAll(t *testing.T, r *ReadAhead) []byte {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, 128<<10)
+	off := int64(0)
+	for {
+		n, err := r.ReadAt(buf, off)
+		out = append(out, buf[:n]...)
+		off += int64(n)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSequentialReadReturnsEveryByteAndStopsAtEOF(t *testing.T) {
+	for _, size := range []int{0, 1, ReadAheadChunk - 1, ReadAheadChunk, 3*ReadAheadChunk + 7, 20 << 20} {
+		f := newSlowFile(size, 0)
+		if got := readAll(t, NewReadAhead(f.fetch)); !bytes.Equal(got, f.data) {
+			t.Fatalf("size %d: got %d bytes, content equal: %v", size, len(got), bytes.Equal(got, f.data[:len(got)]))
+		}
+	}
+}
+
+func TestSequentialReadHidesTheRoundTrip(t *testing.T) {
+	f := newSlowFile(16<<20, 20*time.Millisecond)
+	start := time.Now()
+	got := readAll(t, NewReadAhead(f.fetch))
+	took := time.Since(start)
+	if !bytes.Equal(got, f.data) {
+		t.Fatal("content differs")
+	}
+	// 128 reads of 128 KiB: one round trip each would be 2.5 s.
+	if took > time.Second {
+		t.Errorf("16 MiB at 20 ms per fetch took %v: read-ahead is not overlapping", took)
+	}
+}
+
+func TestRandomReadsFetchOnlyWhatIsAsked(t *testing.T) {
+	f := newSlowFile(8<<20, 0)
+	r := NewReadAhead(f.fetch)
+	buf := make([]byte, 4096)
+	rng := rand.New(rand.NewSource(4))
+	for i := 0; i < 100; i++ {
+		off := rng.Int63n(int64(len(f.data) - 4096))
+		n, err := r.ReadAt(buf, off)
+		if err != nil || n != 4096 || !bytes.Equal(buf, f.data[off:off+4096]) {
+			t.Fatalf("random read at %d: %d %v", off, n, err)
+		}
+	}
+	if f.bytes.Load() > 100*4096*2 {
+		t.Errorf("random reads fetched %d bytes for 400 KiB asked", f.bytes.Load())
+	}
+}
+
+func TestAFailedFetchIsReportedAndARetryWorks(t *testing.T) {
+	f := newSlowFile(4<<20, 0)
+	f.failOff.Store(2 << 20)
+	r := NewReadAhead(f.fetch)
+	buf := make([]byte, 128<<10)
+	var err error
+	off := int64(0)
+	for err == nil && off < int64(len(f.data)) {
+		var n int
+		n, err = r.ReadAt(buf, off)
+		off += int64(n)
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("error was swallowed: %v at %d", err, off)
+	}
+	f.failOff.Store(-1)
+	n, err := r.ReadAt(buf, off)
+	if err != nil || !bytes.Equal(buf[:n], f.data[off:off+int64(n)]) {
+		t.Fatalf("retry: %d %v", n, err)
+	}
+}
+
+func TestInvalidateDropsStaleBytes(t *testing.T) {
+	f := newSlowFile(4<<20, 0)
+	r := NewReadAhead(f.fetch)
+	buf := make([]byte, 4096)
+	r.ReadAt(buf, 0)
+	r.ReadAt(buf, 4096) // sequential: fetches ahead
+	f.data[8192] ^= 0xff
+	r.Invalidate()
+	r.ReadAt(buf, 8192)
+	if buf[0] != f.data[8192] {
+		t.Fatal("served a byte fetched before Invalidate")
+	}
+}
