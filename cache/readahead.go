@@ -45,7 +45,10 @@ func NewReadAhead(fetch func(p []byte, off int64) (int, error)) *ReadAhead {
 // ReadAt fills p from off with ReaderAt semantics.
 func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 	r.mu.Lock()
-	if off != r.next {
+	// The kernel reads ahead too, several requests at once, so sequential
+	// reads can arrive slightly out of order: a read inside what is being
+	// fetched counts as sequential.
+	if off != r.next && !r.coversLocked(off) {
 		// Not in sequence: forget what was fetched ahead, start over.
 		r.chunks = nil
 		r.window = ReadAheadChunk
@@ -53,9 +56,11 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 		r.mu.Unlock()
 		return r.fetch(p, off)
 	}
-	r.next = off + int64(len(p))
-	r.dropBeforeLocked(off)
-	r.fillLocked(off, int64(len(p)))
+	if end := off + int64(len(p)); end > r.next {
+		r.next = end
+	}
+	r.dropBeforeLocked(off - keepBehind)
+	r.fillLocked(off)
 	r.mu.Unlock()
 
 	total := 0
@@ -78,6 +83,15 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// keepBehind is how far behind the latest read chunks are kept, for the
+// kernel's reads that arrive late.
+const keepBehind = 1 << 20
+
+func (r *ReadAhead) coversLocked(off int64) bool {
+	n := len(r.chunks)
+	return n > 0 && off >= r.chunks[0].off && off < r.chunks[n-1].off+int64(len(r.chunks[n-1].data))
 }
 
 // Invalidate forgets everything fetched ahead, as after a write through
@@ -114,9 +128,9 @@ func (r *ReadAhead) dropBeforeLocked(off int64) {
 	r.chunks = r.chunks[i:]
 }
 
-// fillLocked starts fetches so chunks cover [off, off+need+window).
-func (r *ReadAhead) fillLocked(off, need int64) {
-	end := off + need + int64(r.window)
+// fillLocked starts fetches so chunks cover [off, next+window).
+func (r *ReadAhead) fillLocked(off int64) {
+	end := r.next + int64(r.window)
 	from := off
 	if n := len(r.chunks); n > 0 {
 		first, last := r.chunks[0], r.chunks[n-1]
