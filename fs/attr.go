@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -132,13 +133,20 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		// cannot set a link's own times or owner.
 		return n.fs.result("setattr", rel, syscall.ENOTSUP, nil)
 	}
-	defer n.fs.forget(rel)
 	rc := n.fs.remote
 	n.flushHandles() // a truncate or chmod must not be overtaken by queued writes
 	defer n.forgetReadAhead()
+	// Start from what the file looks like now (cached after a create or a
+	// listing, else one stat) and apply each change to it, so a setattr
+	// costs one request per change and no stat afterwards.
+	cur, err := n.current(ctx, h, rel)
+	if err != nil {
+		return n.fs.result("setattr", rel, err, nil)
+	}
+	n.fs.attrs.Delete(rel)
+	truncated := false
 
 	if size, ok := in.GetSize(); ok {
-		var err error
 		if h != nil {
 			h.invalidateReadAhead()
 			err = h.f.Truncate(ctx, size)
@@ -148,19 +156,18 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		if err != nil {
 			return n.fs.result("truncate", rel, err, n.explainWrite(ctx, rel))
 		}
+		cur.Size, truncated = size, true
 	}
 	if mode, ok := in.GetMode(); ok {
-		if err := rc.Chmod(ctx, rel, goMode(mode)); err != nil {
+		perm := goMode(mode)
+		if err := rc.Chmod(ctx, rel, perm); err != nil {
 			return notOwner(n.fs.result("chmod", rel, err, nil))
 		}
+		cur.Mode = cur.Mode&os.ModeType | perm
 	}
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
 	if uok || gok {
-		cur, err := n.fs.fresh(ctx, rel)
-		if err != nil {
-			return n.fs.result("chown", rel, err, nil)
-		}
 		uid, gid = n.fs.opts.Owner.toRemote(uid, gid)
 		if !uok {
 			uid = cur.UID
@@ -171,39 +178,45 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		if err := rc.Chown(ctx, rel, uid, gid); err != nil {
 			return notOwner(n.fs.result("chown", rel, err, nil))
 		}
+		cur.UID, cur.GID = uid, gid
 	}
 	mtime, mok := in.GetMTime()
 	atime, aok := in.GetATime()
 	if mok || aok {
-		// SFTP sets both times at once; keep the one not being changed.
-		cur, err := n.fs.fresh(ctx, rel)
-		if err != nil {
-			return n.fs.result("utimens", rel, err, nil)
-		}
-		t := remote.Attr{Atime: cur.Atime, Mtime: cur.Mtime}
+		// SFTP sets both times at once, in whole seconds; keep the one
+		// not being changed.
 		if mok {
-			t.Mtime = mtime
+			cur.Mtime = time.Unix(mtime.Unix(), 0)
 		}
 		if aok {
-			t.Atime = atime
+			cur.Atime = time.Unix(atime.Unix(), 0)
 		}
-		if err := rc.Chtimes(ctx, rel, t); err != nil {
+		if err := rc.Chtimes(ctx, rel, cur); err != nil {
 			return n.fs.result("utimens", rel, err, nil)
 		}
+	} else if truncated {
+		// The server gave the file a new mtime; ask for it.
+		if cur, err = n.current(ctx, h, rel); err != nil {
+			return n.fs.result("setattr", rel, err, nil)
+		}
 	}
-
-	var a remote.Attr
-	var err error
-	if h != nil {
-		a, err = h.f.Stat(ctx)
-	} else {
-		a, err = n.fs.fresh(ctx, rel)
+	if !n.unlinked() {
+		n.fs.attrs.Put(rel, cur)
 	}
-	if err != nil {
-		return n.fs.result("setattr", rel, err, nil)
-	}
-	n.fs.fillAttrOut(a, out)
+	n.fs.fillAttrOut(cur, out)
 	return n.fs.result("setattr", rel, nil, nil)
+}
+
+// current returns the file's attributes: from the cache, else through the
+// handle when there is one (the name may be gone), else one lstat.
+func (n *Node) current(ctx context.Context, h *fileHandle, rel string) (remote.Attr, error) {
+	if a, ok := n.fs.attrs.Get(rel); ok && !n.unlinked() {
+		return a, nil
+	}
+	if h != nil {
+		return h.f.Stat(ctx)
+	}
+	return n.fs.lstat(ctx, rel)
 }
 
 // unlinked reports whether the node lost its last name through this mount.

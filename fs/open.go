@@ -44,15 +44,11 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	rel := n.child(name)
 	n.fs.forget(rel)
 	fl := openFlags(flags) | os.O_CREATE
-	f, err := n.fs.remote.OpenFile(ctx, rel, fl, goMode(mode))
+	f, a, err := n.fs.remote.CreateFile(ctx, rel, fl, goMode(mode))
 	if err != nil {
 		return nil, nil, 0, n.fs.result("create", rel, err, n.explainOpen(ctx, rel, fl&os.O_EXCL != 0))
 	}
-	a, err := f.Stat(ctx)
-	if err != nil {
-		go f.Close(context.Background())
-		return nil, nil, 0, n.fs.result("create", rel, err, nil)
-	}
+	n.fs.attrs.Put(rel, a)
 	n.fs.result("create", rel, nil, nil)
 	ch := n.newChild(ctx, a, out)
 	return ch, newFileHandle(f, ch.Operations().(*Node), rel, fl), 0, 0

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/pkg/sftp"
 )
@@ -19,9 +20,32 @@ type File struct {
 	abs string
 }
 
+// CreateFile opens rel with O_CREATE added to flags, gives it mode and
+// returns its attributes. pkg/sftp sends no attributes with open, so the
+// mode is a second request, sent together with the fstat: two round trips
+// in all.
+func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.FileMode) (*File, Attr, error) {
+	f, err := c.OpenFile(ctx, rel, flags|os.O_CREATE, 0)
+	if err != nil {
+		return nil, Attr{}, err
+	}
+	var a Attr
+	var chmodErr, statErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); chmodErr = f.run(ctx, "fchmod", func() error { return f.f.Chmod(mode) }) }()
+	go func() { defer wg.Done(); a, statErr = f.Stat(ctx) }()
+	wg.Wait()
+	if err := errors.Join(chmodErr, statErr); err != nil {
+		go f.Close(context.Background())
+		return nil, Attr{}, err
+	}
+	a.Mode = a.Mode&os.ModeType | mode
+	return f, a, nil
+}
+
 // OpenFile opens rel with os.O_* flags (O_CREATE, O_EXCL, O_TRUNC, O_APPEND
-// are passed to the server). A created file gets mode, set by a follow-up
-// request since pkg/sftp sends no attributes with open.
+// are passed to the server).
 func (c *Client) OpenFile(ctx context.Context, rel string, flags int, mode os.FileMode) (*File, error) {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
@@ -36,9 +60,6 @@ func (c *Client) OpenFile(ctx context.Context, rel string, flags int, mode os.Fi
 			return err
 		}
 		f.f = h
-		if flags&os.O_CREATE != 0 {
-			return h.Chmod(mode)
-		}
 		return nil
 	})
 	if err != nil {

@@ -41,13 +41,16 @@ func TestReadAtFillsTheWholeBufferAndReportsEOFOnlyAtTheEnd(t *testing.T) {
 	}
 }
 
-func TestWriteAtThenStatTruncateAndSyncReachTheFile(t *testing.T) {
+func TestCreateWriteTruncateStatReachTheFile(t *testing.T) {
 	dir := t.TempDir()
 	c := testClient(pipeSession(t, realServer(t, dir)), 10*time.Second, dir)
 	ctx := context.Background()
-	f, err := c.OpenFile(ctx, "new", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0600)
+	f, created, err := c.CreateFile(ctx, "new", os.O_RDWR|os.O_EXCL, 0600)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if created.Mode.Perm() != 0600 || created.Size != 0 || !created.Mode.IsRegular() {
+		t.Fatalf("attributes of the created file: %+v", created)
 	}
 	if n, err := f.WriteAt(ctx, []byte("hello world"), 0); err != nil || n != 11 {
 		t.Fatalf("write: %d %v", n, err)
