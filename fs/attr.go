@@ -134,7 +134,11 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		return n.fs.result("setattr", rel, syscall.ENOTSUP, nil)
 	}
 	rc := n.fs.remote
-	n.flushHandles() // a truncate or chmod must not be overtaken by queued writes
+	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME|fuse.FATTR_ATIME) != 0 {
+		// Queued writes land first: they would undo a truncate or bump
+		// the mtime just set. chmod and chown need not wait for them.
+		n.flushHandles()
+	}
 	defer n.forgetReadAhead()
 	// Start from what the file looks like now (cached after a create or a
 	// listing, else one stat) and apply each change to it, so a setattr

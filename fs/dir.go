@@ -21,6 +21,7 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 	// them itself, so their inode numbers do not matter.
 	list := make([]fuse.DirEntry, 0, len(entries)+2)
 	list = append(list, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
+	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if e.Name == "." || e.Name == ".." {
 			continue
@@ -30,7 +31,9 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 			n.fs.attrs.Put(n.child(e.Name), e.Attr)
 		}
 		list = append(list, fuse.DirEntry{Name: e.Name, Mode: sysMode(e.Attr.Mode)})
+		names = append(names, e.Name)
 	}
+	n.fs.listings.Put(rel, newListing(names))
 	n.fs.result("readdir", rel, nil, nil)
 	return fusefs.NewListDirStream(list), 0
 }
@@ -40,8 +43,11 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	rel := n.child(name)
 	n.fs.forget(rel)
 	if err := n.fs.remote.Mkdir(ctx, rel, goMode(mode)); err != nil {
+		n.fs.unsure(rel)
 		return nil, n.fs.result("mkdir", rel, err, n.explainCreate(ctx, rel))
 	}
+	n.fs.added(rel)
+	n.fs.listings.Put(rel, newListing(nil)) // new, so empty
 	a, err := n.fs.fresh(ctx, rel)
 	if err != nil {
 		return nil, n.fs.result("mkdir", rel, err, nil)
@@ -55,6 +61,7 @@ func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
 	defer n.fs.forget(rel)
 	err := n.fs.remote.Rmdir(ctx, rel)
+	n.fs.settled(rel, err, false)
 	return n.fs.result("rmdir", rel, err, n.explainRemoveDir(ctx, rel))
 }
 
@@ -63,5 +70,6 @@ func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
 	defer n.fs.forget(rel)
 	err := n.fs.remote.Remove(ctx, rel)
+	n.fs.settled(rel, err, false)
 	return n.fs.result("unlink", rel, err, nil)
 }

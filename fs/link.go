@@ -12,7 +12,9 @@ import (
 func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
 	n.fs.forget(rel)
-	if err := n.fs.remote.Symlink(ctx, target, rel); err != nil {
+	err := n.fs.remote.Symlink(ctx, target, rel)
+	n.fs.settled(rel, err, true)
+	if err != nil {
 		return nil, n.fs.result("symlink", rel, err, n.explainCreate(ctx, rel))
 	}
 	a, err := n.fs.fresh(ctx, rel)
@@ -43,7 +45,9 @@ func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	existing := target.EmbeddedInode().Operations().(*Node).rel()
 	n.fs.forget(rel)
 	n.fs.forget(existing)
-	if err := n.fs.remote.Link(ctx, existing, rel); err != nil {
+	err := n.fs.remote.Link(ctx, existing, rel)
+	n.fs.settled(rel, err, true)
+	if err != nil {
 		return nil, n.fs.result("link", rel, err, n.explainCreate(ctx, rel))
 	}
 	a, err := n.fs.fresh(ctx, rel)

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"syscall"
 
@@ -11,10 +12,16 @@ import (
 	"github.com/sftpmount/sftpmount/remote"
 )
 
+// errKnownAbsent is a lookup answered from a fresh directory listing.
+var errKnownAbsent = fmt.Errorf("not in the cached listing: %w", syscall.ENOENT)
+
 // Lookup resolves a name in a directory. After a readdir the attributes are
 // in the cache, so `ls -l` costs one round trip per directory, not per name.
 func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
+	if n.fs.knownAbsent(rel) {
+		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
+	}
 	a, err := n.fs.lookupAttr(ctx, rel)
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)

@@ -45,6 +45,7 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	n.fs.forget(rel)
 	fl := openFlags(flags) | os.O_CREATE
 	f, a, err := n.fs.remote.CreateFile(ctx, rel, fl, goMode(mode))
+	n.fs.settled(rel, err, true)
 	if err != nil {
 		return nil, nil, 0, n.fs.result("create", rel, err, n.explainOpen(ctx, rel, fl&os.O_EXCL != 0))
 	}

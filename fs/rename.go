@@ -36,6 +36,8 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	defer n.fs.forget(from)
 	defer n.fs.forget(to)
 	err := n.fs.remote.Rename(ctx, from, to)
+	n.fs.settled(from, err, false)
+	n.fs.settled(to, err, true)
 	return n.fs.result("rename", from+" -> "+to, err, n.explainRename(ctx, from, to))
 }
 

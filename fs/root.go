@@ -42,9 +42,10 @@ type Options struct {
 
 // FS is the state shared by every node of one mount.
 type FS struct {
-	remote *remote.Client
-	opts   Options
-	attrs  *cache.Map[remote.Attr] // by path relative to the root
+	remote   *remote.Client
+	opts     Options
+	attrs    *cache.Map[remote.Attr] // by path relative to the root
+	listings *cache.Map[*listing]    // names in a directory, by its path
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.
@@ -99,7 +100,12 @@ func (n *Node) forgetReadAhead() {
 
 // NewRoot returns the root node of a mount served by rc.
 func NewRoot(rc *remote.Client, opts Options) *Node {
-	return &Node{fs: &FS{remote: rc, opts: opts, attrs: cache.New[remote.Attr](opts.CacheTimeout)}}
+	return &Node{fs: &FS{
+		remote:   rc,
+		opts:     opts,
+		attrs:    cache.New[remote.Attr](opts.CacheTimeout),
+		listings: cache.New[*listing](opts.CacheTimeout),
+	}}
 }
 
 // rel is the node's path relative to the served directory.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLsLaShowsTheServersNamesModesAndSizes(t *testing.T) {
@@ -126,4 +127,19 @@ func listRemote(t *testing.T, dir string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+func TestServerSideChangesShowAfterTheCacheTimeout(t *testing.T) {
+	m := mount(t, "-o", "cache_timeout=1")
+	if names := sh(t, m.mnt, "ls"); names != "" {
+		t.Fatalf("fresh directory lists %q", names)
+	}
+	// Made on the server behind the mount's back, after it listed the dir.
+	writeFile(t, filepath.Join(m.remote, "late"), "news", 0644)
+	if !waitFor(5*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(m.mnt, "late"))
+		return err == nil && string(b) == "news"
+	}) {
+		t.Fatal("a file made on the server never showed through the mount")
+	}
 }

@@ -1,0 +1,81 @@
+package fs
+
+import (
+	"path"
+	"sync"
+)
+
+// listing is the set of names in a directory, learned from a readdir or
+// known because we just made the directory, and kept up to date with our
+// own changes. Within the cache timeout it answers "no such name" without
+// a round trip: tar and cp -r look up every name before creating it.
+type listing struct {
+	mu    sync.Mutex // guards names
+	names map[string]struct{}
+}
+
+func newListing(names []string) *listing {
+	l := &listing{names: make(map[string]struct{}, len(names))}
+	for _, n := range names {
+		l.names[n] = struct{}{}
+	}
+	return l
+}
+
+func (l *listing) has(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.names[name]
+	return ok
+}
+
+func (l *listing) set(name string, present bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if present {
+		l.names[name] = struct{}{}
+	} else {
+		delete(l.names, name)
+	}
+}
+
+func parentOf(rel string) string { return cleanRel(path.Dir(rel)) }
+
+// knownAbsent reports that rel's directory was listed recently and rel
+// was not in it.
+func (f *FS) knownAbsent(rel string) bool {
+	l, ok := f.listings.Get(parentOf(rel))
+	return ok && !l.has(path.Base(rel))
+}
+
+// added records that rel now exists.
+func (f *FS) added(rel string) {
+	if l, ok := f.listings.Get(parentOf(rel)); ok {
+		l.set(path.Base(rel), true)
+	}
+}
+
+// removed records that rel no longer exists, nor anything below it.
+func (f *FS) removed(rel string) {
+	if l, ok := f.listings.Get(parentOf(rel)); ok {
+		l.set(path.Base(rel), false)
+	}
+	f.listings.DeleteTree(rel)
+}
+
+// settled records the outcome of a change that makes (exists) or removes
+// rel: known on success, unknown on failure.
+func (f *FS) settled(rel string, err error, exists bool) {
+	switch {
+	case err != nil:
+		f.unsure(rel)
+	case exists:
+		f.added(rel)
+	default:
+		f.removed(rel)
+	}
+}
+
+// unsure drops what we know of rel's directory after a change whose
+// outcome is not known (it failed, perhaps half-way).
+func (f *FS) unsure(rel string) { f.listings.Delete(parentOf(rel)) }
