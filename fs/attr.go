@@ -94,6 +94,21 @@ func (f *FS) lstat(ctx context.Context, rel string) (remote.Attr, error) {
 	return a, err
 }
 
+// wrote updates the cached attributes of rel after our own write up to
+// end, so that a stat during a copy needs no round trip. The server's
+// mtime is learned again once the file is closed (release forgets it).
+func (f *FS) wrote(rel string, end uint64) {
+	a, ok := f.attrs.Get(rel)
+	if !ok {
+		return
+	}
+	if end > a.Size {
+		a.Size = end
+	}
+	a.Mtime = time.Unix(time.Now().Unix(), 0)
+	f.attrs.Put(rel, a)
+}
+
 // fresh asks the server, bypassing and then refilling the cache.
 func (f *FS) fresh(ctx context.Context, rel string) (remote.Attr, error) {
 	f.attrs.Delete(rel)

@@ -83,7 +83,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 
 // Write stores data at off on the server.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	h.node.fs.attrs.Delete(h.rel)
+	h.node.fs.wrote(h.rel, uint64(off)+uint64(len(data)))
 	h.invalidateReadAhead()
 	if h.wb != nil {
 		if err := h.wb.Write(data, off); err != nil {
@@ -124,6 +124,10 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 // Getattr through an open handle (fstat). Queued writes land first, so
 // the size is the one the application expects.
 func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	if a, ok := h.node.fs.attrs.Get(h.rel); ok && !h.node.unlinked() {
+		h.node.fs.fillAttrOut(a, out)
+		return 0
+	}
 	h.flush()
 	a, err := h.f.Stat(ctx)
 	if err != nil {

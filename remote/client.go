@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -140,7 +141,17 @@ func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client)
 	if err != nil {
 		return &OpError{Op: op, Path: c.abs(rel), Err: err}
 	}
-	return runOn(ctx, s, op, c.abs(rel), fn)
+	start := time.Now()
+	err = runOn(ctx, s, op, c.abs(rel), fn)
+	c.cfg.debugf("  sftp %s %s: %v in %v", op, c.abs(rel), errOrOK(err), time.Since(start).Round(time.Microsecond))
+	return err
+}
+
+func errOrOK(err error) any {
+	if err == nil {
+		return "ok"
+	}
+	return err
 }
 
 // runOn is where deadlines are enforced: pkg/sftp v1 calls take no context

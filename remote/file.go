@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -74,7 +75,10 @@ func (c *Client) OpenFile(ctx context.Context, rel string, flags int, mode os.Fi
 func (f *File) run(ctx context.Context, op string, fn func() error) error {
 	ctx, cancel := f.c.callContext(ctx)
 	defer cancel()
-	return runOn(ctx, f.s, op, f.abs, func(*sftp.Client) error { return fn() })
+	start := time.Now()
+	err := runOn(ctx, f.s, op, f.abs, func(*sftp.Client) error { return fn() })
+	f.c.cfg.debugf("  sftp %s %s: %v in %v", op, f.abs, errOrOK(err), time.Since(start).Round(time.Microsecond))
+	return err
 }
 
 // ReadAt fills p from off. It returns fewer bytes only at end of file, and
