@@ -13,9 +13,13 @@ import (
 // for the lookups that readdirplus and `ls -l` make next.
 func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 	rel := n.rel()
-	entries, err := n.fs.remote.ReadDir(ctx, rel)
-	if err != nil {
-		return nil, n.fs.result("readdir", rel, err, n.explainNotDir(ctx, rel))
+	entries, ok := n.fs.takePrefetched(rel)
+	if !ok {
+		var err error
+		if entries, err = n.fs.remote.ReadDir(ctx, rel); err != nil {
+			return nil, n.fs.result("readdir", rel, err, n.explainNotDir(ctx, rel))
+		}
+		n.fs.prefetchSubdirs(rel, entries)
 	}
 	// "." and ".." first, as a local disk lists them; the kernel resolves
 	// them itself, so their inode numbers do not matter.

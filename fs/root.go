@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,6 +47,10 @@ type FS struct {
 	opts     Options
 	attrs    *cache.Map[remote.Attr] // by path relative to the root
 	listings *cache.Map[*listing]    // names in a directory, by its path
+
+	prefetched    *cache.Map[[]remote.DirEntry] // listings made ahead of a walk
+	prefetchSlots chan struct{}                 // bounds prefetches in flight
+	changes       atomic.Uint64                 // counts our changes to any directory
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.
@@ -105,6 +110,9 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		opts:     opts,
 		attrs:    cache.New[remote.Attr](opts.CacheTimeout),
 		listings: cache.New[*listing](opts.CacheTimeout),
+		// A prefetched listing is as fresh as any attribute we hold.
+		prefetched:    cache.New[[]remote.DirEntry](opts.CacheTimeout),
+		prefetchSlots: make(chan struct{}, prefetchParallel),
 	}}
 }
 

@@ -1,0 +1,65 @@
+package fs
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+func testFS() *FS {
+	return &FS{
+		attrs:         cache.New[remote.Attr](time.Minute),
+		listings:      cache.New[*listing](time.Minute),
+		prefetched:    cache.New[[]remote.DirEntry](time.Minute),
+		prefetchSlots: make(chan struct{}, prefetchParallel),
+	}
+}
+
+func TestListingAnswersAbsentNamesAndFollowsOurChanges(t *testing.T) {
+	f := testFS()
+	if f.knownAbsent("d/x") {
+		t.Fatal("absent without any listing")
+	}
+	f.listings.Put("d", newListing([]string{"a"}))
+	if !f.knownAbsent("d/x") || f.knownAbsent("d/a") {
+		t.Fatal("listing not consulted")
+	}
+	f.settled("d/x", nil, true)
+	if f.knownAbsent("d/x") {
+		t.Fatal("a name we created is still reported absent")
+	}
+	f.settled("d/a", nil, false)
+	if !f.knownAbsent("d/a") {
+		t.Fatal("a name we removed is still reported present")
+	}
+	f.settled("d/y", errKnownAbsent, true)
+	if f.knownAbsent("d/z") {
+		t.Fatal("after a failed change the listing must not be trusted")
+	}
+}
+
+func TestRootListingUsesTheEmptyPath(t *testing.T) {
+	f := testFS()
+	f.listings.Put("", newListing([]string{"top"}))
+	if !f.knownAbsent("other") || f.knownAbsent("top") {
+		t.Fatal("root listing not found under \"\"")
+	}
+}
+
+func TestPrefetchedListingIsUsedOnceAndDroppedByChanges(t *testing.T) {
+	f := testFS()
+	f.prefetched.Put("d", []remote.DirEntry{{Name: "a"}})
+	if _, ok := f.takePrefetched("d"); !ok {
+		t.Fatal("prefetched listing missing")
+	}
+	if _, ok := f.takePrefetched("d"); ok {
+		t.Fatal("prefetched listing served twice")
+	}
+	f.prefetched.Put("d", nil)
+	f.settled("d/new", nil, true)
+	if _, ok := f.takePrefetched("d"); ok {
+		t.Fatal("prefetched listing survived a change to its directory")
+	}
+}
