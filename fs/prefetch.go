@@ -18,36 +18,36 @@ const (
 	prefetchParallel = 4
 )
 
-// prefetchSubdirs lists up to prefetchPerDir subdirectories of dir.
+// prefetchSubdirs lists up to prefetchPerDir subdirectories of dir in the
+// background, prefetchParallel at a time across the whole mount.
 func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
-	count := 0
+	var subs []string
 	for _, e := range entries {
-		if !e.Attr.Mode.IsDir() || e.Name == "." || e.Name == ".." {
-			continue
+		if e.Attr.Mode.IsDir() && e.Name != "." && e.Name != ".." && len(subs) < prefetchPerDir {
+			subs = append(subs, path.Join(dir, e.Name))
 		}
-		if count++; count > prefetchPerDir {
-			return
-		}
-		sub := path.Join(dir, e.Name)
-		if _, ok := f.prefetched.Get(sub); ok {
-			continue
-		}
-		select {
-		case f.prefetchSlots <- struct{}{}:
-		default:
-			return // busy: the walk itself will ask
-		}
-		gen := f.changes.Load()
-		go func() {
-			defer func() { <-f.prefetchSlots }()
-			got, err := f.remote.ReadDir(context.Background(), sub)
-			// A change of ours while the listing was on its way may be
-			// missing from it: then it is not kept.
-			if err == nil && f.changes.Load() == gen {
-				f.prefetched.Put(sub, got)
-			}
-		}()
 	}
+	if len(subs) == 0 {
+		return
+	}
+	gen := f.changes.Load()
+	go func() {
+		for _, sub := range subs {
+			if _, ok := f.prefetched.Get(sub); ok {
+				continue
+			}
+			f.prefetchSlots <- struct{}{}
+			go func() {
+				defer func() { <-f.prefetchSlots }()
+				got, err := f.remote.ReadDir(context.Background(), sub)
+				// A change of ours while the listing was on its way may
+				// be missing from it: then it is not kept.
+				if err == nil && f.changes.Load() == gen {
+					f.prefetched.Put(sub, got)
+				}
+			}()
+		}
+	}()
 }
 
 // takePrefetched returns (and forgets) a prefetched listing of dir.

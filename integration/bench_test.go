@@ -103,7 +103,7 @@ func benchServedDir(b *testing.B) string {
 
 func run(b *testing.B, dir, script string) {
 	b.Helper()
-	if out, err := shErr(dir, script); err != nil {
+	if out, err := shErrWithin(dir, script, 30*time.Minute); err != nil {
 		b.Fatalf("%s: %v\n%s", script, err, out)
 	}
 }

@@ -223,7 +223,12 @@ func sh(t *testing.T, dir, script string) string {
 }
 
 func shErr(dir, script string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	return shErrWithin(dir, script, 120*time.Second)
+}
+
+// shErrWithin is shErr with a bound of its own, for long benchmarks.
+func shErrWithin(dir, script string, limit time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
