@@ -8,21 +8,33 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
 // startForeground runs sftpmount -f (plus extra) and waits for the mount.
-func startForeground(t *testing.T, extra ...string) (*exec.Cmd, *bytes.Buffer, *mounted) {
+func startForeground(t *testing.T, extra ...string) (*exec.Cmd, *lockedBuffer, *mounted) {
+	t.Helper()
+	return startForegroundWith(t, standardArgs(), extra...)
+}
+
+// startForegroundThrough is startForeground over a toxiproxy link.
+func startForegroundThrough(t *testing.T, link *slowLink, extra ...string) (*exec.Cmd, *lockedBuffer, *mounted) {
+	t.Helper()
+	return startForegroundWith(t, link.args(), extra...)
+}
+
+func startForegroundWith(t *testing.T, conn []string, extra ...string) (*exec.Cmd, *lockedBuffer, *mounted) {
 	t.Helper()
 	needServer(t)
 	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
-	args := append([]string{remoteSpec(m.remote), m.mnt, "-f"}, standardArgs()...)
+	args := append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, conn...)
 	cmd := exec.Command(binary, append(args, extra...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +43,25 @@ func startForeground(t *testing.T, extra ...string) (*exec.Cmd, *bytes.Buffer, *
 	if !waitFor(15*time.Second, func() bool { return isMounted(m.mnt) }) {
 		t.Fatalf("foreground mount did not appear; stderr: %s", stderr.String())
 	}
-	return cmd, &stderr, m
+	return cmd, stderr, m
+}
+
+// lockedBuffer collects a process's stderr while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // exitsWithin waits for cmd and fails unless it ends, successfully, in time.

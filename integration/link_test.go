@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -56,4 +57,26 @@ func newSlowLink(tb testing.TB, rttMillis int) *slowLink {
 // args are the options to mount through the link.
 func (l *slowLink) args() []string {
 	return []string{"-p", strconv.Itoa(l.port), "-o", "IdentityFile=" + server.userKey + ",UserKnownHostsFile=" + l.knownHosts}
+}
+
+// blackhole makes the link swallow everything in both directions while
+// keeping connections open: a dead network, not a refused one.
+func (l *slowLink) blackhole(tb testing.TB) {
+	tb.Helper()
+	for _, stream := range []string{"upstream", "downstream"} {
+		toxic := fmt.Sprintf(`{"name":"blackhole_%s","type":"timeout","stream":%q,"attributes":{"timeout":0}}`, stream, stream)
+		if _, err := l.proxy.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// restore ends a blackhole.
+func (l *slowLink) restore(tb testing.TB) {
+	tb.Helper()
+	for _, stream := range []string{"upstream", "downstream"} {
+		if err := l.proxy.Toxics.RemoveToxic(context.Background(), "blackhole_"+stream); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }

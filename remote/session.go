@@ -131,6 +131,7 @@ func (s *session) keepalive(cfg *Config) {
 			misses++
 			cfg.debugf("keepalive unanswered (%d of %d)", misses, cfg.KeepaliveCountMax)
 			if misses >= cfg.KeepaliveCountMax {
+				cfg.debugf("link declared dead: %d keepalives unanswered; closing the connection", misses)
 				s.close(fmt.Errorf("%w: %d keepalives unanswered", ErrConnectionLost, misses))
 				return
 			}
