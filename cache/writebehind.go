@@ -77,6 +77,13 @@ func (w *WriteBehind) WaitRange(off, end int64) {
 	}
 }
 
+// Pending reports whether any write is still in flight.
+func (w *WriteBehind) Pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.inflight > 0
+}
+
 // Flush waits until every queued write has been answered and returns the
 // first error any of them met (it stays: a later Flush returns it again).
 func (w *WriteBehind) Flush() error {

@@ -114,6 +114,8 @@ func errnoOf(err error) syscall.Errno {
 		return syscall.EINTR
 	case errors.Is(err, remote.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return syscall.ETIMEDOUT
+	case errors.Is(err, remote.ErrNotConnected):
+		return syscall.ENOTCONN
 	case errors.Is(err, remote.ErrConnectionLost):
 		return syscall.EIO
 	case errors.Is(err, os.ErrNotExist):

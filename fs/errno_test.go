@@ -32,6 +32,7 @@ func TestEveryRemoteErrorMapsToTheErrnoALocalDiskGives(t *testing.T) {
 		{"context deadline", context.DeadlineExceeded, syscall.ETIMEDOUT},
 		{"interrupted", context.Canceled, syscall.EINTR},
 		{"connection lost", fmt.Errorf("%w: eof", remote.ErrConnectionLost), syscall.EIO},
+		{"gave up (reconnect=no)", remote.ErrNotConnected, syscall.ENOTCONN},
 		{"unexpected eof", io.ErrUnexpectedEOF, syscall.EIO},
 		{"short write", io.ErrShortWrite, syscall.EIO},
 		{"unknown error", errors.New("something odd"), syscall.EIO},

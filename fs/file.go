@@ -65,20 +65,30 @@ func (h *fileHandle) flush() error {
 
 // Read fills dest from off; a short result means end of file.
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	pending := false
 	if h.wb != nil {
 		h.wb.WaitRange(off, off+int64(len(dest)))
+		pending = h.wb.Pending() // before the read: one landing during it counts
 	}
-	var n int
-	var err error
-	if h.ra != nil {
-		n, err = h.ra.ReadAt(dest, off)
-	} else {
-		n, err = h.f.ReadAt(ctx, dest, off)
+	n, err := h.readAt(ctx, dest, off)
+	if errors.Is(err, io.EOF) && pending {
+		// A queued write further on may make the file longer than the
+		// server knows yet (a hole then reads as zeros): let it land.
+		h.wb.Flush()
+		h.invalidateReadAhead()
+		n, err = h.readAt(ctx, dest, off)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, h.node.fs.result("read", h.rel, err, nil)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, error) {
+	if h.ra != nil {
+		return h.ra.ReadAt(dest, off)
+	}
+	return h.f.ReadAt(ctx, dest, off)
 }
 
 // Write stores data at off on the server.

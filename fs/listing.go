@@ -71,6 +71,9 @@ func (f *FS) removed(rel string) {
 // settled records the outcome of a change that makes (exists) or removes
 // rel: known on success, unknown on failure.
 func (f *FS) settled(rel string, err error, exists bool) {
+	// The directory's own mtime and size changed with it (rsync compares
+	// directory mtimes to decide whether to set them).
+	f.attrs.Delete(parentOf(rel))
 	switch {
 	case err != nil:
 		f.unsure(rel)

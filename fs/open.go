@@ -30,7 +30,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	}
 	// Another handle's queued writes land first, so this open reads them.
 	n.flushHandles()
-	f, err := n.fs.remote.OpenFile(ctx, rel, fl, 0)
+	f, err := n.fs.remote.OpenFile(ctx, rel, fl)
 	if err != nil {
 		return nil, 0, n.fs.result("open", rel, err, n.explainOpen(ctx, rel, false))
 	}

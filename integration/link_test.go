@@ -80,3 +80,13 @@ func (l *slowLink) restore(tb testing.TB) {
 		}
 	}
 }
+
+// reset cuts every connection through the link, as a router reboot does,
+// and takes new ones at once.
+func (l *slowLink) reset(tb testing.TB) {
+	tb.Helper()
+	l.proxy.Stop()
+	if err := l.proxy.Start(); err != nil {
+		tb.Errorf("restarting the proxy: %v", err)
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -112,6 +114,9 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 	if c.cur != nil && !c.cur.isDead() {
 		return c.cur, nil
 	}
+	if !c.cfg.Reconnect {
+		return nil, ErrNotConnected
+	}
 	c.cfg.debugf("reconnecting")
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
@@ -167,6 +172,10 @@ func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client
 	var err error
 	select {
 	case err = <-done:
+		// pkg/sftp can notice a broken connection before we do.
+		if brokenTransport(err) {
+			s.close(fmt.Errorf("%w: %v", ErrConnectionLost, err))
+		}
 		// A connection that died mid-call can surface as io.EOF or a
 		// generic status; never let that pass for a real answer.
 		if err != nil && s.isDead() {
@@ -182,6 +191,15 @@ func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client
 		return err
 	}
 	return &OpError{Op: op, Path: abs, Err: unwrapPathError(err)}
+}
+
+// brokenTransport reports errors that mean the connection itself failed
+// (a reset, a closed pipe), not the operation.
+func brokenTransport(err error) bool {
+	var netErr *net.OpError
+	return errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, sftp.ErrSSHFxNoConnection) ||
+		errors.As(err, &netErr) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // unwrapPathError strips pkg/sftp's *os.PathError, whose path we already

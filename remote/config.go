@@ -29,6 +29,10 @@ type Config struct {
 	ConnectTimeout time.Duration // dial + handshake + auth
 	Timeout        time.Duration // every remote call made for a kernel request
 
+	// Reconnect re-dials after the connection is lost, and reopens open
+	// files on the new one. Off, a lost connection ends the mount's use.
+	Reconnect bool
+
 	KeepaliveInterval time.Duration // 0 disables keepalive
 	KeepaliveCountMax int
 

@@ -14,6 +14,10 @@ var ErrTimeout = errors.New("remote call timed out")
 // before it could start.
 var ErrConnectionLost = errors.New("connection to server lost")
 
+// ErrNotConnected means the connection was lost and reconnecting is off
+// (-o reconnect=no): the mount has given up.
+var ErrNotConnected = errors.New("not connected to the server (reconnect is off)")
+
 // OpError is the one wrapping every remote failure gets: which operation,
 // on which remote path, and the underlying error (an *sftp.StatusError,
 // os.ErrNotExist, ErrTimeout...). fs/ maps it to an errno with errors.Is/As.

@@ -11,14 +11,20 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// File is an open remote file. It stays bound to the session it was opened
-// on: if that session dies, its calls fail with ErrConnectionLost rather
-// than silently acting on a handle the new session never opened.
+// File is an open remote file. When the connection under it is lost and
+// reconnecting is on, it is reopened at its path on the new connection
+// (with its open flags less O_CREATE, O_EXCL and O_TRUNC) and the call is
+// tried once more. Reads, positioned writes, truncate, stat and fsync are
+// safe to repeat: a repeated write lands on the same bytes. Appends are
+// not, so an append cut off by a lost connection fails instead.
 type File struct {
-	c   *Client
-	s   *session
-	f   *sftp.File
-	abs string
+	c      *Client
+	abs    string
+	reopen int // flags to reopen with
+
+	mu sync.Mutex // guards s and f
+	s  *session
+	f  *sftp.File
 }
 
 // CreateFile opens rel with O_CREATE added to flags, gives it mode and
@@ -26,7 +32,7 @@ type File struct {
 // mode is a second request, sent together with the fstat: two round trips
 // in all.
 func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.FileMode) (*File, Attr, error) {
-	f, err := c.OpenFile(ctx, rel, flags|os.O_CREATE, 0)
+	f, err := c.OpenFile(ctx, rel, flags|os.O_CREATE)
 	if err != nil {
 		return nil, Attr{}, err
 	}
@@ -34,7 +40,10 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 	var chmodErr, statErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); chmodErr = f.run(ctx, "fchmod", func() error { return f.f.Chmod(mode) }) }()
+	go func() {
+		defer wg.Done()
+		chmodErr = f.run(ctx, "fchmod", true, func(h *sftp.File) error { return h.Chmod(mode) })
+	}()
 	go func() { defer wg.Done(); a, statErr = f.Stat(ctx) }()
 	wg.Wait()
 	if err := errors.Join(chmodErr, statErr); err != nil {
@@ -47,38 +56,101 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 
 // OpenFile opens rel with os.O_* flags (O_CREATE, O_EXCL, O_TRUNC, O_APPEND
 // are passed to the server).
-func (c *Client) OpenFile(ctx context.Context, rel string, flags int, mode os.FileMode) (*File, error) {
+func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, error) {
+	f := &File{c: c, abs: c.abs(rel), reopen: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC)}
+	s, h, err := c.open(ctx, f.abs, flags)
+	if err != nil {
+		return nil, err
+	}
+	f.s, f.f = s, h
+	return f, nil
+}
+
+// open opens abs on the current session, dialing one if needed.
+func (c *Client) open(ctx context.Context, abs string, flags int) (*session, *sftp.File, error) {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	s, err := c.session(ctx)
 	if err != nil {
-		return nil, &OpError{Op: "open", Path: c.abs(rel), Err: err}
+		return nil, nil, &OpError{Op: "open", Path: abs, Err: err}
 	}
-	f := &File{c: c, s: s, abs: c.abs(rel)}
-	err = runOn(ctx, s, "open", f.abs, func(sc *sftp.Client) error {
-		h, err := sc.OpenFile(f.abs, flags)
-		if err != nil {
-			return err
-		}
-		f.f = h
-		return nil
+	var h *sftp.File
+	err = runOn(ctx, s, "open", abs, func(sc *sftp.Client) error {
+		var err error
+		h, err = sc.OpenFile(abs, flags)
+		return err
 	})
 	if err != nil {
-		if f.f != nil {
-			go f.f.Close()
+		if h != nil {
+			go h.Close()
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return f, nil
+	return s, h, nil
 }
 
-func (f *File) run(ctx context.Context, op string, fn func() error) error {
+func (f *File) current() (*session, *sftp.File) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.s, f.f
+}
+
+// run calls fn with the file's handle under the call deadline, reopening
+// and trying once more after a lost connection when repeatable says the
+// call may run twice.
+func (f *File) run(ctx context.Context, op string, repeatable bool, fn func(h *sftp.File) error) error {
+	s, h := f.current()
+	err := f.runOnce(ctx, op, s, h, fn)
+	// After a lost connection: reopen (the server may take a moment to
+	// come back, so with a short backoff) and try again.
+	for _, wait := range reopenBackoff {
+		if err == nil || !repeatable || !f.c.cfg.Reconnect || !lostConnection(err) {
+			return err
+		}
+		var rerr error
+		if s, h, rerr = f.reopenAfter(ctx, s); rerr != nil {
+			time.Sleep(wait)
+			s, h = f.current()
+			continue
+		}
+		err = f.runOnce(ctx, op, s, h, fn)
+	}
+	return err
+}
+
+// reopenBackoff spaces the attempts to reopen a file after a lost
+// connection; each attempt is itself bounded by the call deadline.
+var reopenBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
+
+func (f *File) runOnce(ctx context.Context, op string, s *session, h *sftp.File, fn func(*sftp.File) error) error {
 	ctx, cancel := f.c.callContext(ctx)
 	defer cancel()
 	start := time.Now()
-	err := runOn(ctx, f.s, op, f.abs, func(*sftp.Client) error { return fn() })
+	err := runOn(ctx, s, op, f.abs, func(*sftp.Client) error { return fn(h) })
 	f.c.cfg.debugf("  sftp %s %s: %v in %v", op, f.abs, errOrOK(err), time.Since(start).Round(time.Microsecond))
 	return err
+}
+
+// reopenAfter reopens the file unless another call already did since the
+// session dead died.
+func (f *File) reopenAfter(ctx context.Context, dead *session) (*session, *sftp.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.s != dead {
+		return f.s, f.f, nil
+	}
+	s, h, err := f.c.open(ctx, f.abs, f.reopen)
+	if err != nil {
+		f.c.cfg.debugf("reopening %s after a lost connection failed: %v", f.abs, err)
+		return nil, nil, err
+	}
+	f.c.cfg.debugf("reopened %s on a new connection", f.abs)
+	f.s, f.f = s, h
+	return s, h, nil
+}
+
+func lostConnection(err error) bool {
+	return errors.Is(err, ErrConnectionLost) || errors.Is(err, ErrTimeout)
 }
 
 // ReadAt fills p from off. It returns fewer bytes only at end of file, and
@@ -90,9 +162,9 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	stalls := 0
 	for total < len(p) {
 		var n int
-		err := f.run(ctx, "read", func() error {
+		err := f.run(ctx, "read", true, func(h *sftp.File) error {
 			var err error
-			n, err = f.f.ReadAt(p[total:], off+int64(total))
+			n, err = h.ReadAt(p[total:], off+int64(total))
 			return err
 		})
 		total += n
@@ -123,9 +195,9 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 // WriteAt writes all of p at off or returns an error.
 func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	var n int
-	err := f.run(ctx, "write", func() error {
+	err := f.run(ctx, "write", f.reopen&os.O_APPEND == 0, func(h *sftp.File) error {
 		var err error
-		n, err = f.f.WriteAt(p, off)
+		n, err = h.WriteAt(p, off)
 		if err == nil && n < len(p) {
 			err = io.ErrShortWrite
 		}
@@ -137,8 +209,8 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 // Stat returns the attributes of the open file (fstat).
 func (f *File) Stat(ctx context.Context) (Attr, error) {
 	var a Attr
-	err := f.run(ctx, "fstat", func() error {
-		fi, err := f.f.Stat()
+	err := f.run(ctx, "fstat", true, func(h *sftp.File) error {
+		fi, err := h.Stat()
 		if err == nil {
 			a = attrOf(fi)
 		}
@@ -149,17 +221,23 @@ func (f *File) Stat(ctx context.Context) (Attr, error) {
 
 // Truncate sets the size through the handle (fsetstat).
 func (f *File) Truncate(ctx context.Context, size uint64) error {
-	return f.run(ctx, "ftruncate", func() error { return f.f.Truncate(int64(size)) })
+	return f.run(ctx, "ftruncate", true, func(h *sftp.File) error { return h.Truncate(int64(size)) })
 }
 
 // Sync asks the server to fsync (fsync@openssh.com); it returns once the
 // server has. Without the extension it reports ErrSSHFxOpUnsupported.
 func (f *File) Sync(ctx context.Context) error {
-	return f.run(ctx, "fsync", func() error { return f.f.Sync() })
+	return f.run(ctx, "fsync", true, func(h *sftp.File) error { return h.Sync() })
 }
 
 // Close releases the remote handle. The server reports some write errors
-// only here (a full disk on an NFS-backed server, say), so the error matters.
+// only here (a full disk on an NFS-backed server, say), so the error
+// matters; but a handle whose connection is gone was closed by the server
+// with it, and every write on it had been answered (callers flush first).
 func (f *File) Close(ctx context.Context) error {
-	return f.run(ctx, "close", func() error { return f.f.Close() })
+	err := f.run(ctx, "close", false, func(h *sftp.File) error { return h.Close() })
+	if lostConnection(err) {
+		return nil
+	}
+	return err
 }

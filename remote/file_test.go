@@ -20,7 +20,7 @@ func TestReadAtFillsTheWholeBufferAndReportsEOFOnlyAtTheEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testClient(pipeSession(t, realServer(t, dir)), 10*time.Second, dir)
-	f, err := c.OpenFile(context.Background(), "f", os.O_RDONLY, 0)
+	f, err := c.OpenFile(context.Background(), "f", os.O_RDONLY)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestCreateWriteTruncateStatReachTheFile(t *testing.T) {
 	if string(got) != "hello" {
 		t.Fatalf("file holds %q", got)
 	}
-	if _, err := c.OpenFile(ctx, "new", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0600); err == nil {
+	if _, err := c.OpenFile(ctx, "new", os.O_RDWR|os.O_CREATE|os.O_EXCL); err == nil {
 		t.Fatal("O_EXCL on an existing file succeeded")
 	}
 }

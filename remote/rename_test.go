@@ -32,7 +32,7 @@ func TestRenameOverAFileWorksWithoutPosixRename(t *testing.T) {
 	c := testClient(s, 10*time.Second, "/")
 	ctx := context.Background()
 	for name, content := range map[string]string{"a": "new", "b": "old"} {
-		f, err := c.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE, 0644)
+		f, err := c.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func TestRenameOverAFileWorksWithoutPosixRename(t *testing.T) {
 	if err := c.Rename(ctx, "a", "b"); err != nil {
 		t.Fatalf("rename over an existing file: %v", err)
 	}
-	f, err := c.OpenFile(ctx, "b", os.O_RDONLY, 0)
+	f, err := c.OpenFile(ctx, "b", os.O_RDONLY)
 	if err != nil {
 		t.Fatal(err)
 	}

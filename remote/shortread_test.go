@@ -50,7 +50,7 @@ func TestShortServerRepliesAreAskedAgainNotTakenForEOF(t *testing.T) {
 	ctx := context.Background()
 	want := make([]byte, 200_000)
 	rand.New(rand.NewSource(2)).Read(want)
-	f, err := c.OpenFile(ctx, "f", os.O_RDWR|os.O_CREATE, 0644)
+	f, err := c.OpenFile(ctx, "f", os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,8 @@ Connection:
   -o ServerAliveInterval=SECS  keepalive interval, 0 = off (default 15)
   -o ServerAliveCountMax=N     unanswered keepalives before the link is
                                declared dead (default 3)
+  -o reconnect=no              after a lost connection, fail with ENOTCONN
+                               instead of reconnecting and reopening files
 
 Caching:
   -o cache_timeout=SECONDS     how long attributes are trusted (default 20)

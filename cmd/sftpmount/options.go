@@ -23,6 +23,7 @@ type options struct {
 	KnownHostsFiles   []string      // -o UserKnownHostsFile=
 	Timeout           time.Duration // -o timeout= (seconds): deadline of every remote call
 	ConnectTimeout    time.Duration // -o ConnectTimeout= (seconds)
+	Reconnect         bool          // -o reconnect[=yes|no] (default yes)
 	KeepaliveInterval time.Duration // -o ServerAliveInterval= (seconds, 0 = off)
 	KeepaliveCountMax int           // -o ServerAliveCountMax=
 	CacheTimeout      time.Duration // -o cache_timeout= (seconds); -o cache=no sets 0
@@ -53,6 +54,7 @@ func defaultOptions() options {
 		KeepaliveCountMax: 3,
 		CacheTimeout:      20 * time.Second,
 		ContainSymlinks:   true,
+		Reconnect:         true,
 	}
 }
 
@@ -148,6 +150,18 @@ func (o *options) setOption(opt string) error {
 			o.CacheTimeout = 0
 		default:
 			return fmt.Errorf("option cache=%s: want yes or no", value)
+		}
+	case "reconnect":
+		switch value {
+		case "", "yes":
+			if hasValue && value == "" {
+				return fmt.Errorf("option reconnect=: want yes or no")
+			}
+			o.Reconnect = true
+		case "no":
+			o.Reconnect = false
+		default:
+			return fmt.Errorf("option reconnect=%s: want yes or no", value)
 		}
 	case "contain_symlinks":
 		return flag(&o.ContainSymlinks)

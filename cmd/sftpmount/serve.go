@@ -40,6 +40,7 @@ func serve(o options, ready func(error)) error {
 		KnownHostsFiles:      known,
 		ConnectTimeout:       o.ConnectTimeout,
 		Timeout:              o.Timeout,
+		Reconnect:            o.Reconnect,
 		KeepaliveInterval:    o.KeepaliveInterval,
 		KeepaliveCountMax:    o.KeepaliveCountMax,
 		Debug:                debug,
