@@ -116,3 +116,26 @@ func TestAmbiguousFailureAsksForTheRealCause(t *testing.T) {
 		t.Error("explain asked about an unambiguous error")
 	}
 }
+
+// FuzzErrnoOf: whatever the server sends, wrapped however, the answer is
+// a real errno, never 0 for an error and never ENOSYS.
+func FuzzErrnoOf(f *testing.F) {
+	for _, code := range []uint32{0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 14, 18, 24, 31, 1 << 31} {
+		f.Add(code, uint8(0))
+		f.Add(code, uint8(1))
+		f.Add(code, uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, code uint32, wrap uint8) {
+		var err error = &sftp.StatusError{Code: code}
+		switch wrap % 3 {
+		case 1:
+			err = wrapped(err)
+		case 2:
+			err = &os.PathError{Op: "open", Path: "/x", Err: wrapped(err)}
+		}
+		got := errnoOf(err)
+		if got == 0 || got == syscall.ENOSYS {
+			t.Fatalf("status %d (wrap %d) mapped to %v", code, wrap%3, got)
+		}
+	})
+}

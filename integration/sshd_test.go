@@ -31,6 +31,7 @@ type sshServer struct {
 	knownHosts string // holds exactly this server's host key
 	hostKeyPub string
 	cmd        *exec.Cmd
+	config     string
 	log        string
 }
 
@@ -88,11 +89,8 @@ Subsystem sftp %s
 		return nil, err
 	}
 	os.MkdirAll("/run/sshd", 0755) // privilege separation directory
-	s.cmd = exec.Command(sshdPath, "-D", "-e", "-f", config, "-E", s.log)
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	if err := waitForBanner(port, 10*time.Second); err != nil {
+	s.config = config
+	if err := s.start(); err != nil {
 		s.stop()
 		logText, _ := os.ReadFile(s.log)
 		return nil, fmt.Errorf("%v; sshd log: %s", err, logText)
@@ -100,9 +98,29 @@ Subsystem sftp %s
 	return s, nil
 }
 
+// start runs the listener and waits until it answers.
+func (s *sshServer) start() error {
+	s.cmd = exec.Command(sshdPath, "-D", "-e", "-f", s.config, "-E", s.log)
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	return waitForBanner(s.port, 10*time.Second)
+}
+
+// restart kills sshd and every session it serves, as a crash or a reboot
+// of the server does, and starts it again on the same port.
+func (s *sshServer) restart() error {
+	s.signal(syscall.SIGKILL)
+	s.cmd.Wait()
+	return s.start()
+}
+
 // signal sends sig to sshd and all its session processes. Session
 // processes call setsid, so they are found by parentage, not by group.
 func (s *sshServer) signal(sig syscall.Signal) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
 	for _, pid := range append([]int{s.cmd.Process.Pid}, descendants(s.cmd.Process.Pid)...) {
 		syscall.Kill(pid, sig)
 	}

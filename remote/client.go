@@ -138,10 +138,41 @@ func (c *Client) callContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
 }
 
-// call runs fn against the current session under the call deadline.
+// repeatableOps may run twice with the same outcome, so a call cut off by
+// a lost connection is tried once more on a new one. Creating, removing
+// and renaming are not: their second run would report EEXIST or ENOENT
+// for a change that did happen, so their error goes to the caller.
+var repeatableOps = map[string]bool{
+	"lstat": true, "stat": true, "readdir": true, "readlink": true, "statfs": true,
+	"chmod": true, "chown": true, "utimens": true, "truncate": true,
+}
+
+// call runs fn against the current session. One deadline covers the call
+// and any retries: a kernel request never waits longer than -o timeout.
 func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client) error) error {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
+	err := c.callOnce(ctx, op, rel, fn)
+	for _, wait := range reopenBackoff {
+		if err == nil || !repeatableOps[op] || !c.cfg.Reconnect || !lostConnection(err) || !sleepCtx(ctx, wait) {
+			return err
+		}
+		err = c.callOnce(ctx, op, rel, fn) // the server may have been restarting
+	}
+	return err
+}
+
+// sleepCtx waits d unless ctx ends first; it reports whether time is left.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-time.After(d):
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (c *Client) callOnce(ctx context.Context, op, rel string, fn func(*sftp.Client) error) error {
 	s, err := c.session(ctx)
 	if err != nil {
 		return &OpError{Op: op, Path: c.abs(rel), Err: err}

@@ -57,6 +57,8 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 // OpenFile opens rel with os.O_* flags (O_CREATE, O_EXCL, O_TRUNC, O_APPEND
 // are passed to the server).
 func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, error) {
+	ctx, cancel := c.callContext(ctx)
+	defer cancel()
 	f := &File{c: c, abs: c.abs(rel), reopen: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC)}
 	s, h, err := c.open(ctx, f.abs, flags)
 	if err != nil {
@@ -66,10 +68,9 @@ func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, er
 	return f, nil
 }
 
-// open opens abs on the current session, dialing one if needed.
+// open opens abs on the current session, dialing one if needed, within
+// ctx's deadline.
 func (c *Client) open(ctx context.Context, abs string, flags int) (*session, *sftp.File, error) {
-	ctx, cancel := c.callContext(ctx)
-	defer cancel()
 	s, err := c.session(ctx)
 	if err != nil {
 		return nil, nil, &OpError{Op: "open", Path: abs, Err: err}
@@ -99,6 +100,8 @@ func (f *File) current() (*session, *sftp.File) {
 // and trying once more after a lost connection when repeatable says the
 // call may run twice.
 func (f *File) run(ctx context.Context, op string, repeatable bool, fn func(h *sftp.File) error) error {
+	ctx, cancel := f.c.callContext(ctx) // one deadline for the call and its retries
+	defer cancel()
 	s, h := f.current()
 	err := f.runOnce(ctx, op, s, h, fn)
 	// After a lost connection: reopen (the server may take a moment to
@@ -109,7 +112,9 @@ func (f *File) run(ctx context.Context, op string, repeatable bool, fn func(h *s
 		}
 		var rerr error
 		if s, h, rerr = f.reopenAfter(ctx, s); rerr != nil {
-			time.Sleep(wait)
+			if !sleepCtx(ctx, wait) {
+				return err
+			}
 			s, h = f.current()
 			continue
 		}
@@ -119,12 +124,10 @@ func (f *File) run(ctx context.Context, op string, repeatable bool, fn func(h *s
 }
 
 // reopenBackoff spaces the attempts to reopen a file after a lost
-// connection; each attempt is itself bounded by the call deadline.
+// connection; all attempts share the call's one deadline.
 var reopenBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
 func (f *File) runOnce(ctx context.Context, op string, s *session, h *sftp.File, fn func(*sftp.File) error) error {
-	ctx, cancel := f.c.callContext(ctx)
-	defer cancel()
 	start := time.Now()
 	err := runOn(ctx, s, op, f.abs, func(*sftp.Client) error { return fn(h) })
 	f.c.cfg.debugf("  sftp %s %s: %v in %v", op, f.abs, errOrOK(err), time.Since(start).Round(time.Microsecond))
