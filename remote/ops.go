@@ -38,7 +38,7 @@ func (c *Client) Stat(ctx context.Context, rel string) (Attr, error) {
 func (c *Client) ReadDir(ctx context.Context, rel string) ([]DirEntry, error) {
 	var out []DirEntry
 	err := c.call(ctx, "readdir", rel, func(sc *sftp.Client) error {
-		fis, err := sc.ReadDirContext(ctx, c.abs(rel))
+		fis, err := sc.ReadDir(c.abs(rel)) // not the kernel's ctx: an interrupt must not abort it (see callContext)
 		out = make([]DirEntry, 0, len(fis))
 		for _, fi := range fis {
 			out = append(out, DirEntry{Name: fi.Name(), Attr: attrOf(fi)})
