@@ -1,0 +1,133 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// An fsx-style exerciser: random writes, truncates, reads, fsyncs, mmap
+// reads and reopens on one file through the mount, each checked against a
+// model kept in memory, and the server's copy checked at the end.
+// SFTPMOUNT_FSX_OPS sets the count (CI: 10 000; the long run: 100 000).
+
+func fsxOps() int {
+	if n, err := strconv.Atoi(os.Getenv("SFTPMOUNT_FSX_OPS")); err == nil && n > 0 {
+		return n
+	}
+	return 10000
+}
+
+const fsxMaxSize = 512 << 10
+
+func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(seed))
+	path := filepath.Join(m.mnt, "fsx")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	var model []byte
+	check := func(op int, what string, got, want []byte) {
+		if !bytes.Equal(got, want) {
+			i := 0
+			for i < len(got) && i < len(want) && got[i] == want[i] {
+				i++
+			}
+			t.Fatalf("op %d (%s): mismatch at byte %d: got %d bytes, want %d", op, what, i, len(got), len(want))
+		}
+	}
+	for op := 0; op < ops; op++ {
+		switch r := rng.Intn(100); {
+		case r < 40: // write
+			off := rng.Intn(fsxMaxSize - 1)
+			n := 1 + rng.Intn(min(64<<10, fsxMaxSize-off))
+			data := make([]byte, n)
+			rng.Read(data)
+			if _, err := f.WriteAt(data, int64(off)); err != nil {
+				t.Fatalf("op %d: write %d@%d: %v", op, n, off, err)
+			}
+			if end := off + n; end > len(model) {
+				model = append(model, make([]byte, end-len(model))...)
+			}
+			copy(model[off:], data)
+		case r < 75: // read
+			off := rng.Intn(fsxMaxSize)
+			n := 1 + rng.Intn(64<<10)
+			buf := make([]byte, n)
+			got, err := f.ReadAt(buf, int64(off))
+			if err != nil && got == n {
+				t.Fatalf("op %d: read: %v", op, err)
+			}
+			want := []byte{}
+			if off < len(model) {
+				want = model[off:min(off+n, len(model))]
+			}
+			check(op, fmt.Sprintf("read %d@%d", n, off), buf[:got], want)
+		case r < 85: // truncate
+			size := rng.Intn(fsxMaxSize)
+			if err := f.Truncate(int64(size)); err != nil {
+				t.Fatalf("op %d: truncate %d: %v", op, size, err)
+			}
+			if size < len(model) {
+				model = model[:size]
+			} else {
+				model = append(model, make([]byte, size-len(model))...)
+			}
+		case r < 90: // size
+			fi, err := f.Stat()
+			if err != nil || fi.Size() != int64(len(model)) {
+				t.Fatalf("op %d: fstat size %v (%v), want %d", op, fi.Size(), err, len(model))
+			}
+		case r < 93: // fsync
+			if err := f.Sync(); err != nil {
+				t.Fatalf("op %d: fsync: %v", op, err)
+			}
+		case r < 96: // mmap read of the whole file
+			if len(model) == 0 {
+				continue
+			}
+			data, err := unix.Mmap(int(f.Fd()), 0, len(model), unix.PROT_READ, unix.MAP_SHARED)
+			if err != nil {
+				t.Fatalf("op %d: mmap: %v", op, err)
+			}
+			got := append([]byte(nil), data...)
+			unix.Munmap(data)
+			check(op, "mmap read", got, model)
+		default: // close and reopen: close must report any error
+			if err := f.Close(); err != nil {
+				t.Fatalf("op %d: close: %v", op, err)
+			}
+			if f, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
+				t.Fatalf("op %d: reopen: %v", op, err)
+			}
+		}
+	}
+	err = f.Close()
+	f = nil
+	if err != nil {
+		t.Fatalf("final close: %v", err)
+	}
+	server, err := os.ReadFile(filepath.Join(m.remote, "fsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(ops, "server copy at the end", server, model)
+	t.Logf("%d operations, 0 mismatches; final size %d", ops, len(model))
+}
+
+func TestFsxRandomOperationsMatchTheModel(t *testing.T) {
+	runFsx(t, mount(t), 1, fsxOps())
+}
