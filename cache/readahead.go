@@ -67,13 +67,22 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 	for total < len(p) {
 		c := r.chunkAt(off + int64(total))
 		if c == nil {
-			// Past what could be fetched (end of file reached earlier).
-			return total, io.EOF
+			// Not fetched ahead (end of file was seen earlier, or a write
+			// invalidated the chunks meanwhile): ask for the rest directly,
+			// so neither can pass for a short read.
+			n, err := r.fetch(p[total:], off+int64(total))
+			return total + n, err
 		}
 		<-c.done
 		start := off + int64(total) - c.off
+		before := total
 		if start < int64(c.n) {
 			total += copy(p[total:], c.data[start:c.n])
+		}
+		if total == before && c.err == nil {
+			// A chunk that gave no bytes and no error: never spin on it.
+			n, err := r.fetch(p[total:], off+int64(total))
+			return total + n, err
 		}
 		if total < len(p) && c.err != nil {
 			if !errors.Is(c.err, io.EOF) {

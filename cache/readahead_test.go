@@ -138,3 +138,22 @@ func TestInvalidateDropsStaleBytes(t *testing.T) {
 		t.Fatal("served a byte fetched before Invalidate")
 	}
 }
+
+func TestInvalidateDuringAReadNeverLooksLikeEndOfFile(t *testing.T) {
+	f := newSlowFile(4<<20, 0)
+	var r *ReadAhead
+	var once sync.Once
+	r = NewReadAhead(func(p []byte, off int64) (int, error) {
+		if off == 0 {
+			// A write through the same handle lands while this read
+			// waits: the chunks fetched ahead are dropped under it.
+			once.Do(r.Invalidate)
+		}
+		return f.fetch(p, off)
+	})
+	buf := make([]byte, ReadAheadChunk+100<<10) // spans two chunks
+	n, err := r.ReadAt(buf, 0)
+	if n != len(buf) || err != nil || !bytes.Equal(buf, f.data[:n]) {
+		t.Fatalf("read across an invalidation: n=%d err=%v, want %d bytes", n, err, len(buf))
+	}
+}
