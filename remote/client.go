@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -230,7 +231,10 @@ func brokenTransport(err error) bool {
 	var netErr *net.OpError
 	return errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, sftp.ErrSSHFxNoConnection) ||
 		errors.As(err, &netErr) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		// pkg/sftp's words when the channel is gone under a request (its
+		// cause is often a bare io.EOF, which a read also returns at EOF).
+		(err != nil && strings.Contains(err.Error(), "failed to send packet"))
 }
 
 // unwrapPathError strips pkg/sftp's *os.PathError, whose path we already
