@@ -1,88 +1,317 @@
 package remote
 
 import (
+	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
 
-// authMethods builds the methods offered to the server, in ssh's order:
-// the agent's keys, then key files. Later issues add keyboard-interactive
-// and password after these; each is one more entry in the slice.
-// The returned closer releases the agent socket.
-func authMethods(cfg *Config) ([]ssh.AuthMethod, func(), error) {
-	var signers []ssh.Signer
-	closer := func() {}
+// authenticator logs one endpoint in, on the first connection and on every
+// reconnect. Key files are read and their passphrases asked once; a
+// password is kept after the first login only when the user opted in
+// (Config.KeepPassword), otherwise it is wiped and a reconnect relies on
+// keys alone.
+type authenticator struct {
+	ep       *Endpoint
+	debugf   func(string, ...any)
+	prompter Prompter // nil once the first login is done
+	password []byte   // given at mount time (-o password_stdin); nil if none
+	keep     bool
 
-	if cfg.UseAgent {
-		if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
-			conn, err := net.Dial("unix", sock)
-			if err != nil {
-				cfg.debugf("ssh-agent at $SSH_AUTH_SOCK unreachable: %v", err)
-			} else {
-				closer = func() { conn.Close() }
-				agentSigners, err := agent.NewClient(conn).Signers()
-				if err != nil {
-					cfg.debugf("ssh-agent: listing keys: %v", err)
-				}
-				cfg.debugf("ssh-agent offers %d key(s)", len(agentSigners))
-				signers = append(signers, agentSigners...)
-			}
-		}
-	}
-
-	for _, f := range cfg.IdentityFiles {
-		s, err := loadKeyFile(f)
-		if err != nil {
-			closer()
-			return nil, nil, &StartupError{Kind: StartupConfig, Err: err}
-		}
-		if s != nil {
-			signers = append(signers, s)
-		}
-	}
-	for _, f := range cfg.DefaultIdentityFiles {
-		s, err := loadKeyFile(f)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			cfg.debugf("skipping default key: %v", err)
-		case s != nil:
-			signers = append(signers, s)
-		}
-	}
-	for _, s := range signers {
-		cfg.debugf("offering %s key %s", s.PublicKey().Type(), ssh.FingerprintSHA256(s.PublicKey()))
-	}
-	if len(signers) == 0 {
-		return nil, closer, nil
-	}
-	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closer, nil
+	keys   []ssh.Signer // from key files and certificates, loaded once
+	loaded bool
 }
 
-// loadKeyFile reads a private key. A passphrase-protected key is skipped
-// (nil signer, no error) until passphrase prompting exists, so that it does
-// not stop the agent or other keys from being tried.
-func loadKeyFile(path string) (ssh.Signer, error) {
-	data, err := os.ReadFile(path)
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return nil, fmt.Errorf("identity file %s: %w", path, pe.Err)
+func newAuthenticator(ep *Endpoint, cfg *Config) *authenticator {
+	return &authenticator{ep: ep, debugf: cfg.debugf, prompter: cfg.Prompter, password: cfg.Password, keep: cfg.KeepPassword}
+}
+
+// loggedIn ends what only the first login may use: the prompter (the
+// terminal is gone once the mount runs in the background) and, unless
+// the user asked to keep it, the password.
+func (a *authenticator) loggedIn() {
+	a.prompter = nil
+	if !a.keep {
+		wipe(a.password)
+		a.password = nil
 	}
+}
+
+// methods are offered in ssh's order: public keys (the agent's, then key
+// files), keyboard-interactive, password. Methods that would need an
+// answer nobody can give are left out, since an error from one method
+// would end the whole login. The returned func releases the agent.
+func (a *authenticator) methods(p Prompter) ([]ssh.AuthMethod, func(), error) {
+	if !a.loaded {
+		if err := a.loadKeys(p); err != nil {
+			return nil, nil, err
+		}
+		a.loaded = true
+	}
+	var methods []ssh.AuthMethod
+	release := func() {}
+	if a.ep.PubkeyAuthentication {
+		signers, closeAgent := a.agentSigners()
+		release = closeAgent
+		signers = append(signers, a.keys...)
+		for _, s := range signers {
+			a.debugf("offering %s key %s", s.PublicKey().Type(), ssh.FingerprintSHA256(s.PublicKey()))
+		}
+		if len(signers) > 0 {
+			methods = append(methods, ssh.PublicKeys(signers...))
+		}
+	}
+	canAnswer := a.password != nil || (p != nil && !a.ep.BatchMode)
+	if a.ep.KbdInteractiveAuth && canAnswer {
+		methods = append(methods, a.retry(ssh.KeyboardInteractive(a.keyboardInteractive(p))))
+	}
+	if a.ep.PasswordAuthentication && canAnswer {
+		methods = append(methods, a.retry(ssh.PasswordCallback(a.passwordAnswer(p))))
+	}
+	return methods, release, nil
+}
+
+// retry lets the user mistype a password up to NumberOfPasswordPrompts
+// times; a password given on stdin is tried once.
+func (a *authenticator) retry(m ssh.AuthMethod) ssh.AuthMethod {
+	if a.password != nil {
+		return m
+	}
+	return ssh.RetryableAuthMethod(m, a.ep.NumberOfPasswordPrompts)
+}
+
+func (a *authenticator) passwordAnswer(p Prompter) func() (string, error) {
+	return func() (string, error) {
+		if a.password != nil {
+			return string(a.password), nil
+		}
+		secret, err := p.Secret(fmt.Sprintf("%s@%s's password: ", a.ep.User, a.ep.Host))
+		if err != nil {
+			return "", err
+		}
+		defer wipe(secret)
+		return string(secret), nil
+	}
+}
+
+// keyboardInteractive answers the server's questions: a password given at
+// mount time answers the hidden ones (as sshfs's password_stdin does),
+// anything else is asked.
+func (a *authenticator) keyboardInteractive(p Prompter) ssh.KeyboardInteractiveChallenge {
+	return func(name, instruction string, questions []string, echos []bool) ([]string, error) {
+		answers := make([]string, len(questions))
+		if len(questions) == 0 {
+			return answers, nil
+		}
+		if p != nil && a.password == nil {
+			if text := strings.TrimSpace(name + "\n" + instruction); text != "" {
+				p.Say(text)
+			}
+		}
+		for i, q := range questions {
+			switch {
+			case !echos[i] && a.password != nil:
+				answers[i] = string(a.password)
+			case p == nil || a.ep.BatchMode:
+				return nil, fmt.Errorf("the server asks %q and nobody can answer (no terminal or SSH_ASKPASS)", strings.TrimSpace(q))
+			case echos[i]:
+				ans, err := p.Ask(q)
+				if err != nil {
+					return nil, err
+				}
+				answers[i] = ans
+			default:
+				secret, err := p.Secret(q)
+				if err != nil {
+					return nil, err
+				}
+				answers[i] = string(secret)
+				wipe(secret)
+			}
+		}
+		return answers, nil
+	}
+}
+
+// agentSigners lists the agent's keys; with IdentitiesOnly only those
+// that match a configured key file.
+func (a *authenticator) agentSigners() ([]ssh.Signer, func()) {
+	if a.ep.AgentSocket == "" {
+		return nil, func() {}
+	}
+	conn, err := net.Dial("unix", a.ep.AgentSocket)
 	if err != nil {
-		return nil, fmt.Errorf("identity file %s: %w", path, err)
+		a.debugf("ssh-agent at %s unreachable: %v", a.ep.AgentSocket, err)
+		return nil, func() {}
+	}
+	signers, err := agent.NewClient(conn).Signers()
+	if err != nil {
+		a.debugf("ssh-agent: listing keys: %v", err)
+	}
+	a.debugf("ssh-agent offers %d key(s)", len(signers))
+	if a.ep.IdentitiesOnly {
+		var kept []ssh.Signer
+		for _, s := range signers {
+			if a.isConfiguredKey(s.PublicKey()) {
+				kept = append(kept, s)
+			}
+		}
+		signers = kept
+	}
+	return signers, func() { conn.Close() }
+}
+
+func (a *authenticator) isConfiguredKey(pub ssh.PublicKey) bool {
+	for _, k := range a.keys {
+		kp := k.PublicKey()
+		if cert, ok := kp.(*ssh.Certificate); ok {
+			kp = cert.Key
+		}
+		if bytes.Equal(kp.Marshal(), pub.Marshal()) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadKeys reads every identity file. A key with a passphrase is loaded
+// without it: its public half is offered, and the passphrase is asked only
+// if the server would accept the key, as ssh does.
+func (a *authenticator) loadKeys(p Prompter) error {
+	for _, id := range a.ep.Identities {
+		s, err := a.loadKey(id, p)
+		switch {
+		case err != nil && id.Required:
+			return &StartupError{Kind: StartupConfig, Err: err}
+		case err != nil:
+			a.debugf("skipping key: %v", err)
+		case s != nil:
+			a.keys = append(a.keys, a.withCertificates(id.Path, s)...)
+		}
+	}
+	return nil
+}
+
+func (a *authenticator) loadKey(id Identity, p Prompter) (ssh.Signer, error) {
+	data, err := os.ReadFile(id.Path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !id.Required {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("identity file %s: %v", id.Path, unwrapPathError(err))
 	}
 	s, err := ssh.ParsePrivateKey(data)
 	var missing *ssh.PassphraseMissingError
-	if errors.As(err, &missing) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("identity file %s: %w", path, err)
+	switch {
+	case errors.As(err, &missing):
+		pub := missing.PublicKey
+		if pub == nil {
+			pub = readPublicKey(id.Path + ".pub")
+		}
+		if pub == nil {
+			return nil, fmt.Errorf("identity file %s: encrypted, and its public key is not known (no %s.pub)", id.Path, id.Path)
+		}
+		if p == nil || a.ep.BatchMode {
+			a.debugf("key %s needs a passphrase and nobody can be asked (no terminal or SSH_ASKPASS); not offered", id.Path)
+			return nil, nil
+		}
+		return &lockedKey{pub: pub, path: id.Path, data: data, prompter: p, tries: a.ep.NumberOfPasswordPrompts}, nil
+	case err != nil:
+		return nil, fmt.Errorf("identity file %s: %v", id.Path, err)
 	}
 	return s, nil
+}
+
+// withCertificates returns the key, preceded by the OpenSSH certificates
+// issued for it: PATH-cert.pub and any CertificateFile of the same key.
+func (a *authenticator) withCertificates(path string, key ssh.Signer) []ssh.Signer {
+	var out []ssh.Signer
+	for _, f := range append([]string{path + "-cert.pub"}, a.ep.CertificateFiles...) {
+		cert, ok := readPublicKey(f).(*ssh.Certificate)
+		if !ok || !bytes.Equal(cert.Key.Marshal(), key.PublicKey().Marshal()) {
+			continue
+		}
+		cs, err := ssh.NewCertSigner(cert, key)
+		if err != nil {
+			a.debugf("certificate %s: %v", f, err)
+			continue
+		}
+		out = append(out, cs)
+	}
+	return append(out, key)
+}
+
+func readPublicKey(path string) ssh.PublicKey {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	if err != nil {
+		return nil
+	}
+	return pub
+}
+
+// lockedKey is a passphrase-protected key. Its passphrase is asked the
+// first time the server is willing to take a signature from it; the
+// decrypted key then stays in memory for reconnects, as in ssh-agent.
+type lockedKey struct {
+	pub      ssh.PublicKey
+	path     string
+	data     []byte
+	prompter Prompter
+	tries    int
+	signer   ssh.Signer
+}
+
+func (k *lockedKey) PublicKey() ssh.PublicKey { return k.pub }
+
+func (k *lockedKey) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	if err := k.unlock(); err != nil {
+		return nil, err
+	}
+	return k.signer.Sign(rand, data)
+}
+
+func (k *lockedKey) SignWithAlgorithm(rand io.Reader, data []byte, algorithm string) (*ssh.Signature, error) {
+	if err := k.unlock(); err != nil {
+		return nil, err
+	}
+	if as, ok := k.signer.(ssh.AlgorithmSigner); ok {
+		return as.SignWithAlgorithm(rand, data, algorithm)
+	}
+	return k.signer.Sign(rand, data)
+}
+
+func (k *lockedKey) unlock() error {
+	if k.signer != nil {
+		return nil
+	}
+	for i := 0; i < k.tries; i++ {
+		pass, err := k.prompter.Secret(fmt.Sprintf("Enter passphrase for key '%s': ", k.path))
+		if err != nil {
+			return err
+		}
+		s, err := ssh.ParsePrivateKeyWithPassphrase(k.data, pass)
+		wipe(pass)
+		if err == nil {
+			k.signer = s
+			wipe(k.data)
+			return nil
+		}
+		if !errors.Is(err, x509.IncorrectPasswordError) {
+			return fmt.Errorf("identity file %s: %v", k.path, err)
+		}
+		k.prompter.Say("Bad passphrase, try again.")
+	}
+	return fmt.Errorf("identity file %s: passphrase not accepted", k.path)
 }

@@ -20,10 +20,10 @@ import (
 // relative to the served directory ("" is the directory itself). Every call
 // takes a context and is bounded by Config.Timeout on top of it.
 type Client struct {
-	cfg      Config
-	hostKeys *hostKeyChecker
-	root     string // absolute remote path of the served directory
-	home     Attr   // the login directory: its owner is the remote user
+	cfg  Config
+	hops []*hop // jump hosts, then the target
+	root string // absolute remote path of the served directory
+	home Attr   // the login directory: its owner is the remote user
 
 	mu  sync.Mutex // guards cur; held while dialing so only one redial runs
 	cur *session
@@ -35,16 +35,17 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Debug == nil {
 		cfg.Debug = discardLogger
 	}
-	hk, err := newHostKeyChecker(cfg.KnownHostsFiles)
-	if err != nil {
-		return nil, &StartupError{Kind: StartupConfig, Err: err}
-	}
-	c := &Client{cfg: cfg, hostKeys: hk}
-	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	defer cancel()
-	s, err := dial(dctx, &c.cfg, hk)
+	hops, err := newHops(&cfg)
 	if err != nil {
 		return nil, err
+	}
+	c := &Client{cfg: cfg, hops: hops}
+	s, err := dial(ctx, &c.cfg, hops)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hops {
+		h.auth.loggedIn()
 	}
 	c.cur = s
 	root, err := resolveRoot(s.sftp, cfg.Dir)
@@ -119,9 +120,7 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		return nil, ErrNotConnected
 	}
 	c.cfg.debugf("reconnecting")
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-	defer cancel()
-	s, err := dial(dctx, &c.cfg, c.hostKeys)
+	s, err := dial(ctx, &c.cfg, c.hops)
 	if err != nil {
 		c.cfg.debugf("reconnect failed: %v", err)
 		return nil, fmt.Errorf("%w: reconnect: %v", ErrConnectionLost, err)

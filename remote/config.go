@@ -1,7 +1,7 @@
-// Package remote owns the SSH side of sftpmount: host-key checking,
-// authentication, keepalive, per-call deadlines and the SFTP session. It
-// knows nothing of FUSE; callers get plain Go errors wrapped once with the
-// operation and path.
+// Package remote owns the SSH side of sftpmount: ssh_config, host-key
+// checking, authentication, jump hosts, keepalive, per-call deadlines and
+// the SFTP session. It knows nothing of FUSE; callers get plain Go errors
+// wrapped once with the operation and path.
 package remote
 
 import (
@@ -10,41 +10,45 @@ import (
 	"time"
 )
 
-// Config says where to connect and how. Defaults live in cmd/sftpmount's
-// option table; a zero field here means "not set".
+// Config says where to connect and how. Target comes from Resolve; the
+// rest are the mount's own settings.
 type Config struct {
-	Host string // as given by the user; also the known_hosts lookup name
-	Port int
-	User string
-	Dir  string // remote directory to serve; relative paths are under the login directory
+	Target *Endpoint
+	Dir    string // remote directory to serve; relative paths are under the login directory
 
-	// IdentityFiles are tried in order after the agent. Missing files named
-	// explicitly are an error; missing default files are skipped.
-	IdentityFiles        []string
-	DefaultIdentityFiles []string
-	UseAgent             bool
-
-	KnownHostsFiles []string
-
-	ConnectTimeout time.Duration // dial + handshake + auth
-	Timeout        time.Duration // every remote call made for a kernel request
+	Timeout time.Duration // every remote call made for a kernel request
 
 	// Reconnect re-dials after the connection is lost, and reopens open
 	// files on the new one. Off, a lost connection ends the mount's use.
 	Reconnect bool
 
-	KeepaliveInterval time.Duration // 0 disables keepalive
-	KeepaliveCountMax int
+	// Prompter asks for passphrases, passwords and new host keys during
+	// the first connection; nil when nobody can be asked.
+	Prompter Prompter
+	// Password was given at mount time (-o password_stdin). It is wiped
+	// after the first login unless KeepPassword lets reconnects use it.
+	Password     []byte
+	KeepPassword bool
 
 	// Debug, when set, receives one line per connection event. Never
 	// secrets: only hosts, paths, key fingerprints and outcomes.
 	Debug *log.Logger
+	// Notice, when set, receives the lines a user must see even without
+	// -d: host keys added or accepted unverified.
+	Notice *log.Logger
 }
 
 func (c *Config) debugf(format string, args ...any) {
 	if c.Debug != nil {
 		c.Debug.Printf(format, args...)
 	}
+}
+
+func (c *Config) notice(msg string) {
+	if c.Notice != nil {
+		c.Notice.Print(msg)
+	}
+	c.debugf("%s", msg)
 }
 
 // discardLogger is used where a *log.Logger is required but nobody listens.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -34,76 +35,172 @@ func (e *HostKeyError) Error() string {
 		e.Host, e.KeyType, e.Fingerprint, e.addHint)
 }
 
-// hostKeyChecker verifies server keys against known_hosts files. Nothing is
-// ever accepted that is not recorded there.
+// hostKeyChecker verifies one endpoint's key against its known_hosts
+// files and applies StrictHostKeyChecking to a key not on record. A
+// changed or revoked key is refused whatever the mode.
 type hostKeyChecker struct {
+	ep       *Endpoint
 	files    []string // the files that exist and were parsed
 	callback ssh.HostKeyCallback
+	notice   func(string) // one line on stderr: keys added or accepted unverified
 }
 
-func newHostKeyChecker(files []string) (*hostKeyChecker, error) {
+func newHostKeyChecker(ep *Endpoint, notice func(string)) (*hostKeyChecker, error) {
+	hk := &hostKeyChecker{ep: ep, notice: notice}
+	return hk, hk.load()
+}
+
+func (hk *hostKeyChecker) load() error {
 	var existing []string
-	for _, f := range files {
+	for _, f := range append(append([]string{}, hk.ep.KnownHostsFiles...), hk.ep.GlobalKnownHostsFiles...) {
 		if _, err := os.Stat(f); err == nil {
 			existing = append(existing, f)
 		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("known hosts file %s: %w", f, err)
+			return &StartupError{Kind: StartupConfig, Err: fmt.Errorf("known hosts file %s: %v", f, unwrapPathError(err))}
 		}
 	}
-	hk := &hostKeyChecker{files: existing}
+	hk.files = existing
 	if len(existing) == 0 {
-		// No file at all: every key is unknown, which the callback reports.
+		// No file at all: every key is unknown.
 		hk.callback = func(string, net.Addr, ssh.PublicKey) error {
 			return &knownhosts.KeyError{}
 		}
-		return hk, nil
+		return nil
 	}
 	cb, err := knownhosts.New(existing...)
 	if err != nil {
-		return nil, fmt.Errorf("known hosts: %w", err)
+		return &StartupError{Kind: StartupConfig, Err: fmt.Errorf("known hosts: %v", err)}
 	}
 	hk.callback = cb
-	return hk, nil
+	return nil
 }
 
-// check is the ssh.HostKeyCallback: it turns knownhosts' errors into a
-// HostKeyError the user can act on.
-func (hk *hostKeyChecker) check(hostport string, remote net.Addr, key ssh.PublicKey) error {
-	err := hk.callback(hostport, remote, key)
-	if err == nil {
-		return nil
+// name is what the key is looked up (and recorded) under: host:port,
+// or the HostKeyAlias, which ssh uses without a port.
+func (hk *hostKeyChecker) name() string {
+	if hk.ep.HostKeyAlias != "" {
+		return net.JoinHostPort(hk.ep.HostKeyAlias, "22")
 	}
-	host, port := splitHostPort(hostport)
-	herr := &HostKeyError{
-		Host:        knownhosts.Normalize(hostport),
-		KeyType:     key.Type(),
-		Fingerprint: ssh.FingerprintSHA256(key),
-	}
-	var keyErr *knownhosts.KeyError
-	var revoked *knownhosts.RevokedError
-	switch {
-	case errors.As(err, &revoked):
-		return fmt.Errorf("host key for %s (%s %s) is marked @revoked; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint)
-	case errors.As(err, &keyErr) && len(keyErr.Want) > 0:
-		herr.Changed = true
-		herr.KnownAt = fmt.Sprintf("%s:%d", keyErr.Want[0].Filename, keyErr.Want[0].Line)
-	case errors.As(err, &keyErr):
-		file := "~/.ssh/known_hosts"
-		if len(hk.files) > 0 {
-			file = hk.files[0]
+	return hk.ep.addr()
+}
+
+// check returns the ssh.HostKeyCallback for one handshake. p may ask the
+// user about a key not on record (StrictHostKeyChecking=ask); nil means
+// nobody can be asked, and such a key is refused.
+func (hk *hostKeyChecker) check(p Prompter) ssh.HostKeyCallback {
+	return func(_ string, remote net.Addr, key ssh.PublicKey) error {
+		name := hk.name()
+		err := hk.callback(name, remote, key)
+		if err == nil {
+			return nil
 		}
-		herr.addHint = fmt.Sprintf("ssh-keyscan -p %s -t %s %s >> %s", port, keyScanType(key.Type()), host, file)
-	default:
-		return fmt.Errorf("checking host key for %s: %w", herr.Host, err)
+		host, port := splitHostPort(name)
+		herr := &HostKeyError{
+			Host:        knownhosts.Normalize(name),
+			KeyType:     key.Type(),
+			Fingerprint: ssh.FingerprintSHA256(key),
+		}
+		var keyErr *knownhosts.KeyError
+		var revoked *knownhosts.RevokedError
+		switch {
+		case errors.As(err, &revoked):
+			return fmt.Errorf("host key for %s (%s %s) is marked @revoked; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint)
+		case errors.As(err, &keyErr) && len(keyErr.Want) > 0:
+			herr.Changed = true
+			herr.KnownAt = fmt.Sprintf("%s:%d", keyErr.Want[0].Filename, keyErr.Want[0].Line)
+			return herr
+		case !errors.As(err, &keyErr):
+			return fmt.Errorf("checking host key for %s: %w", herr.Host, err)
+		}
+		return hk.unknown(herr, key, host, port, p)
+	}
+}
+
+// unknown applies StrictHostKeyChecking to a key with no record.
+func (hk *hostKeyChecker) unknown(herr *HostKeyError, key ssh.PublicKey, host, port string, p Prompter) error {
+	herr.addHint = fmt.Sprintf("ssh-keyscan -p %s -t %s %s >> %s", port, keyScanType(key.Type()), host, hk.writeFile())
+	switch hk.ep.StrictHostKeyChecking {
+	case HostKeyNo:
+		hk.notice(fmt.Sprintf("warning: StrictHostKeyChecking=no: accepting the UNVERIFIED host key of %s (%s %s)", herr.Host, herr.KeyType, herr.Fingerprint))
+		return nil
+	case HostKeyAcceptNew:
+		return hk.record(herr, key)
+	case HostKeyAsk:
+		if p == nil || hk.ep.BatchMode {
+			return herr
+		}
+		return hk.ask(herr, key, p)
 	}
 	return herr
+}
+
+func (hk *hostKeyChecker) ask(herr *HostKeyError, key ssh.PublicKey, p Prompter) error {
+	p.Say(fmt.Sprintf("The authenticity of host '%s' can't be established.\n%s key fingerprint is %s.", herr.Host, herr.KeyType, herr.Fingerprint))
+	q := "Are you sure you want to continue connecting (yes/no/[fingerprint])? "
+	for {
+		ans, err := p.Ask(q)
+		if err != nil {
+			return fmt.Errorf("host key for %s: %v", herr.Host, err)
+		}
+		switch ans = strings.TrimSpace(ans); {
+		case strings.EqualFold(ans, "yes") || ans == herr.Fingerprint:
+			return hk.record(herr, key)
+		case strings.EqualFold(ans, "no"):
+			return fmt.Errorf("host key for %s (%s %s) not accepted; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint)
+		}
+		q = "Please type 'yes', 'no' or the fingerprint: "
+	}
+}
+
+// writeFile is the known_hosts file new keys go to: the first user file.
+func (hk *hostKeyChecker) writeFile() string {
+	if len(hk.ep.KnownHostsFiles) > 0 {
+		return hk.ep.KnownHostsFiles[0]
+	}
+	return "~/.ssh/known_hosts"
+}
+
+// record appends the key to the user's known_hosts, hashed if
+// HashKnownHosts says so, and reloads the files for later reconnects.
+func (hk *hostKeyChecker) record(herr *HostKeyError, key ssh.PublicKey) error {
+	if len(hk.ep.KnownHostsFiles) == 0 {
+		return fmt.Errorf("host key for %s: no UserKnownHostsFile to record it in", herr.Host)
+	}
+	file := hk.ep.KnownHostsFiles[0]
+	name := herr.Host
+	if hk.ep.HashKnownHosts {
+		name = knownhosts.HashHostname(name)
+	}
+	if err := appendLine(file, knownhosts.Line([]string{name}, key)); err != nil {
+		return fmt.Errorf("recording host key for %s in %s: %v", herr.Host, file, err)
+	}
+	hk.notice(fmt.Sprintf("permanently added %s (%s %s) to %s", herr.Host, herr.KeyType, herr.Fingerprint, file))
+	if err := hk.load(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func appendLine(file, line string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600)
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // algorithmsFor returns the host key algorithms recorded for hostport, so
 // the handshake asks the server for a key type we can verify. Without this
 // a server offering ed25519 first would look "changed" to a user whose
 // known_hosts only holds its RSA key.
-func (hk *hostKeyChecker) algorithmsFor(hostport string, remote net.Addr) []string {
+func (hk *hostKeyChecker) algorithmsFor(remote net.Addr) []string {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil
@@ -113,7 +210,7 @@ func (hk *hostKeyChecker) algorithmsFor(hostport string, remote net.Addr) []stri
 		return nil
 	}
 	var keyErr *knownhosts.KeyError
-	if !errors.As(hk.callback(hostport, remote, probe), &keyErr) {
+	if !errors.As(hk.callback(hk.name(), remote, probe), &keyErr) {
 		return nil
 	}
 	var algos []string

@@ -25,10 +25,6 @@ func pipeSession(t *testing.T, serve func(r io.Reader, w io.WriteCloser)) *sessi
 	return s
 }
 
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
-
 // realServer serves dir with pkg/sftp's own server.
 func realServer(t *testing.T, dir string) func(io.Reader, io.WriteCloser) {
 	return func(r io.Reader, w io.WriteCloser) {
@@ -58,5 +54,5 @@ func silentServer(r io.Reader, w io.WriteCloser) {
 }
 
 func testClient(s *session, timeout time.Duration, root string) *Client {
-	return &Client{cfg: Config{Timeout: timeout, ConnectTimeout: timeout, Debug: discardLogger}, cur: s, root: root, hostKeys: &hostKeyChecker{}}
+	return &Client{cfg: Config{Timeout: timeout, Target: &Endpoint{ConnectTimeout: timeout}, Debug: discardLogger}, cur: s, root: root}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -48,65 +47,66 @@ func (s *session) isDead() bool {
 	}
 }
 
-// dial opens a new session: TCP, SSH handshake with host-key check,
-// authentication, SFTP subsystem. The whole of it is bounded by ctx.
-func dial(ctx context.Context, cfg *Config, hk *hostKeyChecker) (*session, error) {
-	addr := joinHostPort(cfg.Host, cfg.Port)
-	auth, closeAgent, err := authMethods(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer closeAgent()
-
-	d := net.Dialer{}
-	tcp, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("connect to %s: %w", addr, unwrapNetError(err))}
-	}
-	// The SSH handshake has no context; a deadline on the socket bounds it.
-	if dl, ok := ctx.Deadline(); ok {
-		tcp.SetDeadline(dl)
-	}
-
-	clientCfg := &ssh.ClientConfig{
-		User:              cfg.User,
-		Auth:              auth,
-		HostKeyCallback:   hk.check,
-		HostKeyAlgorithms: hk.algorithmsFor(addr, tcp.RemoteAddr()),
-	}
-	conn, chans, reqs, err := ssh.NewClientConn(tcp, addr, clientCfg)
-	if err != nil {
-		tcp.Close()
-		return nil, classifyHandshakeError(addr, cfg.User, err)
-	}
-	client := ssh.NewClient(conn, chans, reqs)
-	sc, err := sftp.NewClient(client, sftp.UseFstat(true), sftp.UseConcurrentWrites(true))
-	if err != nil {
-		client.Close()
-		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", addr, err)}
-	}
-	tcp.SetDeadline(time.Time{})
-
-	s := &session{ssh: client, conn: client, sftp: sc, dead: make(chan struct{})}
-	go func() {
-		err := client.Wait()
-		if err == nil {
-			err = ErrConnectionLost
+// dial opens a new session: through every jump host to the target, each
+// with its host key checked and a login, then the SFTP subsystem. The
+// whole of it is bounded by the target's ConnectTimeout, prompts excepted.
+func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
+	g := newConnectGuard(ctx, cfg.Target.ConnectTimeout)
+	defer g.done()
+	var clients []*ssh.Client
+	closeAll := func() {
+		for i := len(clients) - 1; i >= 0; i-- {
+			clients[i].Close()
 		}
-		s.close(fmt.Errorf("%w: %v", ErrConnectionLost, err))
-	}()
-	if cfg.KeepaliveInterval > 0 {
+	}
+	for _, h := range hops {
+		var via *ssh.Client
+		if len(clients) > 0 {
+			via = clients[len(clients)-1]
+		}
+		c, err := h.login(g, via, cfg.Prompter)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		cfg.debugf("connected to %s as %s", h.ep.addr(), h.ep.User)
+		clients = append(clients, c)
+	}
+	target := clients[len(clients)-1]
+	sc, err := sftp.NewClient(target, sftp.UseFstat(true), sftp.UseConcurrentWrites(true))
+	if err != nil {
+		closeAll()
+		if g.expired() {
+			return nil, g.timeoutError(cfg.Target.addr())
+		}
+		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.addr(), err)}
+	}
+
+	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, dead: make(chan struct{})}
+	for _, c := range clients {
+		go func() {
+			err := c.Wait()
+			if err == nil {
+				err = ErrConnectionLost
+			}
+			s.close(fmt.Errorf("%w: %v", ErrConnectionLost, err))
+		}()
+	}
+	if cfg.Target.KeepaliveInterval > 0 {
 		go s.keepalive(cfg)
 	}
-	cfg.debugf("connected to %s as %s", addr, cfg.User)
 	return s, nil
 }
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 // keepalive sends an SSH-level request every interval, even when the mount
 // is idle, and closes the session after CountMax unanswered in a row, so a
 // silently dead link is noticed before the next kernel request waits on it.
 func (s *session) keepalive(cfg *Config) {
-	t := time.NewTicker(cfg.KeepaliveInterval)
+	t := time.NewTicker(cfg.Target.KeepaliveInterval)
 	defer t.Stop()
 	misses := 0
 	for {
@@ -127,10 +127,10 @@ func (s *session) keepalive(cfg *Config) {
 				return
 			}
 			misses = 0
-		case <-time.After(cfg.KeepaliveInterval):
+		case <-time.After(cfg.Target.KeepaliveInterval):
 			misses++
-			cfg.debugf("keepalive unanswered (%d of %d)", misses, cfg.KeepaliveCountMax)
-			if misses >= cfg.KeepaliveCountMax {
+			cfg.debugf("keepalive unanswered (%d of %d)", misses, cfg.Target.KeepaliveCountMax)
+			if misses >= cfg.Target.KeepaliveCountMax {
 				cfg.debugf("link declared dead: %d keepalives unanswered; closing the connection", misses)
 				s.close(fmt.Errorf("%w: %d keepalives unanswered", ErrConnectionLost, misses))
 				return
@@ -139,21 +139,6 @@ func (s *session) keepalive(cfg *Config) {
 			return
 		}
 	}
-}
-
-func classifyHandshakeError(addr, user string, err error) error {
-	var hkErr *HostKeyError
-	if errors.As(err, &hkErr) {
-		return &StartupError{Kind: StartupHostKey, Err: hkErr}
-	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "unable to authenticate"):
-		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed: no key from the agent or identity files was accepted", user, addr)}
-	case strings.Contains(msg, "checking host key") || strings.Contains(msg, "host key"):
-		return &StartupError{Kind: StartupHostKey, Err: errors.New(strings.TrimPrefix(msg, "ssh: handshake failed: "))}
-	}
-	return &StartupError{Kind: StartupConnect, Err: fmt.Errorf("ssh handshake with %s: %w", addr, unwrapNetError(err))}
 }
 
 // unwrapNetError drops the "dial tcp 1.2.3.4:22:" prefix net adds, since the

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os/user"
 	"path/filepath"
 	"strings"
 )
@@ -40,6 +39,12 @@ func parseArgs(args []string) (options, error) {
 			o.Foreground = true
 		case a == "-d":
 			o.Debug = true
+		case a == "-F":
+			v, err := next()
+			if err != nil {
+				return o, err
+			}
+			o.SSHConfigFile = v
 		case a == "-p" || a == "-o":
 			v, err := next()
 			if err != nil {
@@ -67,6 +72,9 @@ func parseArgs(args []string) (options, error) {
 	if err := o.setRemote(positional[0]); err != nil {
 		return o, err
 	}
+	if o.User != "" {
+		o.SSH.Set("User", o.User)
+	}
 	o.Mountpoint = positional[1]
 	return o, o.makePathsAbsolute()
 }
@@ -74,29 +82,41 @@ func parseArgs(args []string) (options, error) {
 // makePathsAbsolute resolves local paths against the working directory the
 // user ran us in; the background process runs in /.
 func (o *options) makePathsAbsolute() error {
-	for _, p := range append([]*string{&o.Mountpoint}, pointers(o.IdentityFiles, o.KnownHostsFiles)...) {
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			return fmt.Errorf("path %s: %v", *p, err)
+	var err error
+	abs := func(p string) string {
+		// ~ and %d are expanded later, against the home directory.
+		if p == "" || strings.HasPrefix(p, "~") || strings.HasPrefix(p, "%") || err != nil {
+			return p
 		}
-		*p = abs
+		var a string
+		a, err = filepath.Abs(p)
+		return a
+	}
+	o.Mountpoint = abs(o.Mountpoint)
+	if o.SSHConfigFile != "" {
+		o.SSHConfigFile = abs(o.SSHConfigFile)
+	}
+	for key, values := range o.SSH {
+		if !sshKeywords[key].path {
+			continue
+		}
+		for i, v := range values {
+			paths := strings.Fields(v)
+			for j := range paths {
+				paths[j] = abs(paths[j])
+			}
+			values[i] = strings.Join(paths, " ")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot make paths absolute: %v", err)
 	}
 	return nil
 }
 
-func pointers(lists ...[]string) []*string {
-	var out []*string
-	for _, l := range lists {
-		for i := range l {
-			out = append(out, &l[i])
-		}
-	}
-	return out
-}
-
 func (o *options) applyFlag(flag, v string) error {
 	if flag == "-p" {
-		return o.setPort(v)
+		return o.setOption("Port=" + v)
 	}
 	for _, opt := range strings.Split(v, ",") {
 		if opt == "" {
@@ -133,13 +153,6 @@ func (o *options) setRemote(spec string) error {
 	}
 	if o.Host == "" {
 		return bad
-	}
-	if o.User == "" {
-		u, err := user.Current()
-		if err != nil {
-			return fmt.Errorf("cannot tell the local user name; give one as user@host: %v", err)
-		}
-		o.User = u.Username
 	}
 	return nil
 }

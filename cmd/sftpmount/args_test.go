@@ -16,11 +16,14 @@ func TestSshfsStyleArgumentsParse(t *testing.T) {
 	if o.User != "alice" || o.Host != "example.org" || o.Dir != "/srv/data" || o.Mountpoint != "/mnt/x" {
 		t.Errorf("remote/mountpoint: %+v", o)
 	}
-	if o.Port != 2222 || !o.ReadOnly || !o.Foreground || o.Timeout != 7*time.Second || o.CacheTimeout != 0 {
+	if o.SSH["port"][0] != "2222" || !o.ReadOnly || !o.Foreground || o.Timeout != 7*time.Second || o.CacheTimeout != 0 {
 		t.Errorf("options: %+v", o)
 	}
-	if strings.Join(o.IdentityFiles, ",") != "/k1,/k2" {
-		t.Errorf("identity files in order: %v", o.IdentityFiles)
+	if strings.Join(o.SSH["identityfile"], ",") != "/k1,/k2" {
+		t.Errorf("identity files in order: %v", o.SSH["identityfile"])
+	}
+	if o.SSH["user"][0] != "alice" {
+		t.Errorf("user@ is not passed on as User: %v", o.SSH)
 	}
 }
 
@@ -42,9 +45,6 @@ func TestRemoteSpecForms(t *testing.T) {
 		}
 		if (c.user != "" && o.User != c.user) || o.Host != c.host || o.Dir != c.dir {
 			t.Errorf("%q: got user %q host %q dir %q", c.spec, o.User, o.Host, o.Dir)
-		}
-		if o.User == "" {
-			t.Errorf("%q: no default user", c.spec)
 		}
 	}
 }
@@ -69,6 +69,12 @@ func TestBadArgumentsAreRefusedWithAReason(t *testing.T) {
 		"bad cache":          {"host:", "/mnt", "-o", "cache=maybe"},
 		"countmax zero":      {"host:", "/mnt", "-o", "ServerAliveCountMax=0"},
 		"ignored with value": {"host:", "/mnt", "-o", "nodev=1"},
+		"bad strict mode":    {"host:", "/mnt", "-o", "StrictHostKeyChecking=maybe"},
+		"bad yes/no":         {"host:", "/mnt", "-o", "IdentitiesOnly=perhaps"},
+		"sshfs ssh_command":  {"host:", "/mnt", "-o", "ssh_command=ssh -q"},
+		"sshfs max_conns":    {"host:", "/mnt", "-o", "max_conns=4"},
+		"bad dcache timeout": {"host:", "/mnt", "-o", "dcache_timeout=soon"},
+		"-F without file":    {"host:", "/mnt", "-F"},
 	}
 	for name, args := range cases {
 		_, err := parseArgs(args)
@@ -110,7 +116,7 @@ func TestRelativePathsBecomeAbsolute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{o.Mountpoint, o.IdentityFiles[0], o.KnownHostsFiles[0]} {
+	for _, p := range []string{o.Mountpoint, o.SSH["identityfile"][0], o.SSH["userknownhostsfile"][0]} {
 		if !filepath.IsAbs(p) {
 			t.Errorf("%q is not absolute", p)
 		}
@@ -119,7 +125,7 @@ func TestRelativePathsBecomeAbsolute(t *testing.T) {
 
 func TestDefaultsAreSane(t *testing.T) {
 	o := defaultOptions()
-	if o.Port != 22 || o.Timeout <= 0 || o.Timeout > 30*time.Second || o.ConnectTimeout <= 0 || o.KeepaliveInterval <= 0 || o.KeepaliveCountMax < 1 {
+	if o.Timeout <= 0 || o.Timeout > 30*time.Second || defaultConnectTimeout <= 0 || defaultKeepaliveInterval <= 0 || defaultKeepaliveCountMax < 1 || !o.Reconnect {
 		t.Fatalf("%+v", o)
 	}
 }
@@ -135,8 +141,53 @@ func FuzzParseArgs(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if o.Host == "" || o.Mountpoint == "" || o.Port < 1 || o.Port > 65535 || o.Timeout <= 0 {
+		if o.Host == "" || o.Mountpoint == "" || o.Timeout <= 0 {
 			t.Fatalf("accepted %q as %+v", line, o)
 		}
 	})
+}
+
+func TestSshfsOnlyOptionsGetANoticeOrARefusalWithAReason(t *testing.T) {
+	o, err := parseArgs([]string{"h:", "/m", "-o", "sshfs_sync,workaround=rename,dcache_stat_timeout=5,kernel_cache,x-systemd.automount,nofail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Notices) != 4 || o.CacheTimeout != 5*time.Second {
+		t.Fatalf("notices %q, cache timeout %v", o.Notices, o.CacheTimeout)
+	}
+	for _, n := range o.Notices {
+		if strings.Contains(n, "\n") || !strings.Contains(n, "option ") {
+			t.Errorf("notice %q", n)
+		}
+	}
+	_, err = parseArgs([]string{"h:", "/m", "-o", "ssh_command=ssh -x"})
+	if err == nil || !strings.Contains(err.Error(), "ssh_command") || !strings.Contains(err.Error(), "ProxyJump") {
+		t.Fatalf("ssh_command: %v", err)
+	}
+}
+
+func TestSSHKeywordsAndDashFArePassedOn(t *testing.T) {
+	o, err := parseArgs([]string{"myhost:", "/m", "-F", "cfg", "-o", "ProxyJump=gw,HostKeyAlias=files,StrictHostKeyChecking=accept-new,CertificateFile=~/c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(o.SSHConfigFile) || o.SSH["proxyjump"][0] != "gw" || o.SSH["hostkeyalias"][0] != "files" ||
+		o.SSH["stricthostkeychecking"][0] != "accept-new" || o.SSH["certificatefile"][0] != "~/c" {
+		t.Fatalf("%+v", o)
+	}
+	if _, ok := o.SSH["user"]; ok {
+		t.Error("no user@ given, yet User is set: ssh_config could not supply it")
+	}
+}
+
+func TestMountinfoFindsWhatIsMountedAtADirectory(t *testing.T) {
+	info := `22 1 0:21 / /proc rw,nosuid - proc proc rw
+91 22 0:50 / /mnt/with\040space rw,nosuid,nodev - fuse.sftpmount root@h:/srv rw,user_id=0
+`
+	if got := findMount(strings.NewReader(info), "/mnt/with space"); got != "root@h:/srv (fuse.sftpmount)" {
+		t.Errorf("got %q", got)
+	}
+	if got := findMount(strings.NewReader(info), "/mnt"); got != "" {
+		t.Errorf("/mnt is not a mount point, got %q", got)
+	}
 }

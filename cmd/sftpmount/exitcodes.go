@@ -12,7 +12,9 @@ const (
 	ExitAuth       = 6 // no authentication method was accepted
 	ExitRemoteDir  = 7 // the remote directory is missing or not a directory
 	ExitMount      = 8 // the kernel refused the FUSE mount
-	ExitConfig     = 9 // a local file named in the options is unreadable
+	ExitConfig     = 9 // ssh_config or a local file named in the options is wrong or unreadable
+
+	ExitInterrupted = 130 // interrupted (Ctrl-C) before the mount was ready
 )
 
 // failure is an error that knows its exit code. Its message is the one

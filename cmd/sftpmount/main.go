@@ -31,16 +31,44 @@ func run(args []string) int {
 	case err != nil:
 		return report(fail(ExitUsage, err.Error()))
 	}
-	if err := checkMountpoint(o.Mountpoint); err != nil {
+	// Local problems are found before anything is sent to the server.
+	if err := checkMountpoint(o.Mountpoint, o.Nonempty); err != nil {
+		return report(err)
+	}
+	if err := checkFuseDevice(); err != nil {
 		return report(err)
 	}
 	if isDaemonChild() {
 		return report(serveAsDaemon(o))
 	}
-	if o.Foreground {
-		return report(serve(o, nil))
+	for _, n := range o.Notices {
+		fmt.Fprintln(os.Stderr, "sftpmount: "+n)
 	}
-	return report(startDaemon(args))
+	if o.Foreground {
+		st, err := foregroundStartup(o)
+		if err != nil {
+			return report(err)
+		}
+		return report(serve(o, st))
+	}
+	return report(startDaemon(args, o))
+}
+
+// foregroundStartup asks on this process's own terminal and stdin.
+func foregroundStartup(o options) (*startup, error) {
+	st := &startup{
+		tty:    openTerminal(),
+		ready:  func(error) {},
+		notice: func(msg string) { fmt.Fprintln(os.Stderr, "sftpmount: "+msg) },
+	}
+	if o.PasswordStdin {
+		p, err := readPasswordLine(os.Stdin)
+		if err != nil {
+			return nil, fail(ExitUsage, err.Error())
+		}
+		st.password = p
+	}
+	return st, nil
 }
 
 // report prints err as the one line the user sees and returns its code.
@@ -54,17 +82,4 @@ func report(err error) int {
 	}
 	fmt.Fprintln(os.Stderr, "sftpmount: "+f.msg)
 	return f.code
-}
-
-func checkMountpoint(mp string) error {
-	fi, err := os.Stat(mp)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fail(ExitMountpoint, fmt.Sprintf("mountpoint %s: no such directory", mp))
-	case err != nil:
-		return fail(ExitMountpoint, fmt.Sprintf("mountpoint %s: %v", mp, errors.Unwrap(err)))
-	case !fi.IsDir():
-		return fail(ExitMountpoint, fmt.Sprintf("mountpoint %s: not a directory", mp))
-	}
-	return nil
 }

@@ -2,31 +2,32 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sftpmount/sftpmount/remote"
 )
 
 // options is everything the command line can say. Defaults are set in one
 // place, defaultOptions; the sshfs/ssh spelling of each -o name is beside
-// its field.
+// its field. Connection settings that ssh_config can also give are kept as
+// ssh keywords in SSH and resolved against ~/.ssh/config when serving.
 type options struct {
-	User       string
-	Host       string
+	User       string // from user@host:dir; "" leaves it to ssh_config
+	Host       string // the host alias as given
 	Dir        string
 	Mountpoint string
 
-	Port              int           // -p, -o port=
-	IdentityFiles     []string      // -o IdentityFile= (repeatable)
-	KnownHostsFiles   []string      // -o UserKnownHostsFile=
-	Timeout           time.Duration // -o timeout= (seconds): deadline of every remote call
-	ConnectTimeout    time.Duration // -o ConnectTimeout= (seconds)
-	Reconnect         bool          // -o reconnect[=yes|no] (default yes)
-	KeepaliveInterval time.Duration // -o ServerAliveInterval= (seconds, 0 = off)
-	KeepaliveCountMax int           // -o ServerAliveCountMax=
-	CacheTimeout      time.Duration // -o cache_timeout= (seconds); -o cache=no sets 0
+	SSH           remote.Overrides // -p, -o Port=, IdentityFile=, ProxyJump=...: win over ssh_config
+	SSHConfigFile string           // -F FILE: instead of ~/.ssh/config and /etc/ssh/ssh_config
+
+	Timeout      time.Duration // -o timeout= (seconds): deadline of every remote call
+	Reconnect    bool          // -o reconnect[=yes|no] (default yes)
+	CacheTimeout time.Duration // -o cache_timeout= (seconds); -o cache=no sets 0
+
+	PasswordStdin bool // -o password_stdin: read the password from stdin once
+	KeepPassword  bool // -o keep_password: keep it in memory for reconnects
 
 	ContainSymlinks   bool // -o contain_symlinks (default) / no_contain_symlinks
 	TransformSymlinks bool // -o transform_symlinks
@@ -37,46 +38,47 @@ type options struct {
 	Umask     uint32  // -o umask=OCTAL
 	IDMapUser bool    // -o idmap=user (idmap=none is the default)
 
-	AllowOther         bool // -o allow_other
-	DefaultPermissions bool // -o default_permissions
-	ReadOnly           bool // -o ro
+	AllowOther         bool   // -o allow_other
+	DefaultPermissions bool   // -o default_permissions
+	ReadOnly           bool   // -o ro
+	Nonempty           bool   // -o nonempty: mount over a directory that has files
+	FsName             string // -o fsname=: what df and /proc/mounts show
 
 	Foreground bool // -f
 	Debug      bool // -d, -o debug (implies -f, as in sshfs)
+
+	Notices []string // sshfs options accepted without effect, said once at start
 }
 
 func defaultOptions() options {
 	return options{
-		Port:              22,
-		Timeout:           30 * time.Second,
-		ConnectTimeout:    15 * time.Second,
-		KeepaliveInterval: 15 * time.Second,
-		KeepaliveCountMax: 3,
-		CacheTimeout:      20 * time.Second,
-		ContainSymlinks:   true,
-		Reconnect:         true,
+		SSH:             remote.Overrides{},
+		Timeout:         30 * time.Second,
+		CacheTimeout:    20 * time.Second,
+		ContainSymlinks: true,
+		Reconnect:       true,
 	}
 }
 
-// defaultIdentityFiles are tried after -o IdentityFile, in ssh's order.
-func defaultIdentityFiles(home string) []string {
-	var out []string
-	for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
-		out = append(out, filepath.Join(home, ".ssh", n))
-	}
-	return out
-}
-
-func defaultKnownHostsFiles(home string) []string {
-	return []string{filepath.Join(home, ".ssh", "known_hosts"), "/etc/ssh/ssh_known_hosts"}
-}
+// Connection defaults where sftpmount differs from ssh (which has no
+// connect timeout and no keepalive by default): a mount must notice a
+// dead link on its own.
+const (
+	defaultConnectTimeout    = 15 * time.Second
+	defaultKeepaliveInterval = 15 * time.Second
+	defaultKeepaliveCountMax = 3
+)
 
 // ignoredMountOptions are generic mount options that fstab and mount(8)
 // pass along; they change nothing for a FUSE filesystem served by us.
 var ignoredMountOptions = map[string]bool{
 	"rw": true, "dev": true, "nodev": true, "suid": true, "nosuid": true,
 	"exec": true, "noexec": true, "auto": true, "noauto": true, "_netdev": true,
-	"atime": true, "noatime": true, "relatime": true, "user": true, "nouser": true,
+	"atime": true, "noatime": true, "relatime": true, "norelatime": true,
+	"strictatime": true, "nostrictatime": true, "lazytime": true, "nolazytime": true,
+	"diratime": true, "nodiratime": true, "user": true, "nouser": true, "users": true,
+	"owner": true, "group": true, "defaults": true, "nofail": true,
+	"sync": true, "async": true, "dirsync": true, "silent": true, "loud": true,
 }
 
 // setOption applies one name[=value] from -o.
@@ -107,40 +109,23 @@ func (o *options) setOption(opt string) error {
 		return nil
 	}
 
+	if kw, ok := sshKeywords[strings.ToLower(name)]; ok {
+		if err := needValue(); err != nil {
+			return err
+		}
+		if err := kw.check(value); err != nil {
+			return fmt.Errorf("option %s=%s: %v", name, value, err)
+		}
+		o.SSH.Set(kw.name, value)
+		return nil
+	}
+	if c, ok := sshfsCompat[strings.ToLower(name)]; ok {
+		return o.applyCompat(name, value, hasValue, c)
+	}
+
 	switch strings.ToLower(name) {
-	case "port":
-		if err := needValue(); err != nil {
-			return err
-		}
-		return o.setPort(value)
-	case "identityfile":
-		if err := needValue(); err != nil {
-			return err
-		}
-		o.IdentityFiles = append(o.IdentityFiles, expandHome(value))
-	case "userknownhostsfile":
-		if err := needValue(); err != nil {
-			return err
-		}
-		o.KnownHostsFiles = nil
-		for _, f := range strings.Fields(value) {
-			o.KnownHostsFiles = append(o.KnownHostsFiles, expandHome(f))
-		}
 	case "timeout":
 		return seconds(&o.Timeout, 1)
-	case "connecttimeout":
-		return seconds(&o.ConnectTimeout, 1)
-	case "serveraliveinterval":
-		return seconds(&o.KeepaliveInterval, 0)
-	case "serveralivecountmax":
-		if err := needValue(); err != nil {
-			return err
-		}
-		n, err := strconv.Atoi(value)
-		if err != nil || n < 1 {
-			return fmt.Errorf("option %s=%s: want a whole number >= 1", name, value)
-		}
-		o.KeepaliveCountMax = n
 	case "cache_timeout":
 		return seconds(&o.CacheTimeout, 0)
 	case "cache":
@@ -212,32 +197,28 @@ func (o *options) setOption(opt string) error {
 		return flag(&o.DefaultPermissions)
 	case "ro":
 		return flag(&o.ReadOnly)
-	case "debug":
+	case "nonempty":
+		return flag(&o.Nonempty)
+	case "password_stdin":
+		return flag(&o.PasswordStdin)
+	case "keep_password":
+		return flag(&o.KeepPassword)
+	case "fsname":
+		if err := needValue(); err != nil {
+			return err
+		}
+		o.FsName = value
+	case "debug", "sshfs_debug":
 		return flag(&o.Debug)
 	default:
 		if ignoredMountOptions[name] && !hasValue {
 			return nil
 		}
+		// x-systemd.*, x-gvfs-* and comment= are for mount(8) and systemd.
+		if strings.HasPrefix(name, "x-") || name == "comment" {
+			return nil
+		}
 		return fmt.Errorf("unknown option %q (see sftpmount --help)", opt)
 	}
 	return nil
-}
-
-func (o *options) setPort(v string) error {
-	p, err := strconv.Atoi(v)
-	if err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("port %q: want a number from 1 to 65535", v)
-	}
-	o.Port = p
-	return nil
-}
-
-// expandHome expands a leading ~/ as ssh does.
-func expandHome(p string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, strings.TrimPrefix(p, "~"))
-		}
-	}
-	return p
 }

@@ -17,37 +17,37 @@ import (
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-// serve connects, mounts and serves until unmounted. ready, if not nil, is
-// called once with the outcome of the start.
-func serve(o options, ready func(error)) error {
-	if ready == nil {
-		ready = func(error) {}
-	}
+// startup is what only the start of a mount uses: the terminal to ask
+// on, a password from stdin, and where the outcome and notices go.
+type startup struct {
+	tty      *os.File // nil when there is no terminal
+	password []byte   // -o password_stdin; wiped once logged in
+	ready    func(error)
+	notice   func(string)
+}
+
+// serve connects, mounts and serves until unmounted. st.ready is called
+// once with the outcome of the start.
+func serve(o options, st *startup) error {
 	var debug *log.Logger
 	if o.Debug {
 		debug = log.New(os.Stderr, "sftpmount: ", log.Ltime|log.Lmicroseconds)
 	}
-	home, _ := os.UserHomeDir()
-	known := o.KnownHostsFiles
-	if len(known) == 0 {
-		known = defaultKnownHostsFiles(home)
+	cfg, err := connectConfig(o, st, debug)
+	if err != nil {
+		st.ready(err)
+		return asFailure(err)
 	}
-	cfg := remote.Config{
-		Host: o.Host, Port: o.Port, User: o.User, Dir: o.Dir,
-		UseAgent:             true,
-		IdentityFiles:        o.IdentityFiles,
-		DefaultIdentityFiles: defaultIdentityFiles(home),
-		KnownHostsFiles:      known,
-		ConnectTimeout:       o.ConnectTimeout,
-		Timeout:              o.Timeout,
-		Reconnect:            o.Reconnect,
-		KeepaliveInterval:    o.KeepaliveInterval,
-		KeepaliveCountMax:    o.KeepaliveCountMax,
-		Debug:                debug,
+	if o.FsName == "" {
+		o.FsName = fmt.Sprintf("%s@%s:%s", cfg.Target.User, o.Host, o.Dir)
 	}
 	rc, err := remote.Connect(context.Background(), cfg)
+	wipeBytes(st.password)
+	if st.tty != nil {
+		st.tty.Close()
+	}
 	if err != nil {
-		ready(err)
+		st.ready(err)
 		return asFailure(err)
 	}
 	defer rc.Close()
@@ -69,7 +69,7 @@ func serve(o options, ready func(error)) error {
 	}
 	root := sftpfs.NewRoot(rc, fsOpts)
 	mo := fuse.MountOptions{
-		FsName:     fmt.Sprintf("%s@%s:%s", o.User, o.Host, o.Dir),
+		FsName:     o.FsName,
 		Name:       "sftpmount",
 		AllowOther: o.AllowOther,
 		MaxWrite:   1 << 20,
@@ -88,10 +88,10 @@ func serve(o options, ready func(error)) error {
 	})
 	if err != nil {
 		err = fail(ExitMount, fmt.Sprintf("mount %s: %v", o.Mountpoint, err))
-		ready(err)
+		st.ready(err)
 		return err
 	}
-	ready(nil)
+	st.ready(nil)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+
+	"golang.org/x/term"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// newPrompter picks how the person starting the mount is asked for
+// passphrases, passwords and new host keys, as ssh does: the terminal,
+// else SSH_ASKPASS (when a display is set, or always with
+// SSH_ASKPASS_REQUIRE=force or prefer). nil means nobody can be asked.
+func newPrompter(tty *os.File) remote.Prompter {
+	askpass := os.Getenv("SSH_ASKPASS")
+	require := os.Getenv("SSH_ASKPASS_REQUIRE")
+	display := os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+	switch {
+	case askpass != "" && require == "force":
+		return askpassPrompter{askpass}
+	case askpass != "" && require == "prefer" && display:
+		return askpassPrompter{askpass}
+	case tty != nil && require != "never":
+		return ttyPrompter{tty}
+	case askpass != "" && require != "never" && (display || require == "prefer"):
+		return askpassPrompter{askpass}
+	}
+	return nil
+}
+
+// openTerminal opens the controlling terminal, or returns nil.
+func openTerminal() *os.File {
+	f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// ttyPrompter asks on a terminal: the controlling one in the foreground,
+// or the one the parent handed to the background process.
+type ttyPrompter struct{ tty *os.File }
+
+func (p ttyPrompter) Secret(prompt string) ([]byte, error) {
+	fmt.Fprint(p.tty, prompt)
+	defer fmt.Fprintln(p.tty)
+	b, err := term.ReadPassword(int(p.tty.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("reading from the terminal: %v", err)
+	}
+	return b, nil
+}
+
+func (p ttyPrompter) Ask(prompt string) (string, error) {
+	fmt.Fprint(p.tty, prompt)
+	line, err := readLine(p.tty)
+	if err != nil {
+		return "", fmt.Errorf("reading from the terminal: %v", err)
+	}
+	return string(line), nil
+}
+
+func (p ttyPrompter) Say(msg string) { fmt.Fprintln(p.tty, msg) }
+
+// askpassPrompter runs $SSH_ASKPASS with the prompt as its argument and
+// takes its output as the answer; the secret never appears in an argv or
+// environment.
+type askpassPrompter struct{ program string }
+
+func (p askpassPrompter) Secret(prompt string) ([]byte, error) {
+	return p.run(prompt, "")
+}
+
+func (p askpassPrompter) Ask(prompt string) (string, error) {
+	b, err := p.run(prompt, "confirm")
+	return string(b), err
+}
+
+func (p askpassPrompter) Say(string) {}
+
+func (p askpassPrompter) run(prompt, kind string) ([]byte, error) {
+	cmd := exec.Command(p.program, prompt)
+	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT="+kind)
+	cmd.Stdin, cmd.Stderr = nil, nil
+	out, err := cmd.Output()
+	if err != nil {
+		wipeBytes(out)
+		return nil, fmt.Errorf("SSH_ASKPASS program %s: %v", p.program, err)
+	}
+	return bytes.TrimRight(out, "\r\n"), nil
+}
+
+// readPasswordLine reads one line (sshfs's password_stdin): byte by byte,
+// so nothing after the newline is consumed.
+func readPasswordLine(r io.Reader) ([]byte, error) {
+	line, err := readLine(r)
+	if err != nil {
+		wipeBytes(line)
+		return nil, err
+	}
+	if len(line) == 0 {
+		return nil, errors.New("password_stdin: no password on standard input")
+	}
+	return line, nil
+}
+
+func readLine(r io.Reader) ([]byte, error) {
+	// Room for any password up front: growing the slice would leave
+	// copies behind that are never wiped.
+	line := make([]byte, 0, 4096)
+	var b [1]byte
+	for {
+		n, err := r.Read(b[:])
+		if n == 1 {
+			if b[0] == '\n' {
+				return bytes.TrimSuffix(line, []byte("\r")), nil
+			}
+			line = append(line, b[0])
+		}
+		if err == io.EOF {
+			return line, nil
+		}
+		if err != nil {
+			return line, err
+		}
+	}
+}
+
+func wipeBytes(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}

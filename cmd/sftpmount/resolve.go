@@ -1,0 +1,60 @@
+package main
+
+import (
+	"log"
+	"os"
+	"os/user"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// connectConfig resolves the host the way ssh would (command line, then
+// ssh_config, then defaults) and adds the mount's own settings.
+func connectConfig(o options, st *startup, debug *log.Logger) (remote.Config, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return remote.Config{}, fail(ExitConfig, "cannot tell the home directory: $HOME is not set")
+	}
+	local, err := user.Current()
+	if err != nil {
+		return remote.Config{}, fail(ExitConfig, "cannot tell the local user name; give one as user@host: "+err.Error())
+	}
+	files, err := remote.LoadSSHConfig(o.SSHConfigFile, home)
+	if err != nil {
+		return remote.Config{}, err
+	}
+	target, err := files.Resolve(o.Host, o.SSH, remote.Defaults{
+		User:                  local.Username,
+		Home:                  home,
+		ConnectTimeout:        defaultConnectTimeout,
+		KeepaliveInterval:     defaultKeepaliveInterval,
+		KeepaliveCountMax:     defaultKeepaliveCountMax,
+		StrictHostKeyChecking: remote.HostKeyAsk,
+	})
+	if err != nil {
+		return remote.Config{}, err
+	}
+	return remote.Config{
+		Target:       target,
+		Dir:          o.Dir,
+		Timeout:      o.Timeout,
+		Reconnect:    o.Reconnect,
+		Prompter:     newPrompter(st.tty),
+		Password:     st.password,
+		KeepPassword: o.KeepPassword,
+		Debug:        debug,
+		Notice:       log.New(noticeWriter(func(m string) { st.notice(m) }), "", 0),
+	}, nil
+}
+
+// noticeWriter turns log lines into calls of notice.
+type noticeWriter func(string)
+
+func (w noticeWriter) Write(b []byte) (int, error) {
+	msg := string(b)
+	for len(msg) > 0 && msg[len(msg)-1] == '\n' {
+		msg = msg[:len(msg)-1]
+	}
+	w(msg)
+	return len(b), nil
+}

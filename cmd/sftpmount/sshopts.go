@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// sshKeyword is an ssh_config keyword accepted with -o, as ssh and sshfs
+// accept them. The value is checked here so a typo is a usage error; it is
+// applied when the host is resolved against ~/.ssh/config, over which it
+// wins.
+type sshKeyword struct {
+	name  string // ssh_config spelling
+	check func(string) error
+	path  bool // a local path (or space-separated paths), made absolute before daemonizing
+}
+
+var sshKeywords = map[string]sshKeyword{}
+
+func init() {
+	for _, k := range []sshKeyword{
+		{name: "HostName", check: anyValue},
+		{name: "User", check: anyValue},
+		{name: "Port", check: portValue},
+		{name: "IdentityFile", check: anyValue, path: true},
+		{name: "IdentitiesOnly", check: yesNo},
+		{name: "CertificateFile", check: anyValue, path: true},
+		{name: "IdentityAgent", check: anyValue},
+		{name: "UserKnownHostsFile", check: anyValue, path: true},
+		{name: "GlobalKnownHostsFile", check: anyValue, path: true},
+		{name: "StrictHostKeyChecking", check: oneOf("yes", "ask", "accept-new", "no", "off")},
+		{name: "HostKeyAlias", check: anyValue},
+		{name: "HashKnownHosts", check: yesNo},
+		{name: "ProxyJump", check: anyValue},
+		{name: "BatchMode", check: yesNo},
+		{name: "PubkeyAuthentication", check: yesNo},
+		{name: "PasswordAuthentication", check: yesNo},
+		{name: "KbdInteractiveAuthentication", check: yesNo},
+		{name: "NumberOfPasswordPrompts", check: atLeast(1)},
+		{name: "ConnectTimeout", check: atLeast(1)},
+		{name: "ServerAliveInterval", check: atLeast(0)},
+		{name: "ServerAliveCountMax", check: atLeast(1)},
+	} {
+		sshKeywords[strings.ToLower(k.name)] = k
+	}
+}
+
+func anyValue(string) error { return nil }
+
+func yesNo(v string) error { return oneOf("yes", "no")(v) }
+
+func oneOf(allowed ...string) func(string) error {
+	return func(v string) error {
+		for _, a := range allowed {
+			if strings.EqualFold(v, a) {
+				return nil
+			}
+		}
+		return fmt.Errorf("want %s", strings.Join(allowed, ", "))
+	}
+}
+
+func atLeast(min int) func(string) error {
+	return func(v string) error {
+		if n, err := strconv.Atoi(v); err != nil || n < min {
+			return fmt.Errorf("want a whole number >= %d", min)
+		}
+		return nil
+	}
+}
+
+func portValue(v string) error {
+	if p, err := strconv.Atoi(v); err != nil || p < 1 || p > 65535 {
+		return errors.New("want a port number from 1 to 65535")
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package remote
+
+import "time"
+
+// Endpoint is one SSH server to log in to: the mount's target or one of
+// the jump hosts in front of it. Resolve fills it from the command line,
+// ~/.ssh/config and ssh's defaults, so that whatever works with
+// `ssh alias` works here.
+type Endpoint struct {
+	Alias string // the name the user gave; ssh_config's Host patterns match it
+	Host  string // HostName: the address dialed
+	Port  int
+	User  string
+
+	Identities       []Identity // key files, in the order they are offered
+	IdentitiesOnly   bool       // offer only these files, not every agent key
+	CertificateFiles []string   // certificates offered with their keys
+	AgentSocket      string     // "" means no agent
+
+	// KnownHostsFiles are the user's files: an accepted new key is
+	// appended to the first. GlobalKnownHostsFiles are only read.
+	KnownHostsFiles       []string
+	GlobalKnownHostsFiles []string
+	HostKeyAlias          string // looked up in known_hosts instead of host:port
+	StrictHostKeyChecking string // yes, ask, accept-new or no
+	HashKnownHosts        bool   // hash the host name of keys we append
+
+	BatchMode               bool // never prompt
+	PubkeyAuthentication    bool
+	KbdInteractiveAuth      bool
+	PasswordAuthentication  bool
+	NumberOfPasswordPrompts int
+
+	ConnectTimeout    time.Duration
+	KeepaliveInterval time.Duration // 0 disables keepalive
+	KeepaliveCountMax int
+
+	Jumps []*Endpoint // ProxyJump hosts, dialed in order before this one
+}
+
+// Identity is a private key file to offer. Required files were named on
+// the command line, so a missing one is an error; files from ssh_config
+// or ssh's defaults are skipped when absent, as ssh does.
+type Identity struct {
+	Path     string
+	Required bool
+}
+
+// Strict host key checking modes, spelled as in ssh_config.
+const (
+	HostKeyYes       = "yes"
+	HostKeyAsk       = "ask"
+	HostKeyAcceptNew = "accept-new"
+	HostKeyNo        = "no"
+)
+
+// knownHostsName is the name this endpoint's key is recorded under.
+func (e *Endpoint) knownHostsName() string {
+	if e.HostKeyAlias != "" {
+		// ssh looks an alias up without the port.
+		return e.HostKeyAlias
+	}
+	return joinHostPort(e.Host, e.Port)
+}
+
+func (e *Endpoint) addr() string { return joinHostPort(e.Host, e.Port) }

@@ -1,0 +1,214 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// hop is one SSH server on the way: a ProxyJump host or the target, with
+// what it takes to trust it and log in there.
+type hop struct {
+	ep   *Endpoint
+	keys *hostKeyChecker
+	auth *authenticator
+}
+
+func newHops(cfg *Config) ([]*hop, error) {
+	var hops []*hop
+	for _, ep := range append(append([]*Endpoint{}, cfg.Target.Jumps...), cfg.Target) {
+		hk, err := newHostKeyChecker(ep, cfg.notice)
+		if err != nil {
+			return nil, err
+		}
+		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg)})
+	}
+	return hops, nil
+}
+
+// login opens a connection to the hop, directly or through the previous
+// hop's SSH connection, checks its host key and authenticates.
+func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, error) {
+	addr := h.ep.addr()
+	var conn net.Conn
+	var err error
+	if via == nil {
+		conn, err = (&net.Dialer{}).DialContext(g.ctx, "tcp", addr)
+		if err == nil {
+			g.watch(conn)
+		}
+	} else {
+		conn, err = via.DialContext(g.ctx, "tcp", addr)
+	}
+	if err != nil {
+		if g.expired() {
+			return nil, g.timeoutError(addr)
+		}
+		how := ""
+		if via != nil {
+			how = " through the jump host"
+		}
+		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("connect to %s%s: %w", addr, how, unwrapNetError(err))}
+	}
+	if h.auth.prompter == nil {
+		p = nil // the first login is over: reconnects never prompt
+	}
+	if p != nil {
+		p = pausingPrompter{p, g}
+	}
+	auth, release, err := h.auth.methods(p)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	defer release()
+	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, &ssh.ClientConfig{
+		User:              h.ep.User,
+		Auth:              auth,
+		HostKeyCallback:   h.keys.check(p),
+		HostKeyAlgorithms: h.keys.algorithmsFor(conn.RemoteAddr()),
+		BannerCallback:    func(string) error { return nil },
+	})
+	if err != nil {
+		conn.Close()
+		if g.expired() {
+			return nil, g.timeoutError(addr)
+		}
+		return nil, classifyHandshakeError(addr, h.ep.User, err)
+	}
+	return ssh.NewClient(cc, chans, reqs), nil
+}
+
+// connectGuard bounds a whole connect (every hop, the handshakes and the
+// SFTP start) by ConnectTimeout, without counting the time a person takes
+// to answer a prompt. When it fires it closes the first TCP connection,
+// which fails everything layered on it; a socket deadline could not do
+// that for hops reached through a jump host.
+type connectGuard struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timeout time.Duration
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopCtx func() bool
+	conn    net.Conn
+	fired   bool
+}
+
+func newConnectGuard(ctx context.Context, timeout time.Duration) *connectGuard {
+	g := &connectGuard{timeout: timeout}
+	g.ctx, g.cancel = context.WithCancel(ctx)
+	g.timer = time.AfterFunc(timeout, g.fire)
+	// A reconnect made for a kernel request is also bounded by that
+	// request's own deadline.
+	stop := context.AfterFunc(ctx, g.fire)
+	g.stopCtx = stop
+	return g
+}
+
+func (g *connectGuard) fire() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.fired = true
+	g.cancel()
+	if g.conn != nil {
+		g.conn.Close()
+	}
+}
+
+func (g *connectGuard) watch(c net.Conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.conn = c
+	if g.fired {
+		c.Close()
+	}
+}
+
+func (g *connectGuard) pause() { g.timer.Stop() }
+
+// resume restarts the full timeout: the person has just answered.
+func (g *connectGuard) resume() { g.timer.Reset(g.timeout) }
+
+// done ends the guard once the session is up; the connection stays open.
+func (g *connectGuard) done() {
+	g.timer.Stop()
+	g.stopCtx()
+	g.cancel()
+}
+
+func (g *connectGuard) expired() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.fired
+}
+
+func (g *connectGuard) timeoutError(addr string) error {
+	return &StartupError{Kind: StartupConnect, Err: fmt.Errorf("connect to %s: no answer within %v (ConnectTimeout)", addr, g.timeout)}
+}
+
+// pausingPrompter stops the connect timeout while a person is asked.
+type pausingPrompter struct {
+	p Prompter
+	g *connectGuard
+}
+
+func (pp pausingPrompter) Secret(prompt string) ([]byte, error) {
+	pp.g.pause()
+	defer pp.g.resume()
+	return pp.p.Secret(prompt)
+}
+
+func (pp pausingPrompter) Ask(prompt string) (string, error) {
+	pp.g.pause()
+	defer pp.g.resume()
+	return pp.p.Ask(prompt)
+}
+
+func (pp pausingPrompter) Say(msg string) { pp.p.Say(msg) }
+
+// classifyHandshakeError turns x/crypto's handshake errors into one line
+// that says what failed and what to do.
+func classifyHandshakeError(addr, user string, err error) error {
+	var hkErr *HostKeyError
+	if errors.As(err, &hkErr) {
+		return &StartupError{Kind: StartupHostKey, Err: hkErr}
+	}
+	msg := strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
+	switch {
+	case strings.Contains(msg, "unable to authenticate"):
+		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed (%s): check the user name and keys, or give a password with -o password_stdin", user, addr, triedMethods(msg))}
+	case strings.Contains(msg, "identity file") || strings.Contains(msg, "nobody can answer"):
+		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed: %s", user, addr, msg)}
+	case strings.Contains(msg, "host key"):
+		return &StartupError{Kind: StartupHostKey, Err: errors.New(msg)}
+	}
+	return &StartupError{Kind: StartupConnect, Err: fmt.Errorf("ssh handshake with %s: %w", addr, unwrapNetError(err))}
+}
+
+// triedMethods extracts "attempted methods [none publickey]" for the
+// message, so the user sees whether a password was even asked.
+func triedMethods(msg string) string {
+	_, rest, ok := strings.Cut(msg, "attempted methods [")
+	if !ok {
+		return "no method accepted"
+	}
+	list, _, _ := strings.Cut(rest, "]")
+	var tried []string
+	for _, m := range strings.Fields(list) {
+		if m != "none" {
+			tried = append(tried, m)
+		}
+	}
+	if len(tried) == 0 {
+		return "no key or password to offer"
+	}
+	return "tried " + strings.Join(tried, ", ")
+}

@@ -1,0 +1,371 @@
+package remote
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
+)
+
+// SSHConfig is the ssh_config files in force: -F's file alone, or the
+// user's ~/.ssh/config followed by /etc/ssh/ssh_config, as ssh reads them.
+// For a keyword with one value the first file (and the first matching
+// Host block) that sets it wins.
+type SSHConfig struct {
+	files []*ssh_config.Config
+	names []string
+}
+
+// LoadSSHConfig reads the files. explicit is -F's argument ("" for the
+// usual files); a missing usual file is no error, a missing -F file is.
+func LoadSSHConfig(explicit, home string) (*SSHConfig, error) {
+	paths := []string{filepath.Join(home, ".ssh", "config"), "/etc/ssh/ssh_config"}
+	if explicit != "" {
+		paths = []string{explicit}
+	}
+	c := &SSHConfig{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) && explicit == "" {
+			continue
+		}
+		if err != nil {
+			return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ssh config %s: %v", p, unwrapPathError(err))}
+		}
+		f, err := ssh_config.DecodeBytes(data)
+		if err != nil {
+			return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ssh config %s: %v", p, err)}
+		}
+		c.files = append(c.files, f)
+		c.names = append(c.names, p)
+	}
+	return c, nil
+}
+
+// Overrides are ssh_config keywords given on the command line (-o Key=value,
+// -p, user@), lower-cased. They win over every file, as in ssh.
+type Overrides map[string][]string
+
+// Set records a command-line value; IdentityFile, CertificateFile and the
+// known-hosts lists accumulate, other keywords keep the last value given.
+func (o Overrides) Set(keyword, value string) {
+	k := strings.ToLower(keyword)
+	if multiValued[k] {
+		o[k] = append(o[k], value)
+		return
+	}
+	o[k] = []string{value}
+}
+
+var multiValued = map[string]bool{"identityfile": true, "certificatefile": true}
+
+// settings answers keyword lookups for one host alias: command line first,
+// then the files.
+type settings struct {
+	alias string
+	over  Overrides
+	cfg   *SSHConfig
+	err   error
+}
+
+func (s *settings) get(keyword string) (string, bool) {
+	k := strings.ToLower(keyword)
+	if v, ok := s.over[k]; ok && len(v) > 0 {
+		return v[len(v)-1], true
+	}
+	for i, f := range s.cfg.files {
+		v, err := f.Get(s.alias, keyword)
+		if err != nil && s.err == nil {
+			s.err = fmt.Errorf("ssh config %s: %v", s.cfg.names[i], err)
+		}
+		if v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// all returns every value from the command line, then every value from
+// the files (ssh accumulates IdentityFile and CertificateFile this way).
+func (s *settings) all(keyword string) (cmdline, files []string) {
+	cmdline = s.over[strings.ToLower(keyword)]
+	for i, f := range s.cfg.files {
+		v, err := f.GetAll(s.alias, keyword)
+		if err != nil && s.err == nil {
+			s.err = fmt.Errorf("ssh config %s: %v", s.cfg.names[i], err)
+		}
+		files = append(files, v...)
+	}
+	return cmdline, files
+}
+
+func (s *settings) fail(keyword, value, want string) {
+	if s.err == nil {
+		s.err = fmt.Errorf("%s %q for host %s: want %s", keyword, value, s.alias, want)
+	}
+}
+
+func (s *settings) str(keyword, def string) string {
+	if v, ok := s.get(keyword); ok {
+		return v
+	}
+	return def
+}
+
+func (s *settings) boolean(keyword string, def bool) bool {
+	v, ok := s.get(keyword)
+	if !ok {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "yes", "true":
+		return true
+	case "no", "false":
+		return false
+	}
+	s.fail(keyword, v, "yes or no")
+	return def
+}
+
+func (s *settings) number(keyword string, def, min, max int) int {
+	v, ok := s.get(keyword)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		s.fail(keyword, v, fmt.Sprintf("a number from %d to %d", min, max))
+		return def
+	}
+	return n
+}
+
+func (s *settings) seconds(keyword string, def time.Duration, min int) time.Duration {
+	if v, ok := s.get(keyword); ok && strings.EqualFold(v, "none") {
+		return def
+	}
+	return time.Duration(s.number(keyword, int(def/time.Second), min, 1<<30)) * time.Second
+}
+
+// Defaults are sftpmount's own where they differ from ssh's: a connect
+// timeout and keepalive are on, since a mount must notice a dead link.
+type Defaults struct {
+	User              string // the local user name
+	Home              string // for ~ and %d
+	ConnectTimeout    time.Duration
+	KeepaliveInterval time.Duration
+	KeepaliveCountMax int
+	// StrictHostKeyChecking when neither command line nor files set it:
+	// ask with a terminal, yes without.
+	StrictHostKeyChecking string
+}
+
+// Resolve builds the endpoint for alias the way ssh would: command-line
+// values, then the config files, then defaults; then ProxyJump hosts, each
+// resolved the same way as a host of its own.
+func (c *SSHConfig) Resolve(alias string, over Overrides, def Defaults) (*Endpoint, error) {
+	return c.resolve(alias, over, def, 0)
+}
+
+func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth int) (*Endpoint, error) {
+	if depth > 8 {
+		return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ProxyJump: more than 8 hops (a loop?) at %s", alias)}
+	}
+	s := &settings{alias: alias, over: over, cfg: c}
+	e := &Endpoint{Alias: alias}
+	e.User = s.str("User", def.User)
+	e.Port = s.number("Port", 22, 1, 65535)
+	x := expander{alias: alias, localUser: def.User, home: def.Home, user: e.User, port: e.Port}
+	e.Host = x.expand(s.str("HostName", alias))
+	x.host = e.Host
+
+	cmdKeys, fileKeys := s.all("IdentityFile")
+	for _, p := range cmdKeys {
+		e.Identities = append(e.Identities, Identity{Path: x.path(p), Required: true})
+	}
+	for _, p := range fileKeys {
+		e.Identities = append(e.Identities, Identity{Path: x.path(p)})
+	}
+	if len(e.Identities) == 0 {
+		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			e.Identities = append(e.Identities, Identity{Path: filepath.Join(def.Home, ".ssh", n)})
+		}
+	}
+	cmdCerts, fileCerts := s.all("CertificateFile")
+	for _, p := range append(cmdCerts, fileCerts...) {
+		e.CertificateFiles = append(e.CertificateFiles, x.path(p))
+	}
+	e.IdentitiesOnly = s.boolean("IdentitiesOnly", false)
+	switch agent := s.str("IdentityAgent", "SSH_AUTH_SOCK"); {
+	case agent == "SSH_AUTH_SOCK":
+		e.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
+	case strings.EqualFold(agent, "none"):
+	case strings.HasPrefix(agent, "$"):
+		e.AgentSocket = os.Getenv(agent[1:])
+	default:
+		e.AgentSocket = x.path(agent)
+	}
+
+	e.KnownHostsFiles = x.paths(s.str("UserKnownHostsFile", "~/.ssh/known_hosts ~/.ssh/known_hosts2"))
+	e.GlobalKnownHostsFiles = x.paths(s.str("GlobalKnownHostsFile", "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"))
+	e.HostKeyAlias = s.str("HostKeyAlias", "")
+	e.HashKnownHosts = s.boolean("HashKnownHosts", false)
+	strict := s.str("StrictHostKeyChecking", def.StrictHostKeyChecking)
+	switch strings.ToLower(strict) {
+	case "yes", "true":
+		e.StrictHostKeyChecking = HostKeyYes
+	case "ask":
+		e.StrictHostKeyChecking = HostKeyAsk
+	case "accept-new":
+		e.StrictHostKeyChecking = HostKeyAcceptNew
+	case "no", "off", "false":
+		e.StrictHostKeyChecking = HostKeyNo
+	default:
+		s.fail("StrictHostKeyChecking", strict, "yes, ask, accept-new or no")
+	}
+
+	e.BatchMode = s.boolean("BatchMode", false)
+	e.PubkeyAuthentication = s.boolean("PubkeyAuthentication", true)
+	e.KbdInteractiveAuth = s.boolean("KbdInteractiveAuthentication", s.boolean("ChallengeResponseAuthentication", true))
+	e.PasswordAuthentication = s.boolean("PasswordAuthentication", true)
+	e.NumberOfPasswordPrompts = s.number("NumberOfPasswordPrompts", 3, 1, 100)
+
+	e.ConnectTimeout = s.seconds("ConnectTimeout", def.ConnectTimeout, 1)
+	e.KeepaliveInterval = s.seconds("ServerAliveInterval", def.KeepaliveInterval, 0)
+	e.KeepaliveCountMax = s.number("ServerAliveCountMax", def.KeepaliveCountMax, 1, 1000)
+
+	jumps := s.str("ProxyJump", "none")
+	if s.err != nil {
+		return nil, &StartupError{Kind: StartupConfig, Err: s.err}
+	}
+	if !strings.EqualFold(jumps, "none") {
+		for _, spec := range strings.Split(jumps, ",") {
+			j, err := c.resolveJump(strings.TrimSpace(spec), def, depth)
+			if err != nil {
+				return nil, err
+			}
+			e.Jumps = append(e.Jumps, j...)
+		}
+	}
+	return e, nil
+}
+
+// resolveJump resolves one ProxyJump entry, [user@]host[:port], as a host
+// of its own; its own ProxyJump hosts come first, as in ssh.
+func (c *SSHConfig) resolveJump(spec string, def Defaults, depth int) ([]*Endpoint, error) {
+	over := Overrides{}
+	rest := strings.TrimPrefix(spec, "ssh://")
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		over.Set("User", rest[:at])
+		rest = rest[at+1:]
+	}
+	host := rest
+	if h, p, err := splitJumpHostPort(rest); err == nil {
+		host = h
+		if p != "" {
+			over.Set("Port", p)
+		}
+	}
+	if host == "" {
+		return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ProxyJump %q: want [user@]host[:port]", spec)}
+	}
+	j, err := c.resolve(host, over, def, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	hops := append(j.Jumps, j)
+	j.Jumps = nil
+	return hops, nil
+}
+
+func splitJumpHostPort(s string) (host, port string, err error) {
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return "", "", errors.New("unclosed [")
+		}
+		host, rest := s[1:end], s[end+1:]
+		return host, strings.TrimPrefix(rest, ":"), nil
+	}
+	if strings.Count(s, ":") == 1 {
+		h, p, _ := strings.Cut(s, ":")
+		return h, p, nil
+	}
+	return s, "", nil
+}
+
+// expander does ssh_config's ~ and % expansion (ssh_config(5), TOKENS).
+type expander struct {
+	alias, host, user, localUser, home string
+	port                               int
+}
+
+func (x expander) expand(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b bytes.Buffer
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case '%':
+			b.WriteByte('%')
+		case 'd':
+			b.WriteString(x.home)
+		case 'h':
+			if x.host != "" {
+				b.WriteString(x.host)
+			} else {
+				b.WriteString(x.alias)
+			}
+		case 'n':
+			b.WriteString(x.alias)
+		case 'p':
+			b.WriteString(strconv.Itoa(x.port))
+		case 'r':
+			b.WriteString(x.user)
+		case 'u':
+			b.WriteString(x.localUser)
+		case 'i':
+			b.WriteString(strconv.Itoa(os.Getuid()))
+		case 'l':
+			h, _ := os.Hostname()
+			b.WriteString(h)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// path expands tokens and a leading ~. Paths from the command line were
+// made absolute before the background process left the user's directory.
+func (x expander) path(p string) string {
+	p = x.expand(p)
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		p = filepath.Join(x.home, p[1:])
+	}
+	return p
+}
+
+func (x expander) paths(list string) []string {
+	var out []string
+	for _, p := range strings.Fields(list) {
+		if strings.EqualFold(p, "none") {
+			continue
+		}
+		out = append(out, x.path(p))
+	}
+	return out
+}
