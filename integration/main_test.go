@@ -57,6 +57,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer server.stop()
+	defer stopAuthServer()
 	return m.Run()
 }
 

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -87,10 +88,19 @@ type result struct {
 // SSH_AUTH_SOCK unless given) and a bound on its run time.
 func runBinary(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runBinaryWithInput(t, env, "", args...)
+}
+
+// runBinaryWithInput also feeds stdin, and runs sftpmount in a session of
+// its own, without a controlling terminal, as a script or cron job would.
+func runBinaryWithInput(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()

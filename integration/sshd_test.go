@@ -36,11 +36,17 @@ type sshServer struct {
 }
 
 func startSSHD(dir string) (*sshServer, error) {
+	return startSSHDWith(dir, nil)
+}
+
+// startSSHDWith lets prepare add sshd_config lines (they come first, and
+// sshd takes the first value it reads) once the server's keys exist.
+func startSSHDWith(dir string, prepare func(*sshServer) (string, error)) (*sshServer, error) {
 	if err := os.MkdirAll(dir, 0755); err != nil {
 		return nil, err
 	}
 	s := &sshServer{dir: dir, userKey: filepath.Join(dir, "id_ed25519"), log: filepath.Join(dir, "sshd.log")}
-	hostKey := filepath.Join(dir, "host_ed25519")
+	hostKey := s.hostKey()
 	for _, k := range []string{hostKey, s.userKey} {
 		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sftpmount-test", "-f", k).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
@@ -71,8 +77,14 @@ func startSSHD(dir string) (*sshServer, error) {
 	if err := os.WriteFile(s.knownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s\n", port, s.hostKeyPub)), 0644); err != nil {
 		return nil, err
 	}
+	extra := ""
+	if prepare != nil {
+		if extra, err = prepare(s); err != nil {
+			return nil, err
+		}
+	}
 	config := filepath.Join(dir, "sshd_config")
-	err = os.WriteFile(config, []byte(fmt.Sprintf(`Port %d
+	err = os.WriteFile(config, []byte(extra+fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
 AuthorizedKeysFile %s
@@ -97,6 +109,8 @@ Subsystem sftp %s
 	}
 	return s, nil
 }
+
+func (s *sshServer) hostKey() string { return filepath.Join(s.dir, "host_ed25519") }
 
 // start runs the listener and waits until it answers.
 func (s *sshServer) start() error {
