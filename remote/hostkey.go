@@ -105,11 +105,13 @@ func (hk *hostKeyChecker) check(p Prompter) ssh.HostKeyCallback {
 		switch {
 		case errors.As(err, &revoked):
 			return fmt.Errorf("host key for %s (%s %s) is marked @revoked; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint)
-		case errors.As(err, &keyErr) && len(keyErr.Want) > 0:
-			herr.Changed = true
-			herr.KnownAt = fmt.Sprintf("%s:%d", keyErr.Want[0].Filename, keyErr.Want[0].Line)
-			return herr
-		case !errors.As(err, &keyErr):
+		case errors.As(err, &keyErr):
+			if keys, _ := splitAuthorities(keyErr.Want); len(keys) > 0 {
+				herr.Changed = true
+				herr.KnownAt = fmt.Sprintf("%s:%d", keys[0].Filename, keys[0].Line)
+				return herr
+			}
+		default:
 			return fmt.Errorf("checking host key for %s: %w", herr.Host, err)
 		}
 		return hk.unknown(herr, key, host, port, p)
@@ -196,10 +198,11 @@ func appendLine(file, line string) error {
 	return f.Close()
 }
 
-// algorithmsFor returns the host key algorithms recorded for hostport, so
+// algorithmsFor returns the host key algorithms recorded for the host, so
 // the handshake asks the server for a key type we can verify. Without this
 // a server offering ed25519 first would look "changed" to a user whose
-// known_hosts only holds its RSA key.
+// known_hosts only holds its RSA key. When a @cert-authority line covers
+// the host, certificates are asked for first.
 func (hk *hostKeyChecker) algorithmsFor(remote net.Addr) []string {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -213,17 +216,58 @@ func (hk *hostKeyChecker) algorithmsFor(remote net.Addr) []string {
 	if !errors.As(hk.callback(hk.name(), remote, probe), &keyErr) {
 		return nil
 	}
+	keys, authorities := splitAuthorities(keyErr.Want)
 	var algos []string
 	seen := map[string]bool{}
-	for _, k := range keyErr.Want {
-		for _, a := range algorithmsForKeyType(k.Key.Type()) {
+	add := func(list []string) {
+		for _, a := range list {
 			if !seen[a] {
 				seen[a] = true
 				algos = append(algos, a)
 			}
 		}
 	}
+	if len(authorities) > 0 {
+		add(certAlgorithms)
+		if len(keys) == 0 {
+			add(plainAlgorithms)
+		}
+	}
+	for _, k := range keys {
+		add(algorithmsForKeyType(k.Key.Type()))
+	}
 	return algos
+}
+
+var certAlgorithms = []string{ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01,
+	ssh.CertAlgoECDSA521v01, ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01}
+
+var plainAlgorithms = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384,
+	ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+
+// splitAuthorities separates recorded host keys from @cert-authority
+// keys, which x/crypto's knownhosts reports together.
+func splitAuthorities(want []knownhosts.KnownKey) (keys, authorities []knownhosts.KnownKey) {
+	for _, k := range want {
+		if isAuthorityLine(k.Filename, k.Line) {
+			authorities = append(authorities, k)
+		} else {
+			keys = append(keys, k)
+		}
+	}
+	return keys, authorities
+}
+
+func isAuthorityLine(file string, line int) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(string(data), "\n")
+	if line < 1 || line > len(lines) {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimSpace(lines[line-1]), "@cert-authority")
 }
 
 func algorithmsForKeyType(t string) []string {

@@ -282,3 +282,17 @@ func TestCertificateSignedByACertAuthorityIsAccepted(t *testing.T) {
 		t.Fatal("certificate from another authority accepted")
 	}
 }
+
+func TestHandshakeAsksForCertificatesWhenAnAuthorityCoversTheHost(t *testing.T) {
+	ca := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(newEd25519(t))))
+	hk, _ := checkerFor(t, HostKeyYes, knownHostsFile(t, "@cert-authority [127.0.0.1]:2222 "+ca))
+	algos := hk.algorithmsFor(addr)
+	if len(algos) == 0 || algos[0] != ssh.CertAlgoED25519v01 {
+		t.Fatalf("algorithms %v: certificates should come first", algos)
+	}
+	// A plain key the authority did not sign is unknown, not "changed".
+	var he *HostKeyError
+	if err := hk.verify(newEd25519(t), nil); !errors.As(err, &he) || he.Changed {
+		t.Fatalf("got %v", err)
+	}
+}
