@@ -18,7 +18,8 @@ const passwordUser = "sftpmount-pw"
 
 // authSrv is a second sshd for what the main one refuses on purpose:
 // passwords and keyboard-interactive through PAM, a host certificate, and
-// user certificates signed by a throwaway CA.
+// user certificates signed by a throwaway CA. It also serves as the jump
+// host in the ProxyJump tests.
 type authSrv struct {
 	*sshServer
 	password string // passwordUser's password, random per run
@@ -65,7 +66,9 @@ func startAuthServer() (*authSrv, error) {
 			return "", err
 		}
 		a.hostCA, a.userCA = strings.TrimSpace(string(pub)), userCA
-		return fmt.Sprintf(`UsePAM yes
+		// DEBUG1 makes sshd log the direct-tcpip channels a jump host opens.
+		return fmt.Sprintf(`LogLevel DEBUG1
+UsePAM yes
 PasswordAuthentication yes
 KbdInteractiveAuthentication yes
 HostCertificate %s-cert.pub
