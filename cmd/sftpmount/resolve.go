@@ -11,13 +11,15 @@ import (
 // connectConfig resolves the host the way ssh would (command line, then
 // ssh_config, then defaults) and adds the mount's own settings.
 func connectConfig(o options, st *startup, debug *log.Logger) (remote.Config, error) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return remote.Config{}, fail(ExitConfig, "cannot tell the home directory: $HOME is not set")
-	}
 	local, err := user.Current()
 	if err != nil {
 		return remote.Config{}, fail(ExitConfig, "cannot tell the local user name; give one as user@host: "+err.Error())
+	}
+	// $HOME, as the user's shell has it; mount(8) and systemd may run us
+	// without one, and then the account's home is what ssh would use.
+	home := os.Getenv("HOME")
+	if home == "" {
+		home = local.HomeDir
 	}
 	files, err := remote.LoadSSHConfig(o.SSHConfigFile, home)
 	if err != nil {
