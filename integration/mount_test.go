@@ -95,9 +95,15 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 // its own, without a controlling terminal, as a script or cron job would.
 func runBinaryWithInput(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
+	return runProgram(t, env, stdin, append([]string{binary}, args...)...)
+}
+
+// runProgram runs any command line (sftpmount under a wrapper) that way.
+func runProgram(t *testing.T, env []string, stdin string, cmdline ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, cmdline[0], cmdline[1:]...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

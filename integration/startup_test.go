@@ -70,48 +70,6 @@ func TestChangedHostKeyIsRefusedAsPossibleAttack(t *testing.T) {
 	}
 }
 
-func TestConnectionRefusedIsOneLine(t *testing.T) {
-	needServer(t)
-	port, _ := freePort()
-	line := refused(t, 4, home(t), "root@127.0.0.1:/tmp", newMountpoint(t), "-p", strconv.Itoa(port),
-		"-o", "IdentityFile="+server.userKey+",UserKnownHostsFile="+server.knownHosts)
-	if !strings.Contains(line, "connection refused") || !strings.Contains(line, strconv.Itoa(port)) {
-		t.Errorf("message: %s", line)
-	}
-}
-
-func TestMissingMountpointIsRefusedBeforeConnecting(t *testing.T) {
-	needServer(t)
-	// The port has no server: an attempt to connect would say so instead.
-	port, _ := freePort()
-	missing := filepath.Join(t.TempDir(), "no-such-dir")
-	line := refused(t, 3, home(t), "root@127.0.0.1:/tmp", missing, "-p", strconv.Itoa(port))
-	if !strings.Contains(line, missing) || !strings.Contains(line, "no such directory") {
-		t.Errorf("message: %s", line)
-	}
-	file := filepath.Join(t.TempDir(), "file")
-	writeFile(t, file, "", 0644)
-	refused(t, 3, home(t), "root@127.0.0.1:/tmp", file, "-p", strconv.Itoa(port))
-}
-
-func TestUnknownOptionIsRefusedByName(t *testing.T) {
-	needServer(t)
-	line := refused(t, 2, home(t), "root@127.0.0.1:/tmp", newMountpoint(t), "-o", "ro,frobnicate=3")
-	if !strings.Contains(line, "frobnicate") {
-		t.Errorf("message does not name the option: %s", line)
-	}
-	refused(t, 2, home(t), "root@127.0.0.1:/tmp", newMountpoint(t), "-p", "notaport")
-	refused(t, 2, home(t), "no-colon-here", newMountpoint(t))
-}
-
-func TestMissingRemoteDirectoryIsRefused(t *testing.T) {
-	needServer(t)
-	line := refused(t, 7, home(t), append([]string{remoteSpec("/nonexistent/dir"), newMountpoint(t)}, standardArgs()...)...)
-	if !strings.Contains(line, "/nonexistent/dir") {
-		t.Errorf("message: %s", line)
-	}
-}
-
 func TestKeyTheServerDoesNotKnowIsAnAuthFailure(t *testing.T) {
 	needServer(t)
 	dir := t.TempDir()
