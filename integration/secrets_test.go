@@ -1,0 +1,82 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// processesShowing lists every process whose command line or environment
+// contains secret: what `ps e` would let any user of the machine read.
+func processesShowing(secret string) []string {
+	var found []string
+	for _, file := range []string{"cmdline", "environ"} {
+		eachProcess(file, func(pid int, content []byte) {
+			if strings.Contains(string(content), secret) {
+				found = append(found, file+" of "+strings.ReplaceAll(string(content), "\x00", " "))
+			}
+		})
+	}
+	return found
+}
+
+func TestPasswordNeverAppearsInArgvEnvironmentOrTheDebugLog(t *testing.T) {
+	a := needAuthServer(t)
+
+	// Foreground with -d: everything the mount logs is captured.
+	served, mnt := passwordUserDir(t), newMountpoint(t)
+	cmd := exec.Command(binary, append([]string{passwordUser + "@127.0.0.1:" + served, mnt, "-d"}, authArgs(a, "password_stdin")...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Stdin = strings.NewReader(a.password + "\n")
+	log := &lockedBuffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cleanupMount(t, mnt)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !waitFor(15*time.Second, func() bool { return isMounted(mnt) }) {
+		t.Fatalf("mount did not appear: %s", log.String())
+	}
+	writeFile(t, filepath.Join(mnt, "f"), "data", 0644)
+	sh(t, mnt, "ls -l && cat f")
+
+	// Background, keeping the password for reconnects, and through askpass.
+	keep, keepMnt := passwordUserDir(t), newMountpoint(t)
+	r := runBinaryWithInput(t, home(t), a.password+"\n", append([]string{passwordUser + "@127.0.0.1:" + keep, keepMnt}, authArgs(a, "password_stdin,keep_password")...)...)
+	mountedBy(t, r, keepMnt, keep, passwordUser)
+	askpass := filepath.Join(t.TempDir(), "askpass")
+	writeFile(t, askpass, "#!/bin/sh\necho '"+a.password+"'\n", 0700)
+	viaAsk, askMnt := passwordUserDir(t), newMountpoint(t)
+	r = runBinary(t, append(home(t), "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force"), append([]string{passwordUser + "@127.0.0.1:" + viaAsk, askMnt}, authArgs(a, "")...)...)
+	mountedBy(t, r, askMnt, viaAsk, passwordUser)
+
+	// The scan itself must be able to see a secret where ps would.
+	canary := exec.Command("sleep", "30")
+	canary.Env = []string{"CANARY=" + a.password + "-canary"}
+	if err := canary.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := processesShowing(a.password + "-canary")
+	canary.Process.Kill()
+	canary.Wait()
+	if len(found) != 1 {
+		t.Fatalf("the scan does not see a secret in an environment: %q", found)
+	}
+	if found := processesShowing(a.password); len(found) > 0 {
+		t.Fatalf("the password is visible in /proc: %q", found)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	text := log.String()
+	if !strings.Contains(text, "sftp") || !strings.Contains(text, "connected to 127.0.0.1") {
+		t.Fatalf("the -d log is missing or empty: %q", text)
+	}
+	if strings.Contains(text, a.password) {
+		t.Fatal("the password is in the -d log")
+	}
+}
