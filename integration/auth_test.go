@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // authArgs are the options for the password/certificate server.
@@ -184,4 +185,38 @@ func TestCertificateIsOfferedWithItsKey(t *testing.T) {
 	served := newServedDir(t, "root")
 	as := args(served)
 	mountedBy(t, runBinary(t, home(t), as...), as[1], served, "root")
+}
+
+func TestReconnectReusesThePasswordOnlyWhenAskedToKeepIt(t *testing.T) {
+	a := needAuthServer(t)
+	mountWith := func(opts string) (mnt, served string) {
+		served, mnt = passwordUserDir(t), newMountpoint(t)
+		r := runBinaryWithInput(t, home(t), a.password+"\n", append([]string{passwordUser + "@127.0.0.1:" + served, mnt},
+			authArgs(a, "password_stdin,timeout=10,"+opts)...)...)
+		mountedBy(t, r, mnt, served, passwordUser)
+		return mnt, served
+	}
+	kept, keptServed := mountWith("keep_password")
+	wiped, _ := mountWith("cache=no")
+	if err := a.restart(); err != nil {
+		t.Fatal(err)
+	}
+	// A lookup notices the dead connection and reconnects: stat is safe
+	// to repeat, a create is not.
+	if _, err := os.Stat(filepath.Join(kept, "hello")); err != nil {
+		t.Fatalf("stat after the server restarted: %v", err)
+	}
+	writeFile(t, filepath.Join(kept, "after-restart"), "reconnected", 0644)
+	if got := readFile(t, filepath.Join(keptServed, "after-restart")); got != "reconnected" {
+		t.Fatalf("server has %q", got)
+	}
+	// Without keep_password the password is gone: the reconnect cannot
+	// log in, and the application is told so instead of waiting.
+	start := time.Now()
+	if _, err := os.Stat(filepath.Join(wiped, "hello")); err == nil {
+		t.Fatal("stat succeeded although the mount cannot log in again")
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("the failing stat took %v", took)
+	}
 }

@@ -30,8 +30,14 @@ type authenticator struct {
 	loaded bool
 }
 
+// newAuthenticator takes its own copy of the password: the caller wipes
+// its copy as soon as the first connection is made.
 func newAuthenticator(ep *Endpoint, cfg *Config) *authenticator {
-	return &authenticator{ep: ep, debugf: cfg.debugf, prompter: cfg.Prompter, password: cfg.Password, keep: cfg.KeepPassword}
+	a := &authenticator{ep: ep, debugf: cfg.debugf, prompter: cfg.Prompter, keep: cfg.KeepPassword}
+	if cfg.Password != nil {
+		a.password = append(make([]byte, 0, len(cfg.Password)), cfg.Password...)
+	}
+	return a
 }
 
 // loggedIn ends what only the first login may use: the prompter (the

@@ -25,8 +25,9 @@ type Config struct {
 	// Prompter asks for passphrases, passwords and new host keys during
 	// the first connection; nil when nobody can be asked.
 	Prompter Prompter
-	// Password was given at mount time (-o password_stdin). It is wiped
-	// after the first login unless KeepPassword lets reconnects use it.
+	// Password was given at mount time (-o password_stdin). Connect
+	// keeps a copy only if KeepPassword lets reconnects use it; the
+	// caller wipes this one once Connect returns.
 	Password     []byte
 	KeepPassword bool
 
