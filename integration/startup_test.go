@@ -108,8 +108,9 @@ func mountWith(t *testing.T, env []string, spec string, extra ...string) string 
 	return mnt
 }
 
-func TestAgentKeyLogsIn(t *testing.T) {
-	needServer(t)
+// startAgent runs a throwaway ssh-agent holding keys and returns its socket.
+func startAgent(t *testing.T, keys ...string) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	agent := exec.Command("ssh-agent", "-D", "-a", sock)
 	if err := agent.Start(); err != nil {
@@ -119,7 +120,15 @@ func TestAgentKeyLogsIn(t *testing.T) {
 	if !waitFor(5e9, func() bool { _, err := os.Stat(sock); return err == nil }) {
 		t.Fatal("ssh-agent did not start")
 	}
-	sh(t, "/", "SSH_AUTH_SOCK="+sock+" ssh-add -q "+server.userKey)
+	for _, k := range keys {
+		sh(t, "/", "SSH_AUTH_SOCK="+sock+" ssh-add -q "+k)
+	}
+	return sock
+}
+
+func TestAgentKeyLogsIn(t *testing.T) {
+	needServer(t)
+	sock := startAgent(t, server.userKey)
 	served := newServedDir(t, "root")
 	writeFile(t, filepath.Join(served, "f"), "via agent", 0644)
 	// No IdentityFile, an empty HOME: only the agent holds the key.
@@ -128,6 +137,21 @@ func TestAgentKeyLogsIn(t *testing.T) {
 	if got := readFile(t, filepath.Join(mnt, "f")); got != "via agent" {
 		t.Fatalf("read %q", got)
 	}
+}
+
+func TestIdentitiesOnlyLeavesOutAgentKeysThatAreNotConfigured(t *testing.T) {
+	needServer(t)
+	sock := startAgent(t, server.userKey)
+	dir := t.TempDir()
+	sh(t, dir, "ssh-keygen -q -t ed25519 -N '' -f stranger")
+	env := append(home(t), "SSH_AUTH_SOCK="+sock)
+	args := func(opts string) []string {
+		return []string{remoteSpec(newServedDir(t, "root")), newMountpoint(t), "-p", strconv.Itoa(server.port),
+			"-o", "UserKnownHostsFile=" + server.knownHosts + ",IdentityFile=" + filepath.Join(dir, "stranger") + opts}
+	}
+	refused(t, 6, env, args(",IdentitiesOnly=yes")...)
+	a := args("")
+	mountWith(t, env, a[0], a[2:]...)
 }
 
 func TestDefaultKeyFileAndKnownHostsInHomeAreUsed(t *testing.T) {
