@@ -43,21 +43,27 @@ func sshdLogged(t *testing.T, s *sshServer, want string) {
 	}
 }
 
+// mountWithPasswordOnStdin mounts a fresh directory of passwordUser with
+// the password on stdin and the given options; it returns the mountpoint
+// and the served directory once a write through it reached the server.
+func mountWithPasswordOnStdin(t *testing.T, a *authSrv, opts string) (mnt, served string) {
+	t.Helper()
+	served, mnt = passwordUserDir(t), newMountpoint(t)
+	r := runBinaryWithInput(t, home(t), a.password+"\n", append([]string{passwordUser + "@127.0.0.1:" + served, mnt},
+		authArgs(a, "password_stdin,"+opts)...)...)
+	mountedBy(t, r, mnt, served, passwordUser)
+	return mnt, served
+}
+
 func TestPasswordFromStdinLogsInWithThePasswordMethod(t *testing.T) {
 	a := needAuthServer(t)
-	served, mnt := passwordUserDir(t), newMountpoint(t)
-	r := runBinaryWithInput(t, home(t), a.password+"\n", append([]string{passwordUser + "@127.0.0.1:" + served, mnt},
-		authArgs(a, "password_stdin,KbdInteractiveAuthentication=no")...)...)
-	mountedBy(t, r, mnt, served, passwordUser)
+	mountWithPasswordOnStdin(t, a, "KbdInteractiveAuthentication=no")
 	sshdLogged(t, a.sshServer, "Accepted password for "+passwordUser)
 }
 
 func TestKeyboardInteractiveIsAnsweredWithThePasswordFromStdin(t *testing.T) {
 	a := needAuthServer(t)
-	served, mnt := passwordUserDir(t), newMountpoint(t)
-	r := runBinaryWithInput(t, home(t), a.password+"\n", append([]string{passwordUser + "@127.0.0.1:" + served, mnt},
-		authArgs(a, "password_stdin,PasswordAuthentication=no")...)...)
-	mountedBy(t, r, mnt, served, passwordUser)
+	mountWithPasswordOnStdin(t, a, "PasswordAuthentication=no")
 	sshdLogged(t, a.sshServer, "Accepted keyboard-interactive/pam for "+passwordUser)
 }
 
@@ -102,15 +108,23 @@ func TestKeyboardInteractiveQuestionsAreAskedAtTheTerminal(t *testing.T) {
 
 func TestCtrlCAtAPasswordPromptLeavesNothingBehind(t *testing.T) {
 	a := needAuthServer(t)
-	served, mnt := passwordUserDir(t), newMountpoint(t)
-	tm := startOnTerminal(t, home(t), append([]string{passwordUser + "@127.0.0.1:" + served, mnt}, authArgs(a, "KbdInteractiveAuthentication=no")...)...)
-	tm.expect(t, "password: ")
-	tm.send(t, "\x03")
-	if code := tm.exit(t); code != 130 {
-		t.Fatalf("exit %d after Ctrl-C, want 130; terminal: %q", code, tm.out.String())
-	}
-	if isMounted(mnt) || !waitFor(5e9, func() bool { return len(processesServing(mnt)) == 0 }) {
-		t.Fatalf("left behind: mounted %v, processes %v", isMounted(mnt), processesServing(mnt))
+	for _, mode := range []string{"background", "foreground"} {
+		t.Run(mode, func(t *testing.T) {
+			served, mnt := passwordUserDir(t), newMountpoint(t)
+			args := append([]string{passwordUser + "@127.0.0.1:" + served, mnt}, authArgs(a, "KbdInteractiveAuthentication=no")...)
+			if mode == "foreground" {
+				args = append(args, "-f")
+			}
+			tm := startOnTerminal(t, home(t), args...)
+			tm.expect(t, "password: ")
+			tm.send(t, "\x03")
+			if code := tm.exit(t); code != 130 {
+				t.Fatalf("exit %d after Ctrl-C, want 130; terminal: %q", code, tm.out.String())
+			}
+			if isMounted(mnt) || !waitFor(5e9, func() bool { return len(processesServing(mnt)) == 0 }) {
+				t.Fatalf("left behind: mounted %v, processes %v", isMounted(mnt), processesServing(mnt))
+			}
+		})
 	}
 }
 
@@ -189,15 +203,8 @@ func TestCertificateIsOfferedWithItsKey(t *testing.T) {
 
 func TestReconnectReusesThePasswordOnlyWhenAskedToKeepIt(t *testing.T) {
 	a := needAuthServer(t)
-	mountWith := func(opts string) (mnt, served string) {
-		served, mnt = passwordUserDir(t), newMountpoint(t)
-		r := runBinaryWithInput(t, home(t), a.password+"\n", append([]string{passwordUser + "@127.0.0.1:" + served, mnt},
-			authArgs(a, "password_stdin,timeout=10,"+opts)...)...)
-		mountedBy(t, r, mnt, served, passwordUser)
-		return mnt, served
-	}
-	kept, keptServed := mountWith("keep_password")
-	wiped, _ := mountWith("cache=no")
+	kept, keptServed := mountWithPasswordOnStdin(t, a, "timeout=10,keep_password")
+	wiped, _ := mountWithPasswordOnStdin(t, a, "timeout=10,cache=no")
 	if err := a.restart(); err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func missingTools() []string {
 			missing = append(missing, tool)
 		}
 	}
-	for _, tool := range []string{"fusermount3", "ssh-keygen", "ssh-agent", "ssh-add", "rsync", "git", "tar", "go"} {
+	for _, tool := range []string{"fusermount3", "ssh-keygen", "ssh-agent", "ssh-add", "rsync", "git", "tar", "go", "mount", "unshare", "useradd", "chpasswd"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}

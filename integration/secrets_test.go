@@ -46,13 +46,11 @@ func TestPasswordNeverAppearsInArgvEnvironmentOrTheDebugLog(t *testing.T) {
 	sh(t, mnt, "ls -l && cat f")
 
 	// Background, keeping the password for reconnects, and through askpass.
-	keep, keepMnt := passwordUserDir(t), newMountpoint(t)
-	r := runBinaryWithInput(t, home(t), a.password+"\n", append([]string{passwordUser + "@127.0.0.1:" + keep, keepMnt}, authArgs(a, "password_stdin,keep_password")...)...)
-	mountedBy(t, r, keepMnt, keep, passwordUser)
+	mountWithPasswordOnStdin(t, a, "keep_password")
 	askpass := filepath.Join(t.TempDir(), "askpass")
 	writeFile(t, askpass, "#!/bin/sh\necho '"+a.password+"'\n", 0700)
 	viaAsk, askMnt := passwordUserDir(t), newMountpoint(t)
-	r = runBinary(t, append(home(t), "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force"), append([]string{passwordUser + "@127.0.0.1:" + viaAsk, askMnt}, authArgs(a, "")...)...)
+	r := runBinary(t, append(home(t), "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force"), append([]string{passwordUser + "@127.0.0.1:" + viaAsk, askMnt}, authArgs(a, "")...)...)
 	mountedBy(t, r, askMnt, viaAsk, passwordUser)
 
 	// The scan itself must be able to see a secret where ps would.

@@ -6,12 +6,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
-
-	"golang.org/x/term"
 )
 
 // The background mode re-runs this binary as a child in its own session.
@@ -82,32 +79,9 @@ func startDaemon(args []string, o options) error {
 }
 
 // stopChildOnSignal ends the child if the user interrupts the start (say
-// at a password prompt, where the child is waiting on the terminal), and
-// puts the terminal back as it was, since the child may have turned echo
-// off.
+// at a password prompt, where the child is waiting on the terminal).
 func stopChildOnSignal(child *os.Process, tty *os.File) func() {
-	var state *term.State
-	if tty != nil {
-		state, _ = term.GetState(int(tty.Fd()))
-	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-sigs:
-			child.Kill()
-			if state != nil {
-				term.Restore(int(tty.Fd()), state)
-				fmt.Fprintln(tty)
-			}
-		case <-done:
-		}
-	}()
-	return func() {
-		signal.Stop(sigs)
-		close(done)
-	}
+	return onInterrupt(tty, func() { child.Kill() })
 }
 
 // relayStatus prints the child's notices and returns its outcome.

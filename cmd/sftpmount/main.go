@@ -54,11 +54,14 @@ func run(args []string) int {
 	return report(startDaemon(args, o))
 }
 
-// foregroundStartup asks on this process's own terminal and stdin.
+// foregroundStartup asks on this process's own terminal and stdin. Until
+// the mount is ready, Ctrl-C puts the terminal back (a password prompt
+// turns echo off) and exits.
 func foregroundStartup(o options) (*startup, error) {
+	tty := openTerminal()
 	st := &startup{
-		tty:    openTerminal(),
-		ready:  func(error) {},
+		tty:    tty,
+		ready:  exitOnSignalUntilReady(tty),
 		notice: func(msg string) { fmt.Fprintln(os.Stderr, "sftpmount: "+msg) },
 	}
 	if o.PasswordStdin {
@@ -69,6 +72,13 @@ func foregroundStartup(o options) (*startup, error) {
 		st.password = p
 	}
 	return st, nil
+}
+
+func exitOnSignalUntilReady(tty *os.File) func(error) {
+	stop := onInterrupt(tty, func() {
+		os.Exit(report(fail(ExitInterrupted, "interrupted before the mount was ready")))
+	})
+	return func(error) { stop() }
 }
 
 // report prints err as the one line the user sees and returns its code.
