@@ -43,7 +43,6 @@ func TestWritesOverlapInFlightAndAllLandByFlush(t *testing.T) {
 	f := &fakeFile{delay: 20 * time.Millisecond, failAt: -1}
 	w := NewWriteBehind(f.send, 1<<20)
 	want := make([]byte, 0, 64*1024)
-	start := time.Now()
 	buf := make([]byte, 4096)
 	for i := 0; i < 16; i++ {
 		for j := range buf {
@@ -65,9 +64,6 @@ func TestWritesOverlapInFlightAndAllLandByFlush(t *testing.T) {
 	}
 	if f.maxSeen < 8 {
 		t.Errorf("at most %d writes were in flight at once; write-behind should overlap them", f.maxSeen)
-	}
-	if took := time.Since(start); took > 200*time.Millisecond {
-		t.Errorf("16 writes of 20 ms took %v: not overlapped", took)
 	}
 }
 

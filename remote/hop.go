@@ -42,6 +42,7 @@ func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, 
 		conn, err = (&net.Dialer{}).DialContext(g.ctx, "tcp", addr)
 		if err == nil {
 			g.watch(conn)
+			g.progress()
 		}
 	} else {
 		conn, err = via.DialContext(g.ctx, "tcp", addr)
@@ -68,12 +69,16 @@ func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, 
 		return nil, err
 	}
 	defer release()
+	checkKey := h.keys.check(p)
 	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, &ssh.ClientConfig{
-		User:              h.ep.User,
-		Auth:              auth,
-		HostKeyCallback:   h.keys.check(p),
+		User: h.ep.User,
+		Auth: auth,
+		HostKeyCallback: func(host string, remote net.Addr, key ssh.PublicKey) error {
+			g.progress() // the key exchange is done
+			return checkKey(host, remote, key)
+		},
 		HostKeyAlgorithms: h.keys.algorithmsFor(conn.RemoteAddr()),
-		BannerCallback:    func(string) error { return nil },
+		BannerCallback:    func(string) error { g.progress(); return nil },
 	})
 	if err != nil {
 		conn.Close()
@@ -82,14 +87,18 @@ func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, 
 		}
 		return nil, classifyHandshakeError(addr, h.ep.User, err)
 	}
+	g.progress()
 	return ssh.NewClient(cc, chans, reqs), nil
 }
 
-// connectGuard bounds a whole connect (every hop, the handshakes and the
-// SFTP start) by ConnectTimeout, without counting the time a person takes
-// to answer a prompt. When it fires it closes the first TCP connection,
-// which fails everything layered on it; a socket deadline could not do
-// that for hops reached through a jump host.
+// connectGuard bounds a connect (every hop, the handshakes and the SFTP
+// start) by ConnectTimeout without progress: each step done (TCP connect,
+// key exchange, login, SFTP start) restarts the clock, as does a person
+// answering a prompt, so a silent server fails fast while a slow but
+// answering one (seconds per round trip) still connects. When it fires it
+// closes the first TCP connection, which fails everything layered on it;
+// a socket deadline could not do that for hops reached through a jump
+// host.
 type connectGuard struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -100,6 +109,7 @@ type connectGuard struct {
 	stopCtx func() bool
 	conn    net.Conn
 	fired   bool
+	paused  bool // a person is being asked
 }
 
 func newConnectGuard(ctx context.Context, timeout time.Duration) *connectGuard {
@@ -132,10 +142,29 @@ func (g *connectGuard) watch(c net.Conn) {
 	}
 }
 
-func (g *connectGuard) pause() { g.timer.Stop() }
+func (g *connectGuard) pause() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.paused = true
+	g.timer.Stop()
+}
 
 // resume restarts the full timeout: the person has just answered.
-func (g *connectGuard) resume() { g.timer.Reset(g.timeout) }
+func (g *connectGuard) resume() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.paused = false
+	g.timer.Reset(g.timeout)
+}
+
+// progress restarts the clock after a step of the connect succeeded.
+func (g *connectGuard) progress() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.paused && !g.fired {
+		g.timer.Reset(g.timeout)
+	}
+}
 
 // done ends the guard once the session is up; the connection stays open.
 func (g *connectGuard) done() {
