@@ -40,7 +40,7 @@ func startForegroundWith(t *testing.T, conn []string, extra ...string) (*exec.Cm
 	}
 	cleanupMount(t, m.mnt)
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !waitFor(15*time.Second, func() bool { return isMounted(m.mnt) }) {
+	if !waitFor(60*time.Second, func() bool { return isMounted(m.mnt) }) {
 		t.Fatalf("foreground mount did not appear; stderr: %s", stderr.String())
 	}
 	return cmd, stderr, m
