@@ -116,6 +116,8 @@ func errnoOf(err error) syscall.Errno {
 		return syscall.ETIMEDOUT
 	case errors.Is(err, remote.ErrNotConnected):
 		return syscall.ENOTCONN
+	case errors.Is(err, remote.ErrStale):
+		return syscall.ESTALE
 	case errors.Is(err, remote.ErrConnectionLost):
 		return syscall.EIO
 	case errors.Is(err, os.ErrNotExist):

@@ -33,6 +33,7 @@ func TestEveryRemoteErrorMapsToTheErrnoALocalDiskGives(t *testing.T) {
 		{"interrupted", context.Canceled, syscall.EINTR},
 		{"connection lost", fmt.Errorf("%w: eof", remote.ErrConnectionLost), syscall.EIO},
 		{"gave up (reconnect=no)", remote.ErrNotConnected, syscall.ENOTCONN},
+		{"file replaced while the link was down", &remote.OpError{Op: "reopen", Path: "/f", Err: remote.ErrStale}, syscall.ESTALE},
 		{"unexpected eof", io.ErrUnexpectedEOF, syscall.EIO},
 		{"short write", io.ErrShortWrite, syscall.EIO},
 		{"unknown error", errors.New("something odd"), syscall.EIO},

@@ -35,6 +35,9 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		return nil, 0, n.fs.result("open", rel, err, n.explainOpen(ctx, rel, false))
 	}
 	n.fs.result("open", rel, nil, nil)
+	if a, ok := n.fs.attrs.Get(rel); ok && fl&os.O_TRUNC == 0 {
+		f.Expect(a)
+	}
 	return newFileHandle(f, n, rel, fl), 0, 0
 }
 

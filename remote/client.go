@@ -27,6 +27,28 @@ type Client struct {
 
 	mu  sync.Mutex // guards cur; held while dialing so only one redial runs
 	cur *session
+
+	// changes counts, per absolute path, the writes, truncates and time
+	// changes this mount made, so that a file reopened after a lost
+	// connection is not called stale for what the mount did itself.
+	changesMu sync.Mutex
+	changes   map[string]uint64
+}
+
+// changing notes that this mount is about to change abs's size or mtime.
+func (c *Client) changing(abs string) {
+	c.changesMu.Lock()
+	defer c.changesMu.Unlock()
+	if c.changes == nil {
+		c.changes = map[string]uint64{}
+	}
+	c.changes[abs]++
+}
+
+func (c *Client) changeCount(abs string) uint64 {
+	c.changesMu.Lock()
+	defer c.changesMu.Unlock()
+	return c.changes[abs]
 }
 
 // Connect dials the server, authenticates, and resolves the directory to

@@ -18,6 +18,12 @@ var ErrConnectionLost = errors.New("connection to server lost")
 // (-o reconnect=no): the mount has given up.
 var ErrNotConnected = errors.New("not connected to the server (reconnect is off)")
 
+// ErrStale means an open file could not be found again after a lost
+// connection: it was removed, or its size or modification time on the
+// server differ from what this handle last knew, so the path may now name
+// another file. The handle fails rather than read or write that file.
+var ErrStale = errors.New("file changed on the server while the connection was down")
+
 // OpError is the one wrapping every remote failure gets: which operation,
 // on which remote path, and the underlying error (an *sftp.StatusError,
 // os.ErrNotExist, ErrTimeout...). fs/ maps it to an errno with errors.Is/As.

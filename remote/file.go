@@ -22,9 +22,25 @@ type File struct {
 	abs    string
 	reopen int // flags to reopen with
 
-	mu sync.Mutex // guards s and f
+	mu sync.Mutex // guards s, f and expect
 	s  *session
 	f  *sftp.File
+
+	// expect is what the file looked like when opened (Expect); a reopen
+	// that finds another size or mtime fails with ErrStale. Once this
+	// mount has changed the file (changes moved on), the size and mtime
+	// are its own doing and only the file's existence is checked.
+	expect        *Attr
+	expectChanges uint64
+}
+
+// Expect records the attributes the caller believes the file has, for the
+// check made when the file is reopened after a lost connection.
+func (f *File) Expect(a Attr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expect = &a
+	f.expectChanges = f.c.changeCount(f.abs)
 }
 
 // CreateFile opens rel with O_CREATE added to flags, gives it mode and
@@ -112,6 +128,9 @@ func (f *File) run(ctx context.Context, op string, repeatable bool, fn func(h *s
 		}
 		var rerr error
 		if s, h, rerr = f.reopenAfter(ctx, s); rerr != nil {
+			if errors.Is(rerr, ErrStale) {
+				return rerr
+			}
 			if !sleepCtx(ctx, wait) {
 				return err
 			}
@@ -143,6 +162,12 @@ func (f *File) reopenAfter(ctx context.Context, dead *session) (*session, *sftp.
 		return f.s, f.f, nil
 	}
 	s, h, err := f.c.open(ctx, f.abs, f.reopen)
+	if errors.Is(err, os.ErrNotExist) {
+		err = &OpError{Op: "reopen", Path: f.abs, Err: ErrStale}
+	}
+	if err == nil {
+		err = f.sameFile(ctx, s, h)
+	}
 	if err != nil {
 		f.c.cfg.debugf("reopening %s after a lost connection failed: %v", f.abs, err)
 		return nil, nil, err
@@ -150,6 +175,30 @@ func (f *File) reopenAfter(ctx context.Context, dead *session) (*session, *sftp.
 	f.c.cfg.debugf("reopened %s on a new connection", f.abs)
 	f.s, f.f = s, h
 	return s, h, nil
+}
+
+// sameFile checks that the reopened handle is the file this handle had
+// open: SFTP has no inode numbers, so size and mtime must match what was
+// known, unless this handle changed them itself.
+func (f *File) sameFile(ctx context.Context, s *session, h *sftp.File) error {
+	if f.expect == nil || f.c.changeCount(f.abs) != f.expectChanges {
+		return nil
+	}
+	var now Attr
+	err := runOn(ctx, s, "fstat", f.abs, func(*sftp.Client) error {
+		fi, err := h.Stat()
+		if err == nil {
+			now = attrOf(fi)
+		}
+		return err
+	})
+	if err == nil && (now.Size != f.expect.Size || !now.Mtime.Equal(f.expect.Mtime)) {
+		err = &OpError{Op: "reopen", Path: f.abs, Err: ErrStale}
+	}
+	if err != nil {
+		go h.Close()
+	}
+	return err
 }
 
 func lostConnection(err error) bool {
@@ -197,6 +246,7 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 
 // WriteAt writes all of p at off or returns an error.
 func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
+	f.c.changing(f.abs)
 	var n int
 	err := f.run(ctx, "write", f.reopen&os.O_APPEND == 0, func(h *sftp.File) error {
 		var err error
@@ -224,6 +274,7 @@ func (f *File) Stat(ctx context.Context) (Attr, error) {
 
 // Truncate sets the size through the handle (fsetstat).
 func (f *File) Truncate(ctx context.Context, size uint64) error {
+	f.c.changing(f.abs)
 	return f.run(ctx, "ftruncate", true, func(h *sftp.File) error { return h.Truncate(int64(size)) })
 }
 

@@ -141,6 +141,7 @@ func (c *Client) Chown(ctx context.Context, rel string, uid, gid uint32) error {
 // Chtimes sets access and modification times; SFTP v3 carries whole
 // seconds only, so sub-second parts are dropped.
 func (c *Client) Chtimes(ctx context.Context, rel string, a Attr) error {
+	c.changing(c.abs(rel))
 	return c.call(ctx, "utimens", rel, func(sc *sftp.Client) error {
 		return sc.Chtimes(c.abs(rel), a.Atime, a.Mtime)
 	})
@@ -148,6 +149,7 @@ func (c *Client) Chtimes(ctx context.Context, rel string, a Attr) error {
 
 // Truncate sets the size of a file by path.
 func (c *Client) Truncate(ctx context.Context, rel string, size uint64) error {
+	c.changing(c.abs(rel))
 	return c.call(ctx, "truncate", rel, func(sc *sftp.Client) error {
 		return sc.Truncate(c.abs(rel), int64(size))
 	})
