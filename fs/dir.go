@@ -7,24 +7,46 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/remote"
 )
 
 // Readdir lists a directory in one go and caches every entry's attributes
-// for the lookups that readdirplus and `ls -l` make next.
+// for the lookups that readdirplus and `ls -l` make next. Within the cache
+// timeout a directory listed before is listed again from the cache, which
+// is not refreshed by that: the server is asked once the timeout passes.
 func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 	rel := n.rel()
-	entries, ok := n.fs.takePrefetched(rel)
-	if !ok {
+	entries, cached := n.fs.cachedListing(rel)
+	if !cached {
 		var err error
-		if entries, err = n.fs.remote.ReadDir(ctx, rel); err != nil {
+		if entries, err = n.listRemote(ctx, rel); err != nil {
 			return nil, n.fs.result("readdir", rel, err, n.explainNotDir(ctx, rel))
 		}
-		n.fs.prefetchSubdirs(rel, entries)
 	}
 	// "." and ".." first, as a local disk lists them; the kernel resolves
 	// them itself, so their inode numbers do not matter.
 	list := make([]fuse.DirEntry, 0, len(entries)+2)
 	list = append(list, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
+	for _, e := range entries {
+		list = append(list, fuse.DirEntry{Name: e.Name, Mode: sysMode(e.Attr.Mode)})
+	}
+	n.fs.result("readdir", rel, nil, nil)
+	return fusefs.NewListDirStream(list), 0
+}
+
+// listRemote lists rel on the server (or takes the listing prefetched for
+// it) and caches the names and every entry's attributes.
+func (n *Node) listRemote(ctx context.Context, rel string) ([]remote.DirEntry, error) {
+	entries, ok := n.fs.takePrefetched(rel)
+	if !ok {
+		var err error
+		if entries, err = n.fs.remote.ReadDir(ctx, rel); err != nil {
+			return nil, err
+		}
+		n.fs.prefetchSubdirs(rel, entries)
+	}
+	kept := entries[:0:0]
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if e.Name == "." || e.Name == ".." {
@@ -34,12 +56,11 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 			// A followed link's attributes are its target's: lookup asks.
 			n.fs.attrs.Put(n.child(e.Name), e.Attr)
 		}
-		list = append(list, fuse.DirEntry{Name: e.Name, Mode: sysMode(e.Attr.Mode)})
+		kept = append(kept, e)
 		names = append(names, e.Name)
 	}
 	n.fs.listings.Put(rel, newListing(names))
-	n.fs.result("readdir", rel, nil, nil)
-	return fusefs.NewListDirStream(list), 0
+	return kept, nil
 }
 
 // Mkdir creates a directory. The kernel has already applied the umask.

@@ -28,9 +28,16 @@ func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 // Readlink returns the target as the server stores it.
 func (n *Node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	rel := n.rel()
-	target, err := n.fs.remote.ReadLink(ctx, rel)
-	if err != nil {
-		return nil, n.fs.result("readlink", rel, err, nil)
+	// A symlink cannot change in place: only our own remove or rename
+	// (which forget it) or another client can replace it, and the cache
+	// timeout bounds that.
+	target, ok := n.fs.targets.Get(rel)
+	if !ok {
+		var err error
+		if target, err = n.fs.remote.ReadLink(ctx, rel); err != nil {
+			return nil, n.fs.result("readlink", rel, err, nil)
+		}
+		n.fs.targets.Put(rel, target)
 	}
 	shown, errno := n.fs.presentTarget(rel, target)
 	if errno != 0 {

@@ -2,7 +2,10 @@ package fs
 
 import (
 	"path"
+	"sort"
 	"sync"
+
+	"github.com/sftpmount/sftpmount/remote"
 )
 
 // listing is the set of names in a directory, learned from a readdir or
@@ -37,6 +40,37 @@ func (l *listing) set(name string, present bool) {
 	} else {
 		delete(l.names, name)
 	}
+}
+
+func (l *listing) sorted() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, 0, len(l.names))
+	for n := range l.names {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cachedListing rebuilds dir's listing from the cache: its names (kept up
+// to date with our own changes) and each name's attributes. A single name
+// whose attributes have expired or were dropped means asking the server.
+func (f *FS) cachedListing(dir string) ([]remote.DirEntry, bool) {
+	l, ok := f.listings.Get(dir)
+	if !ok {
+		return nil, false
+	}
+	names := l.sorted()
+	entries := make([]remote.DirEntry, 0, len(names))
+	for _, name := range names {
+		a, ok := f.attrs.Get(path.Join(dir, name))
+		if !ok {
+			return nil, false
+		}
+		entries = append(entries, remote.DirEntry{Name: name, Attr: a})
+	}
+	return entries, true
 }
 
 func parentOf(rel string) string { return cleanRel(path.Dir(rel)) }

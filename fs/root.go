@@ -47,6 +47,7 @@ type FS struct {
 	opts     Options
 	attrs    *cache.Map[remote.Attr] // by path relative to the root
 	listings *cache.Map[*listing]    // names in a directory, by its path
+	targets  *cache.Map[string]      // symlink targets as the server has them
 
 	prefetched    *cache.Map[[]remote.DirEntry] // listings made ahead of a walk
 	prefetchSlots chan struct{}                 // bounds prefetches in flight
@@ -110,6 +111,7 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		opts:     opts,
 		attrs:    cache.New[remote.Attr](opts.CacheTimeout),
 		listings: cache.New[*listing](opts.CacheTimeout),
+		targets:  cache.New[string](opts.CacheTimeout),
 		// A prefetched listing is as fresh as any attribute we hold.
 		prefetched:    cache.New[[]remote.DirEntry](opts.CacheTimeout),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
@@ -150,7 +152,10 @@ func (f *FS) result(op, rel string, err error, explain func() syscall.Errno) sys
 }
 
 // forget drops what we know of rel and, for a directory, below it.
-func (f *FS) forget(rel string) { f.attrs.DeleteTree(rel) }
+func (f *FS) forget(rel string) {
+	f.attrs.DeleteTree(rel)
+	f.targets.DeleteTree(rel)
+}
 
 // nameTooLong reports whether a component of rel is past the server's limit.
 func (f *FS) nameTooLong(rel string) bool {
