@@ -140,6 +140,9 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 // SFTP request, in the order a local disk would apply them.
 func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	rel := n.rel()
+	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME) != 0 {
+		n.dropPages()
+	}
 	h, _ := fh.(*fileHandle)
 	if n.StableAttr().Mode == syscall.S_IFLNK && !n.fs.opts.FollowSymlinks && in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_MODE) != 0 {
 		// SFTP v3's setstat follows symlinks and pkg/sftp has no

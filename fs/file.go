@@ -93,6 +93,7 @@ func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, e
 
 // Write stores data at off on the server.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	h.node.dropPages()
 	h.node.fs.wrote(h.rel, uint64(off)+uint64(len(data)))
 	h.invalidateReadAhead()
 	if h.wb != nil {

@@ -20,8 +20,8 @@ func openFlags(kernel uint32) int {
 	return f
 }
 
-// Open opens an existing file. The kernel's page cache is dropped on each
-// open (no FOPEN_KEEP_CACHE), so another client's change is seen on reopen.
+// Open opens an existing file. The kernel's page cache is kept only while
+// the file is unchanged (see pagecache.go).
 func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	rel := n.rel()
 	fl := openFlags(flags)
@@ -35,10 +35,18 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		return nil, 0, n.fs.result("open", rel, err, n.explainOpen(ctx, rel, false))
 	}
 	n.fs.result("open", rel, nil, nil)
-	if a, ok := n.fs.attrs.Get(rel); ok && fl&os.O_TRUNC == 0 {
+	// With another handle open the cached mtime may be our own estimate
+	// (see wrote), which is no ground for either check.
+	var keep uint32
+	if a, ok := n.fs.attrs.Get(rel); ok && fl&os.O_TRUNC == 0 && !n.hasHandles() {
 		f.Expect(a)
+		if n.keepPages(a) {
+			keep = fuse.FOPEN_KEEP_CACHE
+		}
+	} else {
+		n.dropPages()
 	}
-	return newFileHandle(f, n, rel, fl), 0, 0
+	return newFileHandle(f, n, rel, fl), keep, 0
 }
 
 // Create makes and opens a new file with the mode the kernel gives

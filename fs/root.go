@@ -60,8 +60,9 @@ type Node struct {
 	fusefs.Inode
 	fs *FS
 
-	mu      sync.Mutex // guards handles
+	mu      sync.Mutex // guards handles and pages
 	handles map[*fileHandle]struct{}
+	pages   *remote.Attr // what the kernel's cached pages hold; see pagecache.go
 }
 
 func (n *Node) addHandle(h *fileHandle) {
@@ -71,6 +72,12 @@ func (n *Node) addHandle(h *fileHandle) {
 		n.handles = map[*fileHandle]struct{}{}
 	}
 	n.handles[h] = struct{}{}
+}
+
+func (n *Node) hasHandles() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.handles) > 0
 }
 
 func (n *Node) removeHandle(h *fileHandle) {

@@ -106,6 +106,17 @@ func (c *Client) open(ctx context.Context, abs string, flags int) (*session, *sf
 	return s, h, nil
 }
 
+// knownSize is the size given to Expect, while nothing this mount did
+// can have changed it.
+func (f *File) knownSize() (uint64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.expect == nil || f.c.changeCount(f.abs) != f.expectChanges {
+		return 0, false
+	}
+	return f.expect.Size, true
+}
+
 func (f *File) current() (*session, *sftp.File) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -230,6 +241,11 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 			return total, err
 		}
 		// EOF, or a reply with no bytes: is the file really that short?
+		// The size known at open answers without a round trip when the
+		// reply reached it; only an early end needs an fstat.
+		if size, ok := f.knownSize(); ok && uint64(off)+uint64(total) >= size {
+			return total, io.EOF
+		}
 		a, serr := f.Stat(ctx)
 		if serr != nil {
 			return total, serr

@@ -84,6 +84,10 @@ func serve(o options, st *startup) error {
 		MountOptions:    mo,
 		EntryTimeout:    &o.CacheTimeout,
 		AttrTimeout:     &o.CacheTimeout,
+		// The kernel remembers "no such file" as long as it remembers
+		// files: git and compilers probe many absent names again and
+		// again. Our own creates update the kernel's cache themselves.
+		NegativeTimeout: &o.CacheTimeout,
 		NullPermissions: true,
 	})
 	if err != nil {
