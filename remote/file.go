@@ -71,12 +71,22 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 }
 
 // OpenFile opens rel with os.O_* flags (O_CREATE, O_EXCL, O_TRUNC, O_APPEND
-// are passed to the server).
+// are passed to the server). Opening an existing file is safe to repeat
+// (a handle left on the lost connection died with it), so it is tried
+// again after a lost connection, like a read; an open that may create or
+// truncate is not.
 func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, error) {
-	ctx, cancel := c.callContext(ctx)
+	ctx, cancel := c.callContext(ctx) // one deadline for the open and its retries
 	defer cancel()
 	f := &File{c: c, abs: c.abs(rel), reopen: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC)}
+	repeatable := flags == f.reopen // no O_CREATE, O_EXCL, O_TRUNC
 	s, h, err := c.open(ctx, f.abs, flags)
+	for _, wait := range reopenBackoff {
+		if err == nil || !repeatable || !c.cfg.Reconnect || !lostConnection(err) || !sleepCtx(ctx, wait) {
+			break
+		}
+		s, h, err = c.open(ctx, f.abs, flags)
+	}
 	if err != nil {
 		return nil, err
 	}
