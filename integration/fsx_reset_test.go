@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The fsx exerciser while the link is cut every second: every operation
+// must still match the model, and the server's copy must too. It used to
+// hang for good: the exerciser's mmap read deadlocked with the link (see
+// copyOut).
+func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
+	const (
+		ops   = 5000
+		every = time.Second
+		limit = 2 * time.Minute // a run takes 5 to 15 s
+	)
+	needServer(t)
+	link := newSlowLink(t, 0)
+	m := mountWatched(t, link, limit, "-o", "timeout=10")
+
+	stop := make(chan struct{})
+	var resets atomic.Int64
+	resetting := make(chan struct{})
+	go func() {
+		defer close(resetting)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(every):
+				link.reset(t)
+				resets.Add(1)
+			}
+		}
+	}()
+	defer func() { close(stop); <-resetting }() // no reset may log after the test
+
+	// Once the watchdog has ended sftpmount, an mmap read faults: fail the
+	// test rather than crash the binary.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("exerciser faulted: %v", r)
+		}
+	}()
+	runFsx(t, m, 2, ops)
+	if n := resets.Load(); n < 2 {
+		t.Errorf("the link was reset %d times during the run, want at least 2", n)
+	}
+	t.Logf("the link was reset %d times", resets.Load())
+}
+
+// mountWatched mounts through link with sftpmount in the foreground (-f -d),
+// its stderr in a file, and a watchdog: after limit, SIGQUIT makes it print
+// its goroutines and exit, which ends every wait on the mount, and the test
+// fails with that dump instead of hanging.
+//
+// The watchdog is a process of its own, and sftpmount writes to a file, not
+// a pipe we copy: while a goroutine here waits in a page fault on the
+// mount, a garbage collection's stop-the-world halts every other goroutine
+// of the test binary, a timer of ours included.
+func mountWatched(t *testing.T, link *slowLink, limit time.Duration, extra ...string) *mounted {
+	t.Helper()
+	needServer(t)
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	logPath := filepath.Join(t.TempDir(), "sftpmount.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close() // the child has its own copy
+	args := append(append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, link.args()...), extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dog := exec.Command("sh", "-c", fmt.Sprintf("sleep %d && kill -QUIT %d", int(limit.Seconds()), cmd.Process.Pid))
+	dog.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // to end its sleep too
+	if err := dog.Start(); err != nil {
+		cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	cleanupMount(t, m.mnt)
+	t.Cleanup(func() {
+		syscall.Kill(-dog.Process.Pid, syscall.SIGKILL)
+		dog.Wait()
+		cmd.Process.Kill()
+		cmd.Wait()
+		log, _ := os.ReadFile(logPath)
+		if i := strings.Index(string(log), "SIGQUIT: quit"); i >= 0 {
+			t.Errorf("still running after %v; sftpmount's last words:\n%s\nits goroutines:\n%s", limit, tail(string(log[:i]), 30), log[i:])
+		} else if t.Failed() {
+			t.Logf("sftpmount's last words:\n%s", tail(string(log), 60))
+		}
+	})
+	if !waitFor(15*time.Second, func() bool { return isMounted(m.mnt) }) {
+		log, _ := os.ReadFile(logPath)
+		t.Fatalf("foreground mount did not appear; stderr: %s", log)
+	}
+	return m
+}
