@@ -81,9 +81,9 @@ func serve(o options, st *startup) error {
 		mo.Options = append(mo.Options, "ro")
 	}
 	server, err := fusefs.Mount(o.Mountpoint, root, &fusefs.Options{
-		MountOptions:    mo,
-		EntryTimeout:    &o.CacheTimeout,
-		AttrTimeout:     &o.CacheTimeout,
+		MountOptions: mo,
+		EntryTimeout: &o.CacheTimeout,
+		AttrTimeout:  &o.CacheTimeout,
 		// The kernel remembers "no such file" as long as it remembers
 		// files: git and compilers probe many absent names again and
 		// again. Our own creates update the kernel's cache themselves.
