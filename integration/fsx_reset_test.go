@@ -18,11 +18,11 @@ import (
 // hang for good: the exerciser's mmap read deadlocked with the link (see
 // copyOut).
 func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
-	const (
-		ops   = 5000
-		every = time.Second
-		limit = 2 * time.Minute // a run takes 5 to 15 s
-	)
+	const every = time.Second
+	ops := fsxOps() // 10 000 in CI, as the steady run
+	// A run of 10 000 takes 15 to 30 s; the watchdog leaves room for a
+	// loaded machine and for the long run.
+	limit := 2*time.Minute + time.Duration(ops)*5*time.Millisecond
 	needServer(t)
 	link := newSlowLink(t, 0)
 	m := mountWatched(t, link, limit, "-o", "timeout=10")

@@ -25,8 +25,9 @@ type Client struct {
 	root string // absolute remote path of the served directory
 	home Attr   // the login directory: its owner is the remote user
 
-	mu  sync.Mutex // guards cur; held while dialing so only one redial runs
-	cur *session
+	mu      sync.Mutex // guards cur and dialing
+	cur     *session
+	dialing chan struct{} // closed when the redial in progress ends; one at a time
 
 	// changes counts, per absolute path, the writes, truncates and time
 	// changes this mount made, so that a file reopened after a lost
@@ -133,22 +134,59 @@ func (c *Client) abs(rel string) string { return path.Join(c.root, rel) }
 // session returns the live session, dialing a new one if the last died.
 // Open files keep the session they were opened on (see File).
 func (c *Client) session(ctx context.Context) (*session, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cur != nil && !c.cur.isDead() {
-		return c.cur, nil
+	for {
+		c.mu.Lock()
+		if c.cur != nil && !c.cur.isDead() {
+			s := c.cur
+			c.mu.Unlock()
+			return s, nil
+		}
+		if !c.cfg.Reconnect {
+			c.mu.Unlock()
+			return nil, ErrNotConnected
+		}
+		if wait := c.dialing; wait != nil {
+			// Another call is dialing: wait for it, but no longer than
+			// this call's own deadline.
+			c.mu.Unlock()
+			if err := waitOrGiveUp(ctx, wait); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		done := make(chan struct{})
+		c.dialing = done
+		c.mu.Unlock()
+		s, err := c.redial(ctx)
+		c.mu.Lock()
+		c.dialing = nil
+		if err == nil {
+			c.cur = s
+		}
+		c.mu.Unlock()
+		close(done)
+		return s, err
 	}
-	if !c.cfg.Reconnect {
-		return nil, ErrNotConnected
-	}
+}
+
+func (c *Client) redial(ctx context.Context) (*session, error) {
 	c.cfg.debugf("reconnecting")
 	s, err := dial(ctx, &c.cfg, c.hops)
 	if err != nil {
 		c.cfg.debugf("reconnect failed: %v", err)
 		return nil, fmt.Errorf("%w: reconnect: %v", ErrConnectionLost, err)
 	}
-	c.cur = s
 	return s, nil
+}
+
+// waitOrGiveUp waits for done, or fails once ctx's deadline has passed.
+func waitOrGiveUp(ctx context.Context, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for the reconnect: %v", ErrConnectionLost, ctx.Err())
+	}
 }
 
 // callContext bounds a remote call by the call deadline alone. The

@@ -18,11 +18,11 @@ import (
 // safe to repeat: a repeated write lands on the same bytes. Appends are
 // not, so an append cut off by a lost connection fails instead.
 type File struct {
-	c      *Client
-	abs    string
-	reopen int // flags to reopen with
+	c           *Client
+	abs         string
+	reopenFlags int // flags to reopen with
 
-	mu sync.Mutex // guards s, f and expect
+	mu sync.Mutex // guards s, f, expect and reopening
 	s  *session
 	f  *sftp.File
 
@@ -32,6 +32,7 @@ type File struct {
 	// are its own doing and only the file's existence is checked.
 	expect        *Attr
 	expectChanges uint64
+	reopening     chan struct{} // closed when the reopen in progress ends
 }
 
 // Expect records the attributes the caller believes the file has, for the
@@ -78,8 +79,8 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, error) {
 	ctx, cancel := c.callContext(ctx) // one deadline for the open and its retries
 	defer cancel()
-	f := &File{c: c, abs: c.abs(rel), reopen: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC)}
-	repeatable := flags == f.reopen // no O_CREATE, O_EXCL, O_TRUNC
+	f := &File{c: c, abs: c.abs(rel), reopenFlags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC)}
+	repeatable := flags == f.reopenFlags // no O_CREATE, O_EXCL, O_TRUNC
 	s, h, err := c.open(ctx, f.abs, flags)
 	for _, wait := range reopenBackoff {
 		if err == nil || !repeatable || !c.cfg.Reconnect || !lostConnection(err) || !sleepCtx(ctx, wait) {
@@ -144,7 +145,7 @@ func (f *File) run(ctx context.Context, op string, repeatable bool, fn func(h *s
 	// After a lost connection: reopen (the server may take a moment to
 	// come back, so with a short backoff) and try again.
 	for _, wait := range reopenBackoff {
-		if err == nil || !repeatable || !f.c.cfg.Reconnect || !lostConnection(err) {
+		if err == nil || !repeatable || !f.c.cfg.Reconnect || !lostConnection(err) || ctx.Err() != nil {
 			return err
 		}
 		var rerr error
@@ -175,36 +176,60 @@ func (f *File) runOnce(ctx context.Context, op string, s *session, h *sftp.File,
 }
 
 // reopenAfter reopens the file unless another call already did since the
-// session dead died.
+// session dead died. One reopen runs at a time; the others wait for it,
+// each no longer than its own deadline.
 func (f *File) reopenAfter(ctx context.Context, dead *session) (*session, *sftp.File, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.s != dead {
-		return f.s, f.f, nil
+	for {
+		f.mu.Lock()
+		if f.s != dead {
+			s, h := f.s, f.f
+			f.mu.Unlock()
+			return s, h, nil
+		}
+		if wait := f.reopening; wait != nil {
+			f.mu.Unlock()
+			if err := waitOrGiveUp(ctx, wait); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		done := make(chan struct{})
+		f.reopening = done
+		expect, expectChanges := f.expect, f.expectChanges
+		f.mu.Unlock()
+
+		s, h, err := f.reopen(ctx, expect, expectChanges)
+		f.mu.Lock()
+		f.reopening = nil
+		if err == nil {
+			f.s, f.f = s, h
+		}
+		f.mu.Unlock()
+		close(done)
+		return s, h, err
 	}
-	s, h, err := f.c.open(ctx, f.abs, f.reopen)
+}
+
+func (f *File) reopen(ctx context.Context, expect *Attr, expectChanges uint64) (*session, *sftp.File, error) {
+	s, h, err := f.c.open(ctx, f.abs, f.reopenFlags)
 	if errors.Is(err, os.ErrNotExist) {
 		err = &OpError{Op: "reopen", Path: f.abs, Err: ErrStale}
 	}
-	if err == nil {
-		err = f.sameFile(ctx, s, h)
+	if err == nil && expect != nil && f.c.changeCount(f.abs) == expectChanges {
+		err = f.sameFile(ctx, s, h, *expect)
 	}
 	if err != nil {
 		f.c.cfg.debugf("reopening %s after a lost connection failed: %v", f.abs, err)
 		return nil, nil, err
 	}
 	f.c.cfg.debugf("reopened %s on a new connection", f.abs)
-	f.s, f.f = s, h
 	return s, h, nil
 }
 
 // sameFile checks that the reopened handle is the file this handle had
 // open: SFTP has no inode numbers, so size and mtime must match what was
 // known, unless this handle changed them itself.
-func (f *File) sameFile(ctx context.Context, s *session, h *sftp.File) error {
-	if f.expect == nil || f.c.changeCount(f.abs) != f.expectChanges {
-		return nil
-	}
+func (f *File) sameFile(ctx context.Context, s *session, h *sftp.File, expect Attr) error {
 	var now Attr
 	err := runOn(ctx, s, "fstat", f.abs, func(*sftp.Client) error {
 		fi, err := h.Stat()
@@ -213,7 +238,7 @@ func (f *File) sameFile(ctx context.Context, s *session, h *sftp.File) error {
 		}
 		return err
 	})
-	if err == nil && (now.Size != f.expect.Size || !now.Mtime.Equal(f.expect.Mtime)) {
+	if err == nil && (now.Size != expect.Size || !now.Mtime.Equal(expect.Mtime)) {
 		err = &OpError{Op: "reopen", Path: f.abs, Err: ErrStale}
 	}
 	if err != nil {
@@ -274,7 +299,7 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	f.c.changing(f.abs)
 	var n int
-	err := f.run(ctx, "write", f.reopen&os.O_APPEND == 0, func(h *sftp.File) error {
+	err := f.run(ctx, "write", f.reopenFlags&os.O_APPEND == 0, func(h *sftp.File) error {
 		var err error
 		n, err = h.WriteAt(p, off)
 		if err == nil && n < len(p) {
