@@ -21,7 +21,8 @@ const (
 type ReadAhead struct {
 	// fetch fills p from off; it returns fewer bytes only at end of file,
 	// with io.EOF.
-	fetch func(p []byte, off int64) (int, error)
+	fetch  func(p []byte, off int64) (int, error)
+	budget *Budget // shared by every handle of the mount; nil: unbounded
 
 	mu     sync.Mutex // guards the fields below
 	chunks []*chunk   // in offset order, contiguous
@@ -37,9 +38,15 @@ type chunk struct {
 	err  error // likewise; io.EOF when the file ends inside
 }
 
-// NewReadAhead returns a ReadAhead over fetch.
-func NewReadAhead(fetch func(p []byte, off int64) (int, error)) *ReadAhead {
-	return &ReadAhead{fetch: fetch, window: ReadAheadChunk}
+// NewReadAhead returns a ReadAhead over fetch. Chunks fetched ahead are
+// paid for from budget (nil for no bound).
+func NewReadAhead(fetch func(p []byte, off int64) (int, error), budget *Budget) *ReadAhead {
+	return &ReadAhead{fetch: fetch, budget: budget, window: ReadAheadChunk}
+}
+
+// releaseLocked forgets chunks and gives their memory back to the budget.
+func (r *ReadAhead) releaseLocked(chunks []*chunk) {
+	r.budget.Give(int64(len(chunks)) * ReadAheadChunk)
 }
 
 // ReadAt fills p from off with ReaderAt semantics.
@@ -50,6 +57,7 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 	// fetched counts as sequential.
 	if off != r.next && !r.coversLocked(off) {
 		// Not in sequence: forget what was fetched ahead, start over.
+		r.releaseLocked(r.chunks)
 		r.chunks = nil
 		r.window = ReadAheadChunk
 		r.next = off + int64(len(p))
@@ -108,9 +116,16 @@ func (r *ReadAhead) coversLocked(off int64) bool {
 func (r *ReadAhead) Invalidate() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.releaseLocked(r.chunks)
 	r.chunks = nil
 	r.window = ReadAheadChunk
 	r.next = -1
+}
+
+// Close gives back what the handle's chunks hold; the ReadAhead is not
+// used after.
+func (r *ReadAhead) Close() {
+	r.Invalidate()
 }
 
 func (r *ReadAhead) chunkAt(off int64) *chunk {
@@ -134,6 +149,7 @@ func (r *ReadAhead) dropBeforeLocked(off int64) {
 			r.window *= 2
 		}
 	}
+	r.releaseLocked(r.chunks[:i])
 	r.chunks = r.chunks[i:]
 }
 
@@ -144,7 +160,8 @@ func (r *ReadAhead) fillLocked(off int64) {
 	if n := len(r.chunks); n > 0 {
 		first, last := r.chunks[0], r.chunks[n-1]
 		if first.off > off || last.off+int64(len(last.data)) < off {
-			r.chunks = nil // not contiguous with this read: start again
+			r.releaseLocked(r.chunks) // not contiguous with this read: start again
+			r.chunks = nil
 		} else {
 			select {
 			case <-last.done:
@@ -156,7 +173,7 @@ func (r *ReadAhead) fillLocked(off int64) {
 			from = last.off + int64(len(last.data))
 		}
 	}
-	for from < end {
+	for from < end && r.budget.TryTake(ReadAheadChunk) {
 		c := &chunk{off: from, data: make([]byte, ReadAheadChunk), done: make(chan struct{})}
 		r.chunks = append(r.chunks, c)
 		go func() {

@@ -72,7 +72,7 @@ func readAll(t *testing.T, r *ReadAhead) []byte {
 func TestSequentialReadReturnsEveryByteAndStopsAtEOF(t *testing.T) {
 	for _, size := range []int{0, 1, ReadAheadChunk - 1, ReadAheadChunk, 3*ReadAheadChunk + 7, 20 << 20} {
 		f := newSlowFile(size, 0)
-		if got := readAll(t, NewReadAhead(f.fetch)); !bytes.Equal(got, f.data) {
+		if got := readAll(t, NewReadAhead(f.fetch, nil)); !bytes.Equal(got, f.data) {
 			t.Fatalf("size %d: got %d bytes, content equal: %v", size, len(got), bytes.Equal(got, f.data[:len(got)]))
 		}
 	}
@@ -82,7 +82,7 @@ func TestSequentialReadReturnsEveryByteAndStopsAtEOF(t *testing.T) {
 // that a loaded machine could miss.
 func TestSequentialReadHidesTheRoundTrip(t *testing.T) {
 	f := newSlowFile(16<<20, 20*time.Millisecond)
-	got := readAll(t, NewReadAhead(f.fetch))
+	got := readAll(t, NewReadAhead(f.fetch, nil))
 	if !bytes.Equal(got, f.data) {
 		t.Fatal("content differs")
 	}
@@ -94,7 +94,7 @@ func TestSequentialReadHidesTheRoundTrip(t *testing.T) {
 
 func TestRandomReadsFetchOnlyWhatIsAsked(t *testing.T) {
 	f := newSlowFile(8<<20, 0)
-	r := NewReadAhead(f.fetch)
+	r := NewReadAhead(f.fetch, nil)
 	buf := make([]byte, 4096)
 	rng := rand.New(rand.NewSource(4))
 	for i := 0; i < 100; i++ {
@@ -112,7 +112,7 @@ func TestRandomReadsFetchOnlyWhatIsAsked(t *testing.T) {
 func TestAFailedFetchIsReportedAndARetryWorks(t *testing.T) {
 	f := newSlowFile(4<<20, 0)
 	f.failOff.Store(2 << 20)
-	r := NewReadAhead(f.fetch)
+	r := NewReadAhead(f.fetch, nil)
 	buf := make([]byte, 128<<10)
 	var err error
 	off := int64(0)
@@ -133,7 +133,7 @@ func TestAFailedFetchIsReportedAndARetryWorks(t *testing.T) {
 
 func TestInvalidateDropsStaleBytes(t *testing.T) {
 	f := newSlowFile(4<<20, 0)
-	r := NewReadAhead(f.fetch)
+	r := NewReadAhead(f.fetch, nil)
 	buf := make([]byte, 4096)
 	r.ReadAt(buf, 0)
 	r.ReadAt(buf, 4096) // sequential: fetches ahead
@@ -156,10 +156,39 @@ func TestInvalidateDuringAReadNeverLooksLikeEndOfFile(t *testing.T) {
 			once.Do(r.Invalidate)
 		}
 		return f.fetch(p, off)
-	})
+	}, nil)
 	buf := make([]byte, ReadAheadChunk+100<<10) // spans two chunks
 	n, err := r.ReadAt(buf, 0)
 	if n != len(buf) || err != nil || !bytes.Equal(buf, f.data[:n]) {
 		t.Fatalf("read across an invalidation: n=%d err=%v, want %d bytes", n, err, len(buf))
+	}
+}
+
+func TestReadersSharingABudgetNeverHoldMoreThanIt(t *testing.T) {
+	const chunks = 4
+	budget := NewBudget(chunks * ReadAheadChunk)
+	f := newSlowFile(12<<20, 2*time.Millisecond)
+	var wg sync.WaitGroup
+	readers := make([]*ReadAhead, 3)
+	for i := range readers {
+		readers[i] = NewReadAhead(f.fetch, budget)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := readAll(t, readers[i]); !bytes.Equal(got, f.data) {
+				t.Errorf("reader %d: content differs", i)
+			}
+		}()
+	}
+	wg.Wait()
+	// Each reader may also fetch its own read directly: 3 of those.
+	if peak := f.peak.Load(); peak > chunks+3 {
+		t.Errorf("%d fetches in flight at once with a budget of %d chunks", peak, chunks)
+	}
+	for _, r := range readers {
+		r.Close()
+	}
+	if left := budget.Left(); left != chunks*ReadAheadChunk {
+		t.Errorf("budget left after every reader closed: %d, want %d", left, chunks*ReadAheadChunk)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -27,6 +28,8 @@ type fileHandle struct {
 	rel  string
 	wb   *cache.WriteBehind // nil: synchronous writes
 	ra   *cache.ReadAhead   // nil: write-only handle
+
+	wrote atomic.Bool // this handle changed the file: its mtime is the server's to tell
 }
 
 func newFileHandle(f *remote.File, node *Node, rel string, flags int) *fileHandle {
@@ -40,7 +43,7 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int) *fileHandl
 	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY {
 		h.ra = cache.NewReadAhead(func(p []byte, off int64) (int, error) {
 			return f.ReadAt(context.Background(), p, off)
-		})
+		}, node.fs.readAhead)
 	}
 	node.addHandle(h)
 	return h
@@ -93,6 +96,7 @@ func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, e
 
 // Write stores data at off on the server.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	h.wrote.Store(true)
 	h.node.dropPages()
 	h.node.fs.wrote(h.rel, uint64(off)+uint64(len(data)))
 	h.invalidateReadAhead()
@@ -128,7 +132,13 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	h.flush()
 	h.node.removeHandle(h)
-	h.node.fs.attrs.Delete(h.rel)
+	if h.ra != nil {
+		h.ra.Close()
+	}
+	if h.wrote.Load() {
+		// The cached mtime is our estimate (see wrote); ask the server.
+		h.node.fs.attrs.Delete(h.rel)
+	}
 	return h.node.fs.result("release", h.rel, h.f.Close(ctx), nil)
 }
 

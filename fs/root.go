@@ -49,6 +49,7 @@ type FS struct {
 	listings *cache.Map[*listing]    // names in a directory, by its path
 	targets  *cache.Map[string]      // symlink targets as the server has them
 
+	readAhead     *cache.Budget                 // memory all handles may read ahead into
 	prefetched    *cache.Map[[]remote.DirEntry] // listings made ahead of a walk
 	prefetchSlots chan struct{}                 // bounds prefetches in flight
 	changes       atomic.Uint64                 // counts our changes to any directory
@@ -111,6 +112,11 @@ func (n *Node) forgetReadAhead() {
 	}
 }
 
+// readAheadBudget bounds what every handle together reads ahead: four
+// sequential readers at full window, and the process stays small however
+// many files are read at once.
+const readAheadBudget = 4 * cache.ReadAheadMax
+
 // NewRoot returns the root node of a mount served by rc.
 func NewRoot(rc *remote.Client, opts Options) *Node {
 	return &Node{fs: &FS{
@@ -122,6 +128,7 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		// A prefetched listing is as fresh as any attribute we hold.
 		prefetched:    cache.New[[]remote.DirEntry](opts.CacheTimeout),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
+		readAhead:     cache.NewBudget(readAheadBudget),
 	}}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -16,6 +17,8 @@ import (
 	sftpfs "github.com/sftpmount/sftpmount/fs"
 	"github.com/sftpmount/sftpmount/remote"
 )
+
+const memoryLimit = 64 << 20
 
 // startup is what only the start of a mount uses: the terminal to ask
 // on, a password from stdin, and where the outcome and notices go.
@@ -29,6 +32,10 @@ type startup struct {
 // serve connects, mounts and serves until unmounted. st.ready is called
 // once with the outcome of the start.
 func serve(o options, st *startup) error {
+	// Buffers come and go at transfer speed; the default GC lets the heap
+	// reach twice what is live. A soft limit keeps the mount small while
+	// copies run (the read-ahead budget bounds what is live).
+	debug.SetMemoryLimit(memoryLimit)
 	var debug *log.Logger
 	if o.Debug {
 		debug = log.New(os.Stderr, "sftpmount: ", log.Ltime|log.Lmicroseconds)
