@@ -112,10 +112,10 @@ func (n *Node) forgetReadAhead() {
 	}
 }
 
-// readAheadBudget bounds what every handle together reads ahead: four
-// sequential readers at full window, and the process stays small however
-// many files are read at once.
-const readAheadBudget = 4 * cache.ReadAheadMax
+// readAheadBudget bounds what every handle together reads ahead: two
+// sequential readers at full window (one SSH channel carries no more at
+// 50 ms), and the process stays small however many files are read at once.
+const readAheadBudget = 2 * cache.ReadAheadMax
 
 // NewRoot returns the root node of a mount served by rc.
 func NewRoot(rc *remote.Client, opts Options) *Node {

@@ -18,7 +18,7 @@ import (
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-const memoryLimit = 64 << 20
+const memoryLimit = 80 << 20
 
 // startup is what only the start of a mount uses: the terminal to ask
 // on, a password from stdin, and where the outcome and notices go.
@@ -35,7 +35,9 @@ func serve(o options, st *startup) error {
 	// Buffers come and go at transfer speed; the default GC lets the heap
 	// reach twice what is live. A soft limit keeps the mount small while
 	// copies run (the read-ahead budget bounds what is live).
-	debug.SetMemoryLimit(memoryLimit)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	var debug *log.Logger
 	if o.Debug {
 		debug = log.New(os.Stderr, "sftpmount: ", log.Ltime|log.Lmicroseconds)
