@@ -34,19 +34,35 @@ type fileHandle struct {
 
 func newFileHandle(f *remote.File, node *Node, rel string, flags int) *fileHandle {
 	h := &fileHandle{f: f, node: node, rel: rel}
+	h.startBuffers(flags, func(p []byte, off int64) error {
+		_, err := f.WriteAt(context.Background(), p, off)
+		return err
+	}, func(p []byte, off int64) (int, error) {
+		return f.ReadAt(context.Background(), p, off)
+	})
+	node.addHandle(h)
+	return h
+}
+
+// startBuffers sets up write-behind and read-ahead as the open flags allow,
+// over send and fetch, which write and read the server's copy.
+func (h *fileHandle) startBuffers(flags int, send func(p []byte, off int64) error, fetch func(p []byte, off int64) (int, error)) {
 	if flags&os.O_APPEND == 0 && flags&(os.O_WRONLY|os.O_RDWR) != 0 {
 		h.wb = cache.NewWriteBehind(func(p []byte, off int64) error {
-			_, err := f.WriteAt(context.Background(), p, off)
+			err := send(p, off)
+			// Invalidating when the write was queued is not enough:
+			// sequential reads elsewhere may have fetched ahead over
+			// these bytes while it was on its way, and the server may
+			// have answered that fetch first, with the old bytes. Drop
+			// such chunks now, before WaitRange lets a read of these
+			// bytes go on.
+			h.invalidateReadAhead()
 			return err
 		}, writeBehindLimit)
 	}
 	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY {
-		h.ra = cache.NewReadAhead(func(p []byte, off int64) (int, error) {
-			return f.ReadAt(context.Background(), p, off)
-		}, node.fs.readAhead)
+		h.ra = cache.NewReadAhead(fetch, h.node.fs.readAhead)
 	}
-	node.addHandle(h)
-	return h
 }
 
 // invalidateReadAhead forgets bytes read ahead, which a write or truncate
@@ -107,6 +123,7 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 		return uint32(len(data)), 0
 	}
 	n, err := h.f.WriteAt(ctx, data, off)
+	h.invalidateReadAhead() // again once answered: see startBuffers
 	if err != nil {
 		return uint32(n), h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
 	}

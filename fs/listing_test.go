@@ -12,6 +12,8 @@ func testFS() *FS {
 	return &FS{
 		attrs:         cache.New[remote.Attr](time.Minute),
 		listings:      cache.New[*listing](time.Minute),
+		targets:       cache.New[string](time.Minute),
+		readAhead:     cache.NewBudget(readAheadBudget),
 		prefetched:    cache.New[[]remote.DirEntry](time.Minute),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
 	}
