@@ -16,6 +16,8 @@ import (
 // reads and reopens on one file through the mount, each checked against a
 // model kept in memory, and the server's copy checked at the end.
 // SFTPMOUNT_FSX_OPS sets the count (CI: 10 000; the long run: 100 000).
+// SFTPMOUNT_FSX_SEED picks another sequence of operations (default 1); a
+// failure names its seed, so the same sequence can be run again.
 
 func fsxOps() int {
 	if n, err := strconv.Atoi(os.Getenv("SFTPMOUNT_FSX_OPS")); err == nil && n > 0 {
@@ -24,10 +26,22 @@ func fsxOps() int {
 	return 10000
 }
 
+func fsxSeed() int64 {
+	if n, err := strconv.ParseInt(os.Getenv("SFTPMOUNT_FSX_SEED"), 10, 64); err == nil {
+		return n
+	}
+	return 1
+}
+
 const fsxMaxSize = 512 << 10
 
 func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
 	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replay with SFTPMOUNT_FSX_SEED=%d SFTPMOUNT_FSX_OPS=%d", seed, ops)
+		}
+	})
 	rng := rand.New(rand.NewSource(seed))
 	path := filepath.Join(m.mnt, "fsx")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0644)
@@ -156,5 +170,5 @@ func copyOut(mapped []byte) ([]byte, error) {
 }
 
 func TestFsxRandomOperationsMatchTheModel(t *testing.T) {
-	runFsx(t, mount(t), 1, fsxOps())
+	runFsx(t, mount(t), fsxSeed(), fsxOps())
 }
