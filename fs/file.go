@@ -56,7 +56,7 @@ func (h *fileHandle) startBuffers(flags int, send func(p []byte, off int64) erro
 			// have answered that fetch first, with the old bytes. Drop
 			// such chunks now, before WaitRange lets a read of these
 			// bytes go on.
-			h.invalidateReadAhead()
+			h.node.forgetReadAhead()
 			return err
 		}, writeBehindLimit)
 	}
@@ -65,8 +65,8 @@ func (h *fileHandle) startBuffers(flags int, send func(p []byte, off int64) erro
 	}
 }
 
-// invalidateReadAhead forgets bytes read ahead, which a write or truncate
-// through this handle makes stale.
+// invalidateReadAhead forgets bytes this handle read ahead, which a write
+// or truncate through any handle of the file makes stale.
 func (h *fileHandle) invalidateReadAhead() {
 	if h.ra != nil {
 		h.ra.Invalidate()
@@ -84,16 +84,13 @@ func (h *fileHandle) flush() error {
 
 // Read fills dest from off; a short result means end of file.
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	pending := false
-	if h.wb != nil {
-		h.wb.WaitRange(off, off+int64(len(dest)))
-		pending = h.wb.Pending() // before the read: one landing during it counts
-	}
+	// Pending is taken before the read: a write landing during it counts.
+	pending := h.node.waitWrites(off, off+int64(len(dest)))
 	n, err := h.readAt(ctx, dest, off)
 	if errors.Is(err, io.EOF) && pending {
 		// A queued write further on may make the file longer than the
 		// server knows yet (a hole then reads as zeros): let it land.
-		h.wb.Flush()
+		h.node.flushHandles()
 		h.invalidateReadAhead()
 		n, err = h.readAt(ctx, dest, off)
 	}
@@ -115,7 +112,7 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	h.wrote.Store(true)
 	h.node.dropPages()
 	h.node.fs.wrote(h.rel, uint64(off)+uint64(len(data)))
-	h.invalidateReadAhead()
+	h.node.forgetReadAhead()
 	if h.wb != nil {
 		if err := h.wb.Write(data, off); err != nil {
 			return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
@@ -123,7 +120,7 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 		return uint32(len(data)), 0
 	}
 	n, err := h.f.WriteAt(ctx, data, off)
-	h.invalidateReadAhead() // again once answered: see startBuffers
+	h.node.forgetReadAhead() // again once answered: see startBuffers
 	if err != nil {
 		return uint32(n), h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
 	}

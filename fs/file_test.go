@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeFile is a server's copy of one file; writes at gateOff wait for gate.
@@ -43,8 +44,14 @@ func (f *fakeFile) fetch(p []byte, off int64) (int, error) {
 }
 
 func testHandle(t *testing.T, f *fakeFile) *fileHandle {
-	h := &fileHandle{node: &Node{fs: testFS()}, rel: "f"}
-	h.startBuffers(os.O_RDWR, f.send, f.fetch)
+	return openTestHandle(t, &Node{fs: testFS()}, f, os.O_RDWR)
+}
+
+// openTestHandle opens the file of node, whose server copy is f.
+func openTestHandle(t *testing.T, node *Node, f *fakeFile, flags int) *fileHandle {
+	h := &fileHandle{node: node, rel: "f"}
+	h.startBuffers(flags, f.send, f.fetch)
+	node.addHandle(h)
 	t.Cleanup(func() { h.flush() })
 	return h
 }
@@ -98,5 +105,29 @@ func TestReadPastOldEndAfterWriteBehindLandsIsNotShort(t *testing.T) {
 	}
 	if got := read(t, h, page, f.gateOff); !bytes.Equal(got, fresh) {
 		t.Fatalf("read past the old end of file: got %d bytes, want %d", len(got), len(fresh))
+	}
+}
+
+// A read through one handle sees what was written through another: it
+// waits for the write to land and does not use read-ahead from before it.
+func TestReadSeesAnotherHandlesWrite(t *testing.T) {
+	const page = 4096
+	f := &fakeFile{data: make([]byte, 1<<20), gateOff: 300 << 10, gate: make(chan struct{})}
+	node := &Node{fs: testFS()}
+	r := openTestHandle(t, node, f, os.O_RDONLY)
+	w := openTestHandle(t, node, f, os.O_WRONLY)
+	read(t, r, page, 0)
+	read(t, r, page, page)   // read-ahead over what w writes next
+	read(t, r, page, 2*page) // and done, with the old bytes
+	fresh := bytes.Repeat([]byte{7}, page)
+	if _, errno := w.Write(context.Background(), fresh, f.gateOff); errno != 0 {
+		t.Fatal(errno)
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		close(f.gate) // lands only once the read below is waiting for it
+	}()
+	if got := read(t, r, page, f.gateOff); !bytes.Equal(got, fresh) {
+		t.Fatalf("read through another handle: got bytes %v..., want %v...", got[:4], fresh[:4])
 	}
 }

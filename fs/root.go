@@ -91,19 +91,37 @@ func (n *Node) removeHandle(h *fileHandle) {
 // by path (another open, a stat, a truncate) looks at the server's copy.
 // Errors stay with their handles, which report them.
 func (n *Node) flushHandles() {
-	n.mu.Lock()
-	hs := make([]*fileHandle, 0, len(n.handles))
-	for h := range n.handles {
-		hs = append(hs, h)
-	}
-	n.mu.Unlock()
-	for _, h := range hs {
+	for _, h := range n.openHandles() {
 		h.flush()
 	}
 }
 
+// waitWrites blocks until no handle of this file has a write overlapping
+// [off, end) in flight, so that a read through any handle sees what was
+// written through any other. It reports whether any write is still pending.
+func (n *Node) waitWrites(off, end int64) (pending bool) {
+	for _, h := range n.openHandles() {
+		if h.wb != nil {
+			h.wb.WaitRange(off, end)
+			pending = pending || h.wb.Pending()
+		}
+	}
+	return pending
+}
+
+// openHandles lists the file's handles, to be waited on without n.mu.
+func (n *Node) openHandles() []*fileHandle {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	hs := make([]*fileHandle, 0, len(n.handles))
+	for h := range n.handles {
+		hs = append(hs, h)
+	}
+	return hs
+}
+
 // forgetReadAhead drops what every handle read ahead, after a change by
-// path (a truncate) made it stale.
+// path (a truncate) or through any one handle (a write) made it stale.
 func (n *Node) forgetReadAhead() {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -137,6 +137,49 @@ func TestReadsAtAndPastEndOfFileReturnNothing(t *testing.T) {
 	}
 }
 
+// Two descriptors of one file: what one writes, the other reads at once,
+// even after it read ahead over those bytes (a partial page, which the
+// kernel does not cache, so the read reaches us).
+func TestReadThroughOneDescriptorSeesAWriteThroughAnother(t *testing.T) {
+	m := mount(t)
+	path := filepath.Join(m.mnt, "f")
+	if err := os.WriteFile(path, make([]byte, 2<<20), 0644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < 256<<10; off += int64(len(buf)) {
+		r.ReadAt(buf, off) // in sequence: read-ahead goes well past 600 KiB
+	}
+	w, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	check := func(when string, off int64) {
+		t.Helper()
+		fresh := bytes.Repeat([]byte(when[:1]), 100)
+		if _, err := w.WriteAt(fresh, off); err != nil {
+			t.Fatal(err)
+		}
+		if when == "after close" {
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := make([]byte, len(fresh))
+		if _, err := r.ReadAt(got, off); err != nil || !bytes.Equal(got, fresh) {
+			t.Fatalf("%s: read %q (%v), want %q", when, got[:8], err, fresh[:8])
+		}
+	}
+	check("while open", 600<<10+10)
+	check("after close", 700<<10+10)
+}
+
 func TestUnlinkedOpenFileStaysReadableAndWritable(t *testing.T) {
 	m := mount(t)
 	writeFile(t, filepath.Join(m.remote, "f"), "hello", 0644)
