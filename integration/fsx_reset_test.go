@@ -52,7 +52,7 @@ func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
 			t.Fatalf("exerciser faulted: %v", r)
 		}
 	}()
-	runFsx(t, m, 2, ops)
+	runFsx(t, m, fsxSeed()+1, ops)
 	if n := resets.Load(); n < 2 {
 		t.Errorf("the link was reset %d times during the run, want at least 2", n)
 	}
