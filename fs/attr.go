@@ -204,6 +204,16 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	mtime, mok := in.GetMTime()
 	atime, aok := in.GetATime()
+	if mok != aok {
+		// SFTP sets both times at once: the one not being changed must
+		// be the server's own, not a cached copy another client may have
+		// changed since.
+		fresh, err := n.serverAttr(ctx, h, rel)
+		if err != nil {
+			return n.fs.result("setattr", rel, err, nil)
+		}
+		cur.Atime, cur.Mtime = fresh.Atime, fresh.Mtime
+	}
 	if mok || aok {
 		// SFTP sets both times at once, in whole seconds; keep the one
 		// not being changed.
@@ -239,6 +249,14 @@ func (n *Node) current(ctx context.Context, h *fileHandle, rel string) (remote.A
 		return h.f.Stat(ctx)
 	}
 	return n.fs.lstat(ctx, rel)
+}
+
+// serverAttr asks the server: through the handle when there is one.
+func (n *Node) serverAttr(ctx context.Context, h *fileHandle, rel string) (remote.Attr, error) {
+	if h != nil {
+		return h.f.Stat(ctx)
+	}
+	return n.fs.remote.Lstat(ctx, rel)
 }
 
 // unlinked reports whether the node lost its last name through this mount.
