@@ -191,3 +191,20 @@ func TestMountinfoFindsWhatIsMountedAtADirectory(t *testing.T) {
 		t.Errorf("/mnt is not a mount point, got %q", got)
 	}
 }
+
+func TestHelpGivesEachOptionOneLine(t *testing.T) {
+	for _, line := range strings.Split(helpText, "\n") {
+		if len(line) > 100 {
+			t.Errorf("line longer than 100 characters: %q", line)
+		}
+		// An option line starts with its flag; a continuation would not.
+		if strings.HasPrefix(line, "    ") && !strings.HasPrefix(strings.TrimSpace(line), "-") {
+			t.Errorf("option described over more than one line: %q", line)
+		}
+	}
+	for _, opt := range []string{"IdentityFile", "StrictHostKeyChecking", "ProxyJump", "password_stdin", "reconnect", "cache_timeout", "idmap", "allow_other", "nonempty"} {
+		if !strings.Contains(helpText, opt) {
+			t.Errorf("--help does not mention %s", opt)
+		}
+	}
+}
