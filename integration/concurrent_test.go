@@ -42,16 +42,7 @@ func TestManyProcessesReadingAndWritingNeverCorruptData(t *testing.T) {
 	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
 	cmd := exec.Command(bin, append([]string{remoteSpec(m.remote), m.mnt, "-f"}, standardArgs()...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "GORACE=halt_on_error=0"}, home(t)...)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cleanupMount(t, m.mnt)
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !waitFor(30*time.Second, func() bool { return isMounted(m.mnt) }) {
-		t.Fatalf("mount did not appear: %s", stderr.String())
-	}
+	stderr := serveInForeground(t, cmd, m.mnt)
 
 	const region = 4 << 20 // each writer's part of the shared file
 	local := t.TempDir()

@@ -33,17 +33,25 @@ func startForegroundWith(t *testing.T, conn []string, extra ...string) (*exec.Cm
 	args := append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, conn...)
 	cmd := exec.Command(binary, append(args, extra...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	return cmd, serveInForeground(t, cmd, m.mnt), m
+}
+
+// serveInForeground starts a foreground sftpmount command, collects its
+// stderr, and waits for its mount; the mount and the process are ended
+// when the test ends.
+func serveInForeground(t *testing.T, cmd *exec.Cmd, mnt string) *lockedBuffer {
+	t.Helper()
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	cleanupMount(t, m.mnt)
+	cleanupMount(t, mnt)
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !waitFor(60*time.Second, func() bool { return isMounted(m.mnt) }) {
+	if !waitFor(60*time.Second, func() bool { return isMounted(mnt) }) {
 		t.Fatalf("foreground mount did not appear; stderr: %s", stderr.String())
 	}
-	return cmd, stderr, m
+	return stderr
 }
 
 // lockedBuffer collects a process's stderr while the test reads it.

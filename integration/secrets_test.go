@@ -32,16 +32,7 @@ func TestPasswordNeverAppearsInArgvEnvironmentOrTheDebugLog(t *testing.T) {
 	cmd := exec.Command(binary, append([]string{passwordUser + "@127.0.0.1:" + served, mnt, "-d"}, authArgs(a, "password_stdin")...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
 	cmd.Stdin = strings.NewReader(a.password + "\n")
-	log := &lockedBuffer{}
-	cmd.Stderr = log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cleanupMount(t, mnt)
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !waitFor(15*time.Second, func() bool { return isMounted(mnt) }) {
-		t.Fatalf("mount did not appear: %s", log.String())
-	}
+	log := serveInForeground(t, cmd, mnt)
 	writeFile(t, filepath.Join(mnt, "f"), "data", 0644)
 	sh(t, mnt, "ls -l && cat f")
 
