@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -141,4 +140,3 @@ func peakRSS(b *testing.B, pid int) int {
 	return 0
 }
 
-var _ = exec.Command
