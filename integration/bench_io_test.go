@@ -139,4 +139,3 @@ func peakRSS(b *testing.B, pid int) int {
 	b.Fatal("no VmHWM in /proc/" + strconv.Itoa(pid) + "/status")
 	return 0
 }
-
