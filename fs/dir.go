@@ -12,7 +12,7 @@ import (
 )
 
 // Readdir lists a directory in one go and caches every entry's attributes
-// for the lookups that readdirplus and `ls -l` make next. Within the cache
+// for the lookups that `ls -l` makes next. Within the cache
 // timeout a directory listed before is listed again from the cache, which
 // is not refreshed by that: the server is asked once the timeout passes.
 func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {

@@ -48,6 +48,7 @@ func (c *Config) debugf(format string, args ...any) {
 func (c *Config) notice(msg string) {
 	if c.Notice != nil {
 		c.Notice.Print(msg)
+		return
 	}
 	c.debugf("%s", msg)
 }

@@ -40,7 +40,6 @@ func (e *HostKeyError) Error() string {
 // changed or revoked key is refused whatever the mode.
 type hostKeyChecker struct {
 	ep       *Endpoint
-	files    []string // the files that exist and were parsed
 	callback ssh.HostKeyCallback
 	notice   func(string) // one line on stderr: keys added or accepted unverified
 }
@@ -59,7 +58,6 @@ func (hk *hostKeyChecker) load() error {
 			return &StartupError{Kind: StartupConfig, Err: fmt.Errorf("known hosts file %s: %v", f, unwrapPathError(err))}
 		}
 	}
-	hk.files = existing
 	if len(existing) == 0 {
 		// No file at all: every key is unknown.
 		hk.callback = func(string, net.Addr, ssh.PublicKey) error {
