@@ -29,6 +29,7 @@ func BenchmarkWarmLsLR(b *testing.B) {
 func BenchmarkColdFind(b *testing.B) {
 	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
 		run(b, served, treeScript())
+		b.ResetTimer() // making the tree is not part of the figure
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			mnt := benchMount(b, m, link, served)
@@ -46,6 +47,7 @@ func gitTree(b *testing.B, served string) {
 func BenchmarkGitStatusCold(b *testing.B) {
 	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
 		gitTree(b, served)
+		b.ResetTimer() // making the work tree is not part of the figure
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			mnt := benchMount(b, m, link, served)
@@ -58,7 +60,10 @@ func BenchmarkGitStatusCold(b *testing.B) {
 func BenchmarkGitStatusWarm(b *testing.B) {
 	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
 		gitTree(b, served)
-		mnt := benchMount(b, m, link, served)
+		// Warm means within the cache timeout: the first run alone takes
+		// longer than the default 20 s on a slow link, so both mounts
+		// keep what they learn for ten minutes.
+		mnt := benchMount(b, m, link, served, "cache_timeout=600")
 		run(b, mnt+"/w", "git -c safe.directory='*' status --porcelain > /dev/null")
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
