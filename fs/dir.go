@@ -38,14 +38,15 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 // listRemote lists rel on the server (or takes the listing prefetched for
 // it) and caches the names and every entry's attributes.
 func (n *Node) listRemote(ctx context.Context, rel string) ([]remote.DirEntry, error) {
-	entries, ok := n.fs.takePrefetched(rel)
+	entries, ok := n.fs.takePrefetched(ctx, rel)
 	if !ok {
 		var err error
 		if entries, err = n.fs.remote.ReadDir(ctx, rel); err != nil {
 			return nil, err
 		}
-		n.fs.prefetchSubdirs(rel, entries)
 	}
+	// The walk has reached rel: list its subdirectories ahead of it.
+	n.fs.prefetchSubdirs(rel, entries)
 	kept := entries[:0:0]
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {

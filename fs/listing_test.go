@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -53,15 +54,42 @@ func TestRootListingUsesTheEmptyPath(t *testing.T) {
 func TestPrefetchedListingIsUsedOnceAndDroppedByChanges(t *testing.T) {
 	f := testFS()
 	f.prefetched.Put("d", []remote.DirEntry{{Name: "a"}})
-	if _, ok := f.takePrefetched("d"); !ok {
+	if _, ok := f.takePrefetched(context.Background(), "d"); !ok {
 		t.Fatal("prefetched listing missing")
 	}
-	if _, ok := f.takePrefetched("d"); ok {
+	if _, ok := f.takePrefetched(context.Background(), "d"); ok {
 		t.Fatal("prefetched listing served twice")
 	}
 	f.prefetched.Put("d", nil)
 	f.settled("d/new", nil, true)
-	if _, ok := f.takePrefetched("d"); ok {
+	if _, ok := f.takePrefetched(context.Background(), "d"); ok {
 		t.Fatal("prefetched listing survived a change to its directory")
+	}
+}
+
+func TestAWalkJoinsAListingAlreadyOnItsWayInsteadOfAskingAgain(t *testing.T) {
+	f := testFS()
+	onItsWay := make(chan struct{})
+	f.prefetching = map[string]chan struct{}{"d": onItsWay}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		f.prefetched.Put("d", []remote.DirEntry{{Name: "a"}})
+		f.prefetchMu.Lock()
+		close(onItsWay)
+		delete(f.prefetching, "d")
+		f.prefetchMu.Unlock()
+	}()
+	got, ok := f.takePrefetched(context.Background(), "d")
+	if !ok || len(got) != 1 || got[0].Name != "a" {
+		t.Fatalf("took %v, %v; want the listing that was on its way", got, ok)
+	}
+	// One on its way past the caller's deadline is not waited for.
+	f.prefetchMu.Lock()
+	f.prefetching["e"] = make(chan struct{})
+	f.prefetchMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, ok := f.takePrefetched(ctx, "e"); ok {
+		t.Fatal("a listing that never came was reported taken")
 	}
 }

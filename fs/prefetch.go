@@ -9,49 +9,75 @@ import (
 
 // Recursive walks (ls -R, find, du, rsync) list a directory and then each
 // of its subdirectories, one round trip after another. When a directory is
-// listed, its subdirectories are listed too, a few at a time in the
-// background, so that the walk finds them waiting. Bounded: only the
-// first prefetchPerDir subdirectories of each listing, at most
-// prefetchParallel requests at once, and a prefetched listing is used once.
+// listed, its subdirectories are listed too, several at a time in the
+// background, so that the walk finds them waiting — or joins a listing
+// already on its way instead of asking twice. Bounded: only the first
+// prefetchPerDir subdirectories of each listing, at most prefetchParallel
+// listings at once across the mount, one level ahead of what the walk has
+// read, and a prefetched listing is used once. A listing is four or five
+// round trips (opendir, readdir until empty, close) whatever the latency,
+// so on a slow link a walk goes as fast as the listings in flight: 32
+// covers a level of most trees in one go.
 const (
 	prefetchPerDir   = 32
-	prefetchParallel = 4
+	prefetchParallel = 32
 )
 
 // prefetchSubdirs lists up to prefetchPerDir subdirectories of dir in the
 // background, prefetchParallel at a time across the whole mount.
 func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
-	var subs []string
-	for _, e := range entries {
-		if e.Attr.Mode.IsDir() && e.Name != "." && e.Name != ".." && len(subs) < prefetchPerDir {
-			subs = append(subs, path.Join(dir, e.Name))
-		}
-	}
-	if len(subs) == 0 {
-		return
-	}
 	gen := f.changes.Load()
-	go func() {
-		for _, sub := range subs {
-			if _, ok := f.prefetched.Get(sub); ok {
-				continue
-			}
-			f.prefetchSlots <- struct{}{}
-			go func() {
-				defer func() { <-f.prefetchSlots }()
-				got, err := f.remote.ReadDir(context.Background(), sub)
-				// A change of ours while the listing was on its way may
-				// be missing from it: then it is not kept.
-				if err == nil && f.changes.Load() == gen {
-					f.prefetched.Put(sub, got)
-				}
-			}()
+	var subs []string
+	f.prefetchMu.Lock()
+	if f.prefetching == nil {
+		f.prefetching = map[string]chan struct{}{}
+	}
+	for _, e := range entries {
+		if len(subs) == prefetchPerDir {
+			break
 		}
-	}()
+		sub := path.Join(dir, e.Name)
+		if !e.Attr.Mode.IsDir() || e.Name == "." || e.Name == ".." || f.prefetching[sub] != nil {
+			continue
+		}
+		if _, ok := f.prefetched.Get(sub); ok {
+			continue
+		}
+		f.prefetching[sub] = make(chan struct{})
+		subs = append(subs, sub)
+	}
+	f.prefetchMu.Unlock()
+	for _, sub := range subs {
+		go func() {
+			f.prefetchSlots <- struct{}{}
+			got, err := f.remote.ReadDir(context.Background(), sub)
+			<-f.prefetchSlots
+			// A change of ours while the listing was on its way may be
+			// missing from it: then it is not kept.
+			if err == nil && f.changes.Load() == gen {
+				f.prefetched.Put(sub, got)
+			}
+			f.prefetchMu.Lock()
+			close(f.prefetching[sub])
+			delete(f.prefetching, sub)
+			f.prefetchMu.Unlock()
+		}()
+	}
 }
 
-// takePrefetched returns (and forgets) a prefetched listing of dir.
-func (f *FS) takePrefetched(dir string) ([]remote.DirEntry, bool) {
+// takePrefetched returns (and forgets) a prefetched listing of dir,
+// waiting for one on its way, but no longer than ctx allows.
+func (f *FS) takePrefetched(ctx context.Context, dir string) ([]remote.DirEntry, bool) {
+	f.prefetchMu.Lock()
+	wait := f.prefetching[dir]
+	f.prefetchMu.Unlock()
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
 	entries, ok := f.prefetched.Get(dir)
 	if ok {
 		f.prefetched.Delete(dir)

@@ -52,7 +52,9 @@ type FS struct {
 	readAhead     *cache.Budget                 // memory all handles may read ahead into
 	prefetched    *cache.Map[[]remote.DirEntry] // listings made ahead of a walk
 	prefetchSlots chan struct{}                 // bounds prefetches in flight
-	changes       atomic.Uint64                 // counts our changes to any directory
+	prefetchMu    sync.Mutex
+	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
+	changes       atomic.Uint64            // counts our changes to any directory
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.
