@@ -21,7 +21,7 @@ import (
 // report; they never fail on timing.
 
 type mounter struct {
-	name  string
+	name string
 	// mount mounts served on mnt through link; opts are -o options both
 	// mounters understand.
 	mount func(b *testing.B, served, mnt string, link *slowLink, opts ...string)
