@@ -34,6 +34,28 @@ type Client struct {
 	// connection is not called stale for what the mount did itself.
 	changesMu sync.Mutex
 	changes   map[string]uint64
+	// names counts, per absolute path, renames and removals through this
+	// mount: a file open under a name that moved since is not opened
+	// again under that name for a second session (bulk.go).
+	names map[string]uint64
+}
+
+// moving notes that abs is about to be renamed, replaced or removed.
+func (c *Client) moving(abs ...string) {
+	c.changesMu.Lock()
+	defer c.changesMu.Unlock()
+	if c.names == nil {
+		c.names = map[string]uint64{}
+	}
+	for _, p := range abs {
+		c.names[p]++
+	}
+}
+
+func (c *Client) nameCount(abs string) uint64 {
+	c.changesMu.Lock()
+	defer c.changesMu.Unlock()
+	return c.names[abs]
 }
 
 // changing notes that this mount is about to change abs's size or mtime.

@@ -22,6 +22,14 @@ type Config struct {
 	// files on the new one. Off, a lost connection ends the mount's use.
 	Reconnect bool
 
+	// Sessions is how many SFTP sessions to run over the one SSH
+	// connection (sshfs's max_conns). The first carries every request;
+	// the others carry the bulk of large files' reads and writes, so
+	// that one file is not held to one SSH channel window (2 MiB per
+	// round trip) and a large transfer does not queue ahead of an ls.
+	// 0 means 1.
+	Sessions int
+
 	// Prompter asks for passphrases, passwords and new host keys during
 	// the first connection; nil when nobody can be asked.
 	Prompter Prompter

@@ -33,6 +33,10 @@ type File struct {
 	expect        *Attr
 	expectChanges uint64
 	reopening     chan struct{} // closed when the reopen in progress ends
+
+	names  uint64        // the path's renames and removals through this mount, at open
+	bulk   []*bulkHandle // the file on s's bulk sessions, opened when first needed
+	closed bool          // no more bulk handles: Close has begun
 }
 
 // Expect records the attributes the caller believes the file has, for the
@@ -79,7 +83,7 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, error) {
 	ctx, cancel := c.callContext(ctx) // one deadline for the open and its retries
 	defer cancel()
-	f := &File{c: c, abs: c.abs(rel), reopenFlags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC)}
+	f := &File{c: c, abs: c.abs(rel), reopenFlags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), names: c.nameCount(c.abs(rel))}
 	repeatable := flags == f.reopenFlags // no O_CREATE, O_EXCL, O_TRUNC
 	s, h, err := c.open(ctx, f.abs, flags)
 	for _, wait := range reopenBackoff {
@@ -138,10 +142,16 @@ func (f *File) current() (*session, *sftp.File) {
 // and trying once more after a lost connection when repeatable says the
 // call may run twice.
 func (f *File) run(ctx context.Context, op string, repeatable bool, fn func(h *sftp.File) error) error {
+	return f.runAt(ctx, op, -1, repeatable, fn)
+}
+
+// runAt is run for data at off, which may be served by a bulk session's
+// handle (see bulk.go); off < 0 means the file's own handle.
+func (f *File) runAt(ctx context.Context, op string, off int64, repeatable bool, fn func(h *sftp.File) error) error {
 	ctx, cancel := f.c.callContext(ctx) // one deadline for the call and its retries
 	defer cancel()
 	s, h := f.current()
-	err := f.runOnce(ctx, op, s, h, fn)
+	err := f.runOnce(ctx, op, s, f.handleFor(ctx, s, h, off), fn)
 	// After a lost connection: reopen (the server may take a moment to
 	// come back, so with a short backoff) and try again.
 	for _, wait := range reopenBackoff {
@@ -159,7 +169,7 @@ func (f *File) run(ctx context.Context, op string, repeatable bool, fn func(h *s
 			s, h = f.current()
 			continue
 		}
-		err = f.runOnce(ctx, op, s, h, fn)
+		err = f.runOnce(ctx, op, s, f.handleFor(ctx, s, h, off), fn)
 	}
 	return err
 }
@@ -203,6 +213,7 @@ func (f *File) reopenAfter(ctx context.Context, dead *session) (*session, *sftp.
 		f.reopening = nil
 		if err == nil {
 			f.s, f.f = s, h
+			f.bulk = nil // they went with the old session
 		}
 		f.mu.Unlock()
 		close(done)
@@ -260,7 +271,7 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	stalls := 0
 	for total < len(p) {
 		var n int
-		err := f.run(ctx, "read", true, func(h *sftp.File) error {
+		err := f.runAt(ctx, "read", off+int64(total), true, func(h *sftp.File) error {
 			var err error
 			n, err = h.ReadAt(p[total:], off+int64(total))
 			return err
@@ -299,7 +310,7 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	f.c.changing(f.abs)
 	var n int
-	err := f.run(ctx, "write", f.reopenFlags&os.O_APPEND == 0, func(h *sftp.File) error {
+	err := f.runAt(ctx, "write", off, f.reopenFlags&os.O_APPEND == 0, func(h *sftp.File) error {
 		var err error
 		n, err = h.WriteAt(p, off)
 		if err == nil && n < len(p) {
@@ -340,9 +351,10 @@ func (f *File) Sync(ctx context.Context) error {
 // matters; but a handle whose connection is gone was closed by the server
 // with it, and every write on it had been answered (callers flush first).
 func (f *File) Close(ctx context.Context) error {
+	bulkErr := f.closeBulk(ctx)
 	err := f.run(ctx, "close", false, func(h *sftp.File) error { return h.Close() })
 	if lostConnection(err) {
-		return nil
+		err = nil
 	}
-	return err
+	return errors.Join(err, bulkErr)
 }

@@ -68,6 +68,7 @@ func (c *Client) Rmdir(ctx context.Context, rel string) error {
 
 // Remove unlinks a file or symlink.
 func (c *Client) Remove(ctx context.Context, rel string) error {
+	c.moving(c.abs(rel))
 	return c.call(ctx, "remove", rel, func(sc *sftp.Client) error {
 		return sc.Remove(c.abs(rel))
 	})
@@ -78,6 +79,7 @@ func (c *Client) Remove(ctx context.Context, rel string) error {
 // existing name; without the extension a file in the way is removed first,
 // which is not atomic: for a moment neither name exists.
 func (c *Client) Rename(ctx context.Context, from, to string) error {
+	c.moving(c.abs(from), c.abs(to))
 	return c.call(ctx, "rename", from, func(sc *sftp.Client) error {
 		if _, ok := sc.HasExtension("posix-rename@openssh.com"); ok {
 			return sc.PosixRename(c.abs(from), c.abs(to))

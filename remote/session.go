@@ -13,14 +13,16 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// session is one SSH connection carrying one SFTP subsystem. It dies as a
+// session is one SSH connection carrying one SFTP subsystem for every
+// request, and possibly more for bulk data (see bulk.go). It dies as a
 // whole: when the link breaks, a deadline passes or keepalives go
 // unanswered, close() fails every call waiting on it at once.
 type session struct {
 	ssh  *ssh.Client // nil for sessions over a pipe (tests)
 	conn io.Closer   // closing it ends the transport under sftp
 	sftp *sftp.Client
-	dead chan struct{} // closed when the session is unusable
+	bulk []*sftp.Client // more SFTP subsystems on the same connection, for file data
+	dead chan struct{}  // closed when the session is unusable
 
 	closeOnce sync.Once
 	why       error // set once, before dead is closed
@@ -35,6 +37,9 @@ func (s *session) close(why error) {
 		// server that wait would be forever.
 		s.conn.Close()
 		go s.sftp.Close()
+		for _, b := range s.bulk {
+			go b.Close()
+		}
 	})
 }
 
@@ -73,16 +78,28 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 		clients = append(clients, c)
 	}
 	target := clients[len(clients)-1]
-	sc, err := sftp.NewClient(target, sftp.UseFstat(true), sftp.UseConcurrentWrites(true))
-	if err != nil {
+	subsystems := startSFTP(target, cfg.Sessions)
+	if subsystems[0].err != nil {
 		closeAll()
 		if g.expired() {
 			return nil, g.timeoutError(cfg.Target.addr())
 		}
-		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.addr(), err)}
+		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.addr(), subsystems[0].err)}
 	}
 
-	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, dead: make(chan struct{})}
+	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: subsystems[0].c, dead: make(chan struct{})}
+	for _, b := range subsystems[1:] {
+		if b.err != nil {
+			// The server caps sessions per connection (sshd's
+			// MaxSessions, 10 by default): carry on with fewer.
+			cfg.debugf("an extra sftp session did not start: %v", b.err)
+			continue
+		}
+		s.bulk = append(s.bulk, b.c)
+	}
+	if len(subsystems) > 1 {
+		cfg.debugf("%d sftp sessions on one connection", len(s.bulk)+1)
+	}
 	for _, c := range clients {
 		go func() {
 			err := c.Wait()
@@ -96,6 +113,27 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 		go s.keepalive(cfg)
 	}
 	return s, nil
+}
+
+type startedSFTP struct {
+	c   *sftp.Client
+	err error
+}
+
+// startSFTP starts n SFTP subsystems (at least one) on one connection, all
+// at once, so that more sessions cost no more round trips at mount time.
+func startSFTP(conn *ssh.Client, n int) []startedSFTP {
+	out := make([]startedSFTP, max(n, 1))
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].c, out[i].err = sftp.NewClient(conn, sftp.UseFstat(true), sftp.UseConcurrentWrites(true))
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 type closerFunc func() error

@@ -72,7 +72,8 @@ func TestBadArgumentsAreRefusedWithAReason(t *testing.T) {
 		"bad strict mode":    {"host:", "/mnt", "-o", "StrictHostKeyChecking=maybe"},
 		"bad yes/no":         {"host:", "/mnt", "-o", "IdentitiesOnly=perhaps"},
 		"sshfs ssh_command":  {"host:", "/mnt", "-o", "ssh_command=ssh -q"},
-		"sshfs max_conns":    {"host:", "/mnt", "-o", "max_conns=4"},
+		"max_conns zero":     {"host:", "/mnt", "-o", "max_conns=0"},
+		"max_conns too many": {"host:", "/mnt", "-o", "max_conns=11"},
 		"bad dcache timeout": {"host:", "/mnt", "-o", "dcache_timeout=soon"},
 		"-F without file":    {"host:", "/mnt", "-F"},
 	}

@@ -42,7 +42,6 @@ var sshfsCompat = map[string]compat{
 	"delay_connect":    {notice: "sftpmount connects before the mount appears, so a wrong host or key is reported at once"},
 	"compression":      {notice: "SSH compression is not supported by Go's SSH library"},
 	"disable_hardlink": {notice: "ln works when the server supports hard links and fails with ENOTSUP otherwise"},
-	"max_conns":        {refuse: "sftpmount uses one SSH connection per mount for now; leave it out"},
 	"ssh_command":      {refuse: "sftpmount speaks SSH itself; put what the command did (ProxyJump, IdentityFile, User...) in ~/.ssh/config or -o"},
 	"ssh_protocol":     {refuse: "only SSH protocol 2 exists"},
 	"sftp_server":      {refuse: "the server's own SFTP subsystem is used"},

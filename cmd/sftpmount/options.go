@@ -25,6 +25,7 @@ type options struct {
 	Timeout      time.Duration // -o timeout= (seconds): deadline of every remote call
 	Reconnect    bool          // -o reconnect[=yes|no] (default yes)
 	CacheTimeout time.Duration // -o cache_timeout= (seconds); -o cache=no sets 0
+	MaxConns     int           // -o max_conns=N: SFTP sessions over the one SSH connection
 
 	PasswordStdin bool // -o password_stdin: read the password from stdin once
 	KeepPassword  bool // -o keep_password: keep it in memory for reconnects
@@ -55,6 +56,7 @@ func defaultOptions() options {
 		SSH:             remote.Overrides{},
 		Timeout:         30 * time.Second,
 		CacheTimeout:    20 * time.Second,
+		MaxConns:        defaultMaxConns,
 		ContainSymlinks: true,
 		Reconnect:       true,
 	}
@@ -67,6 +69,14 @@ const (
 	defaultConnectTimeout    = 15 * time.Second
 	defaultKeepaliveInterval = 15 * time.Second
 	defaultKeepaliveCountMax = 3
+)
+
+// defaultMaxConns SFTP sessions: one for every request, four more for the
+// bulk of large files, so one file moves four SSH channel windows (8 MiB)
+// per round trip. sshd allows ten sessions per connection by default.
+const (
+	defaultMaxConns = 5
+	maxMaxConns     = 10
 )
 
 // ignoredMountOptions are generic mount options that fstab and mount(8)
@@ -136,6 +146,12 @@ func (o *options) setOption(opt string) error {
 		default:
 			return fmt.Errorf("option cache=%s: want yes or no", value)
 		}
+	case "max_conns":
+		n, err := strconv.Atoi(value)
+		if !hasValue || err != nil || n < 1 || n > maxMaxConns {
+			return fmt.Errorf("option max_conns=%s: want a number of SFTP sessions from 1 to %d", value, maxMaxConns)
+		}
+		o.MaxConns = n
 	case "reconnect":
 		switch value {
 		case "", "yes":

@@ -41,6 +41,7 @@ func connectConfig(o options, st *startup, debug *log.Logger) (remote.Config, er
 		Dir:          o.Dir,
 		Timeout:      o.Timeout,
 		Reconnect:    o.Reconnect,
+		Sessions:     o.MaxConns,
 		Prompter:     newPrompter(st.tty),
 		Password:     st.password,
 		KeepPassword: o.KeepPassword,
