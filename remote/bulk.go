@@ -51,7 +51,7 @@ func (f *File) handleFor(ctx context.Context, s *session, primary *sftp.File, of
 		f.bulk[i] = b
 		expect, expectChanges := f.expect, f.expectChanges
 		f.mu.Unlock()
-		b.h = f.openBulk(ctx, s, s.bulk[i], primary, expect, expectChanges)
+		b.h = f.openBulk(ctx, s, i, primary, expect, expectChanges)
 		close(b.ready)
 	} else {
 		f.mu.Unlock()
@@ -67,12 +67,13 @@ func (f *File) handleFor(ctx context.Context, s *session, primary *sftp.File, of
 	return b.h
 }
 
-// openBulk opens the file on sc, one of s's bulk sessions, and checks it
+// openBulk opens the file on s's bulk session i and checks it
 // is the file primary has open: SFTP has no inode numbers, so by size and
 // mtime, against what was known at open or, failing that, against an
 // fstat of primary; once this mount has changed the file only by its
 // name not having been moved or removed through this mount.
-func (f *File) openBulk(ctx context.Context, s *session, sc *sftp.Client, primary *sftp.File, expect *Attr, expectChanges uint64) *sftp.File {
+func (f *File) openBulk(ctx context.Context, s *session, i int, primary *sftp.File, expect *Attr, expectChanges uint64) *sftp.File {
+	sc := s.bulk[i]
 	var h *sftp.File
 	err := runOn(ctx, s, "open", f.abs, func(*sftp.Client) error {
 		var err error
@@ -100,6 +101,7 @@ func (f *File) openBulk(ctx context.Context, s *session, sc *sftp.Client, primar
 		f.c.cfg.debugf("%s: data stays on one session: %v", f.abs, err)
 		return nil
 	}
+	f.c.cfg.debugf("%s: open on sftp session %d for its data", f.abs, i+2)
 	return h
 }
 
