@@ -67,6 +67,21 @@ func (f *File) handleFor(ctx context.Context, s *session, primary *sftp.File, of
 	return b.h
 }
 
+// openAllBulk opens the file on every bulk session of s ahead of need.
+func (f *File) openAllBulk(s *session, primary *sftp.File) {
+	ctx, cancel := f.c.callContext(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range s.bulk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.handleFor(ctx, s, primary, bulkFrom+int64(i)*bulkStripe)
+		}()
+	}
+	wg.Wait()
+}
+
 // openBulk opens the file on s's bulk session i and checks it
 // is the file primary has open: SFTP has no inode numbers, so by size and
 // mtime, against what was known at open or, failing that, against an

@@ -43,9 +43,15 @@ type File struct {
 // check made when the file is reopened after a lost connection.
 func (f *File) Expect(a Attr) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.expect = &a
 	f.expectChanges = f.c.changeCount(f.abs)
+	s, h := f.s, f.f
+	f.mu.Unlock()
+	if a.Size > bulkFrom {
+		// Large enough for the bulk sessions: open it on them now, while
+		// the first bytes come through h, not when the reads get there.
+		go f.openAllBulk(s, h)
+	}
 }
 
 // CreateFile opens rel with O_CREATE added to flags, gives it mode and
