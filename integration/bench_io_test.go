@@ -139,3 +139,39 @@ func peakRSS(b *testing.B, pid int) int {
 	b.Fatal("no VmHWM in /proc/" + strconv.Itoa(pid) + "/status")
 	return 0
 }
+
+// BenchmarkLsDuringALargeRead lists small directories, each for the first
+// time, while another process reads a large file through the same mount:
+// the listing should wait for its own round trips, not for the transfer.
+func BenchmarkLsDuringALargeRead(b *testing.B) {
+	dirs := 10
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		run(b, served, fmt.Sprintf("head -c %d /dev/urandom > big && for d in $(seq 1 %d); do mkdir d$d && touch d$d/a d$d/b; done", bigFileSize(), dirs))
+		mnt := benchMount(b, m, link, served)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			reading := make(chan struct{})
+			go func() { defer close(reading); run(b, mnt, "cat big > /dev/null") }()
+			time.Sleep(50 * time.Millisecond) // the transfer is under way
+			var took time.Duration
+			listed := 0
+			for d := 1; d <= dirs; d++ {
+				select {
+				case <-reading:
+				default:
+					start := time.Now()
+					run(b, mnt, fmt.Sprintf("ls -l d%d > /dev/null", d))
+					took += time.Since(start)
+					listed++
+				}
+			}
+			<-reading
+			if listed == 0 {
+				b.Log("the read ended before any listing (a small file on a fast link): no figure")
+				continue
+			}
+			b.ReportMetric(float64(took.Milliseconds())/float64(listed), "ms/ls")
+			b.ReportMetric(float64(listed), "listings")
+		}
+	})
+}
