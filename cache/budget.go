@@ -2,11 +2,11 @@ package cache
 
 import "sync"
 
-// Budget bounds the memory that speculative work (read-ahead) may hold
-// across every handle of a mount, so that many readers at once cannot
-// grow the process without limit. Taking never blocks: work that finds
-// the budget spent is simply not started, and a read then fetches what it
-// needs directly.
+// Budget bounds the memory that read-ahead and write-behind may hold
+// across every handle of a mount, so that many transfers at once cannot
+// grow the process without limit. Taking never blocks: read-ahead that
+// finds the budget spent is simply not started (a read then fetches what
+// it needs directly), and a write is sent unbuffered (see WriteBehind).
 type Budget struct {
 	mu   sync.Mutex
 	left int64

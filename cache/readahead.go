@@ -11,7 +11,7 @@ import (
 // a window of 8 MiB keeps an SSH channel (2 MiB window) busy.
 const (
 	ReadAheadChunk = 512 << 10
-	ReadAheadMax   = 8 << 20
+	ReadAheadMax   = 16 << 20
 )
 
 // ReadAhead serves one handle's reads and, once they run in sequence,

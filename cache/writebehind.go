@@ -11,9 +11,17 @@ import "sync"
 //
 // Writes to overlapping ranges are never in flight together, so a later
 // write of the same bytes cannot be overtaken by an earlier one.
+//
+// Queued copies are paid for from a budget shared with every handle of the
+// mount (and with read-ahead). A write that finds the budget spent while
+// this handle has nothing in flight is sent at once and waited for: it
+// needs no copy, so it costs no memory, and it cannot wait on memory that
+// another handle holds for as long as it likes (a reader that stopped
+// reading keeps its read-ahead until it closes).
 type WriteBehind struct {
-	send  func(p []byte, off int64) error // writes p at off on the server
-	limit int64
+	send   func(p []byte, off int64) error // writes p at off on the server
+	limit  int64
+	budget *Budget // nil: unbounded
 
 	mu       sync.Mutex // guards everything below
 	cond     *sync.Cond
@@ -27,9 +35,10 @@ type span struct{ off, end int64 }
 func (s *span) overlaps(off, end int64) bool { return off < s.end && s.off < end }
 
 // NewWriteBehind returns a WriteBehind that sends with send and keeps at
-// most limit bytes in flight (one write larger than limit goes alone).
-func NewWriteBehind(send func(p []byte, off int64) error, limit int64) *WriteBehind {
-	w := &WriteBehind{send: send, limit: limit, ranges: map[*span]struct{}{}}
+// most limit bytes in flight (one write larger than limit goes alone),
+// paid for from budget.
+func NewWriteBehind(send func(p []byte, off int64) error, limit int64, budget *Budget) *WriteBehind {
+	w := &WriteBehind{send: send, limit: limit, budget: budget, ranges: map[*span]struct{}{}}
 	w.cond = sync.NewCond(&w.mu)
 	return w
 }
@@ -38,33 +47,63 @@ func NewWriteBehind(send func(p []byte, off int64) error, limit int64) *WriteBeh
 // error an earlier write met.
 func (w *WriteBehind) Write(p []byte, off int64) error {
 	end := off + int64(len(p))
+	size := int64(len(p))
 	w.mu.Lock()
-	for w.err == nil && (w.overlapsLocked(off, end) || (w.inflight > 0 && w.inflight+int64(len(p)) > w.limit)) {
-		w.cond.Wait()
-	}
-	if w.err != nil {
-		err := w.err
-		w.mu.Unlock()
-		return err
+	for {
+		for w.err == nil && (w.overlapsLocked(off, end) || (w.inflight > 0 && w.inflight+size > w.limit)) {
+			w.cond.Wait()
+		}
+		if w.err != nil {
+			err := w.err
+			w.mu.Unlock()
+			return err
+		}
+		if w.budget.TryTake(size) {
+			break
+		}
+		if w.inflight == 0 {
+			// Nothing of ours to wait for: send this one and wait.
+			w.mu.Unlock()
+			return w.sendNow(p, off)
+		}
+		w.cond.Wait() // one of ours landing gives memory back
 	}
 	s := &span{off, end}
 	w.ranges[s] = struct{}{}
-	w.inflight += int64(len(p))
+	w.inflight += size
 	w.mu.Unlock()
 
 	buf := append([]byte(nil), p...) // the caller reuses p once we return
 	go func() {
 		err := w.send(buf, off)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		delete(w.ranges, s)
-		w.inflight -= int64(len(buf))
-		if err != nil && w.err == nil {
-			w.err = err
-		}
-		w.cond.Broadcast()
+		w.budget.Give(size)
+		w.landed(s, size, err)
 	}()
 	return nil
+}
+
+// sendNow writes p while the caller waits, in flight like any other write
+// so that reads and Flush see it; its error is also kept for later calls.
+func (w *WriteBehind) sendNow(p []byte, off int64) error {
+	s := &span{off, off + int64(len(p))}
+	w.mu.Lock()
+	w.ranges[s] = struct{}{}
+	w.inflight += int64(len(p))
+	w.mu.Unlock()
+	err := w.send(p, off)
+	w.landed(s, int64(len(p)), err)
+	return err
+}
+
+func (w *WriteBehind) landed(s *span, size int64, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.ranges, s)
+	w.inflight -= size
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.cond.Broadcast()
 }
 
 // WaitRange blocks until no write overlapping [off, end) is in flight, so

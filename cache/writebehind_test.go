@@ -41,7 +41,7 @@ func (f *fakeFile) send(p []byte, off int64) error {
 
 func TestWritesOverlapInFlightAndAllLandByFlush(t *testing.T) {
 	f := &fakeFile{delay: 20 * time.Millisecond, failAt: -1}
-	w := NewWriteBehind(f.send, 1<<20)
+	w := NewWriteBehind(f.send, 1<<20, nil)
 	want := make([]byte, 0, 64*1024)
 	buf := make([]byte, 4096)
 	for i := 0; i < 16; i++ {
@@ -69,7 +69,7 @@ func TestWritesOverlapInFlightAndAllLandByFlush(t *testing.T) {
 
 func TestAnErrorIsReturnedByTheNextWriteAndEveryFlush(t *testing.T) {
 	f := &fakeFile{delay: time.Millisecond, failAt: 4096}
-	w := NewWriteBehind(f.send, 1<<20)
+	w := NewWriteBehind(f.send, 1<<20, nil)
 	w.Write(make([]byte, 4096), 0)
 	w.Write(make([]byte, 4096), 4096)
 	if err := w.Flush(); err == nil {
@@ -85,7 +85,7 @@ func TestAnErrorIsReturnedByTheNextWriteAndEveryFlush(t *testing.T) {
 
 func TestOverlappingWritesLandInOrder(t *testing.T) {
 	f := &fakeFile{delay: 5 * time.Millisecond, failAt: -1}
-	w := NewWriteBehind(f.send, 1<<20)
+	w := NewWriteBehind(f.send, 1<<20, nil)
 	for i := 0; i < 20; i++ {
 		w.Write([]byte{byte(i), byte(i)}, 0)
 	}
@@ -97,7 +97,7 @@ func TestOverlappingWritesLandInOrder(t *testing.T) {
 
 func TestBytesInFlightStayUnderTheLimit(t *testing.T) {
 	f := &fakeFile{delay: 5 * time.Millisecond, failAt: -1}
-	w := NewWriteBehind(f.send, 16*1024)
+	w := NewWriteBehind(f.send, 16*1024, nil)
 	for i := 0; i < 40; i++ {
 		w.Write(make([]byte, 4096), int64(i*4096))
 		w.mu.Lock()
@@ -115,7 +115,7 @@ func TestBytesInFlightStayUnderTheLimit(t *testing.T) {
 
 func TestWaitRangeWaitsOnlyForOverlappingWrites(t *testing.T) {
 	release := make(chan struct{})
-	w := NewWriteBehind(func(p []byte, off int64) error { <-release; return nil }, 1<<20)
+	w := NewWriteBehind(func(p []byte, off int64) error { <-release; return nil }, 1<<20, nil)
 	w.Write(make([]byte, 100), 1000)
 	done := make(chan struct{})
 	go func() { w.WaitRange(0, 500); close(done) }()
@@ -133,4 +133,44 @@ func TestWaitRangeWaitsOnlyForOverlappingWrites(t *testing.T) {
 	}
 	close(release)
 	<-done
+}
+
+func TestWritesShareTheMountsBudgetAndNeverWaitOnOthersMemory(t *testing.T) {
+	budget := NewBudget(64 << 10)
+	f := &fakeFile{delay: 20 * time.Millisecond, failAt: -1}
+	w := NewWriteBehind(f.send, 1<<20, budget)
+	chunk := bytes.Repeat([]byte{7}, 16<<10)
+	for i := range 16 {
+		if err := w.Write(chunk, int64(i)*16<<10); err != nil {
+			t.Fatal(err)
+		}
+		if budget.Left() < 0 {
+			t.Fatalf("budget overdrawn: %d", budget.Left())
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if budget.Left() != 64<<10 {
+		t.Fatalf("%d bytes of the budget not given back after Flush", 64<<10-budget.Left())
+	}
+	if f.maxSeen < 2 || f.maxSeen > 4 {
+		t.Fatalf("%d writes in flight at once, want 2 to 4 (the budget holds 4)", f.maxSeen)
+	}
+	if !bytes.Equal(f.data, bytes.Repeat([]byte{7}, 256<<10)) {
+		t.Fatal("not every byte landed")
+	}
+
+	// Someone else holds all of it: the write goes out unbuffered, its
+	// error is the caller's at once and stays for Flush.
+	if !budget.TryTake(64 << 10) {
+		t.Fatal("budget not whole")
+	}
+	f.failAt = 1 << 20
+	if err := w.Write(chunk, 1<<20); err == nil {
+		t.Fatal("an unbuffered write's error was not returned")
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("the unbuffered write's error was dropped before Flush")
+	}
 }

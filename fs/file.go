@@ -16,7 +16,7 @@ import (
 
 // writeBehindLimit bounds the bytes of one handle's writes in flight: past
 // the SSH channel window (2 MiB) more would only queue.
-const writeBehindLimit = 4 << 20
+const writeBehindLimit = 8 << 20
 
 // fileHandle is one open(2) of a remote file. Writes return once queued
 // (write-behind); an error reaches the application at the next write, at
@@ -58,10 +58,10 @@ func (h *fileHandle) startBuffers(flags int, send func(p []byte, off int64) erro
 			// bytes go on.
 			h.node.forgetReadAhead()
 			return err
-		}, writeBehindLimit)
+		}, writeBehindLimit, h.node.fs.buffers)
 	}
 	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY {
-		h.ra = cache.NewReadAhead(fetch, h.node.fs.readAhead)
+		h.ra = cache.NewReadAhead(fetch, h.node.fs.buffers)
 	}
 }
 

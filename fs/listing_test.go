@@ -14,7 +14,7 @@ func testFS() *FS {
 		attrs:         cache.New[remote.Attr](time.Minute),
 		listings:      cache.New[*listing](time.Minute),
 		targets:       cache.New[string](time.Minute),
-		readAhead:     cache.NewBudget(readAheadBudget),
+		buffers:       cache.NewBudget(bufferBudget),
 		prefetched:    cache.New[[]remote.DirEntry](time.Minute),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
 	}

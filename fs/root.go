@@ -49,7 +49,7 @@ type FS struct {
 	listings *cache.Map[*listing]    // names in a directory, by its path
 	targets  *cache.Map[string]      // symlink targets as the server has them
 
-	readAhead     *cache.Budget                 // memory all handles may read ahead into
+	buffers       *cache.Budget                 // memory all handles may read ahead into and write behind from
 	prefetched    *cache.Map[[]remote.DirEntry] // listings made ahead of a walk
 	prefetchSlots chan struct{}                 // bounds prefetches in flight
 	prefetchMu    sync.Mutex
@@ -132,10 +132,10 @@ func (n *Node) forgetReadAhead() {
 	}
 }
 
-// readAheadBudget bounds what every handle together reads ahead: two
-// sequential readers at full window (one SSH channel carries no more at
-// 50 ms), and the process stays small however many files are read at once.
-const readAheadBudget = 2 * cache.ReadAheadMax
+// bufferBudget bounds what every handle together holds read ahead or
+// queued to write: two transfers at full speed, and the process stays
+// small however many files are copied at once.
+const bufferBudget = 2 * cache.ReadAheadMax
 
 // NewRoot returns the root node of a mount served by rc.
 func NewRoot(rc *remote.Client, opts Options) *Node {
@@ -148,7 +148,7 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		// A prefetched listing is as fresh as any attribute we hold.
 		prefetched:    cache.New[[]remote.DirEntry](opts.CacheTimeout),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
-		readAhead:     cache.NewBudget(readAheadBudget),
+		buffers:       cache.NewBudget(bufferBudget),
 	}}
 }
 

@@ -71,11 +71,13 @@ const (
 	defaultKeepaliveCountMax = 3
 )
 
-// defaultMaxConns SFTP sessions: one for every request, four more for the
-// bulk of large files, so one file moves four SSH channel windows (8 MiB)
-// per round trip. sshd allows ten sessions per connection by default.
+// defaultMaxConns SFTP sessions: one for every request, eight more for the
+// bulk of large files, so one file moves eight SSH channel windows (16
+// MiB) per round trip: at 50 ms a 128 MiB read went from 100 MB/s with
+// five sessions to 136-139 MB/s with nine. sshd allows ten sessions per
+// connection by default; an eleventh would be refused.
 const (
-	defaultMaxConns = 5
+	defaultMaxConns = 9
 	maxMaxConns     = 10
 )
 
