@@ -86,8 +86,8 @@ func TestSequentialReadHidesTheRoundTrip(t *testing.T) {
 	if !bytes.Equal(got, f.data) {
 		t.Fatal("content differs")
 	}
-	// The window grows to 8 MiB of 512 KiB chunks: 16 fetches at once.
-	if peak := f.peak.Load(); peak < 8 {
+	// The window grows to 16 MiB of 512 KiB chunks: 32 fetches at once.
+	if peak := f.peak.Load(); peak < 16 {
 		t.Errorf("at most %d fetches were in flight at once: read-ahead is not overlapping", peak)
 	}
 }

@@ -37,6 +37,10 @@ func (f *File) handleFor(ctx context.Context, s *session, primary *sftp.File, of
 		return primary
 	}
 	i := int((off / bulkStripe) % int64(len(s.bulk)))
+	sc := s.bulk[i].Load()
+	if sc == nil { // not started (yet)
+		return primary
+	}
 	f.mu.Lock()
 	if f.s != s || f.closed || f.c.nameCount(f.abs) != f.names {
 		f.mu.Unlock()
@@ -51,7 +55,7 @@ func (f *File) handleFor(ctx context.Context, s *session, primary *sftp.File, of
 		f.bulk[i] = b
 		expect, expectChanges := f.expect, f.expectChanges
 		f.mu.Unlock()
-		b.h = f.openBulk(ctx, s, i, primary, expect, expectChanges)
+		b.h = f.openBulk(ctx, s, sc, i, primary, expect, expectChanges)
 		close(b.ready)
 	} else {
 		f.mu.Unlock()
@@ -82,13 +86,12 @@ func (f *File) openAllBulk(s *session, primary *sftp.File) {
 	wg.Wait()
 }
 
-// openBulk opens the file on s's bulk session i and checks it
+// openBulk opens the file on sc, s's bulk session i, and checks it
 // is the file primary has open: SFTP has no inode numbers, so by size and
 // mtime, against what was known at open or, failing that, against an
 // fstat of primary; once this mount has changed the file only by its
 // name not having been moved or removed through this mount.
-func (f *File) openBulk(ctx context.Context, s *session, i int, primary *sftp.File, expect *Attr, expectChanges uint64) *sftp.File {
-	sc := s.bulk[i]
+func (f *File) openBulk(ctx context.Context, s *session, sc *sftp.Client, i int, primary *sftp.File, expect *Attr, expectChanges uint64) *sftp.File {
 	var h *sftp.File
 	err := runOn(ctx, s, "open", f.abs, func(*sftp.Client) error {
 		var err error

@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pkg/sftp"
 )
 
 // bulkSession is a pipe session on dir with n bulk sessions, each its own
@@ -17,9 +20,9 @@ import (
 func bulkSession(t *testing.T, dir string, n int) (*Client, *session) {
 	t.Helper()
 	s := pipeSession(t, realServer(t, dir))
-	for range n {
-		b := pipeSession(t, realServer(t, dir))
-		s.bulk = append(s.bulk, b.sftp)
+	s.bulk = make([]atomic.Pointer[sftp.Client], n)
+	for i := range n {
+		s.bulk[i].Store(pipeSession(t, realServer(t, dir)).sftp)
 	}
 	return testClient(s, 10*time.Second, dir), s
 }

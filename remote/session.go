@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -21,8 +22,12 @@ type session struct {
 	ssh  *ssh.Client // nil for sessions over a pipe (tests)
 	conn io.Closer   // closing it ends the transport under sftp
 	sftp *sftp.Client
-	bulk []*sftp.Client // more SFTP subsystems on the same connection, for file data
-	dead chan struct{}  // closed when the session is unusable
+	// bulk are more SFTP subsystems on the same connection, for file
+	// data; they start in the background once the session works, so a
+	// (re)connect waits for one subsystem only. A slot stays nil until
+	// its subsystem has started, and for good if it could not.
+	bulk []atomic.Pointer[sftp.Client]
+	dead chan struct{} // closed when the session is unusable
 
 	closeOnce sync.Once
 	why       error // set once, before dead is closed
@@ -37,8 +42,10 @@ func (s *session) close(why error) {
 		// server that wait would be forever.
 		s.conn.Close()
 		go s.sftp.Close()
-		for _, b := range s.bulk {
-			go b.Close()
+		for i := range s.bulk {
+			if b := s.bulk[i].Load(); b != nil {
+				go b.Close()
+			}
 		}
 	})
 }
@@ -78,27 +85,19 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 		clients = append(clients, c)
 	}
 	target := clients[len(clients)-1]
-	subsystems := startSFTP(target, cfg.Sessions)
-	if subsystems[0].err != nil {
+	sc, err := sftp.NewClient(target, sftpOptions...)
+	if err != nil {
 		closeAll()
 		if g.expired() {
 			return nil, g.timeoutError(cfg.Target.addr())
 		}
-		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.addr(), subsystems[0].err)}
+		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.addr(), err)}
 	}
 
-	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: subsystems[0].c, dead: make(chan struct{})}
-	for _, b := range subsystems[1:] {
-		if b.err != nil {
-			// The server caps sessions per connection (sshd's
-			// MaxSessions, 10 by default): carry on with fewer.
-			cfg.debugf("an extra sftp session did not start: %v", b.err)
-			continue
-		}
-		s.bulk = append(s.bulk, b.c)
-	}
-	if len(subsystems) > 1 {
-		cfg.debugf("%d sftp sessions on one connection", len(s.bulk)+1)
+	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, dead: make(chan struct{})}
+	if cfg.Sessions > 1 {
+		s.bulk = make([]atomic.Pointer[sftp.Client], cfg.Sessions-1)
+		go s.startBulk(cfg)
 	}
 	for _, c := range clients {
 		go func() {
@@ -115,25 +114,34 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 	return s, nil
 }
 
-type startedSFTP struct {
-	c   *sftp.Client
-	err error
-}
+var sftpOptions = []sftp.ClientOption{sftp.UseFstat(true), sftp.UseConcurrentWrites(true)}
 
-// startSFTP starts n SFTP subsystems (at least one) on one connection, all
-// at once, so that more sessions cost no more round trips at mount time.
-func startSFTP(conn *ssh.Client, n int) []startedSFTP {
-	out := make([]startedSFTP, max(n, 1))
+// startBulk starts the bulk subsystems, all at once. One that does not
+// start leaves its slot empty: the server may cap sessions per connection
+// (sshd's MaxSessions, 10 by default), and the data goes through the
+// first session instead.
+func (s *session) startBulk(cfg *Config) {
 	var wg sync.WaitGroup
-	for i := range out {
+	var started atomic.Int32
+	for i := range s.bulk {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i].c, out[i].err = sftp.NewClient(conn, sftp.UseFstat(true), sftp.UseConcurrentWrites(true))
+			c, err := sftp.NewClient(s.ssh, sftpOptions...)
+			if err != nil {
+				cfg.debugf("an extra sftp session did not start: %v", err)
+				return
+			}
+			s.bulk[i].Store(c)
+			if s.isDead() { // close may have run before the store
+				c.Close()
+				return
+			}
+			started.Add(1)
 		}()
 	}
 	wg.Wait()
-	return out
+	cfg.debugf("%d sftp sessions on one connection", started.Load()+1)
 }
 
 type closerFunc func() error
