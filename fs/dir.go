@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"os"
+	"path"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -47,21 +48,27 @@ func (n *Node) listRemote(ctx context.Context, rel string) ([]remote.DirEntry, e
 	}
 	// The walk has reached rel: list its subdirectories ahead of it.
 	n.fs.prefetchSubdirs(rel, entries)
+	return n.fs.remember(rel, entries), nil
+}
+
+// remember caches a listing of dir from the server: its names and every
+// entry's attributes. It returns the entries less "." and "..".
+func (f *FS) remember(dir string, entries []remote.DirEntry) []remote.DirEntry {
 	kept := entries[:0:0]
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if e.Name == "." || e.Name == ".." {
 			continue
 		}
-		if e.Attr.Mode&os.ModeSymlink == 0 || !n.fs.opts.FollowSymlinks {
+		if e.Attr.Mode&os.ModeSymlink == 0 || !f.opts.FollowSymlinks {
 			// A followed link's attributes are its target's: lookup asks.
-			n.fs.attrs.Put(n.child(e.Name), e.Attr)
+			f.attrs.Put(path.Join(dir, e.Name), e.Attr)
 		}
 		kept = append(kept, e)
 		names = append(names, e.Name)
 	}
-	n.fs.listings.Put(rel, newListing(names))
-	return kept, nil
+	f.listings.Put(dir, newListing(names))
+	return kept
 }
 
 // Mkdir creates a directory. The kernel has already applied the umask.

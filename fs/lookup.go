@@ -22,6 +22,9 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if n.fs.knownAbsent(rel) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}
+	if _, cached := n.fs.attrs.Get(rel); !cached && n.fs.missed(ctx, n.rel()) && n.fs.knownAbsent(rel) {
+		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
+	}
 	a, err := n.fs.lookupAttr(ctx, rel)
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)

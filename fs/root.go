@@ -55,6 +55,7 @@ type FS struct {
 	prefetchMu    sync.Mutex
 	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
 	changes       atomic.Uint64            // counts our changes to any directory
+	statMany      statMany                 // directories listed for the lookups that miss
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.

@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sftpCalls counts the remote calls a -d log shows.
@@ -27,5 +29,35 @@ func TestAWarmLsLRMakesNoRemoteCallWithinTheCacheTimeout(t *testing.T) {
 	}
 	if !strings.Contains(warm, filepath.Base("f20")) {
 		t.Fatalf("listing: %s", warm)
+	}
+}
+
+// git status, make and rsync stat every name of a directory without
+// listing it. Past a few names the directory is listed once, and the
+// other names are answered from that: not one round trip each.
+func TestStattingEveryNameOfADirectoryListsItOnce(t *testing.T) {
+	needServer(t)
+	_, log, m := startForegroundWith(t, standardArgs(), "-o", "cache_timeout=60")
+	sh(t, m.remote, "mkdir d && cd d && for i in $(seq 1 50); do head -c $i /dev/zero > f$i; done")
+	sh(t, m.mnt, "stat d > /dev/null") // the directory itself is known, as it is to git
+	before := len(log.String())
+	names := make([]string, 0, 51)
+	for i := 1; i <= 50; i++ {
+		names = append(names, fmt.Sprintf("d/f%d", i))
+	}
+	names = append(names, "d/absent")
+	out, _ := shErrWithin(m.mnt, "stat -c '%n %s' "+strings.Join(names, " "), time.Minute)
+	for i := 1; i <= 50; i++ {
+		if !strings.Contains(out, fmt.Sprintf("d/f%d %d\n", i, i)) {
+			t.Fatalf("stat d/f%d: wrong or missing size in:\n%s", i, out)
+		}
+	}
+	if !strings.Contains(out, "d/absent") || !strings.Contains(out, "No such file") {
+		t.Fatalf("a missing name was not reported missing:\n%s", out)
+	}
+	calls := log.String()[before:]
+	lstats, listings := strings.Count(calls, "sftp lstat "), strings.Count(calls, "sftp readdir ")
+	if listings != 1 || lstats > 3 {
+		t.Fatalf("statting 51 names made %d lstat calls and %d listings, want at most 3 and 1:\n%s", lstats, listings, calls)
 	}
 }
