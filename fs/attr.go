@@ -82,11 +82,13 @@ func (f *FS) fillAttrOut(a remote.Attr, out *fuse.AttrOut) {
 	out.SetTimeout(f.opts.CacheTimeout)
 }
 
-// lstat answers from the attribute cache or asks the server.
+// lstat answers from the attribute cache or asks the server, once the
+// changes a new file holds back are there.
 func (f *FS) lstat(ctx context.Context, rel string) (remote.Attr, error) {
 	if a, ok := f.attrs.Get(rel); ok {
 		return a, nil
 	}
+	f.settleWhere(at(rel))
 	a, err := f.remote.Lstat(ctx, rel)
 	if err == nil {
 		f.attrs.Put(rel, a)
@@ -137,7 +139,8 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 }
 
 // Setattr serves chmod, chown, truncate and utimes. Each change is its own
-// SFTP request, in the order a local disk would apply them.
+// SFTP request, in the order a local disk would apply them; those of a new
+// file being written by its creator wait for its data (see pending.go).
 func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	rel := n.rel()
 	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME) != 0 {
@@ -151,11 +154,17 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		// cannot set a link's own times or owner.
 		return n.fs.result("setattr", rel, syscall.ENOTSUP, nil)
 	}
+	if n.deferSetattr(ctx, in, out) {
+		return n.fs.result("setattr (sent at close)", rel, nil, nil)
+	}
 	rc := n.fs.remote
 	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME|fuse.FATTR_ATIME) != 0 {
 		// Queued writes land first: they would undo a truncate or bump
-		// the mtime just set. chmod and chown need not wait for them.
+		// the mtime just set. chmod and chown need not wait for them,
+		// only for the changes asked before them.
 		n.flushHandles()
+	} else {
+		n.settlePending()
 	}
 	defer n.forgetReadAhead()
 	// Start from what the file looks like now (cached after a create or a
@@ -166,6 +175,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		return n.fs.result("setattr", rel, err, nil)
 	}
 	n.fs.attrs.Delete(rel)
+	n.fs.newFiles.Delete(rel) // a directory's mode or group decides its new files'
 	truncated := false
 
 	if size, ok := in.GetSize(); ok {

@@ -39,8 +39,11 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 // listRemote lists rel on the server (or takes the listing prefetched for
 // it) and caches the names and every entry's attributes.
 func (n *Node) listRemote(ctx context.Context, rel string) ([]remote.DirEntry, error) {
+	// Held-back changes of files in rel go first; a listing made ahead
+	// of them would not show them.
+	sent := n.fs.settleWhere(func(p string) bool { return parentOf(p) == rel })
 	entries, ok := n.fs.takePrefetched(ctx, rel)
-	if !ok {
+	if !ok || sent {
 		var err error
 		if entries, err = n.fs.remote.ReadDir(ctx, rel); err != nil {
 			return nil, err
@@ -102,6 +105,7 @@ func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
 	defer n.fs.forget(rel)
+	n.fs.settleWhere(at(rel)) // they go by path: not to another file made there next
 	err := n.fs.remote.Remove(ctx, rel)
 	n.fs.settled(rel, err, false)
 	return n.fs.result("unlink", rel, err, nil)

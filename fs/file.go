@@ -30,10 +30,14 @@ type fileHandle struct {
 	ra   *cache.ReadAhead   // nil: write-only handle
 
 	wrote atomic.Bool // this handle changed the file: its mtime is the server's to tell
+
+	later *pending // changes held back until the data has landed (see pending.go); nil: none
 }
 
-func newFileHandle(f *remote.File, node *Node, rel string, flags int) *fileHandle {
-	h := &fileHandle{f: f, node: node, rel: rel}
+// newFileHandle opens node's file f; later, when given, holds back its
+// writes at its gate and its changes until they land.
+func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pending) *fileHandle {
+	h := &fileHandle{f: f, node: node, rel: rel, later: later}
 	h.startBuffers(flags, func(p []byte, off int64) error {
 		_, err := f.WriteAt(context.Background(), p, off)
 		return err
@@ -45,10 +49,16 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int) *fileHandl
 }
 
 // startBuffers sets up write-behind and read-ahead as the open flags allow,
-// over send and fetch, which write and read the server's copy.
+// over send and fetch, which write and read the server's copy. Writes wait
+// at h.later's gate, if any.
 func (h *fileHandle) startBuffers(flags int, send func(p []byte, off int64) error, fetch func(p []byte, off int64) (int, error)) {
 	if flags&os.O_APPEND == 0 && flags&(os.O_WRONLY|os.O_RDWR) != 0 {
 		h.wb = cache.NewWriteBehind(func(p []byte, off int64) error {
+			if h.later != nil {
+				if err := h.later.waitGate(); err != nil {
+					return err
+				}
+			}
 			err := send(p, off)
 			// Invalidating when the write was queued is not enough:
 			// sequential reads elsewhere may have fetched ahead over
@@ -73,9 +83,12 @@ func (h *fileHandle) invalidateReadAhead() {
 	}
 }
 
-// flush waits for this handle's queued writes; the error is the first one
-// any of them met.
+// flush waits for this handle's queued writes, and sends the changes it
+// held back; the error is the first one any of them met.
 func (h *fileHandle) flush() error {
+	if h.later != nil {
+		return h.later.settle(h.wb.Flush)
+	}
 	if h.wb == nil {
 		return nil
 	}
@@ -109,6 +122,11 @@ func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, e
 
 // Write stores data at off on the server.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if h.later != nil {
+		if err := h.later.admit(off, len(data), h.wb.Flush); err != nil {
+			return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
+		}
+	}
 	h.wrote.Store(true)
 	h.node.dropPages()
 	h.node.fs.wrote(h.rel, uint64(off)+uint64(len(data)))
@@ -146,6 +164,7 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	h.flush()
 	h.node.removeHandle(h)
+	h.node.fs.dropPending(h)
 	if h.ra != nil {
 		h.ra.Close()
 	}

@@ -17,6 +17,8 @@ func testFS() *FS {
 		buffers:       cache.NewBudget(bufferBudget),
 		prefetched:    cache.New[[]remote.DirEntry](time.Minute),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
+		newFiles:      cache.New[remote.Attr](time.Minute),
+		pending:       map[*fileHandle]struct{}{},
 	}
 }
 

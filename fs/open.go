@@ -46,15 +46,20 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	} else {
 		n.dropPages()
 	}
-	return newFileHandle(f, n, rel, fl), keep, 0
+	return newFileHandle(f, n, rel, fl, nil), keep, 0
 }
 
 // Create makes and opens a new file with the mode the kernel gives
-// (umask already applied).
+// (umask already applied). A file that cannot have existed (O_EXCL) and
+// is opened for writing only takes one round trip (see newfile.go); any
+// other costs the open and then a chmod and an fstat together.
 func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	fl := openFlags(flags) | os.O_CREATE
+	if fl&os.O_EXCL != 0 && fl&(os.O_WRONLY|os.O_RDWR) == os.O_WRONLY && fl&os.O_APPEND == 0 {
+		return n.createNew(ctx, name, fl, goMode(mode), out)
+	}
 	rel := n.child(name)
 	n.fs.forget(rel)
-	fl := openFlags(flags) | os.O_CREATE
 	f, a, err := n.fs.remote.CreateFile(ctx, rel, fl, goMode(mode))
 	n.fs.settled(rel, err, true)
 	if err != nil {
@@ -63,7 +68,7 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	n.fs.attrs.Put(rel, a)
 	n.fs.result("create", rel, nil, nil)
 	ch := n.newChild(ctx, a, out)
-	return ch, newFileHandle(f, ch.Operations().(*Node), rel, fl), 0, 0
+	return ch, newFileHandle(f, ch.Operations().(*Node), rel, fl, nil), 0, 0
 }
 
 // Mknod can only make regular files over SFTP; devices, FIFOs and sockets
@@ -77,7 +82,13 @@ func (n *Node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 	if errno != 0 {
 		return nil, errno
 	}
-	if errno := fh.(*fileHandle).Release(ctx); errno != 0 {
+	// As close(2) would: the mode is set at the flush (see pending.go).
+	h := fh.(*fileHandle)
+	errno = h.Flush(ctx)
+	if rerr := h.Release(ctx); errno == 0 {
+		errno = rerr
+	}
+	if errno != 0 {
 		return nil, errno
 	}
 	return ch, 0

@@ -35,6 +35,9 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	}
 	defer n.fs.forget(from)
 	defer n.fs.forget(to)
+	// Held-back changes go by path: to the file at its old name first.
+	n.fs.settleWhere(under(from))
+	n.fs.settleWhere(under(to))
 	err := n.fs.remote.Rename(ctx, from, to)
 	n.fs.settled(from, err, false)
 	n.fs.settled(to, err, true)

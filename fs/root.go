@@ -56,6 +56,10 @@ type FS struct {
 	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
 	changes       atomic.Uint64            // counts our changes to any directory
 	statMany      statMany                 // directories listed for the lookups that miss
+
+	newFiles  *cache.Map[remote.Attr]  // mode and owner the server gives a new file, by directory (see newfile.go)
+	pendingMu sync.Mutex               // guards pending
+	pending   map[*fileHandle]struct{} // handles that may hold changes back (see pending.go)
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.
@@ -90,9 +94,10 @@ func (n *Node) removeHandle(h *fileHandle) {
 	delete(n.handles, h)
 }
 
-// flushHandles makes every queued write to this file land, before a call
-// by path (another open, a stat, a truncate) looks at the server's copy.
-// Errors stay with their handles, which report them.
+// flushHandles makes every queued write to this file land, and the
+// changes a new file holds back (pending.go), before a call by path
+// (another open, a stat, a truncate) looks at the server's copy. Errors
+// stay with their handles, which report them.
 func (n *Node) flushHandles() {
 	for _, h := range n.openHandles() {
 		h.flush()
@@ -150,6 +155,8 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		prefetched:    cache.New[[]remote.DirEntry](opts.CacheTimeout),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
 		buffers:       cache.NewBudget(bufferBudget),
+		newFiles:      cache.New[remote.Attr](opts.CacheTimeout),
+		pending:       map[*fileHandle]struct{}{},
 	}}
 }
 
@@ -190,6 +197,7 @@ func (f *FS) result(op, rel string, err error, explain func() syscall.Errno) sys
 func (f *FS) forget(rel string) {
 	f.attrs.DeleteTree(rel)
 	f.targets.DeleteTree(rel)
+	f.newFiles.DeleteTree(rel)
 }
 
 // nameTooLong reports whether a component of rel is past the server's limit.

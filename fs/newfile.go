@@ -1,0 +1,109 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// createNew makes a file that cannot have existed (O_EXCL), opened for
+// writing only, in one round trip: the open. pkg/sftp sends no attributes
+// with it, so the server gives the file the mode and owner it gives every
+// new file in that directory (0666 less its umask, or its default ACL; the
+// directory's group if setgid); those were learned from the last file made
+// there and are checked by an fstat in the background, read at close. The
+// first file of a directory waits for that fstat. The mode asked for, and
+// the changes the creator makes next, go with the data (see pending.go).
+func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileMode, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	rel, dir := n.child(name), n.rel()
+	n.fs.forget(rel)
+	f, err := n.fs.remote.OpenFile(ctx, rel, fl)
+	n.fs.settled(rel, err, true)
+	if err != nil {
+		return nil, nil, 0, n.fs.result("create", rel, err, n.explainOpen(ctx, rel, true))
+	}
+	server, predicted := n.fs.newFiles.Get(dir)
+	if predicted {
+		now := time.Unix(time.Now().Unix(), 0) // an estimate, forgotten at release
+		server.Size, server.Atime, server.Mtime = 0, now, now
+	} else {
+		if server, err = f.Stat(ctx); err != nil {
+			go f.Close(context.Background())
+			return nil, nil, 0, n.fs.result("create", rel, err, nil)
+		}
+		n.fs.newFiles.Put(dir, server)
+	}
+	shown := server
+	shown.Mode = server.Mode&os.ModeType | perm
+	n.fs.attrs.Put(rel, shown)
+	n.fs.result("create", rel, nil, nil)
+	ch := n.newChild(ctx, shown, out)
+	node := ch.Operations().(*Node)
+
+	var pid uint32
+	if c, ok := ctx.(*fuse.Context); ok {
+		pid = c.Pid
+	}
+	p := newPending(remoteAttrs{node: node, f: f}, pid, server, perm, predicted)
+	if predicted {
+		go func() {
+			p.check()
+			if a := p.checkAttr; p.checkErr == nil && (a.Mode != server.Mode || a.UID != server.UID || a.GID != server.GID) {
+				n.fs.newFiles.Delete(dir) // changed on the server: the next create learns again
+			}
+		}()
+	}
+	if predicted || shown.Mode != server.Mode {
+		// Not so on the server yet: the kernel asks again when it needs
+		// them, and gets them from the cache until the file is closed.
+		out.SetAttrTimeout(0)
+	}
+	h := newFileHandle(f, node, rel, fl, p)
+	if predicted {
+		h.wrote.Store(true) // the cached times are our estimate: forgotten at release
+	}
+	n.fs.addPending(h)
+	return ch, h, 0, 0
+}
+
+// remoteAttrs sends a file's changes by the path its node has when they
+// go (pkg/sftp has no fsetstat of times), and fstats through its handle.
+// Changes are logged under -d like a request and come back as errnos.
+type remoteAttrs struct {
+	node *Node
+	f    *remote.File
+}
+
+func (r remoteAttrs) chown(uid, gid uint32) error {
+	rel := r.node.rel()
+	return r.changed(rel, notOwner(r.node.fs.result("chown", rel, r.node.fs.remote.Chown(context.Background(), rel, uid, gid), nil)))
+}
+
+func (r remoteAttrs) chmod(mode os.FileMode) error {
+	rel := r.node.rel()
+	return r.changed(rel, notOwner(r.node.fs.result("chmod", rel, r.node.fs.remote.Chmod(context.Background(), rel, mode), nil)))
+}
+
+func (r remoteAttrs) chtimes(atime, mtime time.Time) error {
+	rel := r.node.rel()
+	err := r.node.fs.remote.Chtimes(context.Background(), rel, remote.Attr{Atime: atime, Mtime: mtime})
+	return r.changed(rel, r.node.fs.result("utimens", rel, err, nil))
+}
+
+// changed drops a listing of rel's directory made ahead (prefetch.go):
+// it may predate the change. It returns errno as an error, nil for 0.
+func (r remoteAttrs) changed(rel string, errno syscall.Errno) error {
+	r.node.fs.prefetched.Delete(parentOf(rel))
+	if errno == 0 {
+		return nil
+	}
+	return errno
+}
+
+func (r remoteAttrs) stat() (remote.Attr, error) { return r.f.Stat(context.Background()) }

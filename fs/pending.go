@@ -1,0 +1,335 @@
+package fs
+
+import (
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// A file that Create made new (O_EXCL) and opened write-only, as tar and
+// cp -n do, collects what its creator asks to change about it (chmod,
+// chown, utimes) instead of sending each change at once: tar's futimens,
+// fchown and fchmod would cost a round trip each, and the futimens a
+// second one for the atime it leaves alone. The changes go out together
+// once the file's data has landed, and FLUSH (close) waits for them:
+// close and fsync still return only once data and attributes are on the
+// server, with the first error any of them met. What the application sees
+// differently is only when an error shows: an EPERM from chown comes at
+// close (or at fsync, or at the next write) instead of at the chown.
+//
+// Data never reaches the server in a file more open to others than the
+// application has asked for: a file created 0600 on a server that makes
+// new files 0644 holds its data back (the gate) until the application
+// widens the mode itself, as tar does once it has set the owner, or until
+// the mode has been set on the server. If that fails, the data is not
+// sent at all and the writes fail with the error.
+
+// holdLimit bounds the bytes held at a closed gate: one more and the mode
+// is sent so that they can go. It is below the write-behind limit, so a
+// write never waits for room that only the gate could free.
+const holdLimit = 256 << 10
+
+// attrSender applies attribute changes to one file on the server. Its
+// errors are errnos already (see remoteAttrs).
+type attrSender interface {
+	chown(uid, gid uint32) error
+	chmod(mode os.FileMode) error
+	chtimes(atime, mtime time.Time) error
+	stat() (remote.Attr, error) // what the server has now
+}
+
+// pending is the state of one file's changes not yet sent.
+type pending struct {
+	send attrSender
+	pid  uint32 // the process that created the file: only its changes wait
+
+	// The answer of the fstat made after a predicted create (see
+	// newfile.go), written before checked is closed.
+	checked   chan struct{} // nil once read, or when server came from an fstat already
+	checkAttr remote.Attr
+	checkErr  error
+
+	mu sync.Mutex // guards what follows; held while changes are sent, one batch at a time
+
+	server remote.Attr // what the server has, or is predicted to have (known false)
+	known  bool
+
+	want remote.Attr // what the application asked for (the mode always: Create's)
+	// Which parts of want are still to be sent.
+	setMode, setOwner, setAtime, setMtime bool
+
+	gate    chan struct{} // closed once writes may go to the server
+	gateErr error         // set before gate is closed: why writes must fail instead
+	open    bool          // gate is closed
+	held    int64         // bytes of the writes waiting at the gate
+	heldEnd int64         // where the furthest of them ends
+
+	err error // the first change that failed; every later flush reports it
+}
+
+// newPending starts the record of a new file that the server has, or is
+// predicted to have until check runs (checked), as server; its creator
+// wants it with permissions perm.
+func newPending(send attrSender, pid uint32, server remote.Attr, perm os.FileMode, checked bool) *pending {
+	p := &pending{send: send, pid: pid, server: server, known: !checked, gate: make(chan struct{})}
+	if checked {
+		p.checked = make(chan struct{})
+	}
+	p.want = server
+	p.want.Mode = server.Mode&os.ModeType | perm
+	p.setMode = true
+	if exposesNoMore(p.server, p.want) {
+		p.openGate()
+	}
+	return p
+}
+
+// check records the server's answer to an fstat. It runs once, in the
+// background, while the application writes.
+func (p *pending) check() {
+	p.checkAttr, p.checkErr = p.send.stat()
+	close(p.checked)
+}
+
+// learnServer replaces the predicted attributes by the server's own,
+// waiting for check; had check failed, it asks once more.
+func (p *pending) learnServer() error {
+	if p.checked != nil {
+		<-p.checked
+		p.checked = nil
+		if p.checkErr == nil {
+			p.merge(p.checkAttr)
+		}
+	}
+	if p.known {
+		return nil
+	}
+	a, err := p.send.stat()
+	if err != nil {
+		return err
+	}
+	p.merge(a)
+	return nil
+}
+
+// merge takes what the server has. Size and mtime are left out: our own
+// writes change them, and nothing here compares them.
+func (p *pending) merge(a remote.Attr) {
+	p.server.Mode, p.server.UID, p.server.GID, p.server.Atime = a.Mode, a.UID, a.GID, a.Atime
+	p.known = true
+	if !p.setOwner {
+		p.want.UID, p.want.GID = a.UID, a.GID
+	}
+}
+
+func (p *pending) openGate() {
+	if !p.open {
+		p.open = true
+		close(p.gate)
+	}
+}
+
+// waitGate holds a write on its way to the server until it may go, and
+// returns why it must not, if so.
+func (p *pending) waitGate() error {
+	<-p.gate
+	return p.gateErr
+}
+
+// exposesNoMore reports whether the server's mode and owner let nobody at
+// data whom the wanted ones leave out. The owner class is not compared:
+// the file is the SFTP user's, who sends the data anyway. The server's
+// group counts as others when it is not the wanted group.
+func exposesNoMore(server, want remote.Attr) bool {
+	s, w := sysMode(server.Mode), sysMode(want.Mode)
+	if s&0007&^w != 0 || s&(syscall.S_ISUID|syscall.S_ISGID)&^w != 0 {
+		return false
+	}
+	group := w & 0070
+	if server.GID != want.GID {
+		group = (w & 0007) << 3
+	}
+	return s&0070&^group == 0
+}
+
+// change is one Setattr that may wait, in the server's ids.
+type change struct {
+	mode         *os.FileMode // permissions, never with setuid or setgid (see deferSetattr)
+	uid, gid     *uint32
+	atime, mtime *time.Time
+}
+
+// record adds c to what is pending and returns the attributes the file
+// will have, built on cur (the cached ones, for the size). It refuses:
+//   - after a failure (the application has the error to see first);
+//   - an atime alone, since SFTP sets both times and the mtime is the
+//     server's to tell once the data has landed;
+//   - a change that leaves the server's file more exposed than wanted
+//     while data is flowing: that change must land before more data.
+func (p *pending) record(c change, cur remote.Attr) (remote.Attr, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil || (c.atime != nil && c.mtime == nil && !p.setMtime) {
+		return remote.Attr{}, false
+	}
+	w := p.want
+	if c.mode != nil {
+		w.Mode = w.Mode&os.ModeType | *c.mode
+	}
+	if c.uid != nil {
+		w.UID = *c.uid
+	}
+	if c.gid != nil {
+		w.GID = *c.gid
+	}
+	if c.atime != nil {
+		w.Atime = time.Unix(c.atime.Unix(), 0)
+	}
+	if c.mtime != nil {
+		w.Mtime = time.Unix(c.mtime.Unix(), 0)
+	}
+	safe := exposesNoMore(p.server, w)
+	if p.open && !safe {
+		return remote.Attr{}, false
+	}
+	p.want = w
+	p.setMode = p.setMode || c.mode != nil
+	p.setOwner = p.setOwner || c.uid != nil || c.gid != nil
+	p.setAtime = p.setAtime || c.atime != nil
+	p.setMtime = p.setMtime || c.mtime != nil
+	if safe {
+		p.openGate()
+	}
+	cur.Mode, cur.UID, cur.GID = w.Mode, w.UID, w.GID
+	if p.setAtime {
+		cur.Atime = w.Atime
+	}
+	if p.setMtime {
+		cur.Mtime = w.Mtime
+	}
+	return cur, true
+}
+
+// admit runs before a write is queued and returns an error kept for the
+// application, if any. Times set before the write must reach the server
+// first (the write moves the mtime, as on a local disk): flush, then
+// settle. A write that the gate would hold past holdLimit, or that
+// overlaps one held (write-behind would wait for that one), has the gate
+// opened first.
+func (p *pending) admit(off int64, n int, flush func() error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	if p.setAtime || p.setMtime {
+		return p.settleLocked(flush)
+	}
+	if !p.open && (off < p.heldEnd || p.held+int64(n) > holdLimit) {
+		p.letDataGoLocked()
+	}
+	if !p.open {
+		p.held += int64(n)
+		p.heldEnd = max(p.heldEnd, off+int64(n))
+	}
+	return p.gateErr
+}
+
+// settle sends everything pending: first what the gate waits for, then,
+// once every queued write has been answered (flush), the rest. It returns
+// the first error, the writes' before the changes'.
+func (p *pending) settle(flush func() error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.settleLocked(flush)
+}
+
+func (p *pending) settleLocked(flush func() error) error {
+	p.letDataGoLocked()
+	werr := flush()
+	if err := p.learnServer(); err != nil {
+		p.fail(err)
+	} else {
+		p.sendLocked(true)
+	}
+	if werr != nil {
+		return werr
+	}
+	return p.err
+}
+
+// letDataGoLocked opens the gate. While the server's file is more exposed
+// than wanted, the wanted owner and mode are sent first; if it stays so
+// (a change failed), the gate opens on that error and the held writes
+// fail with it, unsent.
+func (p *pending) letDataGoLocked() {
+	if p.open {
+		return
+	}
+	if err := p.learnServer(); err != nil {
+		p.fail(err)
+		p.gateErr = err
+	} else if !exposesNoMore(p.server, p.want) {
+		p.sendLocked(false)
+		if !exposesNoMore(p.server, p.want) {
+			p.gateErr = p.err
+		}
+	}
+	p.openGate()
+}
+
+// sendLocked sends what the application wants and the server lacks: owner
+// and mode, and the times too with times. They go together, in one round
+// trip, since a server applies chmod and chown in either order to the same
+// end while the mode has no setuid or setgid bit, and neither touches the
+// times. A chown to the owner the file has is not sent (nor, as on a local
+// disk, needed: the mode has no setuid or setgid bit to clear). Each change
+// is tried once: a failure is kept and reported, not sent again.
+func (p *pending) sendLocked(times bool) {
+	var jobs []func() error
+	var done []func()
+	if p.setOwner && (p.want.UID != p.server.UID || p.want.GID != p.server.GID) {
+		uid, gid := p.want.UID, p.want.GID
+		jobs = append(jobs, func() error { return p.send.chown(uid, gid) })
+		done = append(done, func() { p.server.UID, p.server.GID = uid, gid })
+	}
+	p.setOwner = false
+	if p.setMode && p.want.Mode != p.server.Mode {
+		mode := p.want.Mode
+		jobs = append(jobs, func() error { return p.send.chmod(mode &^ os.ModeType) })
+		done = append(done, func() { p.server.Mode = mode })
+	}
+	p.setMode = false
+	if times && (p.setAtime || p.setMtime) {
+		atime, mtime := p.want.Atime, p.want.Mtime
+		if !p.setAtime {
+			atime = p.server.Atime
+		}
+		jobs = append(jobs, func() error { return p.send.chtimes(atime, mtime) })
+		done = append(done, func() { p.server.Atime, p.server.Mtime = atime, mtime })
+		p.setAtime, p.setMtime = false, false
+	}
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = job() }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			p.fail(err)
+		} else {
+			done[i]()
+		}
+	}
+}
+
+func (p *pending) fail(err error) {
+	if p.err == nil {
+		p.err = err
+	}
+}

@@ -1,0 +1,322 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// fakeServer is a server's view of one new file: its attributes, and the
+// requests that reached it, writes included, in the order they landed.
+type fakeServer struct {
+	mu     sync.Mutex
+	attr   remote.Attr
+	data   []byte
+	events []string
+	fail   map[string]error // op -> what the server answers
+	stats  int
+}
+
+func (s *fakeServer) note(op string, apply func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail[op]; err != nil {
+		s.events = append(s.events, op+" refused")
+		return err
+	}
+	s.events = append(s.events, op)
+	apply()
+	return nil
+}
+
+func (s *fakeServer) chown(uid, gid uint32) error {
+	return s.note(fmt.Sprintf("chown %d:%d", uid, gid), func() { s.attr.UID, s.attr.GID = uid, gid })
+}
+
+func (s *fakeServer) chmod(mode os.FileMode) error {
+	return s.note(fmt.Sprintf("chmod %o", uint32(mode.Perm())), func() { s.attr.Mode = mode })
+}
+
+func (s *fakeServer) chtimes(atime, mtime time.Time) error {
+	return s.note(fmt.Sprintf("utimes %d %d", atime.Unix(), mtime.Unix()), func() { s.attr.Atime, s.attr.Mtime = atime, mtime })
+}
+
+func (s *fakeServer) stat() (remote.Attr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats++
+	return s.attr, s.fail["stat"]
+}
+
+func (s *fakeServer) write(p []byte, off int64) error {
+	return s.note(fmt.Sprintf("write %d+%d", off, len(p)), func() {
+		if end := int(off) + len(p); end > len(s.data) {
+			s.data = append(s.data, make([]byte, end-len(s.data))...)
+		}
+		copy(s.data[off:], p)
+	})
+}
+
+func (s *fakeServer) seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events)
+}
+
+// newFileOn makes a write-only handle of a file just created with perm on
+// a server that made it as s.attr, predicted when checked (then the fstat
+// after the open answers with s.attr, which may differ from predicted).
+func newFileOn(t *testing.T, s *fakeServer, predicted remote.Attr, perm os.FileMode, checked bool) *fileHandle {
+	t.Helper()
+	node := &Node{fs: testFS()}
+	p := newPending(s, 1, predicted, perm, checked)
+	if checked {
+		go p.check()
+	}
+	h := &fileHandle{node: node, rel: "f", later: p}
+	h.startBuffers(os.O_WRONLY, s.write, nil)
+	node.addHandle(h)
+	t.Cleanup(func() { h.flush() })
+	return h
+}
+
+func write(t *testing.T, h *fileHandle, n int, off int64) {
+	t.Helper()
+	if _, errno := h.Write(context.Background(), make([]byte, n), off); errno != 0 {
+		t.Fatalf("write %d@%d: %v", n, off, errno)
+	}
+}
+
+func record(t *testing.T, h *fileHandle, c change) {
+	t.Helper()
+	if _, ok := h.later.record(c, remote.Attr{}); !ok {
+		t.Fatalf("change %+v not held back", c)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// rootFile is what OpenSSH's sftp-server, run as root with umask 022,
+// makes of a new file.
+var rootFile = remote.Attr{Mode: 0644, Atime: time.Unix(1000, 0), Mtime: time.Unix(1000, 0)}
+
+// GNU tar as root: create 0600, write, futimens (mtime only), fchown to
+// the owner the file has, fchmod 0644, close. One request after the data,
+// setting the times; the mode and owner are already right on the server.
+func TestTarsAttributesAreOneRequestAfterTheData(t *testing.T) {
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	write(t, h, 2048, 0)
+	record(t, h, change{mtime: ptr(time.Unix(5000, 0))})
+	record(t, h, change{uid: ptr(uint32(0)), gid: ptr(uint32(0))})
+	record(t, h, change{mode: ptr(os.FileMode(0644))})
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.seen(), []string{"write 0+2048", "utimes 1000 5000"}; !slices.Equal(got, want) {
+		t.Fatalf("server saw %q, want %q", got, want)
+	}
+}
+
+// The same untar, with the file's own mode 0600 and another owner: owner
+// and mode go first, then the data, then the times.
+func TestAPrivateFileGetsItsModeAndOwnerBeforeAnyData(t *testing.T) {
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	write(t, h, 2048, 0)
+	record(t, h, change{mtime: ptr(time.Unix(5000, 0))})
+	record(t, h, change{uid: ptr(uint32(7)), gid: ptr(uint32(8))})
+	record(t, h, change{mode: ptr(os.FileMode(0600))})
+	if got := s.seen(); len(got) != 0 {
+		t.Fatalf("sent before close: %q", got)
+	}
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.seen()
+	first := got[:2]
+	slices.Sort(first)
+	if want := []string{"chmod 600", "chown 7:8", "write 0+2048", "utimes 1000 5000"}; !slices.Equal(first, want[:2]) || !slices.Equal(got[2:], want[2:]) {
+		t.Fatalf("server saw %q, want %q (the first two in any order)", got, want)
+	}
+}
+
+func TestAChownTheServerRefusesIsReportedAtCloseAndAgainAfter(t *testing.T) {
+	s := &fakeServer{attr: rootFile, fail: map[string]error{"chown 7:7": syscall.EPERM}}
+	h := newFileOn(t, s, rootFile, 0644, false)
+	write(t, h, 100, 0)
+	record(t, h, change{uid: ptr(uint32(7)), gid: ptr(uint32(7))})
+	if err := h.flush(); err != syscall.EPERM {
+		t.Fatalf("close: %v, want EPERM", err)
+	}
+	if err := h.flush(); err != syscall.EPERM {
+		t.Fatalf("second close: %v, want EPERM again", err)
+	}
+	if _, errno := h.Write(context.Background(), []byte("x"), 100); errno != syscall.EPERM {
+		t.Fatalf("write after: %v, want EPERM", errno)
+	}
+	if _, ok := h.later.record(change{mode: ptr(os.FileMode(0600))}, remote.Attr{}); ok {
+		t.Fatal("a change after the failure was held back: it must go at once, after the error")
+	}
+	if !slices.Contains(s.seen(), "write 0+100") {
+		t.Fatalf("the data was not written: %q", s.seen())
+	}
+}
+
+func TestDataIsNotSentWhenTheModeThatHidesItCannotBeSet(t *testing.T) {
+	s := &fakeServer{attr: rootFile, fail: map[string]error{"chmod 600": syscall.EROFS}}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	write(t, h, 100, 0)
+	if err := h.flush(); err != syscall.EROFS {
+		t.Fatalf("close: %v, want EROFS", err)
+	}
+	for _, e := range s.seen() {
+		if strings.HasPrefix(e, "write") {
+			t.Fatalf("data sent to a file more exposed than asked: %q", s.seen())
+		}
+	}
+}
+
+// On a local disk a write after futimens moves the mtime again: the
+// times go before that write.
+func TestAWriteAfterSettingTimesLandsAfterThem(t *testing.T) {
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0644, false)
+	write(t, h, 10, 0)
+	record(t, h, change{mtime: ptr(time.Unix(5000, 0)), atime: ptr(time.Unix(6000, 0))})
+	write(t, h, 10, 10)
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.seen(), []string{"write 0+10", "utimes 6000 5000", "write 10+10"}; !slices.Equal(got, want) {
+		t.Fatalf("server saw %q, want %q", got, want)
+	}
+}
+
+// A big file created 0600: the data waits at the gate only up to
+// holdLimit, then the mode is set and the data flows, before close.
+func TestHeldDataGoesOnceItPassesTheHoldLimit(t *testing.T) {
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	const chunk = 64 << 10
+	for i := 0; i*chunk <= holdLimit; i++ {
+		write(t, h, chunk, int64(i*chunk))
+	}
+	if got := s.seen(); len(got) == 0 || got[0] != "chmod 600" {
+		t.Fatalf("past the hold limit the server saw %q, want the chmod first", got)
+	}
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.data) != holdLimit+chunk {
+		t.Fatalf("server has %d bytes, want %d", len(s.data), holdLimit+chunk)
+	}
+}
+
+// Write-behind waits for a write in flight over the same bytes: one held
+// at the gate must not make a rewrite wait forever.
+func TestRewritingHeldBytesDoesNotHang(t *testing.T) {
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		write(t, h, 100, 0)
+		write(t, h, 100, 50)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the rewrite hangs")
+	}
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The server makes new files in a directory with a default ACL 0664 and
+// its group: the prediction (0644, root's group) was wrong, so close sets
+// the mode asked for, and leaves the group the server chose.
+func TestAWrongPredictionIsCorrectedByClose(t *testing.T) {
+	s := &fakeServer{attr: remote.Attr{Mode: 0664, GID: 50, Atime: time.Unix(2000, 0)}}
+	h := newFileOn(t, s, rootFile, 0644, true)
+	write(t, h, 10, 0)
+	record(t, h, change{mtime: ptr(time.Unix(5000, 0))})
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.seen()
+	slices.Sort(got[1:])
+	if want := []string{"write 0+10", "chmod 644", "utimes 2000 5000"}; !slices.Equal(got, want) {
+		t.Fatalf("server saw %q, want %q (the last two in any order)", got, want)
+	}
+	if s.attr.GID != 50 {
+		t.Fatalf("group changed to %d", s.attr.GID)
+	}
+}
+
+func TestAChangeThatWouldExposeFlowingDataIsNotHeldBack(t *testing.T) {
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0644, false)
+	write(t, h, 10, 0)
+	if _, ok := h.later.record(change{mode: ptr(os.FileMode(0600))}, remote.Attr{}); ok {
+		t.Fatal("chmod 0600 held back while data goes to the 0644 file")
+	}
+	if _, ok := h.later.record(change{atime: ptr(time.Unix(1, 0))}, remote.Attr{}); ok {
+		t.Fatal("an atime alone held back: the mtime to send with it is not known")
+	}
+	if _, ok := h.later.record(change{mode: ptr(os.FileMode(0755))}, remote.Attr{}); !ok {
+		t.Fatal("chmod 0755 not held back")
+	}
+}
+
+func TestExposesNoMore(t *testing.T) {
+	for _, c := range []struct {
+		server, want os.FileMode
+		sgid, wgid   uint32
+		ok           bool
+	}{
+		{0644, 0644, 0, 0, true},
+		{0644, 0600, 0, 0, false},
+		{0644, 0640, 0, 0, false},
+		{0640, 0600, 0, 0, false},
+		{0640, 0640, 0, 9, false}, // the server's group would read what only group 9 may
+		{0640, 0644, 0, 9, true},  // ... unless everyone may
+		{0600, 0000, 0, 9, true},  // the owner is the SFTP user: not counted
+		{0644, 0755, 0, 0, true},
+	} {
+		got := exposesNoMore(remote.Attr{Mode: c.server, GID: c.sgid}, remote.Attr{Mode: c.want, GID: c.wgid})
+		if got != c.ok {
+			t.Errorf("server %o gid %d, wanted %o gid %d: %v, want %v", c.server, c.sgid, c.want, c.wgid, got, c.ok)
+		}
+	}
+}
+
+func TestSameProcessTellsThreadsOfOneProcessFromOthers(t *testing.T) {
+	tid, stop := make(chan uint32), make(chan struct{})
+	defer close(stop)
+	go func() {
+		runtime.LockOSThread() // kept until stop, then ended with the goroutine
+		tid <- uint32(syscall.Gettid())
+		<-stop
+	}()
+	other, me := <-tid, uint32(syscall.Getpid())
+	if other == me {
+		t.Skip("the goroutine ran on the main thread")
+	}
+	if !sameProcess(me, other) {
+		t.Error("two threads of this process are not one process")
+	}
+	if sameProcess(me, 1) || sameProcess(other, 1) {
+		t.Error("this process is init")
+	}
+}
