@@ -21,7 +21,7 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 	entries, cached := n.fs.cachedListing(rel)
 	if !cached {
 		var err error
-		if entries, err = n.listRemote(ctx, rel); err != nil {
+		if entries, err = n.listRemote(ctx, rel, true); err != nil {
 			return nil, n.fs.result("readdir", rel, err, n.explainNotDir(ctx, rel))
 		}
 	}
@@ -37,8 +37,9 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 }
 
 // listRemote lists rel on the server (or takes the listing prefetched for
-// it) and caches the names and every entry's attributes.
-func (n *Node) listRemote(ctx context.Context, rel string) ([]remote.DirEntry, error) {
+// it) and caches the names and every entry's attributes. For a walk
+// (readdir), the subdirectories are listed ahead too.
+func (n *Node) listRemote(ctx context.Context, rel string, walk bool) ([]remote.DirEntry, error) {
 	// Held-back changes of files in rel go first; a listing made ahead
 	// of them would not show them.
 	sent := n.fs.settleWhere(func(p string) bool { return parentOf(p) == rel })
@@ -49,8 +50,10 @@ func (n *Node) listRemote(ctx context.Context, rel string) ([]remote.DirEntry, e
 			return nil, err
 		}
 	}
-	// The walk has reached rel: list its subdirectories ahead of it.
-	n.fs.prefetchSubdirs(rel, entries)
+	if walk {
+		// The walk has reached rel: list its subdirectories ahead of it.
+		n.fs.prefetchSubdirs(rel, entries)
+	}
 	return n.fs.remember(rel, entries), nil
 }
 

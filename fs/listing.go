@@ -1,9 +1,11 @@
 package fs
 
 import (
+	"context"
 	"path"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sftpmount/sftpmount/remote"
 )
@@ -15,6 +17,8 @@ import (
 type listing struct {
 	mu    sync.Mutex // guards names
 	names map[string]struct{}
+
+	absent atomic.Int64 // lookups answered "no such name" from it
 }
 
 func newListing(names []string) *listing {
@@ -78,8 +82,47 @@ func parentOf(rel string) string { return cleanRel(path.Dir(rel)) }
 // knownAbsent reports that rel's directory was listed recently and rel
 // was not in it.
 func (f *FS) knownAbsent(rel string) bool {
-	l, ok := f.listings.Get(parentOf(rel))
-	return ok && !l.has(path.Base(rel))
+	dir := parentOf(rel)
+	l, ok := f.listings.Get(dir)
+	if !ok || l.has(path.Base(rel)) {
+		return false
+	}
+	if l.absent.Add(1) >= relistCost(l) {
+		f.relistable.Put(dir, struct{}{})
+	}
+	return true
+}
+
+// relistCost is what listing l's directory again costs, in round trips:
+// an open, a close and an end, and OpenSSH sends 100 names a reply.
+func relistCost(l *listing) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return 3 + int64(len(l.names))/100
+}
+
+// A directory whose listing has answered more lookups of absent names
+// than listing it again costs is one being filled, by tar, cp -r or
+// rsync: each file is looked up before it is created. When its listing
+// expires, the next lookup of a name not in the cache lists it again
+// instead of asking for that one name, so the lookups that follow cost
+// no round trip again. relisted reports whether it did. (The kernel holds
+// the directory's lock during a lookup, so no change of ours in it can
+// be missing from the new listing.)
+func (n *Node) relisted(ctx context.Context, rel string) bool {
+	dir := parentOf(rel)
+	if _, busy := n.fs.relistable.Get(dir); !busy {
+		return false
+	}
+	if _, ok := n.fs.listings.Get(dir); ok {
+		return false // listed, and rel not absent from it
+	}
+	if _, ok := n.fs.attrs.Get(rel); ok {
+		return false // answered from the cache anyway
+	}
+	n.fs.relistable.Delete(dir)
+	_, err := n.listRemote(ctx, dir, false)
+	return err == nil
 }
 
 // added records that rel now exists.

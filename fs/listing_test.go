@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ func testFS() *FS {
 		buffers:       cache.NewBudget(bufferBudget),
 		prefetched:    cache.New[[]remote.DirEntry](time.Minute),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
+		relistable:    cache.New[struct{}](time.Minute),
 		newFiles:      cache.New[remote.Attr](time.Minute),
 		pending:       map[*fileHandle]struct{}{},
 	}
@@ -93,5 +95,28 @@ func TestAWalkJoinsAListingAlreadyOnItsWayInsteadOfAskingAgain(t *testing.T) {
 	defer cancel()
 	if _, ok := f.takePrefetched(ctx, "e"); ok {
 		t.Fatal("a listing that never came was reported taken")
+	}
+}
+
+// A directory is listed again at expiry only once its listing has saved
+// more lookups than listing it costs: 3 round trips, and one more per
+// hundred names.
+func TestADirectoryIsWorthListingAgainOnceItsListingHasPaidForItself(t *testing.T) {
+	f := testFS()
+	names := make([]string, 250)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%d", i)
+	}
+	f.listings.Put("d", newListing(names))
+	for i := 0; i < 4; i++ {
+		f.knownAbsent(fmt.Sprintf("d/x%d", i))
+		f.knownAbsent("d/n1") // present: saves nothing
+	}
+	if _, ok := f.relistable.Get("d"); ok {
+		t.Fatal("relistable after 4 lookups saved; listing 250 names costs 5 round trips")
+	}
+	f.knownAbsent("d/x4")
+	if _, ok := f.relistable.Get("d"); !ok {
+		t.Fatal("not relistable after 5 lookups saved")
 	}
 }

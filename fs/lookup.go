@@ -19,7 +19,7 @@ var errKnownAbsent = fmt.Errorf("not in the cached listing: %w", syscall.ENOENT)
 // in the cache, so `ls -l` costs one round trip per directory, not per name.
 func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
-	if n.fs.knownAbsent(rel) {
+	if n.fs.knownAbsent(rel) || (n.relisted(ctx, rel) && n.fs.knownAbsent(rel)) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}
 	if _, cached := n.fs.attrs.Get(rel); !cached && n.fs.missed(ctx, n.rel()) && n.fs.knownAbsent(rel) {

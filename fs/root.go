@@ -57,6 +57,8 @@ type FS struct {
 	changes       atomic.Uint64            // counts our changes to any directory
 	statMany      statMany                 // directories listed for the lookups that miss
 
+	relistable *cache.Map[struct{}] // directories to list again rather than look names up in (listing.go)
+
 	newFiles  *cache.Map[remote.Attr]  // mode and owner the server gives a new file, by directory (see newfile.go)
 	pendingMu sync.Mutex               // guards pending
 	pending   map[*fileHandle]struct{} // handles that may hold changes back (see pending.go)
@@ -155,6 +157,7 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		prefetched:    cache.New[[]remote.DirEntry](opts.CacheTimeout),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
 		buffers:       cache.NewBudget(bufferBudget),
+		relistable:    cache.New[struct{}](opts.CacheTimeout),
 		newFiles:      cache.New[remote.Attr](opts.CacheTimeout),
 		pending:       map[*fileHandle]struct{}{},
 	}}

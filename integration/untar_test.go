@@ -178,3 +178,18 @@ func TestANewFileGetsItsModeWhenTheServersDefaultChanged(t *testing.T) {
 		}
 	}
 }
+
+// tar, cp -r and rsync look every name up before they create it. In a
+// directory being filled, that costs no round trip while its listing is
+// fresh, and still none once it has expired: it is listed again instead.
+func TestFillingADirectoryLooksNoNameUpAfterItsListingExpires(t *testing.T) {
+	_, log, m := startForeground(t, "-o", "cache_timeout=1")
+	sh(t, m.mnt, "mkdir d && for i in $(seq 1 15); do echo $i > d/f$i; sleep 0.2; done")
+	d := regexp.QuoteMeta(filepath.Join(m.remote, "d"))
+	if n := len(regexp.MustCompile(`  sftp lstat `+d+`/f`).FindAllString(log.String(), -1)); n != 0 {
+		t.Errorf("%d names looked up on the server:\n%s", n, log.String())
+	}
+	if !regexp.MustCompile(`  sftp readdir ` + d + `:`).MatchString(log.String()) {
+		t.Error("the directory was never listed again: its listing did not expire, the test proves nothing")
+	}
+}
