@@ -22,7 +22,8 @@ const deferrable = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.FATT
 // and answers with the attributes the file will have. It declines (false)
 // when the file has another handle open, when the caller is not the
 // process that created it (the error would reach the wrong process's
-// close), and for a setuid or setgid mode (a chown must not clear it).
+// close), for a setuid or setgid mode, and for a chown of a file with one
+// (the server clears the bits at a chown: it must come first, or last).
 func (n *Node) deferSetattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) bool {
 	if in.Valid&^deferrable != 0 {
 		return false

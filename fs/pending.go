@@ -168,11 +168,16 @@ type change struct {
 //   - an atime alone, since SFTP sets both times and the mtime is the
 //     server's to tell once the data has landed;
 //   - a change that leaves the server's file more exposed than wanted
-//     while data is flowing: that change must land before more data.
+//     while data is flowing: that change must land before more data;
+//   - a chown of a file created setuid or setgid: the server clears the
+//     bits at a chown, as a local disk does, so it must come after them.
 func (p *pending) record(c change, cur remote.Attr) (remote.Attr, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil || (c.atime != nil && c.mtime == nil && !p.setMtime) {
+		return remote.Attr{}, false
+	}
+	if (c.uid != nil || c.gid != nil) && p.want.Mode&(os.ModeSetuid|os.ModeSetgid) != 0 {
 		return remote.Attr{}, false
 	}
 	w := p.want

@@ -277,6 +277,10 @@ func TestAChangeThatWouldExposeFlowingDataIsNotHeldBack(t *testing.T) {
 	if _, ok := h.later.record(change{mode: ptr(os.FileMode(0755))}, remote.Attr{}); !ok {
 		t.Fatal("chmod 0755 not held back")
 	}
+	setuid := newFileOn(t, &fakeServer{attr: rootFile}, rootFile, 0755|os.ModeSetuid, false)
+	if _, ok := setuid.later.record(change{uid: ptr(uint32(7))}, remote.Attr{}); ok {
+		t.Fatal("chown of a setuid file held back: it must clear the bit after the chmod")
+	}
 }
 
 func TestExposesNoMore(t *testing.T) {
