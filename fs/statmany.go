@@ -58,6 +58,9 @@ func (f *FS) missed(ctx context.Context, dir string) bool {
 		s.mu.Unlock()
 		gen := f.changes.Load()
 		go func() {
+			// Held-back changes of files in dir go first; a listing
+			// made ahead of them would not show them.
+			f.settleWhere(func(p string) bool { return parentOf(p) == dir })
 			entries, err := f.remote.ReadDir(context.WithoutCancel(ctx), dir)
 			// A change of ours while the listing was on its way may be
 			// missing from it: then it is not kept.
