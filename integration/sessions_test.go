@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,10 @@ func TestALargeFileMovesOverSeveralSFTPSessionsWithEveryByte(t *testing.T) {
 	for _, sessions := range []string{"1", "3"} {
 		t.Run("max_conns="+sessions, func(t *testing.T) {
 			_, log, m := startForeground(t, "-o", "max_conns="+sessions)
-			if sessions == "3" && !waitFor(10*time.Second, func() bool { return strings.Contains(log.String(), "3 sftp sessions on one connection") }) {
-				t.Fatalf("sshd did not start three sftp sessions; log:\n%s", log.String())
+			if sessions == "3" && !waitFor(10*time.Second, func() bool {
+				return strings.Contains(log.String(), "2 extra sftp sessions for large files, on a second connection")
+			}) {
+				t.Fatalf("sshd did not start two more sftp sessions on a second connection; log:\n%s", log.String())
 			}
 			src := filepath.Join(t.TempDir(), "src")
 			randomFile(t, src, 16<<20)
@@ -40,6 +43,36 @@ func TestALargeFileMovesOverSeveralSFTPSessionsWithEveryByte(t *testing.T) {
 						t.Errorf("with max_conns=%s, the log saying %q is %v", sessions, line, !(sessions == "3"))
 					}
 				}
+			}
+		})
+	}
+}
+
+// The extra sessions log in a second time, in the background, only when
+// that needs nobody: a password given at mount time is not kept (unless
+// keep_password), so no login bound to fail is made (servers count them).
+func TestASecondLoginForLargeFilesUsesOnlyWhatNeedsNobody(t *testing.T) {
+	a := needAuthServer(t)
+	for _, c := range []struct {
+		opts     string
+		accepted int
+	}{{"KbdInteractiveAuthentication=no", 1}, {"KbdInteractiveAuthentication=no,keep_password", 2}} {
+		t.Run(c.opts, func(t *testing.T) {
+			before, _ := os.ReadFile(a.sshServer.log)
+			mountWithPasswordOnStdin(t, a, c.opts)
+			accepted := func() int {
+				data, _ := os.ReadFile(a.sshServer.log)
+				return strings.Count(string(data[len(before):]), "Accepted password for "+passwordUser)
+			}
+			waitFor(5*time.Second, func() bool { return accepted() >= c.accepted })
+			time.Sleep(time.Second) // a later, failing attempt would show by now
+			data, _ := os.ReadFile(a.sshServer.log)
+			since := string(data[len(before):])
+			if n := strings.Count(since, "Accepted password for "+passwordUser); n != c.accepted {
+				t.Errorf("%d logins accepted, want %d:\n%s", n, c.accepted, since)
+			}
+			if strings.Contains(since, "Failed") || strings.Contains(since, "authenticating user "+passwordUser) {
+				t.Errorf("a login failed or was abandoned:\n%s", since)
 			}
 		})
 	}

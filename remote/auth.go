@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -28,6 +29,19 @@ type authenticator struct {
 
 	keys   []ssh.Signer // from key files and certificates, loaded once
 	loaded bool
+
+	// answered is set when the server asked for a password or questions
+	// and got answers: a login that needed them is not tried again in
+	// the background unless the password was kept (see canLoginAgain).
+	answered atomic.Bool
+}
+
+// canLoginAgain reports whether a login like the first can be made with
+// nobody to ask: by key or agent, or with the password kept for it. A
+// login bound to fail is not tried (servers count failures, fail2ban
+// bans for them).
+func (a *authenticator) canLoginAgain() bool {
+	return !a.answered.Load() || a.password != nil
 }
 
 // newAuthenticator takes its own copy of the password: the caller wipes
@@ -96,6 +110,7 @@ func (a *authenticator) retry(m ssh.AuthMethod) ssh.AuthMethod {
 
 func (a *authenticator) passwordAnswer(p Prompter) func() (string, error) {
 	return func() (string, error) {
+		a.answered.Store(true)
 		if a.password != nil {
 			return string(a.password), nil
 		}
@@ -117,6 +132,7 @@ func (a *authenticator) keyboardInteractive(p Prompter) ssh.KeyboardInteractiveC
 		if len(questions) == 0 {
 			return answers, nil
 		}
+		a.answered.Store(true)
 		if p != nil && a.password == nil {
 			if text := strings.TrimSpace(name + "\n" + instruction); text != "" {
 				p.Say(text)

@@ -93,6 +93,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		h.auth.loggedIn()
 	}
 	c.cur = s
+	c.startBulk(s)
 	root, err := resolveRoot(s.sftp, cfg.Dir)
 	if err != nil {
 		s.close(errors.New("startup failed"))
@@ -184,6 +185,7 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		c.dialing = nil
 		if err == nil {
 			c.cur = s
+			c.startBulk(s)
 		}
 		c.mu.Unlock()
 		close(done)

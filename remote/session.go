@@ -15,19 +15,22 @@ import (
 )
 
 // session is one SSH connection carrying one SFTP subsystem for every
-// request, and possibly more for bulk data (see bulk.go). It dies as a
-// whole: when the link breaks, a deadline passes or keepalives go
-// unanswered, close() fails every call waiting on it at once.
+// request, and possibly more for bulk data (see bulk.go), usually on a
+// second connection (bulkconn.go). It dies as a whole: when a link breaks,
+// a deadline passes or keepalives go unanswered, close() fails every call
+// waiting on it at once.
 type session struct {
 	ssh  *ssh.Client // nil for sessions over a pipe (tests)
 	conn io.Closer   // closing it ends the transport under sftp
 	sftp *sftp.Client
-	// bulk are more SFTP subsystems on the same connection, for file
-	// data; they start in the background once the session works, so a
-	// (re)connect waits for one subsystem only. A slot stays nil until
-	// its subsystem has started, and for good if it could not.
-	bulk []atomic.Pointer[sftp.Client]
-	dead chan struct{} // closed when the session is unusable
+	// bulk are more SFTP subsystems, for file data; they start in the
+	// background once the session works, so a (re)connect waits for one
+	// subsystem only. A slot stays nil until its subsystem has started,
+	// and for good if it could not.
+	bulk     []atomic.Pointer[sftp.Client]
+	bulkMu   sync.Mutex
+	bulkConn func()        // closes the bulk sessions' own connection, if they have one
+	dead     chan struct{} // closed when the session is unusable
 
 	closeOnce sync.Once
 	why       error // set once, before dead is closed
@@ -47,6 +50,11 @@ func (s *session) close(why error) {
 				go b.Close()
 			}
 		}
+		s.bulkMu.Lock()
+		if s.bulkConn != nil {
+			s.bulkConn()
+		}
+		s.bulkMu.Unlock()
 	})
 }
 
@@ -62,27 +70,13 @@ func (s *session) isDead() bool {
 // dial opens a new session: through every jump host to the target, each
 // with its host key checked and a login, then the SFTP subsystem. The
 // whole of it is bounded by the target's ConnectTimeout, prompts excepted.
+// The bulk sessions are started later, by startBulk.
 func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 	g := newConnectGuard(ctx, cfg.Target.ConnectTimeout)
 	defer g.done()
-	var clients []*ssh.Client
-	closeAll := func() {
-		for i := len(clients) - 1; i >= 0; i-- {
-			clients[i].Close()
-		}
-	}
-	for _, h := range hops {
-		var via *ssh.Client
-		if len(clients) > 0 {
-			via = clients[len(clients)-1]
-		}
-		c, err := h.login(g, via, cfg.Prompter)
-		if err != nil {
-			closeAll()
-			return nil, err
-		}
-		cfg.debugf("connected to %s as %s", h.ep.addr(), h.ep.User)
-		clients = append(clients, c)
+	clients, closeAll, err := loginHops(g, cfg, hops)
+	if err != nil {
+		return nil, err
 	}
 	target := clients[len(clients)-1]
 	sc, err := sftp.NewClient(target, sftpOptions...)
@@ -97,8 +91,42 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, dead: make(chan struct{})}
 	if cfg.Sessions > 1 {
 		s.bulk = make([]atomic.Pointer[sftp.Client], cfg.Sessions-1)
-		go s.startBulk(cfg)
 	}
+	s.closeWhenLost(clients)
+	if cfg.Target.KeepaliveInterval > 0 {
+		go s.keepalive(cfg)
+	}
+	return s, nil
+}
+
+// loginHops connects and logs in to every hop in turn, each through the
+// one before; closeAll closes them all, last first.
+func loginHops(g *connectGuard, cfg *Config, hops []*hop) ([]*ssh.Client, func(), error) {
+	var clients []*ssh.Client
+	closeAll := func() {
+		for i := len(clients) - 1; i >= 0; i-- {
+			clients[i].Close()
+		}
+	}
+	for _, h := range hops {
+		var via *ssh.Client
+		if len(clients) > 0 {
+			via = clients[len(clients)-1]
+		}
+		c, err := h.login(g, via, cfg.Prompter)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		cfg.debugf("connected to %s as %s", h.ep.addr(), h.ep.User)
+		clients = append(clients, c)
+	}
+	return clients, closeAll, nil
+}
+
+// closeWhenLost closes the session when any of the connections under it
+// ends.
+func (s *session) closeWhenLost(clients []*ssh.Client) {
 	for _, c := range clients {
 		go func() {
 			err := c.Wait()
@@ -108,41 +136,9 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 			s.close(fmt.Errorf("%w: %v", ErrConnectionLost, err))
 		}()
 	}
-	if cfg.Target.KeepaliveInterval > 0 {
-		go s.keepalive(cfg)
-	}
-	return s, nil
 }
 
 var sftpOptions = []sftp.ClientOption{sftp.UseFstat(true), sftp.UseConcurrentWrites(true)}
-
-// startBulk starts the bulk subsystems, all at once. One that does not
-// start leaves its slot empty: the server may cap sessions per connection
-// (sshd's MaxSessions, 10 by default), and the data goes through the
-// first session instead.
-func (s *session) startBulk(cfg *Config) {
-	var wg sync.WaitGroup
-	var started atomic.Int32
-	for i := range s.bulk {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := sftp.NewClient(s.ssh, sftpOptions...)
-			if err != nil {
-				cfg.debugf("an extra sftp session did not start: %v", err)
-				return
-			}
-			s.bulk[i].Store(c)
-			if s.isDead() { // close may have run before the store
-				c.Close()
-				return
-			}
-			started.Add(1)
-		}()
-	}
-	wg.Wait()
-	cfg.debugf("%d sftp sessions on one connection", started.Load()+1)
-}
 
 type closerFunc func() error
 

@@ -1,0 +1,92 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// The bulk sessions run on an SSH connection of their own when one can be
+// had without asking anybody anything (keys, the agent, or a password kept
+// with keep_password: what a reconnect may use). On the first connection
+// their data would queue, in sshd's output and in the one TCP stream,
+// ahead of every other reply: an ls during a large copy would wait for up
+// to 16 MiB of it. Without a second login they share the first connection.
+
+// startBulk starts s's bulk sessions in the background, after the login
+// that made s is over (so nothing prompts). They arrive one by one; until
+// then, and for any that does not start, data uses the file's own handle.
+func (c *Client) startBulk(s *session) {
+	if len(s.bulk) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Target.ConnectTimeout)
+		defer cancel()
+		on, how := s.ssh, "the first connection"
+		if conn, err := c.secondConnection(ctx, s); err != nil {
+			c.cfg.debugf("no second connection for large files (%v): their sessions share the first", err)
+		} else {
+			on, how = conn, "a second connection"
+		}
+		started := s.startBulkOn(&c.cfg, on)
+		c.cfg.debugf("%d extra sftp sessions for large files, on %s", started, how)
+	}()
+}
+
+// secondConnection logs in once more, as a reconnect would, and ties the
+// connection's life to s's.
+func (c *Client) secondConnection(ctx context.Context, s *session) (*ssh.Client, error) {
+	for _, h := range c.hops {
+		if !h.auth.canLoginAgain() {
+			return nil, fmt.Errorf("logging in to %s needed a password, not kept (keep_password)", h.ep.addr())
+		}
+	}
+	g := newConnectGuard(ctx, c.cfg.Target.ConnectTimeout)
+	defer g.done()
+	clients, closeAll, err := loginHops(g, &c.cfg, c.hops)
+	if err != nil {
+		return nil, err
+	}
+	s.bulkMu.Lock()
+	if s.isDead() {
+		s.bulkMu.Unlock()
+		closeAll()
+		return nil, s.why
+	}
+	s.bulkConn = closeAll
+	s.bulkMu.Unlock()
+	s.closeWhenLost(clients)
+	return clients[len(clients)-1], nil
+}
+
+// startBulkOn starts the bulk subsystems on conn, all at once. One that
+// does not start leaves its slot empty: the server may cap sessions per
+// connection (sshd's MaxSessions, 10 by default).
+func (s *session) startBulkOn(cfg *Config, conn *ssh.Client) int {
+	var wg sync.WaitGroup
+	var started atomic.Int32
+	for i := range s.bulk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc, err := sftp.NewClient(conn, sftpOptions...)
+			if err != nil {
+				cfg.debugf("an extra sftp session did not start: %v", err)
+				return
+			}
+			s.bulk[i].Store(sc)
+			if s.isDead() { // close may have run before the store
+				sc.Close()
+				return
+			}
+			started.Add(1)
+		}()
+	}
+	wg.Wait()
+	return int(started.Load())
+}
