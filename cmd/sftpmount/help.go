@@ -40,7 +40,7 @@ Host keys:
 Connection:
   -o timeout=SECONDS             deadline of every remote call (30)
   -o reconnect=no                after a lost connection fail (ENOTCONN), do not reconnect
-  -o max_conns=N                 SFTP sessions on the connection, 1-10; large files use all (9)
+  -o max_conns=N                 SFTP sessions, 1-10; large files use all (9)
 
 Caching:
   -o cache_timeout=SECONDS       how long attributes and listings are trusted (20)
