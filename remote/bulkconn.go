@@ -61,7 +61,13 @@ func (c *Client) secondConnection(ctx context.Context, s *session) (*ssh.Client,
 	s.bulkConn = closeAll
 	s.bulkMu.Unlock()
 	s.closeWhenLost(clients)
-	return clients[len(clients)-1], nil
+	target := clients[len(clients)-1]
+	if c.cfg.Target.KeepaliveInterval > 0 {
+		// Idle between large files, it would be the first to be
+		// dropped by a NAT or firewall that forgets quiet flows.
+		go s.keepalive(&c.cfg, target)
+	}
+	return target, nil
 }
 
 // startBulkOn starts the bulk subsystems on conn, all at once. One that

@@ -94,7 +94,7 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 	}
 	s.closeWhenLost(clients)
 	if cfg.Target.KeepaliveInterval > 0 {
-		go s.keepalive(cfg)
+		go s.keepalive(cfg, s.ssh)
 	}
 	return s, nil
 }
@@ -144,10 +144,11 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
-// keepalive sends an SSH-level request every interval, even when the mount
-// is idle, and closes the session after CountMax unanswered in a row, so a
-// silently dead link is noticed before the next kernel request waits on it.
-func (s *session) keepalive(cfg *Config) {
+// keepalive sends an SSH-level request on conn every interval, even when
+// the mount is idle, and closes the session after CountMax unanswered in a
+// row, so a silently dead link is noticed before the next kernel request
+// waits on it.
+func (s *session) keepalive(cfg *Config, conn *ssh.Client) {
 	t := time.NewTicker(cfg.Target.KeepaliveInterval)
 	defer t.Stop()
 	misses := 0
@@ -159,7 +160,7 @@ func (s *session) keepalive(cfg *Config) {
 		}
 		answered := make(chan error, 1)
 		go func() {
-			_, _, err := s.ssh.SendRequest("keepalive@openssh.com", true, nil)
+			_, _, err := conn.SendRequest("keepalive@openssh.com", true, nil)
 			answered <- err
 		}()
 		select {
