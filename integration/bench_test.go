@@ -12,9 +12,10 @@ import (
 )
 
 // Benchmarks compare sftpmount with sshfs, mounted side by side on the same
-// sshd through the same toxiproxy link. Full run (the README's figures):
+// sshd through the same toxiproxy link. Full run (the README's figures,
+// about 35 minutes):
 //
-//	go test ./integration -run '^$' -bench . -benchtime 1x -timeout 60m
+//	SFTPMOUNT_BENCH_RTTS=0,10,50 go test ./integration -run '^$' -bench . -benchtime 1x -timeout 120m
 //
 // SFTPMOUNT_BENCH_RTTS picks the round-trip times in ms (default "0,50");
 // SFTPMOUNT_BENCH_SMALL=1 shrinks every workload (as CI runs it). They
