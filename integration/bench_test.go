@@ -129,7 +129,13 @@ func run(b *testing.B, dir, script string) {
 	}
 }
 
+// bigFileSize is the sequential workloads' file: 128 MiB, 8 MiB in the
+// reduced size, or SFTPMOUNT_BENCH_FILE_MIB (to see the steady state past
+// the first round trips).
 func bigFileSize() int64 {
+	if mib, err := strconv.Atoi(os.Getenv("SFTPMOUNT_BENCH_FILE_MIB")); err == nil && mib > 0 {
+		return int64(mib) << 20
+	}
 	if small() {
 		return 8 << 20
 	}
