@@ -63,43 +63,42 @@ func (w *WriteBehind) Write(p []byte, off int64) error {
 		}
 		if w.inflight == 0 {
 			// Nothing of ours to wait for: send this one and wait.
+			// Registered before the lock goes, like any other write, so
+			// that an overlapping one cannot pass it.
+			s := w.startLocked(off, end)
 			w.mu.Unlock()
-			return w.sendNow(p, off)
+			err := w.send(p, off)
+			w.landed(s, err)
+			return err
 		}
 		w.cond.Wait() // one of ours landing gives memory back
 	}
-	s := &span{off, end}
-	w.ranges[s] = struct{}{}
-	w.inflight += size
+	s := w.startLocked(off, end)
 	w.mu.Unlock()
 
 	buf := append([]byte(nil), p...) // the caller reuses p once we return
 	go func() {
 		err := w.send(buf, off)
 		w.budget.Give(size)
-		w.landed(s, size, err)
+		w.landed(s, err)
 	}()
 	return nil
 }
 
-// sendNow writes p while the caller waits, in flight like any other write
-// so that reads and Flush see it; its error is also kept for later calls.
-func (w *WriteBehind) sendNow(p []byte, off int64) error {
-	s := &span{off, off + int64(len(p))}
-	w.mu.Lock()
+// startLocked records a write of [off, end) as in flight.
+func (w *WriteBehind) startLocked(off, end int64) *span {
+	s := &span{off, end}
 	w.ranges[s] = struct{}{}
-	w.inflight += int64(len(p))
-	w.mu.Unlock()
-	err := w.send(p, off)
-	w.landed(s, int64(len(p)), err)
-	return err
+	w.inflight += end - off
+	return s
 }
 
-func (w *WriteBehind) landed(s *span, size int64, err error) {
+// landed records that the write s was answered, with err.
+func (w *WriteBehind) landed(s *span, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.ranges, s)
-	w.inflight -= size
+	w.inflight -= s.end - s.off
 	if err != nil && w.err == nil {
 		w.err = err
 	}

@@ -174,3 +174,26 @@ func TestWritesShareTheMountsBudgetAndNeverWaitOnOthersMemory(t *testing.T) {
 		t.Fatal("the unbuffered write's error was dropped before Flush")
 	}
 }
+
+// Unbuffered writes keep the order of overlapping ones like queued ones do.
+func TestAnUnbufferedWriteIsNotOvertakenByAnOverlappingOne(t *testing.T) {
+	budget := NewBudget(0) // spent: every write goes unbuffered
+	f := &fakeFile{delay: 30 * time.Millisecond, failAt: -1}
+	w := NewWriteBehind(f.send, 1<<20, budget)
+	first, second := bytes.Repeat([]byte{1}, 4096), bytes.Repeat([]byte{2}, 4096)
+	done := make(chan error, 1)
+	go func() { done <- w.Write(first, 0) }()
+	time.Sleep(5 * time.Millisecond)
+	if err := w.Write(second, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if f.maxSeen != 1 {
+		t.Fatalf("%d overlapping writes were in flight at once", f.maxSeen)
+	}
+	if !bytes.Equal(f.data, second) {
+		t.Fatal("the earlier write landed last")
+	}
+}
