@@ -117,26 +117,35 @@ func TestALargeFileWrittenThroughEverySessionHasEveryByte(t *testing.T) {
 // the file that was opened, never a mix of two files.
 func TestAFileWhoseNameWasTakenKeepsItsOwnBytes(t *testing.T) {
 	for name, replace := range map[string]func(t *testing.T, c *Client, dir string){
+		// The open file is sub/big throughout.
 		"renamed through the mount": func(t *testing.T, c *Client, dir string) {
-			if err := c.Rename(context.Background(), "big", "old"); err != nil {
+			if err := c.Rename(context.Background(), "sub/big", "sub/old"); err != nil {
 				t.Fatal(err)
 			}
-			os.WriteFile(filepath.Join(dir, "big"), randomBytes(t, 4<<20), 0644) // same size
+			os.WriteFile(filepath.Join(dir, "sub", "big"), randomBytes(t, 4<<20), 0644) // same size
+		},
+		"its directory renamed through the mount": func(t *testing.T, c *Client, dir string) {
+			if err := c.Rename(context.Background(), "sub", "old"); err != nil {
+				t.Fatal(err)
+			}
+			os.Mkdir(filepath.Join(dir, "sub"), 0755)
+			os.WriteFile(filepath.Join(dir, "sub", "big"), randomBytes(t, 4<<20), 0644) // same size
 		},
 		"replaced behind the mount's back": func(t *testing.T, c *Client, dir string) {
 			os.WriteFile(filepath.Join(dir, "new"), randomBytes(t, 5<<20), 0644)
-			os.Rename(filepath.Join(dir, "new"), filepath.Join(dir, "big"))
+			os.Rename(filepath.Join(dir, "new"), filepath.Join(dir, "sub", "big"))
 		},
 	} {
 		for _, known := range []bool{true, false} {
 			t.Run(name, func(t *testing.T) {
 				dir := t.TempDir()
 				want := randomBytes(t, 4<<20)
-				os.WriteFile(filepath.Join(dir, "big"), want, 0644)
+				os.Mkdir(filepath.Join(dir, "sub"), 0755)
+				os.WriteFile(filepath.Join(dir, "sub", "big"), want, 0644)
 				c, _ := bulkSession(t, dir, 2)
 				ctx := context.Background()
-				a, _ := c.Lstat(ctx, "big")
-				f, err := c.OpenFile(ctx, "big", os.O_RDONLY)
+				a, _ := c.Lstat(ctx, "sub/big")
+				f, err := c.OpenFile(ctx, "sub/big", os.O_RDONLY)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -35,8 +35,9 @@ type Client struct {
 	changesMu sync.Mutex
 	changes   map[string]uint64
 	// names counts, per absolute path, renames and removals through this
-	// mount: a file open under a name that moved since is not opened
-	// again under that name for a second session (bulk.go).
+	// mount: a file open under a name that moved since (itself or a
+	// directory above it) is not opened again under that name for a
+	// second session (bulk.go).
 	names map[string]uint64
 }
 
@@ -52,10 +53,17 @@ func (c *Client) moving(abs ...string) {
 	}
 }
 
+// nameCount sums the moves of abs and of every directory above it.
 func (c *Client) nameCount(abs string) uint64 {
 	c.changesMu.Lock()
 	defer c.changesMu.Unlock()
-	return c.names[abs]
+	var n uint64
+	for p := abs; ; p = path.Dir(p) {
+		n += c.names[p]
+		if p == "/" || p == "." {
+			return n
+		}
+	}
 }
 
 // changing notes that this mount is about to change abs's size or mtime.
