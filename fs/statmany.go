@@ -3,6 +3,8 @@ package fs
 import (
 	"context"
 	"sync"
+
+	"github.com/sftpmount/sftpmount/cache"
 )
 
 // Many programs stat every name of a directory without listing it: git
@@ -26,7 +28,7 @@ const (
 // directory once enough have.
 type statMany struct {
 	mu      sync.Mutex
-	misses  map[string]int
+	misses  *cache.Map[int]          // counted within the cache timeout, bounded like any cache
 	listing map[string]chan struct{} // closed when the listing is stored or given up
 }
 
@@ -43,16 +45,17 @@ func (f *FS) missed(ctx context.Context, dir string) bool {
 	s := &f.statMany
 	s.mu.Lock()
 	if s.misses == nil {
-		s.misses, s.listing = map[string]int{}, map[string]chan struct{}{}
+		s.misses, s.listing = cache.New[int](f.opts.CacheTimeout), map[string]chan struct{}{}
 	}
 	wait := s.listing[dir]
 	if wait == nil {
-		s.misses[dir]++
-		if s.misses[dir] < listAfterMisses {
+		n, _ := s.misses.Get(dir)
+		if n+1 < listAfterMisses {
+			s.misses.Put(dir, n+1)
 			s.mu.Unlock()
 			return false
 		}
-		delete(s.misses, dir)
+		s.misses.Delete(dir)
 		wait = make(chan struct{})
 		s.listing[dir] = wait
 		s.mu.Unlock()
