@@ -37,7 +37,7 @@ StrictModes no
 UsePAM no
 PermitRootLogin prohibit-password
 PasswordAuthentication no
-Subsystem sftp /usr/lib/openssh/sftp-server
+Subsystem sftp internal-sftp
 CONF
 /usr/sbin/sshd -f "$demo/sshd_config" -E "$demo/sshd.log"
 echo "[127.0.0.1]:$port $(cat "$demo/host_key.pub")" > "$demo/known_hosts"

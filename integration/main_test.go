@@ -67,7 +67,7 @@ func missingTools() []string {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		missing = append(missing, "/dev/fuse")
 	}
-	for _, tool := range []string{sshdPath, sftpServerPath} {
+	for _, tool := range []string{sshdPath} {
 		if _, err := os.Stat(tool); err != nil {
 			missing = append(missing, tool)
 		}

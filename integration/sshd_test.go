@@ -15,8 +15,13 @@ import (
 )
 
 const (
-	sshdPath       = "/usr/sbin/sshd"
-	sftpServerPath = "/usr/lib/openssh/sftp-server"
+	sshdPath = "/usr/sbin/sshd"
+	// sftpSubsystem is served inside sshd rather than as sftp-server run
+	// through root's login shell: the machines tests run on start pyenv
+	// from ~/.bashrc, whose rehash lock, left behind when a test kills
+	// sshd with its sessions mid-start, stalls every later shell for a
+	// minute. Same OpenSSH server code, no shell.
+	sftpSubsystem = "internal-sftp"
 	// testUser is an unprivileged account the harness creates, so that
 	// EACCES and EPERM come from the real server, not from us.
 	testUser = "sftpmount-it"
@@ -96,7 +101,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 AllowUsers root %s
 Subsystem sftp %s
-`, port, hostKey, authorized, filepath.Join(dir, "sshd.pid"), testUser, sftpServerPath)), 0644)
+`, port, hostKey, authorized, filepath.Join(dir, "sshd.pid"), testUser, sftpSubsystem)), 0644)
 	if err != nil {
 		return nil, err
 	}
