@@ -60,6 +60,12 @@ func TestBadInputGetsOneLineANamedExitCodeAndChangesNothing(t *testing.T) {
 			args: withOpts(root, closedPort, keyOpts+server.knownHosts)},
 		{name: "connect timeout", code: 4, words: []string{"no answer within 2s", "ConnectTimeout"}, limit: 6 * time.Second,
 			args: withOpts(root, silent, keyOpts+server.knownHosts+",ConnectTimeout=2")},
+		{name: "sftp subsystem never answers after login", code: 4, words: []string{"start sftp subsystem", "after login", "ConnectTimeout"}, limit: 6 * time.Second,
+			args: func(t *testing.T, served, mnt string) []string {
+				stalled := stalledSubsystemServer(t)
+				return []string{testUser + "@127.0.0.1:" + served, mnt, "-p", strconv.Itoa(stalled.port),
+					"-o", "IdentityFile=" + stalled.userKey + ",UserKnownHostsFile=" + stalled.knownHosts + ",ConnectTimeout=2"}
+			}},
 		{name: "wrong key", code: 6, words: []string{"authentication as root", "failed"},
 			args: withOpts(root, server.port, "IdentityFile="+filepath.Join(dir, "stranger")+",UserKnownHostsFile="+server.knownHosts)},
 		{name: "host key unknown, no terminal", code: 5, words: []string{"unknown", "ssh-keyscan"},
@@ -172,6 +178,29 @@ func snapshot(t *testing.T, root string) string {
 	})
 	sort.Strings(entries)
 	return strings.Join(entries, "; ")
+}
+
+// stalledSubsystemServer is an sshd whose SFTP subsystem starts and never
+// speaks, as when the login shell's startup file waits on a lock or a
+// prompt. It serves testUser, whose shell (/bin/sh) reads no startup file.
+func stalledSubsystemServer(t *testing.T) *sshServer {
+	// Not t.TempDir (0700): sshd reads authorized_keys as the user.
+	dir, err := os.MkdirTemp("", "stalled-subsystem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0755)
+	stall := filepath.Join(dir, "stall")
+	writeFile(t, stall, "#!/bin/sh\nexec sleep 60\n", 0755)
+	srv, err := startSSHDWith(filepath.Join(dir, "sshd"), func(*sshServer) (string, error) {
+		return "Subsystem sftp " + stall + "\n", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	return srv
 }
 
 // silentListener accepts connections and never says a word, like a

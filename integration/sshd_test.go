@@ -45,7 +45,8 @@ func startSSHD(dir string) (*sshServer, error) {
 }
 
 // startSSHDWith lets prepare add sshd_config lines (they come first, and
-// sshd takes the first value it reads) once the server's keys exist.
+// sshd takes the first value it reads; a Subsystem line replaces ours)
+// once the server's keys exist.
 func startSSHDWith(dir string, prepare func(*sshServer) (string, error)) (*sshServer, error) {
 	if err := os.MkdirAll(dir, 0755); err != nil {
 		return nil, err
@@ -88,6 +89,9 @@ func startSSHDWith(dir string, prepare func(*sshServer) (string, error)) (*sshSe
 			return nil, err
 		}
 	}
+	if !strings.Contains(extra, "Subsystem sftp ") { // sshd refuses a second one
+		extra += "Subsystem sftp " + sftpSubsystem + "\n"
+	}
 	config := filepath.Join(dir, "sshd_config")
 	err = os.WriteFile(config, []byte(extra+fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
@@ -100,8 +104,7 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 AllowUsers root %s
-Subsystem sftp %s
-`, port, hostKey, authorized, filepath.Join(dir, "sshd.pid"), testUser, sftpSubsystem)), 0644)
+`, port, hostKey, authorized, filepath.Join(dir, "sshd.pid"), testUser)), 0644)
 	if err != nil {
 		return nil, err
 	}

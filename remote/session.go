@@ -83,7 +83,11 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 	if err != nil {
 		closeAll()
 		if g.expired() {
-			return nil, g.timeoutError(cfg.Target.addr())
+			// Logged in, but sshd runs sftp-server through the login
+			// shell: a shell rc that waits (a lock, a prompt) is the
+			// usual cause, and the generic message would send the user
+			// looking at the network.
+			return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: no answer within %v after login (ConnectTimeout); is the remote login shell's startup file slow or waiting?", cfg.Target.addr(), cfg.Target.ConnectTimeout)}
 		}
 		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.addr(), err)}
 	}
