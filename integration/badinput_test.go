@@ -182,7 +182,7 @@ func snapshot(t *testing.T, root string) string {
 
 // stalledSubsystemServer is an sshd whose SFTP subsystem starts and never
 // speaks, as when the login shell's startup file waits on a lock or a
-// prompt. It serves testUser, whose shell (/bin/sh) reads no startup file.
+// prompt (for 10 s: sshd may orphan it before the cleanup looks). It serves testUser, whose shell (/bin/sh) reads no startup file.
 func stalledSubsystemServer(t *testing.T) *sshServer {
 	// Not t.TempDir (0700): sshd reads authorized_keys as the user.
 	dir, err := os.MkdirTemp("", "stalled-subsystem")
@@ -192,7 +192,7 @@ func stalledSubsystemServer(t *testing.T) *sshServer {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0755)
 	stall := filepath.Join(dir, "stall")
-	writeFile(t, stall, "#!/bin/sh\nexec sleep 60\n", 0755)
+	writeFile(t, stall, "#!/bin/sh\nexec sleep 10\n", 0755)
 	srv, err := startSSHDWith(filepath.Join(dir, "sshd"), func(*sshServer) (string, error) {
 		return "Subsystem sftp " + stall + "\n", nil
 	})
