@@ -182,7 +182,8 @@ func snapshot(t *testing.T, root string) string {
 
 // stalledSubsystemServer is an sshd whose SFTP subsystem starts and never
 // speaks, as when the login shell's startup file waits on a lock or a
-// prompt (for 10 s: sshd may orphan it before the cleanup looks). It serves testUser, whose shell (/bin/sh) reads no startup file.
+// prompt; only for 10 s, as sshd may orphan it before the cleanup looks.
+// It serves testUser, whose shell (/bin/sh) reads no startup file.
 func stalledSubsystemServer(t *testing.T) *sshServer {
 	// Not t.TempDir (0700): sshd reads authorized_keys as the user.
 	dir, err := os.MkdirTemp("", "stalled-subsystem")
