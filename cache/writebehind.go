@@ -19,7 +19,7 @@ import "sync"
 // another handle holds for as long as it likes (a reader that stopped
 // reading keeps its read-ahead until it closes).
 type WriteBehind struct {
-	send   func(p []byte, off int64) error // writes p at off on the server
+	send   Sender
 	limit  int64
 	budget *Budget // nil: unbounded
 
@@ -30,14 +30,22 @@ type WriteBehind struct {
 	err      error
 }
 
-type span struct{ off, end int64 }
+// Sender writes p at off on the server. It calls sent once a request made
+// after it would reach the server after the write (at the latest when it
+// returns); see WaitSent.
+type Sender func(p []byte, off int64, sent func()) error
+
+type span struct {
+	off, end int64
+	sent     bool
+}
 
 func (s *span) overlaps(off, end int64) bool { return off < s.end && s.off < end }
 
 // NewWriteBehind returns a WriteBehind that sends with send and keeps at
 // most limit bytes in flight (one write larger than limit goes alone),
 // paid for from budget.
-func NewWriteBehind(send func(p []byte, off int64) error, limit int64, budget *Budget) *WriteBehind {
+func NewWriteBehind(send Sender, limit int64, budget *Budget) *WriteBehind {
 	w := &WriteBehind{send: send, limit: limit, budget: budget, ranges: map[*span]struct{}{}}
 	w.cond = sync.NewCond(&w.mu)
 	return w
@@ -67,7 +75,7 @@ func (w *WriteBehind) Write(p []byte, off int64) error {
 			// that an overlapping one cannot pass it.
 			s := w.startLocked(off, end)
 			w.mu.Unlock()
-			err := w.send(p, off)
+			err := w.send(p, off, func() { w.markSent(s) })
 			w.landed(s, err)
 			return err
 		}
@@ -78,7 +86,7 @@ func (w *WriteBehind) Write(p []byte, off int64) error {
 
 	buf := append([]byte(nil), p...) // the caller reuses p once we return
 	go func() {
-		err := w.send(buf, off)
+		err := w.send(buf, off, func() { w.markSent(s) })
 		w.budget.Give(size)
 		w.landed(s, err)
 	}()
@@ -87,7 +95,7 @@ func (w *WriteBehind) Write(p []byte, off int64) error {
 
 // startLocked records a write of [off, end) as in flight.
 func (w *WriteBehind) startLocked(off, end int64) *span {
-	s := &span{off, end}
+	s := &span{off: off, end: end}
 	w.ranges[s] = struct{}{}
 	w.inflight += end - off
 	return s
@@ -103,6 +111,33 @@ func (w *WriteBehind) landed(s *span, err error) {
 		w.err = err
 	}
 	w.cond.Broadcast()
+}
+
+func (w *WriteBehind) markSent(s *span) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s.sent = true
+	w.cond.Broadcast()
+}
+
+// WaitSent blocks until every queued write has been sent (see Sender), so
+// that what is asked of the server next comes after them, without waiting
+// for their answers: Flush still must, for the errors.
+func (w *WriteBehind) WaitSent() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.unsentLocked() {
+		w.cond.Wait()
+	}
+}
+
+func (w *WriteBehind) unsentLocked() bool {
+	for s := range w.ranges {
+		if !s.sent {
+			return true
+		}
+	}
+	return false
 }
 
 // WaitRange blocks until no write overlapping [off, end) is in flight, so

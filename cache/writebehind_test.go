@@ -18,7 +18,7 @@ type fakeFile struct {
 	maxSeen  int
 }
 
-func (f *fakeFile) send(p []byte, off int64) error {
+func (f *fakeFile) send(p []byte, off int64, _ func()) error {
 	f.mu.Lock()
 	f.inflight++
 	if f.inflight > f.maxSeen {
@@ -115,7 +115,7 @@ func TestBytesInFlightStayUnderTheLimit(t *testing.T) {
 
 func TestWaitRangeWaitsOnlyForOverlappingWrites(t *testing.T) {
 	release := make(chan struct{})
-	w := NewWriteBehind(func(p []byte, off int64) error { <-release; return nil }, 1<<20, nil)
+	w := NewWriteBehind(func(p []byte, off int64, _ func()) error { <-release; return nil }, 1<<20, nil)
 	w.Write(make([]byte, 100), 1000)
 	done := make(chan struct{})
 	go func() { w.WaitRange(0, 500); close(done) }()
@@ -195,5 +195,40 @@ func TestAnUnbufferedWriteIsNotOvertakenByAnOverlappingOne(t *testing.T) {
 	}
 	if !bytes.Equal(f.data, second) {
 		t.Fatal("the earlier write landed last")
+	}
+}
+
+// WaitSent returns once every queued write has gone out, without waiting
+// for the answers; a write that never says it went out counts as gone
+// once answered.
+func TestWaitSentWaitsForWritesToGoOutNotForTheirAnswers(t *testing.T) {
+	answer := make(chan struct{})
+	w := NewWriteBehind(func(p []byte, off int64, sent func()) error {
+		if off == 0 {
+			sent()
+		}
+		<-answer
+		return nil
+	}, 1<<20, nil)
+	w.Write(make([]byte, 10), 0)
+	done := make(chan struct{})
+	go func() { w.WaitSent(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitSent waited for an answer")
+	}
+	w.Write(make([]byte, 10), 100) // never says it went out
+	done = make(chan struct{})
+	go func() { w.WaitSent(); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("WaitSent returned before a write that had not gone out was answered")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(answer)
+	<-done
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
 	}
 }

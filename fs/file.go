@@ -38,8 +38,8 @@ type fileHandle struct {
 // writes at its gate and its changes until they land.
 func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pending) *fileHandle {
 	h := &fileHandle{f: f, node: node, rel: rel, later: later}
-	h.startBuffers(flags, func(p []byte, off int64) error {
-		_, err := f.WriteAt(context.Background(), p, off)
+	h.startBuffers(flags, func(p []byte, off int64, sent func()) error {
+		_, err := f.WriteAtThen(context.Background(), p, off, sent)
 		return err
 	}, func(p []byte, off int64) (int, error) {
 		return f.ReadAt(context.Background(), p, off)
@@ -51,15 +51,15 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pen
 // startBuffers sets up write-behind and read-ahead as the open flags allow,
 // over send and fetch, which write and read the server's copy. Writes wait
 // at h.later's gate, if any.
-func (h *fileHandle) startBuffers(flags int, send func(p []byte, off int64) error, fetch func(p []byte, off int64) (int, error)) {
+func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []byte, off int64) (int, error)) {
 	if flags&os.O_APPEND == 0 && flags&(os.O_WRONLY|os.O_RDWR) != 0 {
-		h.wb = cache.NewWriteBehind(func(p []byte, off int64) error {
+		h.wb = cache.NewWriteBehind(func(p []byte, off int64, sent func()) error {
 			if h.later != nil {
 				if err := h.later.waitGate(); err != nil {
 					return err
 				}
 			}
-			err := send(p, off)
+			err := send(p, off, sent)
 			// Invalidating when the write was queued is not enough:
 			// sequential reads elsewhere may have fetched ahead over
 			// these bytes while it was on its way, and the server may
@@ -87,7 +87,7 @@ func (h *fileHandle) invalidateReadAhead() {
 // held back; the error is the first one any of them met.
 func (h *fileHandle) flush() error {
 	if h.later != nil {
-		return h.later.settle(h.wb.Flush)
+		return h.later.settle(h.wb)
 	}
 	if h.wb == nil {
 		return nil
@@ -123,7 +123,7 @@ func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, e
 // Write stores data at off on the server.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	if h.later != nil {
-		if err := h.later.admit(off, len(data), h.wb.Flush); err != nil {
+		if err := h.later.admit(off, len(data), h.wb); err != nil {
 			return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
 		}
 	}

@@ -18,7 +18,7 @@ type fakeFile struct {
 	gate    chan struct{}
 }
 
-func (f *fakeFile) send(p []byte, off int64) error {
+func (f *fakeFile) send(p []byte, off int64, _ func()) error {
 	if off == f.gateOff {
 		<-f.gate
 	}

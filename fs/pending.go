@@ -39,6 +39,7 @@ type attrSender interface {
 	chmod(mode os.FileMode) error
 	chtimes(atime, mtime time.Time) error
 	stat() (remote.Attr, error) // what the server has now
+	reconnects() uint64         // connections made since the first (remote.Client.Reconnects)
 }
 
 // pending is the state of one file's changes not yet sent.
@@ -218,20 +219,26 @@ func (p *pending) record(c change, cur remote.Attr) (remote.Attr, bool) {
 	return cur, true
 }
 
+// writes is what settling needs of a handle's queued writes
+// (cache.WriteBehind).
+type writes interface {
+	WaitSent()    // every write gone out: what is sent next lands after them
+	Flush() error // every write answered; the first error
+}
+
 // admit runs before a write is queued and returns an error kept for the
 // application, if any. Times set before the write must reach the server
-// first (the write moves the mtime, as on a local disk): flush, then
-// settle. A write that the gate would hold past holdLimit, or that
-// overlaps one held (write-behind would wait for that one), has the gate
-// opened first.
-func (p *pending) admit(off int64, n int, flush func() error) error {
+// first (the write moves the mtime, as on a local disk): settle. A write
+// that the gate would hold past holdLimit, or that overlaps one held
+// (write-behind would wait for that one), has the gate opened first.
+func (p *pending) admit(off int64, n int, w writes) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
 		return p.err
 	}
 	if p.setAtime || p.setMtime {
-		return p.settleLocked(flush)
+		return p.settleLocked(w)
 	}
 	if !p.open && (off < p.heldEnd || p.held+int64(n) > holdLimit) {
 		p.letDataGoLocked()
@@ -244,26 +251,100 @@ func (p *pending) admit(off int64, n int, flush func() error) error {
 }
 
 // settle sends everything pending: first what the gate waits for, then,
-// once every queued write has been answered (flush), the rest. It returns
-// the first error, the writes' before the changes'.
-func (p *pending) settle(flush func() error) error {
+// once every queued write has gone out, the rest, and waits for all of it.
+// It returns the first error, the writes' before the changes'.
+func (p *pending) settle(w writes) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.settleLocked(flush)
+	return p.settleLocked(w)
 }
 
-func (p *pending) settleLocked(flush func() error) error {
+// settleLocked sends the changes right behind the writes instead of after
+// their answers: a server that runs requests in order (remote/ordered.go)
+// applies the times after the data, and close costs one round trip, not
+// two. The changes are decided on the predicted attributes when the fstat
+// after a predicted create has not answered yet; should it show another
+// mode or owner, what was asked is sent again. Should the connection have
+// been replaced meanwhile (a write sent again lands after the times), the
+// times are sent again, after the answers.
+func (p *pending) settleLocked(w writes) error {
 	p.letDataGoLocked()
-	werr := flush()
-	if err := p.learnServer(); err != nil {
+	conn := p.send.reconnects()
+	w.WaitSent()
+	p.learnArrived()
+	var guess *remote.Attr
+	if p.checked != nil {
+		g := p.server
+		guess = &g
+	} else if err := p.learnServer(); err != nil {
 		p.fail(err)
-	} else {
+		if werr := w.Flush(); werr != nil {
+			return werr
+		}
+		return p.err
+	}
+	askedOwner, askedAtime, askedMtime := p.setOwner, p.setAtime, p.setMtime
+	p.sendLocked(true)
+	werr := w.Flush()
+	if guess != nil {
+		p.verifyGuess(*guess, askedOwner, askedMtime && !askedAtime)
+	}
+	if p.send.reconnects() != conn && (askedAtime || askedMtime) && p.err == nil {
+		p.setAtime, p.setMtime = askedAtime, askedMtime
 		p.sendLocked(true)
 	}
 	if werr != nil {
 		return werr
 	}
 	return p.err
+}
+
+// learnArrived takes the answer of the fstat after a predicted create if
+// it is there, without waiting for it.
+func (p *pending) learnArrived() {
+	if p.checked == nil {
+		return
+	}
+	select {
+	case <-p.checked:
+		p.checked = nil
+		if p.checkErr == nil {
+			p.merge(p.checkAttr)
+		}
+	default:
+	}
+}
+
+// verifyGuess waits for the fstat after a predicted create. If the server
+// made the file otherwise than guessed, the wanted mode (and owner, if
+// asked for) is sent again on what it really has; if the times went out
+// with a guessed atime (the application set the mtime only) that is not
+// the server's, they are sent again with the server's.
+func (p *pending) verifyGuess(guess remote.Attr, askedOwner, atimeGuessed bool) {
+	after := p.server
+	p.setOwner = askedOwner // so that learning keeps the wanted owner
+	if err := p.learnServer(); err != nil {
+		p.setOwner = false
+		p.fail(err)
+		return
+	}
+	modeRight := p.server.Mode == guess.Mode && p.server.UID == guess.UID && p.server.GID == guess.GID
+	atimeRight := !atimeGuessed || p.server.Atime.Equal(guess.Atime)
+	if modeRight {
+		// What was sent stands: the fstat predates it.
+		p.server.Mode, p.server.UID, p.server.GID = after.Mode, after.UID, after.GID
+		p.setOwner = false
+	} else {
+		p.setMode = true
+	}
+	if atimeRight {
+		p.server.Atime = after.Atime
+	} else {
+		p.setMtime = true // with the server's atime, as the application left it
+	}
+	if !modeRight || !atimeRight {
+		p.sendLocked(!atimeRight)
+	}
 }
 
 // letDataGoLocked opens the gate. While the server's file is more exposed

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,12 +19,15 @@ import (
 // fakeServer is a server's view of one new file: its attributes, and the
 // requests that reached it, writes included, in the order they landed.
 type fakeServer struct {
-	mu     sync.Mutex
-	attr   remote.Attr
-	data   []byte
-	events []string
-	fail   map[string]error // op -> what the server answers
-	stats  int
+	mu         sync.Mutex
+	attr       remote.Attr
+	data       []byte
+	events     []string
+	fail       map[string]error // op -> what the server answers
+	stats      int
+	answer     chan struct{} // nil: writes are answered at once
+	statAnswer chan struct{} // nil: fstats are answered at once
+	conns      atomic.Uint64
 }
 
 func (s *fakeServer) note(op string, apply func()) error {
@@ -50,21 +54,35 @@ func (s *fakeServer) chtimes(atime, mtime time.Time) error {
 	return s.note(fmt.Sprintf("utimes %d %d", atime.Unix(), mtime.Unix()), func() { s.attr.Atime, s.attr.Mtime = atime, mtime })
 }
 
+// stat reads the file when asked and answers when s.statAnswer lets it.
 func (s *fakeServer) stat() (remote.Attr, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.stats++
-	return s.attr, s.fail["stat"]
+	a, err := s.attr, s.fail["stat"]
+	s.mu.Unlock()
+	if s.statAnswer != nil {
+		<-s.statAnswer
+	}
+	return a, err
 }
 
-func (s *fakeServer) write(p []byte, off int64) error {
-	return s.note(fmt.Sprintf("write %d+%d", off, len(p)), func() {
+// write lands at once, as on a server that runs requests in the order
+// they arrive, and is answered when s.answer (if set) lets it.
+func (s *fakeServer) write(p []byte, off int64, sent func()) error {
+	err := s.note(fmt.Sprintf("write %d+%d", off, len(p)), func() {
 		if end := int(off) + len(p); end > len(s.data) {
 			s.data = append(s.data, make([]byte, end-len(s.data))...)
 		}
 		copy(s.data[off:], p)
 	})
+	sent()
+	if s.answer != nil {
+		<-s.answer
+	}
+	return err
 }
+
+func (s *fakeServer) reconnects() uint64 { return s.conns.Load() }
 
 func (s *fakeServer) seen() []string {
 	s.mu.Lock()
@@ -243,12 +261,51 @@ func TestRewritingHeldBytesDoesNotHang(t *testing.T) {
 	}
 }
 
+// answerOnce closes ch once the server has seen a request starting with
+// op: what is answered then was not waited for before op was sent.
+func answerOnce(t *testing.T, s *fakeServer, op string, ch chan struct{}) {
+	go func() {
+		defer close(ch)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if slices.ContainsFunc(s.seen(), func(e string) bool { return strings.HasPrefix(e, op) }) {
+				return
+			}
+		}
+		t.Errorf("the server never saw %s", op)
+	}()
+}
+
 // The server makes new files in a directory with a default ACL 0664 and
 // its group: the prediction (0644, root's group) was wrong, so close sets
-// the mode asked for, and leaves the group the server chose.
+// the mode asked for, and leaves the group the server chose. The times
+// went out before the fstat answered, with the atime guessed: they are
+// sent again with the server's.
 func TestAWrongPredictionIsCorrectedByClose(t *testing.T) {
+	s := &fakeServer{attr: remote.Attr{Mode: 0664, GID: 50, Atime: time.Unix(2000, 0)}, statAnswer: make(chan struct{})}
+	predicted := rootFile
+	predicted.Atime = time.Unix(1500, 0)
+	h := newFileOn(t, s, predicted, 0644, true)
+	write(t, h, 10, 0)
+	record(t, h, change{mtime: ptr(time.Unix(5000, 0))})
+	answerOnce(t, s, "utimes", s.statAnswer)
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.seen()
+	slices.Sort(got[2:])
+	if want := []string{"write 0+10", "utimes 1500 5000", "chmod 644", "utimes 2000 5000"}; !slices.Equal(got, want) {
+		t.Fatalf("server saw %q, want %q (the last two in any order)", got, want)
+	}
+	if s.attr.GID != 50 || s.attr.Mode != 0644 || s.attr.Atime.Unix() != 2000 || s.attr.Mtime.Unix() != 5000 {
+		t.Fatalf("server has %+v", s.attr)
+	}
+}
+
+// When the fstat has answered by close, the changes are decided on it.
+func TestAWrongPredictionKnownByCloseIsCorrectedAtOnce(t *testing.T) {
 	s := &fakeServer{attr: remote.Attr{Mode: 0664, GID: 50, Atime: time.Unix(2000, 0)}}
 	h := newFileOn(t, s, rootFile, 0644, true)
+	<-h.later.checked
 	write(t, h, 10, 0)
 	record(t, h, change{mtime: ptr(time.Unix(5000, 0))})
 	if err := h.flush(); err != nil {
@@ -259,8 +316,45 @@ func TestAWrongPredictionIsCorrectedByClose(t *testing.T) {
 	if want := []string{"write 0+10", "chmod 644", "utimes 2000 5000"}; !slices.Equal(got, want) {
 		t.Fatalf("server saw %q, want %q (the last two in any order)", got, want)
 	}
-	if s.attr.GID != 50 {
-		t.Fatalf("group changed to %d", s.attr.GID)
+}
+
+// Close costs one round trip: the times go out right behind the data,
+// before the server has answered the write (a server that runs requests
+// in order applies them after it).
+func TestTarsTimesGoOutBeforeItsDataIsAnswered(t *testing.T) {
+	s := &fakeServer{attr: rootFile, answer: make(chan struct{})}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	write(t, h, 2048, 0)
+	record(t, h, change{mtime: ptr(time.Unix(5000, 0))})
+	record(t, h, change{mode: ptr(os.FileMode(0644))})
+	answerOnce(t, s, "utimes", s.answer)
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.seen(), []string{"write 0+2048", "utimes 1000 5000"}; !slices.Equal(got, want) {
+		t.Fatalf("server saw %q, want %q", got, want)
+	}
+}
+
+// A connection replaced while the write was out: the write is sent again
+// on the new one, after the times, so the times are sent again after it.
+func TestTimesAreSentAgainWhenTheConnectionChangedUnderTheWrite(t *testing.T) {
+	s := &fakeServer{attr: rootFile, answer: make(chan struct{})}
+	h := newFileOn(t, s, rootFile, 0644, false)
+	write(t, h, 100, 0)
+	record(t, h, change{mtime: ptr(time.Unix(5000, 0))})
+	go func() {
+		for !slices.Contains(s.seen(), "utimes 1000 5000") {
+			time.Sleep(time.Millisecond)
+		}
+		s.conns.Add(1)
+		close(s.answer)
+	}()
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.seen(), []string{"write 0+100", "utimes 1000 5000", "utimes 1000 5000"}; !slices.Equal(got, want) {
+		t.Fatalf("server saw %q, want %q", got, want)
 	}
 }
 

@@ -314,9 +314,27 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 
 // WriteAt writes all of p at off or returns an error.
 func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
+	return f.WriteAtThen(ctx, p, off, nil)
+}
+
+// WriteAtThen is WriteAt that also calls sent (unless nil), once, when a request made
+// from then on will reach the server after this write, on a server that
+// runs requests in order (ordered.go): as soon as the write has gone out
+// on the connection that path requests use too, or else when it is
+// answered. A lost connection between the two breaks the order (the write
+// is sent again on the new one): Reconnects tells.
+func (f *File) WriteAtThen(ctx context.Context, p []byte, off int64, sent func()) (int, error) {
+	var once func()
+	if sent != nil {
+		once = sync.OnceFunc(sent)
+		defer once()
+	}
 	f.c.changing(f.abs)
 	var n int
 	err := f.runAt(ctx, "write", off, f.reopenFlags&os.O_APPEND == 0, func(h *sftp.File) error {
+		if w := f.watchFor(h); w != nil && once != nil {
+			defer w.watch(p, once)()
+		}
 		var err error
 		n, err = h.WriteAt(p, off)
 		if err == nil && n < len(p) {
@@ -325,6 +343,25 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return err
 	})
 	return n, err
+}
+
+// watchFor returns the sentWatch of h's session when h is the file's own
+// handle on the connection path requests go to: a bulk session's requests
+// are on another channel, in no order with the rest.
+func (f *File) watchFor(h *sftp.File) *sentWatch {
+	f.mu.Lock()
+	own, s := h == f.f, f.s
+	f.mu.Unlock()
+	if !own || s.sent == nil {
+		return nil
+	}
+	f.c.mu.Lock()
+	cur := f.c.cur
+	f.c.mu.Unlock()
+	if cur != s {
+		return nil
+	}
+	return s.sent
 }
 
 // Stat returns the attributes of the open file (fstat).

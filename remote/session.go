@@ -23,6 +23,7 @@ type session struct {
 	ssh  *ssh.Client // nil for sessions over a pipe (tests)
 	conn io.Closer   // closing it ends the transport under sftp
 	sftp *sftp.Client
+	sent *sentWatch // nil: the server may run requests out of order (ordered.go)
 	// bulk are more SFTP subsystems, for file data; they start in the
 	// background once the session works, so a (re)connect waits for one
 	// subsystem only. A slot stays nil until its subsystem has started,
@@ -79,7 +80,7 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 		return nil, err
 	}
 	target := clients[len(clients)-1]
-	sc, err := sftp.NewClient(target, sftpOptions...)
+	sc, watch, err := newOrderedClient(target)
 	if err != nil {
 		closeAll()
 		if g.expired() {
@@ -92,7 +93,7 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.addr(), err)}
 	}
 
-	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, dead: make(chan struct{})}
+	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, sent: watch, dead: make(chan struct{})}
 	if cfg.Sessions > 1 {
 		s.bulk = make([]atomic.Pointer[sftp.Client], cfg.Sessions-1)
 	}

@@ -1,0 +1,147 @@
+package remote
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// A request that must run after a write (the times of a file tar just
+// filled: the write moves the mtime) need not wait for the write's answer
+// when the server runs a session's requests in the order they arrive, as
+// OpenSSH's sftp-server does (and the SFTP drafts ask for requests on one
+// file): it only has to be sent after the write. pkg/sftp v1 sends each
+// request inside a call that returns with the answer, so it never says
+// when a request has gone. sentWatch says it: it sits where pkg/sftp
+// writes its requests and recognises a write's data by its buffer, which
+// pkg/sftp hands over as it is (the data of a WRITE is written on its
+// own, after the header, under the lock that keeps requests whole).
+type sentWatch struct {
+	io.WriteCloser
+	n       atomic.Int32 // len(waiting), read without the lock
+	mu      sync.Mutex
+	waiting map[*byte]*sentWait
+}
+
+// sentWait is one write that waits to be seen going out, packet by packet.
+type sentWait struct {
+	left int32 // packets still to go
+	done func()
+}
+
+// orderedPacket is how pkg/sftp cuts a write into WRITE requests: its
+// default packet size, which this client never changes. Were it to cut
+// differently, a watched write would only be seen as sent when its call
+// returns: slower, never out of order.
+const orderedPacket = 1 << 15
+
+func (w *sentWatch) Write(p []byte) (int, error) {
+	n, err := w.WriteCloser.Write(p)
+	if len(p) > 0 && w.n.Load() > 0 {
+		w.mu.Lock()
+		sw := w.waiting[&p[0]]
+		if sw != nil {
+			delete(w.waiting, &p[0])
+			w.n.Add(-1)
+			sw.left--
+		}
+		last := sw != nil && sw.left == 0
+		w.mu.Unlock()
+		if last {
+			sw.done()
+		}
+	}
+	return n, err
+}
+
+// watch arranges for sent to be called once every packet of a write of p
+// has been handed to the connection, and returns what forgets the write
+// (to call when the write returns, sent or not).
+func (w *sentWatch) watch(p []byte, sent func()) (forget func()) {
+	if len(p) == 0 {
+		return func() {}
+	}
+	sw := &sentWait{done: sent}
+	var keys []*byte
+	for off := 0; off < len(p); off += orderedPacket {
+		keys = append(keys, &p[off])
+	}
+	sw.left = int32(len(keys))
+	w.mu.Lock()
+	if w.waiting == nil {
+		w.waiting = map[*byte]*sentWait{}
+	}
+	for _, k := range keys {
+		w.waiting[k] = sw
+	}
+	w.n.Add(int32(len(keys)))
+	w.mu.Unlock()
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, k := range keys {
+			if w.waiting[k] == sw {
+				delete(w.waiting, k)
+				w.n.Add(-1)
+			}
+		}
+	}
+}
+
+// inOrder reports servers known to run one session's requests in the order
+// they arrive: OpenSSH's sftp-server handles one request at a time.
+func inOrder(serverVersion string) bool {
+	return strings.HasPrefix(serverVersion, "SSH-2.0-OpenSSH_")
+}
+
+// newOrderedClient starts the SFTP subsystem on conn as sftp.NewClient
+// does, with its requests going through a sentWatch when the server runs
+// them in order (nil otherwise).
+func newOrderedClient(conn *ssh.Client) (*sftp.Client, *sentWatch, error) {
+	if !inOrder(string(conn.ServerVersion())) {
+		sc, err := sftp.NewClient(conn, sftpOptions...)
+		return sc, nil, err
+	}
+	s, err := conn.NewSession()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdin, err := s.StdinPipe()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	stdout, err := s.StdoutPipe()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	if err := s.RequestSubsystem("sftp"); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	w := &sentWatch{WriteCloser: sessionInput{stdin, s}}
+	sc, err := sftp.NewClientPipe(stdout, w, sftpOptions...)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return sc, w, nil
+}
+
+// sessionInput closes the SSH session with its input, as sftp.NewClient's
+// client does when it is closed.
+type sessionInput struct {
+	io.WriteCloser
+	s *ssh.Session
+}
+
+func (i sessionInput) Close() error {
+	err := i.WriteCloser.Close()
+	i.s.Close()
+	return err
+}
