@@ -108,4 +108,4 @@ func (r remoteAttrs) changed(rel string, errno syscall.Errno) error {
 
 func (r remoteAttrs) stat() (remote.Attr, error) { return r.f.Stat(context.Background()) }
 
-func (r remoteAttrs) reconnects() uint64 { return r.node.fs.remote.Reconnects() }
+func (r remoteAttrs) rewrites() uint64 { return r.f.Rewrites() }

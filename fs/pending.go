@@ -39,7 +39,7 @@ type attrSender interface {
 	chmod(mode os.FileMode) error
 	chtimes(atime, mtime time.Time) error
 	stat() (remote.Attr, error) // what the server has now
-	reconnects() uint64         // connections made since the first (remote.Client.Reconnects)
+	rewrites() uint64           // writes sent again after a lost connection (remote.File.Rewrites)
 }
 
 // pending is the state of one file's changes not yet sent.
@@ -264,12 +264,11 @@ func (p *pending) settle(w writes) error {
 // applies the times after the data, and close costs one round trip, not
 // two. The changes are decided on the predicted attributes when the fstat
 // after a predicted create has not answered yet; should it show another
-// mode or owner, what was asked is sent again. Should the connection have
-// been replaced meanwhile (a write sent again lands after the times), the
-// times are sent again, after the answers.
+// mode or owner, what was asked is sent again. Should a write have been
+// sent again after a lost connection, perhaps after the times, the times
+// are sent again once every write is answered.
 func (p *pending) settleLocked(w writes) error {
 	p.letDataGoLocked()
-	conn := p.send.reconnects()
 	w.WaitSent()
 	p.learnArrived()
 	var guess *remote.Attr
@@ -284,12 +283,13 @@ func (p *pending) settleLocked(w writes) error {
 		return p.err
 	}
 	askedOwner, askedAtime, askedMtime := p.setOwner, p.setAtime, p.setMtime
+	rewrites := p.send.rewrites()
 	p.sendLocked(true)
 	werr := w.Flush()
 	if guess != nil {
 		p.verifyGuess(*guess, askedOwner, askedMtime && !askedAtime)
 	}
-	if p.send.reconnects() != conn && (askedAtime || askedMtime) && p.err == nil {
+	if p.send.rewrites() != rewrites && (askedAtime || askedMtime) && p.err == nil {
 		p.setAtime, p.setMtime = askedAtime, askedMtime
 		p.sendLocked(true)
 	}

@@ -10,7 +10,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,8 +28,6 @@ type Client struct {
 	mu      sync.Mutex // guards cur and dialing
 	cur     *session
 	dialing chan struct{} // closed when the redial in progress ends; one at a time
-
-	reconnects atomic.Uint64 // sessions made after the first
 
 	// changes counts, per absolute path, the writes, truncates and time
 	// changes this mount made, so that a file reopened after a lost
@@ -196,7 +193,6 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		c.dialing = nil
 		if err == nil {
 			c.cur = s
-			c.reconnects.Add(1)
 			c.startBulk(s)
 		}
 		c.mu.Unlock()
@@ -214,10 +210,6 @@ func (c *Client) redial(ctx context.Context) (*session, error) {
 	}
 	return s, nil
 }
-
-// Reconnects counts the connections made since the first: requests sent
-// on either side of one were not sent on one connection, in order.
-func (c *Client) Reconnects() uint64 { return c.reconnects.Load() }
 
 // waitOrGiveUp waits for done, or fails once ctx's deadline has passed.
 func waitOrGiveUp(ctx context.Context, done <-chan struct{}) error {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -37,6 +38,8 @@ type File struct {
 	names  uint64        // the path's renames and removals through this mount, at open
 	bulk   []*bulkHandle // the file on s's bulk sessions, opened when first needed
 	closed bool          // no more bulk handles: Close has begun
+
+	rewrites atomic.Uint64 // see Rewrites
 }
 
 // Expect records the attributes the caller believes the file has, for the
@@ -317,12 +320,12 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return f.WriteAtThen(ctx, p, off, nil)
 }
 
-// WriteAtThen is WriteAt that also calls sent (unless nil), once, when a request made
-// from then on will reach the server after this write, on a server that
-// runs requests in order (ordered.go): as soon as the write has gone out
-// on the connection that path requests use too, or else when it is
-// answered. A lost connection between the two breaks the order (the write
-// is sent again on the new one): Reconnects tells.
+// WriteAtThen is WriteAt that also calls sent (unless nil), once, when a
+// request made from then on will reach the server after this write, on a
+// server that runs requests in order (ordered.go): as soon as the write
+// has gone out on the connection that path requests use too, or else when
+// it is answered. A lost connection breaks the order: the write is sent
+// again on the new one, perhaps after such a request; Rewrites tells.
 func (f *File) WriteAtThen(ctx context.Context, p []byte, off int64, sent func()) (int, error) {
 	var once func()
 	if sent != nil {
@@ -330,8 +333,14 @@ func (f *File) WriteAtThen(ctx context.Context, p []byte, off int64, sent func()
 		defer once()
 	}
 	f.c.changing(f.abs)
-	var n int
+	var n, tries int
+	defer func() {
+		if tries > 1 {
+			f.rewrites.Add(1)
+		}
+	}()
 	err := f.runAt(ctx, "write", off, f.reopenFlags&os.O_APPEND == 0, func(h *sftp.File) error {
+		tries++
 		if w := f.watchFor(h); w != nil && once != nil {
 			defer w.watch(p, once)()
 		}
@@ -344,6 +353,11 @@ func (f *File) WriteAtThen(ctx context.Context, p []byte, off int64, sent func()
 	})
 	return n, err
 }
+
+// Rewrites counts the writes sent again after a lost connection, counted
+// as each returns: one that returns after a request was sent may have
+// reached the server after it.
+func (f *File) Rewrites() uint64 { return f.rewrites.Load() }
 
 // watchFor returns the sentWatch of h's session when h is the file's own
 // handle on the connection path requests go to: a bulk session's requests
