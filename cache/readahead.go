@@ -8,9 +8,10 @@ import (
 
 // Read-ahead sizes: a window starts at one chunk, so a program that reads
 // only a file's first bytes costs one chunk, and grows fourfold with every
-// chunk read in sequence, up to the maximum: three round trips from 512
-// KiB to 16 MiB, which at 50 ms keeps eight SSH channel windows (2 MiB
-// each) busy.
+// chunk read through in sequence, up to the maximum: like TCP's slow start
+// it grows with what arrives, so a reader that keeps up reaches 16 MiB two
+// round trips after its first chunk, which at 50 ms keeps eight SSH
+// channel windows (2 MiB each) busy.
 const (
 	ReadAheadChunk = 512 << 10
 	ReadAheadMax   = 16 << 20
@@ -30,6 +31,7 @@ type ReadAhead struct {
 	chunks []*chunk   // in offset order, contiguous
 	next   int64      // where a sequential read would start
 	window int
+	passed int64 // end of the last chunk read through: each widens the window once
 }
 
 type chunk struct {
@@ -63,12 +65,14 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 		r.chunks = nil
 		r.window = ReadAheadChunk
 		r.next = off + int64(len(p))
+		r.passed = r.next
 		r.mu.Unlock()
 		return r.fetch(p, off)
 	}
 	if end := off + int64(len(p)); end > r.next {
 		r.next = end
 	}
+	r.growLocked()
 	r.dropBeforeLocked(off - keepBehind)
 	r.fillLocked(off)
 	r.mu.Unlock()
@@ -122,6 +126,7 @@ func (r *ReadAhead) Invalidate() {
 	r.chunks = nil
 	r.window = ReadAheadChunk
 	r.next = -1
+	r.passed = -1
 }
 
 // Close gives back what the handle's chunks hold; the ReadAhead is not
@@ -141,13 +146,22 @@ func (r *ReadAhead) chunkAt(off int64) *chunk {
 	return nil
 }
 
-// dropBeforeLocked releases chunks wholly before off; each one consumed in
-// sequence widens the window.
+// growLocked widens the window fourfold for each chunk that the reads
+// have gone through since the last time.
+func (r *ReadAhead) growLocked() {
+	for _, c := range r.chunks {
+		if end := c.off + int64(len(c.data)); end <= r.next && end > r.passed {
+			r.window = min(4*r.window, ReadAheadMax)
+			r.passed = end
+		}
+	}
+}
+
+// dropBeforeLocked releases chunks wholly before off.
 func (r *ReadAhead) dropBeforeLocked(off int64) {
 	i := 0
 	for i < len(r.chunks) && r.chunks[i].off+int64(len(r.chunks[i].data)) <= off {
 		i++
-		r.window = min(4*r.window, ReadAheadMax)
 	}
 	r.releaseLocked(r.chunks[:i])
 	r.chunks = r.chunks[i:]

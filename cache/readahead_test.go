@@ -20,6 +20,8 @@ type slowFile struct {
 	mu      sync.Mutex
 
 	inFlight, peak atomic.Int64 // fetches running now, and at most
+	done           atomic.Int64 // fetches returned
+	fullAfter      atomic.Int64 // fetches returned when 16 first ran at once; -1: never
 }
 
 func (f *slowFile) fetch(p []byte, off int64) (int, error) {
@@ -89,6 +91,30 @@ func TestSequentialReadHidesTheRoundTrip(t *testing.T) {
 	// The window grows to 16 MiB of 512 KiB chunks: 32 fetches at once.
 	if peak := f.peak.Load(); peak < 16 {
 		t.Errorf("at most %d fetches were in flight at once: read-ahead is not overlapping", peak)
+	}
+}
+
+// The window grows with what arrives, as TCP's slow start does: fourfold
+// for each chunk read through, so a reader that keeps up has 16 MiB in
+// flight after its first three chunks, not after reading several MiB
+// past them.
+func TestTheWindowGrowsWithEachChunkReadThrough(t *testing.T) {
+	f := newSlowFile(64<<20, 0)
+	r := NewReadAhead(f.fetch, nil)
+	buf := make([]byte, 128<<10)
+	off := int64(0)
+	for i, want := range []int{2 << 20, 8 << 20, 16 << 20} {
+		for end := off + ReadAheadChunk; off < end; off += int64(len(buf)) {
+			if _, err := r.ReadAt(buf, off); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.mu.Lock()
+		window := r.window
+		r.mu.Unlock()
+		if window != want {
+			t.Fatalf("after %d chunks read through, the window is %d KiB, want %d KiB", i+1, window>>10, want>>10)
+		}
 	}
 }
 

@@ -147,7 +147,7 @@ const bufferBudget = 2 * cache.ReadAheadMax
 
 // NewRoot returns the root node of a mount served by rc.
 func NewRoot(rc *remote.Client, opts Options) *Node {
-	return &Node{fs: &FS{
+	n := &Node{fs: &FS{
 		remote:   rc,
 		opts:     opts,
 		attrs:    cache.New[remote.Attr](opts.CacheTimeout),
@@ -161,6 +161,8 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		newFiles:      cache.New[remote.Attr](opts.CacheTimeout),
 		pending:       map[*fileHandle]struct{}{},
 	}}
+	n.fs.attrs.Put("", rc.RootAttr()) // stat'ed at mount
+	return n
 }
 
 // rel is the node's path relative to the served directory.

@@ -61,3 +61,22 @@ func TestStattingEveryNameOfADirectoryListsItOnce(t *testing.T) {
 		t.Fatalf("statting 51 names made %d lstat calls and %d listings, want at most 3 and 1:\n%s", lstats, listings, calls)
 	}
 }
+
+// The served directory was stat'ed when mounting: a cd into the mount and
+// a stat of it need no round trip, and show the server's directory.
+func TestTheMountPointIsStattedWithoutARoundTripAfterMounting(t *testing.T) {
+	needServer(t)
+	_, log, m := startForegroundWith(t, standardArgs())
+	before := len(log.String())
+	got := sh(t, m.mnt, "stat -c '%a %Y' .")
+	if want := sh(t, m.remote, "stat -c '%a %Y' ."); got != want {
+		t.Fatalf("the mount point shows %q, the server's directory is %q", got, want)
+	}
+	if n := sftpCalls(log.String()[before:]); n != 0 {
+		t.Fatalf("a stat of the mount point made %d remote calls:\n%s", n, log.String()[before:])
+	}
+	sh(t, m.mnt, "ls -la > /dev/null")
+	if sftpCalls(log.String()[before:]) == 0 {
+		t.Fatal("the -d log shows no remote call for a listing either: the count proves nothing")
+	}
+}

@@ -20,10 +20,11 @@ import (
 // relative to the served directory ("" is the directory itself). Every call
 // takes a context and is bounded by Config.Timeout on top of it.
 type Client struct {
-	cfg  Config
-	hops []*hop // jump hosts, then the target
-	root string // absolute remote path of the served directory
-	home Attr   // the login directory: its owner is the remote user
+	cfg      Config
+	hops     []*hop // jump hosts, then the target
+	root     string // absolute remote path of the served directory
+	rootAttr Attr   // the served directory at mount
+	home     Attr   // the login directory: its owner is the remote user
 
 	mu      sync.Mutex // guards cur and dialing
 	cur     *session
@@ -102,12 +103,12 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.cur = s
 	c.startBulk(s)
-	root, err := resolveRoot(s.sftp, cfg.Dir)
+	root, rootAttr, err := resolveRoot(s.sftp, cfg.Dir)
 	if err != nil {
 		s.close(errors.New("startup failed"))
 		return nil, &StartupError{Kind: StartupRemoteDir, Err: err}
 	}
-	c.root = root
+	c.root, c.rootAttr = root, rootAttr
 	if fi, err := s.sftp.Stat("."); err == nil {
 		c.home = attrOf(fi)
 	}
@@ -116,8 +117,9 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 // resolveRoot turns the user's dir (empty, relative to the login directory,
-// or absolute) into an absolute path and checks it is a directory.
-func resolveRoot(sc *sftp.Client, dir string) (string, error) {
+// or absolute) into an absolute path and checks it is a directory, whose
+// attributes it returns.
+func resolveRoot(sc *sftp.Client, dir string) (string, Attr, error) {
 	p := dir
 	if p == "" {
 		p = "."
@@ -125,7 +127,7 @@ func resolveRoot(sc *sftp.Client, dir string) (string, error) {
 	if !path.IsAbs(p) {
 		home, err := sc.RealPath(".")
 		if err != nil {
-			return "", fmt.Errorf("remote home directory: %w", err)
+			return "", Attr{}, fmt.Errorf("remote home directory: %w", err)
 		}
 		p = path.Join(home, p)
 	}
@@ -133,16 +135,20 @@ func resolveRoot(sc *sftp.Client, dir string) (string, error) {
 	fi, err := sc.Stat(p)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("remote directory %s: no such directory", p)
+		return "", Attr{}, fmt.Errorf("remote directory %s: no such directory", p)
 	case errors.Is(err, os.ErrPermission):
-		return "", fmt.Errorf("remote directory %s: permission denied", p)
+		return "", Attr{}, fmt.Errorf("remote directory %s: permission denied", p)
 	case err != nil:
-		return "", fmt.Errorf("remote directory %s: %w", p, err)
+		return "", Attr{}, fmt.Errorf("remote directory %s: %w", p, err)
 	case !fi.IsDir():
-		return "", fmt.Errorf("remote directory %s: not a directory", p)
+		return "", Attr{}, fmt.Errorf("remote directory %s: not a directory", p)
 	}
-	return p, nil
+	return p, attrOf(fi), nil
 }
+
+// RootAttr is what the served directory looked like at mount: the first
+// call of a mount (a cd into it) needs no round trip for it.
+func (c *Client) RootAttr() Attr { return c.rootAttr }
 
 // LoginOwner is the uid and gid owning the remote login directory, which is
 // how sshfs tells the remote user's ids (SFTP v3 has no request for them).
