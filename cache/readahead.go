@@ -27,6 +27,14 @@ type ReadAhead struct {
 	fetch  func(p []byte, off int64) (int, error)
 	budget *Budget // shared by every handle of the mount; nil: unbounded
 
+	// Size, when set and known, is the file's size as last learned (what
+	// the kernel was told too): nothing is fetched ahead past it, and a
+	// read that runs into it returns what it has, short, so reading a
+	// small file costs one request for its bytes and none to hear EOF.
+	// A read that starts there, or past an end seen earlier, asks the
+	// server: the file may have grown (tail -f).
+	Size func() (int64, bool)
+
 	mu     sync.Mutex // guards the fields below
 	chunks []*chunk   // in offset order, contiguous
 	next   int64      // where a sequential read would start
@@ -80,6 +88,9 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 	total := 0
 	for total < len(p) {
 		c := r.chunkAt(off + int64(total))
+		if c == nil && total > 0 && r.endsAt(off+int64(total)) {
+			return total, io.EOF
+		}
 		if c == nil {
 			// Not fetched ahead (end of file was seen earlier, or a write
 			// invalidated the chunks meanwhile): ask for the rest directly,
@@ -101,11 +112,38 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 		if total < len(p) && c.err != nil {
 			if !errors.Is(c.err, io.EOF) {
 				r.Invalidate() // let a retry fetch again
+				return total, c.err
+			}
+			if pos := off + int64(total); total == 0 || r.longerThan(pos) {
+				// The file ended here when the chunk was fetched; a read
+				// that starts there, or a size learned since, says it
+				// may have grown (tail -f): ask the server.
+				r.Invalidate()
+				n, err := r.fetch(p[total:], pos)
+				return total + n, err
 			}
 			return total, c.err
 		}
 	}
 	return total, nil
+}
+
+// longerThan reports whether the file is known to go past off.
+func (r *ReadAhead) longerThan(off int64) bool {
+	if r.Size == nil {
+		return false
+	}
+	size, ok := r.Size()
+	return ok && size > off
+}
+
+// endsAt reports whether the file is known to end at or before off.
+func (r *ReadAhead) endsAt(off int64) bool {
+	if r.Size == nil {
+		return false
+	}
+	size, ok := r.Size()
+	return ok && off >= size
 }
 
 // keepBehind is how far behind the latest read chunks are kept, for the
@@ -187,8 +225,19 @@ func (r *ReadAhead) fillLocked(off int64) {
 			from = last.off + int64(len(last.data))
 		}
 	}
+	size := int64(-1)
+	if r.Size != nil {
+		if n, ok := r.Size(); ok {
+			size = n
+			end = min(end, max(size, off+1)) // at least the chunk read from
+		}
+	}
 	for from < end && r.budget.TryTake(ReadAheadChunk) {
-		c := &chunk{off: from, data: make([]byte, ReadAheadChunk), done: make(chan struct{})}
+		n := int64(ReadAheadChunk)
+		if size >= 0 && from < size {
+			n = min(n, size-from)
+		}
+		c := &chunk{off: from, data: make([]byte, n), done: make(chan struct{})}
 		r.chunks = append(r.chunks, c)
 		go func() {
 			c.n, c.err = r.fetch(c.data, c.off)

@@ -118,6 +118,79 @@ func TestTheWindowGrowsWithEachChunkReadThrough(t *testing.T) {
 	}
 }
 
+// readPages reads like the kernel's page cache: 4 KiB at a time while off
+// is below the size it knows, or, with size < 0, until a read gives
+// nothing (a reader that saw the file grow, as tail -f does).
+func readPages(t *testing.T, r *ReadAhead, size int64) []byte {
+	var got []byte
+	buf := make([]byte, 4096)
+	for off := int64(0); size < 0 || off < size; {
+		n, err := r.ReadAt(buf, off)
+		got = append(got, buf[:n]...)
+		off += int64(n)
+		if n == 0 && errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+	}
+	return got
+}
+
+// A file whose size is known is not fetched past it: a small file costs
+// one request for its bytes, not read-ahead chunks that only say EOF.
+func TestAFileOfKnownSizeIsNotFetchedPastItsEnd(t *testing.T) {
+	for size, fetches := range map[int]int64{100: 1, 4096: 1, 3*ReadAheadChunk + 7: 4} {
+		f := newSlowFile(size, 0)
+		r := NewReadAhead(f.fetch, nil)
+		r.Size = func() (int64, bool) { return int64(size), true }
+		if got := readPages(t, r, int64(size)); !bytes.Equal(got, f.data) {
+			t.Fatalf("size %d: got %d bytes", size, len(got))
+		}
+		if n := f.calls.Load(); n != fetches {
+			t.Errorf("size %d: %d fetches, want %d", size, n, fetches)
+		}
+	}
+}
+
+// A file that grew past the size known at open is read to its new end.
+func TestAFileThatGrewPastItsKnownSizeIsReadToItsEnd(t *testing.T) {
+	f := newSlowFile(5000, 0)
+	r := NewReadAhead(f.fetch, nil)
+	r.Size = func() (int64, bool) { return 100, true }
+	if got := readPages(t, r, -1); !bytes.Equal(got, f.data) {
+		t.Fatalf("got %d bytes of 5000", len(got))
+	}
+}
+
+// An end of file seen by a chunk fetched ahead is not the end for good: a
+// read that starts there, or a page read again once a larger size is
+// known, asks the server (a log under tail -f).
+func TestAReadPastAnEndSeenEarlierAsksTheServerAgain(t *testing.T) {
+	f := newSlowFile(11, 0)
+	var size atomic.Int64
+	size.Store(11)
+	r := NewReadAhead(f.fetch, nil)
+	buf := make([]byte, 4096)
+	if n, _ := r.ReadAt(buf, 0); n != 11 {
+		t.Fatalf("read %d bytes of 11", n)
+	}
+	f.mu.Lock()
+	f.data = append(f.data, bytes.Repeat([]byte("x"), 10000)...)
+	f.mu.Unlock()
+	if n, err := r.ReadAt(buf, 11); n != 4096 {
+		t.Fatalf("a read from the old end got %d bytes (%v), want 4096", n, err)
+	}
+	r.Invalidate()
+	r.Size = func() (int64, bool) { return size.Load(), true }
+	r.ReadAt(buf[:11], 0) // the chunk of the old end, fetched ahead
+	size.Store(10011)
+	if n, err := r.ReadAt(buf, 0); n != 4096 {
+		t.Fatalf("the first page read again after the file grew: %d bytes (%v), want 4096", n, err)
+	}
+}
+
 func TestRandomReadsFetchOnlyWhatIsAsked(t *testing.T) {
 	f := newSlowFile(8<<20, 0)
 	r := NewReadAhead(f.fetch, nil)

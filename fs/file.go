@@ -44,6 +44,12 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pen
 	}, func(p []byte, off int64) (int, error) {
 		return f.ReadAt(context.Background(), p, off)
 	})
+	if h.ra != nil {
+		h.ra.Size = func() (int64, bool) {
+			a, ok := node.fs.attrs.Get(rel)
+			return int64(a.Size), ok && !node.unlinked()
+		}
+	}
 	node.addHandle(h)
 	return h
 }

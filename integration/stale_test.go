@@ -3,8 +3,10 @@ package integration
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -64,5 +66,36 @@ func TestAChangeOnTheServerIsSeenOnceTheCacheTimeoutHasPassed(t *testing.T) {
 	sh(t, m.remote, "touch -d '2001-02-03 04:05:06' f")
 	if !waitFor(3e9, func() bool { data, _ := os.ReadFile(filepath.Join(m.mnt, "f")); return string(data) == "version 2" }) {
 		t.Fatalf("still %q after the cache timeout", readFile(t, filepath.Join(m.mnt, "f")))
+	}
+}
+
+// A file that grows on the server while a reader holds it open (a log
+// under tail -f) is read past the end it had when opened, once the cache
+// timeout lets the mount see the new size.
+func TestAFileGrowingOnTheServerIsReadPastItsOldEndThroughTheSameHandle(t *testing.T) {
+	m := mount(t, "-o", "cache_timeout=1")
+	path := filepath.Join(m.remote, "log")
+	writeFile(t, path, "first line\n", 0644)
+	f, err := os.Open(filepath.Join(m.mnt, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := io.ReadAll(f)
+	if err != nil || string(got) != "first line\n" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	more := strings.Repeat("more\n", 2000)
+	sh(t, m.remote, "printf '%s' '"+more+"' >> log")
+	if !waitFor(5e9, func() bool {
+		f.Stat() // the size is learned again once the timeout has passed
+		rest, _ := io.ReadAll(f)
+		got = append(got, rest...)
+		return len(got) >= len("first line\n")+len(more)
+	}) {
+		t.Fatalf("read %d bytes after the file grew to %d", len(got), len("first line\n")+len(more))
+	}
+	if string(got) != "first line\n"+more {
+		t.Fatal("the bytes read differ from the file's")
 	}
 }
