@@ -130,9 +130,9 @@ func (c *Client) open(ctx context.Context, abs string, flags int) (*session, *sf
 	return s, h, nil
 }
 
-// KnownSize is the size given to Expect, while nothing this mount did
+// knownSize is the size given to Expect, while nothing this mount did
 // can have changed it.
-func (f *File) KnownSize() (uint64, bool) {
+func (f *File) knownSize() (uint64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.expect == nil || f.c.changeCount(f.abs) != f.expectChanges {
@@ -298,7 +298,7 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		// EOF, or a reply with no bytes: is the file really that short?
 		// The size known at open answers without a round trip when the
 		// reply reached it; only an early end needs an fstat.
-		if size, ok := f.KnownSize(); ok && uint64(off)+uint64(total) >= size {
+		if size, ok := f.knownSize(); ok && uint64(off)+uint64(total) >= size {
 			return total, io.EOF
 		}
 		a, serr := f.Stat(ctx)
