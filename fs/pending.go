@@ -40,6 +40,7 @@ type attrSender interface {
 	chtimes(atime, mtime time.Time) error
 	stat() (remote.Attr, error) // what the server has now
 	rewrites() uint64           // writes sent again after a lost connection (remote.File.Rewrites)
+	explain(why string)         // says under -d why a change is sent again
 }
 
 // pending is the state of one file's changes not yet sent.
@@ -341,6 +342,7 @@ func (p *pending) verifyGuess(guess remote.Attr, askedOwner, atimeGuessed bool) 
 		p.server.Atime = after.Atime
 	} else {
 		p.setMtime = true // with the server's atime, as the application left it
+		p.send.explain("utimens again, the atime guessed at create was not the server's")
 	}
 	if !modeRight || !atimeRight {
 		p.sendLocked(!atimeRight)

@@ -84,6 +84,8 @@ func (s *fakeServer) write(p []byte, off int64, sent func()) error {
 
 func (s *fakeServer) rewrites() uint64 { return s.resent.Load() }
 
+func (s *fakeServer) explain(string) {}
+
 func (s *fakeServer) seen() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
