@@ -128,21 +128,23 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 	return total, nil
 }
 
+// knownSize is Size's answer, if there is one.
+func (r *ReadAhead) knownSize() (int64, bool) {
+	if r.Size == nil {
+		return 0, false
+	}
+	return r.Size()
+}
+
 // longerThan reports whether the file is known to go past off.
 func (r *ReadAhead) longerThan(off int64) bool {
-	if r.Size == nil {
-		return false
-	}
-	size, ok := r.Size()
+	size, ok := r.knownSize()
 	return ok && size > off
 }
 
 // endsAt reports whether the file is known to end at or before off.
 func (r *ReadAhead) endsAt(off int64) bool {
-	if r.Size == nil {
-		return false
-	}
-	size, ok := r.Size()
+	size, ok := r.knownSize()
 	return ok && off >= size
 }
 
@@ -225,16 +227,13 @@ func (r *ReadAhead) fillLocked(off int64) {
 			from = last.off + int64(len(last.data))
 		}
 	}
-	size := int64(-1)
-	if r.Size != nil {
-		if n, ok := r.Size(); ok {
-			size = n
-			end = min(end, max(size, off+1)) // at least the chunk read from
-		}
+	size, known := r.knownSize()
+	if known {
+		end = min(end, max(size, off+1)) // at least the chunk read from
 	}
 	for from < end && r.budget.TryTake(ReadAheadChunk) {
 		n := int64(ReadAheadChunk)
-		if size >= 0 && from < size {
+		if known && from < size {
 			n = min(n, size-from)
 		}
 		c := &chunk{off: from, data: make([]byte, n), done: make(chan struct{})}
