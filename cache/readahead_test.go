@@ -34,6 +34,8 @@ func (f *slowFile) fetch(p []byte, off int64) (int, error) {
 	if fo := f.failOff.Load(); fo >= 0 && off <= fo && fo < off+int64(len(p)) {
 		return 0, errors.New("link down")
 	}
+	f.mu.Lock() // a test may grow data while chunks fetched ahead still run
+	defer f.mu.Unlock()
 	if off >= int64(len(f.data)) {
 		return 0, io.EOF
 	}
