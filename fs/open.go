@@ -7,6 +7,8 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/remote"
 )
 
 // openFlags keeps the O_* flags the server must see. O_APPEND matters:
@@ -30,20 +32,25 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	}
 	// Another handle's queued writes land first, so this open reads them.
 	n.flushHandles()
-	f, err := n.fs.remote.OpenFile(ctx, rel, fl)
+	// With another handle open the cached mtime may be our own estimate
+	// (see wrote), which is no ground for either check.
+	a, known := n.fs.attrs.Get(rel)
+	known = known && fl&os.O_TRUNC == 0 && !n.hasHandles()
+	var f *remote.File
+	var err error
+	if known {
+		f, err = n.fs.remote.OpenKnown(ctx, rel, fl, a)
+	} else {
+		f, err = n.fs.remote.OpenFile(ctx, rel, fl)
+	}
 	if err != nil {
 		return nil, 0, n.fs.result("open", rel, err, n.explainOpen(ctx, rel, false))
 	}
 	n.fs.result("open", rel, nil, nil)
-	// With another handle open the cached mtime may be our own estimate
-	// (see wrote), which is no ground for either check.
 	var keep uint32
-	if a, ok := n.fs.attrs.Get(rel); ok && fl&os.O_TRUNC == 0 && !n.hasHandles() {
-		f.Expect(a)
-		if n.keepPages(a) {
-			keep = fuse.FOPEN_KEEP_CACHE
-		}
-	} else {
+	if known && n.keepPages(a) {
+		keep = fuse.FOPEN_KEEP_CACHE
+	} else if !known {
 		n.dropPages()
 	}
 	return newFileHandle(f, n, rel, fl, nil), keep, 0

@@ -71,6 +71,52 @@ func (f *File) handleFor(ctx context.Context, s *session, primary *sftp.File, of
 	return b.h
 }
 
+// OpenKnown opens rel as OpenFile does, for a caller that believes it
+// has attributes a (as Expect). A file large enough for the bulk sessions
+// is opened on them in the same round trip as on its own session, not one
+// later. Opened side by side, the handles could get two different files
+// if the file is replaced at that moment, so the file's own handle is
+// checked against a too (its fstat goes with theirs), and no bulk handle
+// carries data before both checks hold.
+func (c *Client) OpenKnown(ctx context.Context, rel string, flags int, a Attr) (*File, error) {
+	f := c.newFile(rel, flags)
+	c.mu.Lock()
+	s := c.cur
+	c.mu.Unlock()
+	side := a.Size > bulkFrom && flags == f.reopenFlags && flags&os.O_APPEND == 0 &&
+		s != nil && !s.isDead() && len(s.bulk) > 0
+	if !side {
+		if err := f.open(ctx, flags); err != nil {
+			return nil, err
+		}
+		f.Expect(a)
+		return f, nil
+	}
+	f.s, f.expect, f.expectChanges = s, &a, c.changeCount(f.abs)
+	checked := make(chan struct{})
+	f.firstChecked = checked
+	go f.openAllBulk(s, nil)
+	err := f.open(ctx, flags)
+	if err != nil {
+		f.firstErr = err
+		close(checked)
+		go f.closeBulk(context.Background())
+		return nil, err
+	}
+	go func() {
+		ctx, cancel := c.callContext(context.Background())
+		defer cancel()
+		first, h := f.current()
+		if first != s { // reopened on a new connection: the bulk handles went with s
+			f.firstErr = &OpError{Op: "open", Path: f.abs, Err: ErrConnectionLost}
+		} else if f.firstErr = f.isFile(ctx, s, h, a); f.firstErr != nil {
+			c.cfg.debugf("%s is not the file listed: %v", f.abs, f.firstErr)
+		}
+		close(checked)
+	}()
+	return f, nil
+}
+
 // openAllBulk opens the file on every bulk session of s ahead of need.
 func (f *File) openAllBulk(s *session, primary *sftp.File) {
 	ctx, cancel := f.c.callContext(context.Background())
@@ -113,6 +159,17 @@ func (f *File) openBulk(ctx context.Context, s *session, sc *sftp.Client, i int,
 			return err
 		}); err == nil {
 			err = f.sameFile(ctx, s, h, want)
+		}
+	}
+	if err == nil && f.firstChecked != nil {
+		select {
+		case <-f.firstChecked:
+			err = f.firstErr
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			go h.Close()
 		}
 	}
 	if err != nil { // sameFile closed h

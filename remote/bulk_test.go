@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,4 +190,116 @@ func TestAppendsAndSingleSessionMountsUseTheFilesOwnHandle(t *testing.T) {
 	if fi, _ := os.Stat(filepath.Join(dir, "log")); fi.Size() != 4<<20 {
 		t.Fatalf("log has %d bytes", fi.Size())
 	}
+}
+
+// openSpy passes a session's requests to its server and closes opened at
+// the first SSH_FXP_OPEN among them.
+func openSpy(r io.Reader, opened chan struct{}) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		var once sync.Once
+		for {
+			var hdr [5]byte
+			if _, err := io.ReadFull(pr, hdr[:]); err != nil {
+				io.Copy(io.Discard, pr)
+				return
+			}
+			if hdr[4] == 3 { // SSH_FXP_OPEN
+				once.Do(func() { close(opened) })
+			}
+			io.CopyN(io.Discard, pr, int64(binary.BigEndian.Uint32(hdr[:4]))-1)
+		}
+	}()
+	return io.TeeReader(r, pw)
+}
+
+// A large file is opened on the bulk sessions while its own open is still
+// on the way, and once both are known to be the listed file its data
+// comes through all of them.
+func TestALargeFileIsOpenedOnEverySessionInTheRoundTripOfItsOwnOpen(t *testing.T) {
+	dir := t.TempDir()
+	want := randomBytes(t, 8<<20)
+	os.WriteFile(filepath.Join(dir, "big"), want, 0644)
+	held := &heldReplies{release: make(chan struct{})}
+	s := pipeSession(t, func(r io.Reader, w io.WriteCloser) {
+		held.WriteCloser = w
+		realServer(t, dir)(r, held)
+	})
+	opened := make(chan struct{})
+	s.bulk = make([]atomic.Pointer[sftp.Client], 3)
+	for i := range s.bulk {
+		spied := opened
+		if i > 0 {
+			spied = make(chan struct{})
+		}
+		s.bulk[i].Store(pipeSession(t, func(r io.Reader, w io.WriteCloser) { realServer(t, dir)(openSpy(r, spied), w) }).sftp)
+	}
+	c := testClient(s, 10*time.Second, dir)
+	ctx := context.Background()
+	a, err := c.Lstat(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.hold() // the file's own session answers nothing for now
+	type result struct {
+		f   *File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { f, err := c.OpenKnown(ctx, "big", os.O_RDONLY, a); done <- result{f, err} }()
+	select {
+	case <-opened:
+	case <-time.After(5 * time.Second):
+		t.Error("no bulk session was asked to open the file before its own open was answered")
+	}
+	close(held.release)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := readAll(t, r.f, len(want)); !bytes.Equal(got, want) {
+		t.Fatal("bytes read through several sessions differ from the file")
+	}
+	if n := bulkHandlesOpen(r.f); n != 3 {
+		t.Fatalf("%d bulk sessions had the file open, want 3", n)
+	}
+	if err := r.f.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Opened side by side, the bulk sessions may get the listed file and the
+// file's own session another that took its name in between: then no byte
+// comes from the bulk sessions.
+func TestAFileReplacedBetweenItsOpensIsReadFromItsOwnHandleOnly(t *testing.T) {
+	listed, replaced := t.TempDir(), t.TempDir()
+	old := randomBytes(t, 4<<20)
+	os.WriteFile(filepath.Join(listed, "big"), old, 0644)
+	want := randomBytes(t, 4<<20) // same size, another mtime
+	os.WriteFile(filepath.Join(replaced, "big"), want, 0644)
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(replaced, "big"), later, later)
+
+	s := pipeSession(t, realServer(t, replaced))
+	s.bulk = make([]atomic.Pointer[sftp.Client], 2)
+	for i := range s.bulk {
+		s.bulk[i].Store(pipeSession(t, realServer(t, listed)).sftp)
+	}
+	// Relative paths: each server finds "big" in its own directory.
+	c := testClient(s, 10*time.Second, ".")
+	a, err := testClient(pipeSession(t, realServer(t, listed)), 10*time.Second, ".").Lstat(context.Background(), "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.OpenKnown(context.Background(), "big", os.O_RDONLY, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, f, len(want)); !bytes.Equal(got, want) {
+		t.Fatal("read bytes of the listed file, not of the file opened")
+	}
+	if n := bulkHandlesOpen(f); n != 0 {
+		t.Fatalf("%d bulk sessions served the listed file", n)
+	}
+	f.Close(context.Background())
 }

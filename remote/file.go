@@ -39,6 +39,12 @@ type File struct {
 	bulk   []*bulkHandle // the file on s's bulk sessions, opened when first needed
 	closed bool          // no more bulk handles: Close has begun
 
+	// firstChecked, when not nil, is closed once the file's own handle
+	// has been checked against expect, with firstErr the verdict: the
+	// bulk handles of OpenKnown are opened alongside it, not after it.
+	firstChecked chan struct{}
+	firstErr     error
+
 	rewrites atomic.Uint64 // see Rewrites
 }
 
@@ -90,9 +96,22 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 // again after a lost connection, like a read; an open that may create or
 // truncate is not.
 func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, error) {
+	f := c.newFile(rel, flags)
+	if err := f.open(ctx, flags); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (c *Client) newFile(rel string, flags int) *File {
+	return &File{c: c, abs: c.abs(rel), reopenFlags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), names: c.nameCount(c.abs(rel))}
+}
+
+// open opens f with flags on the current session, as OpenFile says.
+func (f *File) open(ctx context.Context, flags int) error {
+	c := f.c
 	ctx, cancel := c.callContext(ctx) // one deadline for the open and its retries
 	defer cancel()
-	f := &File{c: c, abs: c.abs(rel), reopenFlags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), names: c.nameCount(c.abs(rel))}
 	repeatable := flags == f.reopenFlags // no O_CREATE, O_EXCL, O_TRUNC
 	s, h, err := c.open(ctx, f.abs, flags)
 	for _, wait := range reopenBackoff {
@@ -102,10 +121,12 @@ func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, er
 		s, h, err = c.open(ctx, f.abs, flags)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
+	f.mu.Lock()
 	f.s, f.f = s, h
-	return f, nil
+	f.mu.Unlock()
+	return nil
 }
 
 // open opens abs on the current session, dialing one if needed, within
@@ -250,6 +271,15 @@ func (f *File) reopen(ctx context.Context, expect *Attr, expectChanges uint64) (
 // open: SFTP has no inode numbers, so size and mtime must match what was
 // known, unless this handle changed them itself.
 func (f *File) sameFile(ctx context.Context, s *session, h *sftp.File, expect Attr) error {
+	err := f.isFile(ctx, s, h, expect)
+	if err != nil {
+		go h.Close()
+	}
+	return err
+}
+
+// isFile is sameFile without closing h.
+func (f *File) isFile(ctx context.Context, s *session, h *sftp.File, expect Attr) error {
 	var now Attr
 	err := runOn(ctx, s, "fstat", f.abs, func(*sftp.Client) error {
 		fi, err := h.Stat()
@@ -260,9 +290,6 @@ func (f *File) sameFile(ctx context.Context, s *session, h *sftp.File, expect At
 	})
 	if err == nil && (now.Size != expect.Size || !now.Mtime.Equal(expect.Mtime)) {
 		err = &OpError{Op: "reopen", Path: f.abs, Err: ErrStale}
-	}
-	if err != nil {
-		go h.Close()
 	}
 	return err
 }
