@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,46 @@ func TestASecondLoginForLargeFilesUsesOnlyWhatNeedsNobody(t *testing.T) {
 				t.Errorf("a login failed or was abandoned:\n%s", since)
 			}
 		})
+	}
+}
+
+// A large file whose size the lookup told is opened on the extra sessions
+// while its own open is on the way, not a round trip after it: each bulk
+// open is asked before the file's own open can have been answered (the
+// lookup's answer plus the link's round trip), and the bytes are the
+// server's.
+func TestALargeFileIsOpenedOnTheExtraSessionsWithItsOwnOpen(t *testing.T) {
+	const rtt = 100 * time.Millisecond
+	link := newSlowLink(t, int(rtt.Milliseconds()))
+	_, log, m := startForegroundWith(t, link.args())
+	if !waitFor(15*time.Second, func() bool {
+		return strings.Contains(log.String(), "8 extra sftp sessions for large files, on a second connection")
+	}) {
+		t.Fatalf("the extra sftp sessions did not start; log:\n%s", log.String())
+	}
+	file := filepath.Join(m.remote, "big")
+	randomFile(t, file, 8<<20)
+	if sha(t, filepath.Join(m.mnt, "big")) != sha(t, file) {
+		t.Fatal("the file read through the mount differs from the server's")
+	}
+	got := log.String()
+	lookup := remoteCalls(t, got, "lstat", file, 1)
+	bulk := regexp.MustCompile(`(\d\d:\d\d:\d\d\.\d{6}) `+regexp.QuoteMeta(file)+`: open on sftp session \d+ for its data, asked (\S+) ago\n`).FindAllStringSubmatch(got, -1)
+	if len(bulk) == 0 {
+		t.Fatalf("no extra session opened %s; log:\n%s", file, got)
+	}
+	for _, b := range bulk {
+		logged, err := time.Parse(logTime, b[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ago, err := time.ParseDuration(b[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if asked := logged.Add(-ago); !asked.Before(lookup.end.Add(rtt)) {
+			t.Errorf("a bulk open was asked at %s, after the file's own open could be answered (lookup answered at %s, round trip %v)",
+				asked.Format(logTime), lookup.end.Format(logTime), rtt)
+		}
 	}
 }

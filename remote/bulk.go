@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -138,6 +139,7 @@ func (f *File) openAllBulk(s *session, primary *sftp.File) {
 // fstat of primary; once this mount has changed the file only by its
 // name not having been moved or removed through this mount.
 func (f *File) openBulk(ctx context.Context, s *session, sc *sftp.Client, i int, primary *sftp.File, expect *Attr, expectChanges uint64) *sftp.File {
+	asked := time.Now()
 	var h *sftp.File
 	err := runOn(ctx, s, "open", f.abs, func(*sftp.Client) error {
 		var err error
@@ -176,7 +178,7 @@ func (f *File) openBulk(ctx context.Context, s *session, sc *sftp.Client, i int,
 		f.c.cfg.debugf("%s: data stays on one session: %v", f.abs, err)
 		return nil
 	}
-	f.c.cfg.debugf("%s: open on sftp session %d for its data", f.abs, i+2)
+	f.c.cfg.debugf("%s: open on sftp session %d for its data, asked %v ago", f.abs, i+2, time.Since(asked).Round(time.Microsecond))
 	return h
 }
 
