@@ -125,16 +125,25 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 		errno := h.Getattr(ctx, out)
 		if errno == 0 && n.unlinked() {
 			out.Nlink = 0
+		} else if errno == 0 {
+			n.showLinks(&out.Attr)
 		}
 		return errno
 	}
 	rel := n.rel()
 	n.flushHandles()
-	a, err := n.fs.lstat(ctx, rel)
+	a, err := n.fs.lookupAttr(ctx, rel)
 	if err != nil {
 		return n.fs.result("getattr", rel, err, nil)
 	}
+	if !n.IsRoot() && sysMode(a.Mode)&syscall.S_IFMT != n.StableAttr().Mode {
+		// Another object under the name now (a file replaced by a
+		// directory): this node's object is gone, as on NFS.
+		n.retire()
+		return n.fs.result("getattr", rel, syscall.ESTALE, nil)
+	}
 	n.fs.fillAttrOut(a, out)
+	n.showLinks(&out.Attr)
 	return 0
 }
 

@@ -29,8 +29,10 @@ func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
 	// them itself, so their inode numbers do not matter.
 	list := make([]fuse.DirEntry, 0, len(entries)+2)
 	list = append(list, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
+	dir := n.StableAttr().Ino
 	for _, e := range entries {
-		list = append(list, fuse.DirEntry{Name: e.Name, Mode: sysMode(e.Attr.Mode)})
+		mode := sysMode(e.Attr.Mode)
+		list = append(list, fuse.DirEntry{Name: e.Name, Mode: mode, Ino: n.fs.ids.number(dir, e.Name, mode&syscall.S_IFMT)})
 	}
 	n.fs.result("readdir", rel, nil, nil)
 	return fusefs.NewListDirStream(list), 0
@@ -92,7 +94,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return nil, n.fs.result("mkdir", rel, err, nil)
 	}
 	n.fs.result("mkdir", rel, nil, nil)
-	return n.newChild(ctx, a, out), 0
+	return n.newChild(ctx, name, a, true, out), 0
 }
 
 // Rmdir removes an empty directory.
@@ -101,6 +103,9 @@ func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	defer n.fs.forget(rel)
 	err := n.fs.remote.Rmdir(ctx, rel)
 	n.fs.settled(rel, err, false)
+	if err == nil {
+		n.dropName(name)
+	}
 	return n.fs.result("rmdir", rel, err, n.explainRemoveDir(ctx, rel))
 }
 
@@ -111,5 +116,8 @@ func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	n.fs.settleWhere(at(rel)) // they go by path: not to another file made there next
 	err := n.fs.remote.Remove(ctx, rel)
 	n.fs.settled(rel, err, false)
+	if err == nil {
+		n.dropName(name)
+	}
 	return n.fs.result("unlink", rel, err, nil)
 }

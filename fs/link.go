@@ -22,7 +22,7 @@ func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, n.fs.result("symlink", rel, err, nil)
 	}
 	n.fs.result("symlink", rel, nil, nil)
-	return n.newChild(ctx, a, out), 0
+	return n.newChild(ctx, name, a, true, out), 0
 }
 
 // Readlink returns the target as the server stores it.
@@ -63,6 +63,9 @@ func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	}
 	n.fs.result("link", rel, nil, nil)
 	// The same inode under a second name, so both show one inode number.
+	node := target.EmbeddedInode().Operations().(*Node)
+	n.fs.linked(node, n, name)
 	n.fs.fillEntry(a, out)
+	node.showLinks(&out.Attr)
 	return target.EmbeddedInode(), 0
 }

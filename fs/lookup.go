@@ -18,6 +18,14 @@ var errKnownAbsent = fmt.Errorf("not in the cached listing: %w", syscall.ENOENT)
 // Lookup resolves a name in a directory. After a readdir the attributes are
 // in the cache, so `ls -l` costs one round trip per directory, not per name.
 func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	ch, errno := n.lookup(ctx, name, out)
+	if errno == syscall.ENOENT {
+		n.dropName(name) // gone on the server: a new object there is another one
+	}
+	return ch, errno
+}
+
+func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
 	if n.fs.knownAbsent(rel) || (n.relisted(ctx, rel) && n.fs.knownAbsent(rel)) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
@@ -29,7 +37,7 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)
 	}
-	return n.newChild(ctx, a, out), 0
+	return n.newChild(ctx, name, a, false, out), 0
 }
 
 // lookupAttr is lstat, or with follow_symlinks stat, falling back to the

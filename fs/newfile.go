@@ -48,7 +48,7 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 	shown.Mode = server.Mode&os.ModeType | perm
 	n.fs.attrs.Put(rel, shown)
 	n.fs.result("create", rel, nil, nil)
-	ch := n.newChild(ctx, shown, out)
+	ch := n.newChild(ctx, name, shown, true, out)
 	node := ch.Operations().(*Node)
 
 	var pid uint32

@@ -74,7 +74,7 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	}
 	n.fs.attrs.Put(rel, a)
 	n.fs.result("create", rel, nil, nil)
-	ch := n.newChild(ctx, a, out)
+	ch := n.newChild(ctx, name, a, false, out)
 	return ch, newFileHandle(f, ch.Operations().(*Node), rel, fl, nil), 0, 0
 }
 

@@ -41,6 +41,9 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	err := n.fs.remote.Rename(ctx, from, to)
 	n.fs.settled(from, err, false)
 	n.fs.settled(to, err, true)
+	if err == nil {
+		n.fs.moved(n, name, newParent.EmbeddedInode().Operations().(*Node), newName)
+	}
 	return n.fs.result("rename", from+" -> "+to, err, n.explainRename(ctx, from, to))
 }
 

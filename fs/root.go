@@ -4,7 +4,6 @@
 package fs
 
 import (
-	"context"
 	"log"
 	"path"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
@@ -62,6 +60,8 @@ type FS struct {
 	newFiles  *cache.Map[remote.Attr]  // mode and owner the server gives a new file, by directory (see newfile.go)
 	pendingMu sync.Mutex               // guards pending
 	pending   map[*fileHandle]struct{} // handles that may hold changes back (see pending.go)
+
+	ids identities // inode numbers of the live nodes (identity.go)
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.
@@ -73,6 +73,8 @@ type Node struct {
 	mu      sync.Mutex // guards handles and pages
 	handles map[*fileHandle]struct{}
 	pages   *remote.Attr // what the kernel's cached pages hold; see pagecache.go
+
+	places []place // the names the node has in the tree; guarded by fs.ids.mu
 }
 
 func (n *Node) addHandle(h *fileHandle) {
@@ -160,6 +162,7 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		relistable:    cache.New[struct{}](opts.CacheTimeout),
 		newFiles:      cache.New[remote.Attr](opts.CacheTimeout),
 		pending:       map[*fileHandle]struct{}{},
+		ids:           newIdentities(),
 	}}
 	n.fs.attrs.Put("", rc.RootAttr()) // stat'ed at mount
 	return n
@@ -169,12 +172,6 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 func (n *Node) rel() string { return n.Path(n.Root()) }
 
 func (n *Node) child(name string) string { return path.Join(n.rel(), name) }
-
-// newChild makes the inode for a name just looked up or created.
-func (n *Node) newChild(ctx context.Context, a remote.Attr, out *fuse.EntryOut) *fusefs.Inode {
-	n.fs.fillEntry(a, out)
-	return n.NewInode(ctx, &Node{fs: n.fs}, fusefs.StableAttr{Mode: sysMode(a.Mode) & syscall.S_IFMT})
-}
 
 // result maps err to an errno and, under -d, logs the request. explain,
 // when given, is asked for the real cause of an ambiguous SSH_FX_FAILURE.

@@ -105,6 +105,8 @@ func serve(o options, st *startup) error {
 		// again. Our own creates update the kernel's cache themselves.
 		NegativeTimeout: &o.CacheTimeout,
 		NullPermissions: true,
+		// Every other node's number derives from the root's (fs/identity.go).
+		RootStableAttr: &fusefs.StableAttr{Ino: fuse.FUSE_ROOT_ID},
 	})
 	if err != nil {
 		err = fail(ExitMount, fmt.Sprintf("mount %s: %v", o.Mountpoint, err))

@@ -1,0 +1,234 @@
+package fs
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/fnv"
+	"sync"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// Identity. SFTP v3 has no inode numbers, yet the kernel, a shell's cwd,
+// git's index and `find`'s loop check all tell objects apart by them.
+// go-fuse gives back the live *Inode for a StableAttr it already holds,
+// so the kernel keeps its dentry (and whatever holds it) only when a
+// lookup answers with the same (type, Ino, Gen). Every node's number is
+// therefore chosen here:
+//
+//   - a name that already has a live node of the same type gets that node,
+//     after any cache timeout, readdir or reconnect (the table below is
+//     the authority, not the kernel's dentry cache);
+//   - a new node gets inoOf(parent's number, name, 0): the same path gets
+//     the same number after a remount, so an unchanged tree looks
+//     unchanged to git, rsync --link-dest and backup tools. A number
+//     already held by a live node (a renamed file, an unlinked file still
+//     open, a hash collision) is skipped for the next probe, so numbers
+//     are unique among live nodes;
+//   - a rename moves the node (go-fuse moves it in the tree): it keeps its
+//     number, and so does everything under a moved directory, because a
+//     child's number derives from its parent's number, not its path;
+//   - a link made through the mount is the same node under two names;
+//   - a name whose type changed on the server, or that the server no
+//     longer has, loses its node: the next lookup makes a new one.
+//
+// Gen stays 0: go-fuse never reuses a nodeid within a mount, and a number
+// is given to another object only once the kernel has forgotten the node
+// that held it, so no kernel reference can confuse the two.
+//
+// Entries are dropped when go-fuse forgets the node (OnForget), so the
+// table holds only what the kernel still references.
+type identities struct {
+	mu      sync.Mutex       // guards byIno, byPlace and every Node.places
+	byIno   map[uint64]*Node // every live node but the root, by number
+	byPlace map[place]*Node  // the node at each name the tree holds
+}
+
+// place is a name in a directory, the directory by its inode number.
+type place struct {
+	dir  uint64
+	name string
+}
+
+func newIdentities() identities {
+	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}}
+}
+
+// inoOf is the number a new object at name in directory dir gets on its
+// probe-th try: a 64-bit FNV-1a hash kept below 2^63 (go-fuse's automatic
+// numbers start there) and above 1 (0 is no number, 1 is the root).
+func inoOf(dir uint64, name string, probe uint64) uint64 {
+	h := fnv.New64a()
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], dir)
+	binary.LittleEndian.PutUint64(b[8:], probe)
+	h.Write(b[:])
+	h.Write([]byte(name))
+	ino := h.Sum64() &^ (1 << 63)
+	if ino <= fuse.FUSE_ROOT_ID {
+		ino += 2
+	}
+	return ino
+}
+
+// freeIno is the first probe of at that no live node holds. Caller holds mu.
+func (t *identities) freeIno(at place) uint64 {
+	for probe := uint64(0); ; probe++ {
+		if ino := inoOf(at.dir, at.name, probe); t.byIno[ino] == nil {
+			return ino
+		}
+	}
+}
+
+// number is the inode number a listing shows for name in dir: its live
+// node's when it has one of that type, else the one a lookup would give.
+func (t *identities) number(dir uint64, name string, mode uint32) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := place{dir, name}
+	if n := t.byPlace[at]; n != nil && n.StableAttr().Mode == mode {
+		return n.StableAttr().Ino
+	}
+	return t.freeIno(at)
+}
+
+// unplace drops n's name at. Caller holds mu.
+func (t *identities) unplace(n *Node, at place) {
+	if t.byPlace[at] == n {
+		delete(t.byPlace, at)
+	}
+	for i, p := range n.places {
+		if p == at {
+			n.places = append(n.places[:i], n.places[i+1:]...)
+			break
+		}
+	}
+}
+
+// setPlace puts n at at, taking the name from whatever held it. Caller
+// holds mu.
+func (t *identities) setPlace(n *Node, at place) {
+	if old := t.byPlace[at]; old != nil && old != n {
+		t.unplace(old, at)
+	}
+	t.byPlace[at] = n
+	for _, p := range n.places {
+		if p == at {
+			return
+		}
+	}
+	n.places = append(n.places, at)
+}
+
+// newChild returns the node for name, just looked up or created with
+// attributes a, and fills out. fresh says the server has just made the
+// object (mkdir, symlink, an exclusive create): a node still held for the
+// name belongs to an object that is gone.
+func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh bool, out *fuse.EntryOut) *fusefs.Inode {
+	n.fs.fillEntry(a, out)
+	mode := sysMode(a.Mode) & syscall.S_IFMT
+	t := &n.fs.ids
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := place{n.StableAttr().Ino, name}
+	if old := t.byPlace[at]; old != nil {
+		if !fresh && old.StableAttr().Mode == mode {
+			old.showLinksLocked(&out.Attr)
+			return &old.Inode
+		}
+		t.unplace(old, at) // go-fuse replaces it in the tree: the old cwd or handle sees ENOENT
+	}
+	child := &Node{fs: n.fs}
+	ino := t.freeIno(at)
+	ch := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino})
+	t.byIno[ino] = child
+	t.setPlace(child, at)
+	return ch
+}
+
+// OnForget drops the node from the table once the kernel and the tree no
+// longer hold it.
+func (n *Node) OnForget() {
+	t := &n.fs.ids
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(n.places) > 0 {
+		t.unplace(n, n.places[0])
+	}
+	if ino := n.StableAttr().Ino; t.byIno[ino] == n {
+		delete(t.byIno, ino)
+	}
+}
+
+// linked records a second name for n, made through the mount.
+func (f *FS) linked(n *Node, dir *Node, name string) {
+	f.ids.mu.Lock()
+	defer f.ids.mu.Unlock()
+	f.ids.setPlace(n, place{dir.StableAttr().Ino, name})
+}
+
+// dropName drops the node at name in n, after an unlink or rmdir through
+// the mount or when the server no longer has it: the name's next object
+// is another one.
+func (n *Node) dropName(name string) {
+	t := &n.fs.ids
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := place{n.StableAttr().Ino, name}
+	if old := t.byPlace[at]; old != nil {
+		t.unplace(old, at)
+	}
+}
+
+// moved follows a rename through the mount: the node keeps its number at
+// its new name, and whatever the new name held loses it.
+func (f *FS) moved(from *Node, name string, to *Node, newName string) {
+	t := &f.ids
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	src := place{from.StableAttr().Ino, name}
+	dst := place{to.StableAttr().Ino, newName}
+	n := t.byPlace[src]
+	if old := t.byPlace[dst]; old != nil {
+		t.unplace(old, dst)
+	}
+	if n != nil {
+		t.unplace(n, src)
+		t.setPlace(n, dst)
+	}
+}
+
+// showLinks sets st_nlink: the names this mount knows the node by (more
+// than one only for links made through the mount; SFTP v3 carries no
+// link count).
+func (n *Node) showLinks(out *fuse.Attr) {
+	n.fs.ids.mu.Lock()
+	defer n.fs.ids.mu.Unlock()
+	n.showLinksLocked(out)
+}
+
+func (n *Node) showLinksLocked(out *fuse.Attr) {
+	if len(n.places) > 1 {
+		out.Nlink = uint32(len(n.places))
+	}
+}
+
+// retire gives up a node whose object the server no longer has at its
+// name (the type changed): it leaves the tree, so requests by its path
+// fail with ENOENT as an unlinked file's would, and the kernel is told to
+// look the name up again.
+func (n *Node) retire() {
+	name, parent := n.Parent()
+	if parent == nil {
+		return
+	}
+	parent.Operations().(*Node).dropName(name)
+	parent.RmChild(name)
+	// The kernel may hold locks on the directory while it waits for the
+	// request being served: tell it once that request has returned.
+	go parent.NotifyEntry(name)
+}

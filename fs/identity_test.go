@@ -1,0 +1,153 @@
+package fs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// bridge serves a node tree through go-fuse's request layer, without a
+// kernel, for names whose attributes are cached (so no remote call is
+// made): the kernel's LOOKUP, READDIR and FORGET can be sent by hand.
+func bridge(t *testing.T) (fuse.RawFileSystem, *Node) {
+	t.Helper()
+	root := NewRoot(&remote.Client{}, Options{CacheTimeout: time.Hour})
+	raw := fusefs.NewNodeFS(root, &fusefs.Options{RootStableAttr: &fusefs.StableAttr{Ino: fuse.FUSE_ROOT_ID}})
+	return raw, root
+}
+
+func lookup(t *testing.T, raw fuse.RawFileSystem, dir uint64, name string) fuse.EntryOut {
+	t.Helper()
+	var out fuse.EntryOut
+	if st := raw.Lookup(nil, &fuse.InHeader{NodeId: dir}, name, &out); st != fuse.OK {
+		t.Fatalf("lookup %q: %v", name, st)
+	}
+	return out
+}
+
+func TestANameKeepsItsNodeAndNumberAcrossLookupsAndGetsItAgainAfterAForget(t *testing.T) {
+	raw, root := bridge(t)
+	root.fs.attrs.Put("d", remote.Attr{Mode: os.ModeDir | 0755})
+	root.fs.attrs.Put("d/f", remote.Attr{Mode: 0644, Size: 3})
+	d := lookup(t, raw, 1, "d")
+	f := lookup(t, raw, d.NodeId, "f")
+	if d.Ino != inoOf(1, "d", 0) || f.Ino != inoOf(d.Ino, "f", 0) {
+		t.Fatalf("numbers %d, %d: not derived from the path", d.Ino, f.Ino)
+	}
+	// A directory whose attributes changed is the same object.
+	root.fs.attrs.Put("d", remote.Attr{Mode: os.ModeDir | 0700, Mtime: time.Now()})
+	again := lookup(t, raw, 1, "d")
+	if again.NodeId != d.NodeId || again.Ino != d.Ino {
+		t.Fatalf("looked up again: node %d ino %d, was node %d ino %d", again.NodeId, again.Ino, d.NodeId, d.Ino)
+	}
+	// The kernel forgets f, then looks it up once more: a new node, but
+	// the number the path gives.
+	raw.Forget(f.NodeId, 1)
+	f2 := lookup(t, raw, d.NodeId, "f")
+	if f2.NodeId == f.NodeId || f2.Ino != f.Ino {
+		t.Fatalf("after a forget: node %d ino %d, was node %d ino %d", f2.NodeId, f2.Ino, f.NodeId, f.Ino)
+	}
+}
+
+func TestATypeChangedOnTheServerGetsANewNodeAndNumberWhileTheOldLives(t *testing.T) {
+	raw, root := bridge(t)
+	root.fs.attrs.Put("x", remote.Attr{Mode: os.ModeDir | 0755})
+	dir := lookup(t, raw, 1, "x")
+	root.fs.attrs.Put("x", remote.Attr{Mode: 0644})
+	file := lookup(t, raw, 1, "x")
+	if file.NodeId == dir.NodeId || file.Ino == dir.Ino {
+		t.Fatalf("a file where a directory was: node %d ino %d, the directory's node %d ino %d", file.NodeId, file.Ino, dir.NodeId, dir.Ino)
+	}
+	if file.Ino != inoOf(1, "x", 1) {
+		t.Fatalf("ino %d: not the next probe of the path while the old number is held", file.Ino)
+	}
+}
+
+func TestReaddirShowsTheNumbersLookupGives(t *testing.T) {
+	raw, root := bridge(t)
+	var entries []remote.DirEntry
+	for i := 0; i < 5; i++ {
+		entries = append(entries, remote.DirEntry{Name: fmt.Sprintf("f%d", i), Attr: remote.Attr{Mode: 0644}})
+	}
+	root.fs.remember("", entries)
+	looked := lookup(t, raw, 1, "f2") // one live node, the others not yet
+	var open fuse.OpenOut
+	if st := raw.OpenDir(nil, &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: 1}}, &open); st != fuse.OK {
+		t.Fatal(st)
+	}
+	buf := make([]byte, 8192)
+	if st := raw.ReadDir(nil, &fuse.ReadIn{InHeader: fuse.InHeader{NodeId: 1}, Fh: open.Fh, Size: 8192}, fuse.NewDirEntryList(buf, 0)); st != fuse.OK {
+		t.Fatal(st)
+	}
+	listed := direntInos(buf)
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("f%d", i)
+		want := lookup(t, raw, 1, name).Ino
+		if name == "f2" && want != looked.Ino {
+			t.Fatalf("f2 changed number: %d, was %d", want, looked.Ino)
+		}
+		if got := listed[name]; got != want {
+			t.Errorf("%s: readdir's number %d, lookup's %d", name, got, want)
+		}
+	}
+}
+
+// direntInos reads struct fuse_dirent records (ino, off, namelen, type,
+// name padded to 8 bytes) from a READDIR reply.
+func direntInos(buf []byte) map[string]uint64 {
+	inos := map[string]uint64{}
+	for len(buf) >= 24 {
+		namelen := int(binary.LittleEndian.Uint32(buf[16:]))
+		if namelen == 0 || 24+namelen > len(buf) {
+			break
+		}
+		inos[string(buf[24:24+namelen])] = binary.LittleEndian.Uint64(buf)
+		buf = buf[(24+namelen+7)&^7:]
+	}
+	return inos
+}
+
+func TestTheTableHoldsOnlyWhatTheKernelReferences(t *testing.T) {
+	raw, root := bridge(t)
+	const names = 2000
+	ids := make([]uint64, names)
+	for i := range ids {
+		name := fmt.Sprintf("n%d", i)
+		root.fs.attrs.Put(name, remote.Attr{Mode: 0644})
+		ids[i] = lookup(t, raw, 1, name).NodeId
+	}
+	if got := len(root.fs.ids.byIno); got != names {
+		t.Fatalf("%d live nodes, table holds %d", names, got)
+	}
+	for _, id := range ids {
+		raw.Forget(id, 1)
+	}
+	if n, p := len(root.fs.ids.byIno), len(root.fs.ids.byPlace); n != 0 || p != 0 {
+		t.Fatalf("after the kernel forgot every node the table still holds %d numbers and %d names", n, p)
+	}
+}
+
+func TestInoOfIsInOurRangeAndProbesDiffer(t *testing.T) {
+	seen := map[uint64]bool{}
+	for dir := uint64(1); dir < 50; dir++ {
+		for i := 0; i < 200; i++ {
+			for probe := uint64(0); probe < 2; probe++ {
+				ino := inoOf(dir, fmt.Sprint(i), probe)
+				if ino <= 1 || ino >= 1<<63 {
+					t.Fatalf("inoOf(%d, %d, %d) = %d: outside 2..2^63", dir, i, probe, ino)
+				}
+				if seen[ino] {
+					t.Fatalf("inoOf(%d, %d, %d) = %d: given twice", dir, i, probe, ino)
+				}
+				seen[ino] = true
+			}
+		}
+	}
+}
