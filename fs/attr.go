@@ -151,6 +151,9 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 // SFTP request, in the order a local disk would apply them; those of a new
 // file being written by its creator wait for its data (see pending.go).
 func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	// go-fuse fills in the number for GETATTR but not for SETATTR, and
+	// the kernel takes st_ino from either reply.
+	defer func() { out.Ino = n.StableAttr().Ino; n.showLinks(&out.Attr) }()
 	rel := n.rel()
 	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME) != 0 {
 		n.dropPages()

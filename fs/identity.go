@@ -28,7 +28,7 @@ import (
 //     unchanged to git, rsync --link-dest and backup tools. A number
 //     already held by a live node (a renamed file, an unlinked file still
 //     open, a hash collision) is skipped for the next probe, so numbers
-//     are unique among live nodes;
+//     are unique among the nodes anything can reach;
 //   - a rename moves the node (go-fuse moves it in the tree): it keeps its
 //     number, and so does everything under a moved directory, because a
 //     child's number derives from its parent's number, not its path;
@@ -36,9 +36,9 @@ import (
 //   - a name whose type changed on the server, or that the server no
 //     longer has, loses its node: the next lookup makes a new one.
 //
-// Gen stays 0: go-fuse never reuses a nodeid within a mount, and a number
-// is given to another object only once the kernel has forgotten the node
-// that held it, so no kernel reference can confuse the two.
+// Gen counts how often a number was given again while an earlier holder
+// still lived (see freeIno); a number whose holder was forgotten starts
+// again at 0, as no kernel reference to the old object is left.
 //
 // Entries are dropped when go-fuse forgets the node (OnForget), so the
 // table holds only what the kernel still references.
@@ -75,13 +75,36 @@ func inoOf(dir uint64, name string, probe uint64) uint64 {
 	return ino
 }
 
-// freeIno is the first probe of at that no live node holds. Caller holds mu.
-func (t *identities) freeIno(at place) uint64 {
+// freeIno is the first probe of at that no live node holds, or that only
+// a dying node holds: one without a name (unlinked, retired) and without
+// an open file, which nothing can reach but the kernel's FORGET, on its
+// way. The number is then given again under the next Gen, so go-fuse and
+// the kernel keep the two apart, and a file removed and made again (tar
+// over a tree, git checkout) keeps its path's number for the next mount.
+// Caller holds mu.
+func (t *identities) freeIno(at place) (ino, gen uint64) {
 	for probe := uint64(0); ; probe++ {
-		if ino := inoOf(at.dir, at.name, probe); t.byIno[ino] == nil {
-			return ino
+		ino = inoOf(at.dir, at.name, probe)
+		holder := t.byIno[ino]
+		if holder == nil {
+			return ino, 0
+		}
+		if len(holder.places) == 0 && holder.StableAttr().Mode != syscall.S_IFDIR && !holder.hasHandles() {
+			return ino, t.maxGen(holder) + 1
 		}
 	}
+}
+
+// maxGen is the highest Gen of n and the live holders it displaced: a
+// new one must differ from all of them. Caller holds mu.
+func (t *identities) maxGen(n *Node) uint64 {
+	gen := n.StableAttr().Gen
+	for p := n.displaced; p != nil; p = p.displaced {
+		if !p.forgotten && p.StableAttr().Gen > gen {
+			gen = p.StableAttr().Gen
+		}
+	}
+	return gen
 }
 
 // number is the inode number a listing shows for name in dir: its live
@@ -93,7 +116,8 @@ func (t *identities) number(dir uint64, name string, mode uint32) uint64 {
 	if n := t.byPlace[at]; n != nil && n.StableAttr().Mode == mode {
 		return n.StableAttr().Ino
 	}
-	return t.freeIno(at)
+	ino, _ := t.freeIno(at)
+	return ino
 }
 
 // unplace drops n's name at. Caller holds mu.
@@ -142,9 +166,9 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 		}
 		t.unplace(old, at) // go-fuse replaces it in the tree: the old cwd or handle sees ENOENT
 	}
-	child := &Node{fs: n.fs}
-	ino := t.freeIno(at)
-	ch := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino})
+	ino, gen := t.freeIno(at)
+	child := &Node{fs: n.fs, displaced: t.byIno[ino]}
+	ch := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino, Gen: gen})
 	t.byIno[ino] = child
 	t.setPlace(child, at)
 	return ch
@@ -159,9 +183,21 @@ func (n *Node) OnForget() {
 	for len(n.places) > 0 {
 		t.unplace(n, n.places[0])
 	}
+	n.forgotten = true
 	if ino := n.StableAttr().Ino; t.byIno[ino] == n {
-		delete(t.byIno, ino)
+		// A dying holder this one displaced may outlive it: the number
+		// stays taken, at its Gen, until that one is forgotten too.
+		prev := n.displaced
+		for prev != nil && prev.forgotten {
+			prev = prev.displaced
+		}
+		if prev != nil {
+			t.byIno[ino] = prev
+		} else {
+			delete(t.byIno, ino)
+		}
 	}
+	n.displaced = nil
 }
 
 // linked records a second name for n, made through the mount.

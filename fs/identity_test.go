@@ -151,3 +151,42 @@ func TestInoOfIsInOurRangeAndProbesDiffer(t *testing.T) {
 		}
 	}
 }
+
+// A file removed and made again at once (tar over a tree, git checkout)
+// keeps its path's number even before the kernel's FORGET of the old one
+// arrives: the number is given again under the next Gen, never as the
+// triple a node still alive holds.
+func TestAFileMadeAgainWhileTheOldIsDyingGetsItsNumberUnderAnotherGen(t *testing.T) {
+	raw, root := bridge(t)
+	present := []remote.DirEntry{{Name: "f", Attr: remote.Attr{Mode: 0644}}}
+	gone := func() {
+		root.fs.remember("", nil)
+		var out fuse.EntryOut
+		if st := raw.Lookup(nil, &fuse.InHeader{NodeId: 1}, "f", &out); st != fuse.ENOENT {
+			t.Fatalf("lookup of a removed name: %v", st)
+		}
+		root.fs.attrs.Delete("f")
+	}
+	root.fs.remember("", present)
+	old := lookup(t, raw, 1, "f")
+	gone()
+	root.fs.remember("", present)
+	second := lookup(t, raw, 1, "f")
+	if second.Ino != old.Ino || second.Generation != old.Generation+1 || second.NodeId == old.NodeId {
+		t.Fatalf("made again: node %d ino %d gen %d; the old: node %d ino %d gen %d", second.NodeId, second.Ino, second.Generation, old.NodeId, old.Ino, old.Generation)
+	}
+	// The new one is forgotten first; the old still lives, so the next
+	// one must not get the old one's triple back.
+	raw.Forget(second.NodeId, 1)
+	gone()
+	root.fs.remember("", present)
+	third := lookup(t, raw, 1, "f")
+	if third.NodeId == old.NodeId || third.Ino != old.Ino || third.Generation == old.Generation {
+		t.Fatalf("made a third time: node %d ino %d gen %d; the old, still alive: node %d gen %d", third.NodeId, third.Ino, third.Generation, old.NodeId, old.Generation)
+	}
+	raw.Forget(old.NodeId, 1)
+	raw.Forget(third.NodeId, 1)
+	if n := len(root.fs.ids.byIno); n != 0 {
+		t.Fatalf("%d numbers held after every node was forgotten", n)
+	}
+}

@@ -74,7 +74,10 @@ type Node struct {
 	handles map[*fileHandle]struct{}
 	pages   *remote.Attr // what the kernel's cached pages hold; see pagecache.go
 
-	places []place // the names the node has in the tree; guarded by fs.ids.mu
+	// Guarded by fs.ids.mu (identity.go):
+	places    []place // the names the node has in the tree
+	displaced *Node   // the dying node that held its number before it
+	forgotten bool    // the kernel and the tree no longer hold it
 }
 
 func (n *Node) addHandle(h *fileHandle) {

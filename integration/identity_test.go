@@ -122,6 +122,11 @@ func TestAnObjectKeepsItsInodeNumberAcrossTimeoutsReconnectsRenamesAndRemounts(t
 	}
 	lsInodesAgreeWithStat(t, filepath.Join(m.mnt, "a"))
 
+	// chmod, chown and utimes answer with the attributes the kernel keeps.
+	sh(t, m.mnt, "chmod 600 top && chmod 700 keep && touch -d 2001-01-01 top keep/deep && chown 0:0 keep/deep/g")
+	sameInodes(t, "after chmod, chown and touch", before, inodesOf(t, m.mnt, names...))
+	lsInodesAgreeWithStat(t, m.mnt)
+
 	link.reset(t)
 	sameInodes(t, "after a reconnect", before, inodesOf(t, m.mnt, names...))
 
@@ -414,5 +419,39 @@ func TestAWalkSpanningManyCacheTimeoutsSeesOneUnchangingTree(t *testing.T) {
 	theirs := strings.Fields(sh(t, m.remote, "du -s --inodes t"))[0]
 	if ours != theirs {
 		t.Errorf("du --inodes: %s in the mount, %s on the server (hard links counted once there)", ours, theirs)
+	}
+}
+
+// A process whose working directory is inside a directory moved through
+// the mount keeps working there, under the new name.
+func TestAProcessInADirectoryMovedThroughTheMountKeepsWorking(t *testing.T) {
+	m := mount(t, "-o", "cache_timeout=1")
+	sh(t, m.mnt, "mkdir -p a/b && echo hi > a/b/x")
+	cmd := exec.Command("bash", "-c", `echo ready; read; /bin/pwd; cat ./x; stat -c %i .; echo made > ./y`)
+	cmd.Dir = filepath.Join(m.mnt, "a/b")
+	stdin, _ := cmd.StdinPipe()
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "ready") }) {
+		t.Fatalf("the process in a/b: %s", out.String())
+	}
+	sh(t, m.mnt, "mv a c")
+	time.Sleep(1200 * time.Millisecond)
+	fmt.Fprintln(stdin)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the process in the moved directory: %v: %s", err, out.String())
+	}
+	want := fmt.Sprintf("ready\n%s\nhi\n%d\n", filepath.Join(m.mnt, "c/b"), inodeOf(t, filepath.Join(m.mnt, "c/b")))
+	if out.String() != want {
+		t.Errorf("the process in the moved directory printed %q, want %q", out.String(), want)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "c/b/y")); got != "made\n" {
+		t.Errorf("its file on the server: %q", got)
+	}
+	if found := strings.TrimSpace(sh(t, m.mnt, fmt.Sprintf("find . -inum %d", inodeOf(t, filepath.Join(m.mnt, "c/b/x"))))); found != "./c/b/x" {
+		t.Errorf("find -inum found %q, want ./c/b/x", found)
 	}
 }
