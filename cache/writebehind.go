@@ -23,6 +23,12 @@ type WriteBehind struct {
 	limit  int64
 	budget *Budget // nil: unbounded
 
+	// Unbuffered, when set, runs (without the lock) before a write is
+	// sent on its caller's own goroutine because the budget is spent:
+	// whatever that send would wait for must be let go now, since the
+	// caller, blocked in the send, cannot let it go later.
+	Unbuffered func()
+
 	mu       sync.Mutex // guards everything below
 	cond     *sync.Cond
 	inflight int64
@@ -75,6 +81,9 @@ func (w *WriteBehind) Write(p []byte, off int64) error {
 			// that an overlapping one cannot pass it.
 			s := w.startLocked(off, end)
 			w.mu.Unlock()
+			if w.Unbuffered != nil {
+				w.Unbuffered()
+			}
 			err := w.send(p, off, func() { w.markSent(s) })
 			w.landed(s, err)
 			return err

@@ -89,9 +89,11 @@ func (f *FS) lstat(ctx context.Context, rel string) (remote.Attr, error) {
 		return a, nil
 	}
 	f.settleWhere(at(rel))
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
 	a, err := f.remote.Lstat(ctx, rel)
 	if err == nil {
-		f.attrs.Put(rel, a)
+		f.putFetched(rel, a, tok)
 	}
 	return a, err
 }
@@ -108,6 +110,7 @@ func (f *FS) wrote(rel string, end uint64) {
 		a.Size = end
 	}
 	a.Mtime = time.Unix(time.Now().Unix(), 0)
+	f.touched(rel)
 	f.attrs.Put(rel, a)
 }
 
@@ -254,6 +257,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 			return n.fs.result("setattr", rel, err, nil)
 		}
 	}
+	n.fs.touched(rel)
 	if !n.unlinked() {
 		n.fs.attrs.Put(rel, cur)
 	}

@@ -9,6 +9,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -45,6 +46,8 @@ func (n *Node) listRemote(ctx context.Context, rel string, walk bool) ([]remote.
 	// Held-back changes of files in rel go first; a listing made ahead
 	// of them would not show them.
 	sent := n.fs.settleWhere(func(p string) bool { return parentOf(p) == rel })
+	tok := n.fs.changed.Begin()
+	defer n.fs.changed.End(tok)
 	entries, ok := n.fs.takePrefetched(ctx, rel)
 	if !ok || sent {
 		var err error
@@ -56,12 +59,13 @@ func (n *Node) listRemote(ctx context.Context, rel string, walk bool) ([]remote.
 		// The walk has reached rel: list its subdirectories ahead of it.
 		n.fs.prefetchSubdirs(rel, entries)
 	}
-	return n.fs.remember(rel, entries), nil
+	return n.fs.remember(rel, entries, tok), nil
 }
 
-// remember caches a listing of dir from the server: its names and every
-// entry's attributes. It returns the entries less "." and "..".
-func (f *FS) remember(dir string, entries []remote.DirEntry) []remote.DirEntry {
+// remember caches a listing of dir that the server gave after tok began:
+// its names and every entry's attributes, those our changes since have
+// not made stale (fetch.go). It returns the entries less "." and "..".
+func (f *FS) remember(dir string, entries []remote.DirEntry, tok cache.Token) []remote.DirEntry {
 	kept := entries[:0:0]
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
@@ -70,12 +74,14 @@ func (f *FS) remember(dir string, entries []remote.DirEntry) []remote.DirEntry {
 		}
 		if e.Attr.Mode&os.ModeSymlink == 0 || !f.opts.FollowSymlinks {
 			// A followed link's attributes are its target's: lookup asks.
-			f.attrs.Put(path.Join(dir, e.Name), e.Attr)
+			f.putFetched(path.Join(dir, e.Name), e.Attr, tok)
 		}
 		kept = append(kept, e)
 		names = append(names, e.Name)
 	}
-	f.listings.Put(dir, newListing(names))
+	if !f.changed.Stale(dir, tok) {
+		f.listings.Put(dir, newListing(names))
+	}
 	return kept
 }
 

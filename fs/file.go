@@ -29,7 +29,8 @@ type fileHandle struct {
 	wb   *cache.WriteBehind // nil: synchronous writes
 	ra   *cache.ReadAhead   // nil: write-only handle
 
-	wrote atomic.Bool // this handle changed the file: its mtime is the server's to tell
+	wrote     atomic.Bool  // this handle changed the file: its mtime is the server's to tell
+	appending atomic.Int32 // synchronous (O_APPEND) writes on their way
 
 	later *pending // changes held back until the data has landed (see pending.go); nil: none
 }
@@ -50,8 +51,17 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pen
 			return int64(a.Size), ok && !node.unlinked()
 		}
 	}
-	node.addHandle(h)
+	h.register(flags)
 	return h
+}
+
+// register makes the handle one of its node's, and, if it may write, one
+// that answers from the server wait for (fetch.go).
+func (h *fileHandle) register(flags int) {
+	h.node.addHandle(h)
+	if flags&(os.O_WRONLY|os.O_RDWR) != 0 {
+		h.node.fs.addWriter(h)
+	}
 }
 
 // startBuffers sets up write-behind and read-ahead as the open flags allow,
@@ -66,6 +76,8 @@ func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []b
 				}
 			}
 			err := send(p, off, sent)
+			// Answers asked while it was on its way may predate it.
+			h.node.fs.touched(h.rel)
 			// Invalidating when the write was queued is not enough:
 			// sequential reads elsewhere may have fetched ahead over
 			// these bytes while it was on its way, and the server may
@@ -75,9 +87,20 @@ func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []b
 			h.node.forgetReadAhead()
 			return err
 		}, writeBehindLimit, h.node.fs.buffers)
+		// A new file's write sent unbuffered must not wait at its gate
+		// for its own creator's close (pending.go).
+		h.wb.Unbuffered = h.letDataGo
 	}
 	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY {
 		h.ra = cache.NewReadAhead(fetch, h.node.fs.buffers)
+	}
+}
+
+// letDataGo opens a new file's gate (its mode sent first), for a write
+// or a read that cannot wait for the creator to open it.
+func (h *fileHandle) letDataGo() {
+	if h.later != nil {
+		h.later.letDataGo()
 	}
 }
 
@@ -135,15 +158,23 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	}
 	h.wrote.Store(true)
 	h.node.dropPages()
-	h.node.fs.wrote(h.rel, uint64(off)+uint64(len(data)))
 	h.node.forgetReadAhead()
+	end := uint64(off) + uint64(len(data))
 	if h.wb != nil {
-		if err := h.wb.Write(data, off); err != nil {
+		err := h.wb.Write(data, off)
+		// Once queued (in flight, so busy), the cached size is ours: a
+		// stat answered before the queueing may have been cached.
+		h.node.fs.wrote(h.rel, end)
+		if err != nil {
 			return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
 		}
 		return uint32(len(data)), 0
 	}
+	h.appending.Add(1)
+	h.node.fs.wrote(h.rel, end)
 	n, err := h.f.WriteAt(ctx, data, off)
+	h.appending.Add(-1)
+	h.node.fs.touched(h.rel)
 	h.node.forgetReadAhead() // again once answered: see startBuffers
 	if err != nil {
 		return uint32(n), h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
@@ -171,6 +202,10 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	h.flush()
 	h.node.removeHandle(h)
 	h.node.fs.dropPending(h)
+	h.node.fs.dropWriter(h)
+	if h.wrote.Load() || h.later != nil {
+		h.node.fs.touched(h.rel) // what was asked while it was open is older
+	}
 	if h.ra != nil {
 		h.ra.Close()
 	}

@@ -51,7 +51,7 @@ func testHandle(t *testing.T, f *fakeFile) *fileHandle {
 func openTestHandle(t *testing.T, node *Node, f *fakeFile, flags int) *fileHandle {
 	h := &fileHandle{node: node, rel: "f"}
 	h.startBuffers(flags, f.send, f.fetch)
-	node.addHandle(h)
+	h.register(flags)
 	t.Cleanup(func() { h.flush() })
 	return h
 }

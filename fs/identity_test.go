@@ -76,7 +76,7 @@ func TestReaddirShowsTheNumbersLookupGives(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		entries = append(entries, remote.DirEntry{Name: fmt.Sprintf("f%d", i), Attr: remote.Attr{Mode: 0644}})
 	}
-	root.fs.remember("", entries)
+	root.fs.remember("", entries, root.fs.changed.Begin())
 	looked := lookup(t, raw, 1, "f2") // one live node, the others not yet
 	var open fuse.OpenOut
 	if st := raw.OpenDir(nil, &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: 1}}, &open); st != fuse.OK {
@@ -160,17 +160,17 @@ func TestAFileMadeAgainWhileTheOldIsDyingGetsItsNumberUnderAnotherGen(t *testing
 	raw, root := bridge(t)
 	present := []remote.DirEntry{{Name: "f", Attr: remote.Attr{Mode: 0644}}}
 	gone := func() {
-		root.fs.remember("", nil)
+		root.fs.remember("", nil, root.fs.changed.Begin())
 		var out fuse.EntryOut
 		if st := raw.Lookup(nil, &fuse.InHeader{NodeId: 1}, "f", &out); st != fuse.ENOENT {
 			t.Fatalf("lookup of a removed name: %v", st)
 		}
 		root.fs.attrs.Delete("f")
 	}
-	root.fs.remember("", present)
+	root.fs.remember("", present, root.fs.changed.Begin())
 	old := lookup(t, raw, 1, "f")
 	gone()
-	root.fs.remember("", present)
+	root.fs.remember("", present, root.fs.changed.Begin())
 	second := lookup(t, raw, 1, "f")
 	if second.Ino != old.Ino || second.Generation != old.Generation+1 || second.NodeId == old.NodeId {
 		t.Fatalf("made again: node %d ino %d gen %d; the old: node %d ino %d gen %d", second.NodeId, second.Ino, second.Generation, old.NodeId, old.Ino, old.Generation)
@@ -179,7 +179,7 @@ func TestAFileMadeAgainWhileTheOldIsDyingGetsItsNumberUnderAnotherGen(t *testing
 	// one must not get the old one's triple back.
 	raw.Forget(second.NodeId, 1)
 	gone()
-	root.fs.remember("", present)
+	root.fs.remember("", present, root.fs.changed.Begin())
 	third := lookup(t, raw, 1, "f")
 	if third.NodeId == old.NodeId || third.Ino != old.Ino || third.Generation == old.Generation {
 		t.Fatalf("made a third time: node %d ino %d gen %d; the old, still alive: node %d gen %d", third.NodeId, third.Ino, third.Generation, old.NodeId, old.Generation)

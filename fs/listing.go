@@ -127,7 +127,7 @@ func (n *Node) relisted(ctx context.Context, rel string) bool {
 
 // added records that rel now exists.
 func (f *FS) added(rel string) {
-	f.changes.Add(1)
+	f.changed.Changed(rel, parentOf(rel))
 	f.prefetched.Delete(parentOf(rel))
 	if l, ok := f.listings.Get(parentOf(rel)); ok {
 		l.set(path.Base(rel), true)
@@ -136,7 +136,7 @@ func (f *FS) added(rel string) {
 
 // removed records that rel no longer exists, nor anything below it.
 func (f *FS) removed(rel string) {
-	f.changes.Add(1)
+	f.changed.Changed(rel, parentOf(rel))
 	f.prefetched.Delete(parentOf(rel))
 	f.prefetched.DeleteTree(rel)
 	if l, ok := f.listings.Get(parentOf(rel)); ok {
@@ -164,7 +164,7 @@ func (f *FS) settled(rel string, err error, exists bool) {
 // unsure drops what we know of rel's directory after a change whose
 // outcome is not known (it failed, perhaps half-way).
 func (f *FS) unsure(rel string) {
-	f.changes.Add(1)
+	f.changed.Changed(rel, parentOf(rel))
 	f.listings.Delete(parentOf(rel))
 	f.prefetched.Delete(parentOf(rel))
 }

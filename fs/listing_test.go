@@ -6,23 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-func testFS() *FS {
-	return &FS{
-		attrs:         cache.New[remote.Attr](time.Minute),
-		listings:      cache.New[*listing](time.Minute),
-		targets:       cache.New[string](time.Minute),
-		buffers:       cache.NewBudget(bufferBudget),
-		prefetched:    cache.New[[]remote.DirEntry](time.Minute),
-		prefetchSlots: make(chan struct{}, prefetchParallel),
-		relistable:    cache.New[struct{}](time.Minute),
-		newFiles:      cache.New[remote.Attr](time.Minute),
-		pending:       map[*fileHandle]struct{}{},
-	}
-}
+func testFS() *FS { return newFS(nil, Options{CacheTimeout: time.Minute}) }
 
 func TestListingAnswersAbsentNamesAndFollowsOurChanges(t *testing.T) {
 	f := testFS()

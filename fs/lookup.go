@@ -50,6 +50,8 @@ func (f *FS) lookupAttr(ctx context.Context, rel string) (remote.Attr, error) {
 		return a, nil
 	}
 	f.settleWhere(at(rel))
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
 	a, err := f.remote.Stat(ctx, rel)
 	if err != nil {
 		if la, lerr := f.remote.Lstat(ctx, rel); lerr == nil && la.Mode&os.ModeSymlink != 0 {
@@ -57,6 +59,6 @@ func (f *FS) lookupAttr(ctx context.Context, rel string) (remote.Attr, error) {
 		}
 		return a, err
 	}
-	f.attrs.Put(rel, a)
+	f.putFetched(rel, a, tok)
 	return a, nil
 }

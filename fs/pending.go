@@ -349,6 +349,13 @@ func (p *pending) verifyGuess(guess remote.Attr, askedOwner, atimeGuessed bool) 
 	}
 }
 
+// letDataGo opens the gate, for a write or read that cannot wait.
+func (p *pending) letDataGo() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.letDataGoLocked()
+}
+
 // letDataGoLocked opens the gate. While the server's file is more exposed
 // than wanted, the wanted owner and mode are sent first; if it stays so
 // (a change failed), the gate opens on that error and the held writes

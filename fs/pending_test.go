@@ -427,3 +427,63 @@ func TestSameProcessTellsThreadsOfOneProcessFromOthers(t *testing.T) {
 		t.Error("this process is init")
 	}
 }
+
+// Under load the shared buffer budget is spent by other files' transfers,
+// and a write then goes unbuffered, on the kernel request's own thread.
+// Were it to wait at a new file's closed gate it would wait for ever: only
+// the same process's chmod, more data or close opens the gate, and that
+// process is blocked in this write (the soak's tar processes stuck in
+// request_wait_answer). The write must open the gate itself (mode first).
+func TestAnUnbufferedWriteAtAClosedGateDoesNotWaitForItsOwnClose(t *testing.T) {
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	budget := h.node.fs.buffers
+	spent := budget.Left()
+	budget.TryTake(spent) // other files' read-ahead and writes hold it all
+	defer budget.Give(spent)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		write(t, h, 100, 0)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an unbuffered write of a new file waited at its gate for its own close")
+	}
+	if got := s.seen(); len(got) < 2 || got[0] != "chmod 600" || got[1] != "write 0+100" {
+		t.Fatalf("the server saw %q, want the mode before the data", got)
+	}
+}
+
+// Another process reading a new file whose data is held at its gate waits
+// for that data to land (so it reads it): the gate must open for it, not
+// wait for the creator's close.
+func TestAReadOfDataHeldAtAGateDoesNotWaitForTheCreatorsClose(t *testing.T) {
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	write(t, h, 100, 0) // held: the server's 0644 shows more than 0600
+	reader := &fileHandle{node: h.node, rel: "f"}
+	reader.startBuffers(os.O_RDONLY, nil, func(p []byte, off int64) (int, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return copy(p, s.data[min(int(off), len(s.data)):]), nil
+	})
+	reader.register(os.O_RDONLY)
+	got := make(chan int, 1)
+	go func() {
+		res, _ := reader.Read(context.Background(), make([]byte, 100), 0)
+		got <- res.Size()
+	}()
+	select {
+	case n := <-got:
+		if n != 100 {
+			t.Fatalf("read %d bytes of the 100 written", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read of data held at a new file's gate waited for its creator's close")
+	}
+	if seen := s.seen(); len(seen) < 2 || seen[0] != "chmod 600" {
+		t.Fatalf("the server saw %q, want the mode before the data", seen)
+	}
+}

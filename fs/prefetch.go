@@ -26,7 +26,6 @@ const (
 // prefetchSubdirs lists up to prefetchPerDir subdirectories of dir in the
 // background, prefetchParallel at a time across the whole mount.
 func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
-	gen := f.changes.Load()
 	var subs []string
 	f.prefetchMu.Lock()
 	if f.prefetching == nil {
@@ -50,13 +49,16 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 	for _, sub := range subs {
 		go func() {
 			f.prefetchSlots <- struct{}{}
+			tok := f.changed.Begin()
 			got, err := f.remote.ReadDir(context.Background(), sub)
 			<-f.prefetchSlots
 			// A change of ours while the listing was on its way may be
-			// missing from it: then it is not kept.
-			if err == nil && f.changes.Load() == gen {
+			// missing from it: then it is not kept. One made after it
+			// was kept drops it (touched, added, removed).
+			if err == nil && !f.changed.Stale(sub, tok) {
 				f.prefetched.Put(sub, got)
 			}
+			f.changed.End(tok)
 			f.prefetchMu.Lock()
 			close(f.prefetching[sub])
 			delete(f.prefetching, sub)

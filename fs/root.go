@@ -8,7 +8,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,14 +51,15 @@ type FS struct {
 	prefetchSlots chan struct{}                 // bounds prefetches in flight
 	prefetchMu    sync.Mutex
 	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
-	changes       atomic.Uint64            // counts our changes to any directory
+	changed       *cache.Changes           // our changes, against which fetched answers are checked (fetch.go)
 	statMany      statMany                 // directories listed for the lookups that miss
 
 	relistable *cache.Map[struct{}] // directories to list again rather than look names up in (listing.go)
 
-	newFiles  *cache.Map[remote.Attr]  // mode and owner the server gives a new file, by directory (see newfile.go)
-	pendingMu sync.Mutex               // guards pending
-	pending   map[*fileHandle]struct{} // handles that may hold changes back (see pending.go)
+	newFiles  *cache.Map[remote.Attr]             // mode and owner the server gives a new file, by directory (see newfile.go)
+	pendingMu sync.Mutex                          // guards pending and writers
+	pending   map[*fileHandle]struct{}            // handles that may hold changes back (see pending.go)
+	writers   map[string]map[*fileHandle]struct{} // writable handles by the path they were opened at (fetch.go)
 
 	ids identities // inode numbers of the live nodes (identity.go)
 }
@@ -117,6 +117,11 @@ func (n *Node) flushHandles() {
 func (n *Node) waitWrites(off, end int64) (pending bool) {
 	for _, h := range n.openHandles() {
 		if h.wb != nil {
+			// Held at a new file's gate, they would wait for its
+			// creator's close: the reader cannot.
+			if h.wb.Pending() {
+				h.letDataGo()
+			}
 			h.wb.WaitRange(off, end)
 			pending = pending || h.wb.Pending()
 		}
@@ -152,7 +157,13 @@ const bufferBudget = 2 * cache.ReadAheadMax
 
 // NewRoot returns the root node of a mount served by rc.
 func NewRoot(rc *remote.Client, opts Options) *Node {
-	n := &Node{fs: &FS{
+	n := &Node{fs: newFS(rc, opts)}
+	n.fs.attrs.Put("", rc.RootAttr()) // stat'ed at mount
+	return n
+}
+
+func newFS(rc *remote.Client, opts Options) *FS {
+	f := &FS{
 		remote:   rc,
 		opts:     opts,
 		attrs:    cache.New[remote.Attr](opts.CacheTimeout),
@@ -165,10 +176,12 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 		relistable:    cache.New[struct{}](opts.CacheTimeout),
 		newFiles:      cache.New[remote.Attr](opts.CacheTimeout),
 		pending:       map[*fileHandle]struct{}{},
+		writers:       map[string]map[*fileHandle]struct{}{},
+		changed:       cache.NewChanges(),
 		ids:           newIdentities(),
-	}}
-	n.fs.attrs.Put("", rc.RootAttr()) // stat'ed at mount
-	return n
+	}
+	f.changed.Busy = f.busy
+	return f
 }
 
 // rel is the node's path relative to the served directory.

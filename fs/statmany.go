@@ -59,17 +59,16 @@ func (f *FS) missed(ctx context.Context, dir string) bool {
 		wait = make(chan struct{})
 		s.listing[dir] = wait
 		s.mu.Unlock()
-		gen := f.changes.Load()
 		go func() {
 			// Held-back changes of files in dir go first; a listing
 			// made ahead of them would not show them.
 			f.settleWhere(func(p string) bool { return parentOf(p) == dir })
+			tok := f.changed.Begin()
 			entries, err := f.remote.ReadDir(context.WithoutCancel(ctx), dir)
-			// A change of ours while the listing was on its way may be
-			// missing from it: then it is not kept.
-			if err == nil && f.changes.Load() == gen {
-				f.remember(dir, entries)
+			if err == nil {
+				f.remember(dir, entries, tok)
 			}
+			f.changed.End(tok)
 			s.mu.Lock()
 			delete(s.listing, dir)
 			s.mu.Unlock()

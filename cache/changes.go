@@ -1,0 +1,112 @@
+package cache
+
+import (
+	"strings"
+	"sync"
+)
+
+// Changes is the one rule for every answer the server gives that would
+// be cached: an answer to a question asked before this mount changed the
+// path (or a directory above it) is not stored, since the server may have
+// answered before the change reached it, and what the change established
+// is better. A listing, a prefetch, a lookup or an fstat on its way while
+// a write, truncate, setattr, create, rename or unlink is made through
+// the mount therefore never replaces what the writer knows.
+//
+// A fetch takes a Token with Begin before asking and gives it back with
+// End; Stale tells whether a path changed since. Changes are remembered
+// only while a fetch older than them is on its way, so the record stays
+// as small as the number of changes made during the longest fetch.
+type Changes struct {
+	// Busy, when set, reports paths whose changes are still on their
+	// way (writes in flight or held): nothing fetched about them is
+	// stored until they have landed (and Changed is called then).
+	Busy func(path string) bool
+
+	mu     sync.Mutex        // guards the fields below
+	seq    uint64            // counts changes
+	at     map[string]uint64 // path -> seq of its latest change
+	active map[uint64]int    // tokens in use -> how many fetches hold each
+}
+
+// Token marks when a fetch began.
+type Token struct{ seq uint64 }
+
+// NewChanges returns an empty record.
+func NewChanges() *Changes {
+	return &Changes{at: map[string]uint64{}, active: map[uint64]int{}}
+}
+
+// Begin is called before a question whose answer may be stored.
+func (c *Changes) Begin() Token {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.active[c.seq]++
+	return Token{c.seq}
+}
+
+// End is called once the answer is stored or dropped.
+func (c *Changes) End(t Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active[t.seq]--; c.active[t.seq] <= 0 {
+		delete(c.active, t.seq)
+	}
+	c.pruneLocked()
+}
+
+// pruneLocked forgets changes no fetch on its way began before.
+func (c *Changes) pruneLocked() {
+	if len(c.active) == 0 {
+		clear(c.at)
+		return
+	}
+	oldest := c.seq
+	for s := range c.active {
+		oldest = min(oldest, s)
+	}
+	for p, s := range c.at {
+		if s <= oldest {
+			delete(c.at, p)
+		}
+	}
+}
+
+// Changed records a change of path made through the mount (for a
+// directory: of its names, or of everything below it when it moves).
+func (c *Changes) Changed(paths ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.active) == 0 {
+		c.seq++ // no fetch can be older: nothing to remember
+		return
+	}
+	for _, p := range paths {
+		c.seq++
+		c.at[p] = c.seq
+	}
+}
+
+// Stale reports whether an answer about path fetched since t must not be
+// stored: path, or a directory above it, changed after t began, or its
+// changes are still on their way.
+func (c *Changes) Stale(path string, t Token) bool {
+	if c.Busy != nil && c.Busy(path) {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p := path; ; {
+		if c.at[p] > t.seq {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+		if i := strings.LastIndexByte(p, '/'); i >= 0 {
+			p = p[:i]
+		} else {
+			p = ""
+		}
+	}
+}
