@@ -89,13 +89,7 @@ func (f *FS) lstat(ctx context.Context, rel string) (remote.Attr, error) {
 		return a, nil
 	}
 	f.settleWhere(at(rel))
-	tok := f.changed.Begin()
-	defer f.changed.End(tok)
-	a, err := f.remote.Lstat(ctx, rel)
-	if err == nil {
-		f.putFetched(rel, a, tok)
-	}
-	return a, err
+	return f.fetchAttr(rel, func() (remote.Attr, error) { return f.remote.Lstat(ctx, rel) })
 }
 
 // wrote updates the cached attributes of rel after our own write up to
@@ -190,6 +184,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		return n.fs.result("setattr", rel, err, nil)
 	}
 	n.fs.attrs.Delete(rel)
+	n.fs.touched(rel) // what is asked from here on may predate the change: not kept
 	n.fs.newFiles.Delete(rel) // a directory's mode or group decides its new files'
 	truncated := false
 
@@ -252,8 +247,9 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 			return n.fs.result("utimens", rel, err, nil)
 		}
 	} else if truncated {
-		// The server gave the file a new mtime; ask for it.
-		if cur, err = n.current(ctx, h, rel); err != nil {
+		// The server gave the file a new mtime; ask for it (not the
+		// cache: a listing may have filled it meanwhile).
+		if cur, err = n.serverAttr(ctx, h, rel); err != nil {
 			return n.fs.result("setattr", rel, err, nil)
 		}
 	}

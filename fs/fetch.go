@@ -17,6 +17,46 @@ import (
 // landed. Each write that lands counts as a change again, for the
 // answers asked while it was on its way.
 
+// fetchAttr asks the server for rel's attributes with ask and caches the
+// answer. The kernel takes the size in the answer as the file's (it drops
+// pages past it): for a file with writes on their way, which the kernel
+// was told are done, the answer must include them. So those land first,
+// and should one be queued while the question was on its way, what this
+// mount knows is answered instead.
+func (f *FS) fetchAttr(rel string, ask func() (remote.Attr, error)) (remote.Attr, error) {
+	if f.busy(rel) {
+		f.landWrites(rel)
+	}
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
+	a, err := ask()
+	if err != nil {
+		return a, err
+	}
+	if f.changed.Stale(rel, tok) {
+		if ours, ok := f.attrs.Get(rel); ok {
+			return ours, nil
+		}
+		return a, nil
+	}
+	f.attrs.Put(rel, a)
+	return a, nil
+}
+
+// landWrites waits for the writes of every handle opened at rel. Their
+// errors stay with the handles, which report them.
+func (f *FS) landWrites(rel string) {
+	f.pendingMu.Lock()
+	hs := make([]*fileHandle, 0, len(f.writers[rel]))
+	for h := range f.writers[rel] {
+		hs = append(hs, h)
+	}
+	f.pendingMu.Unlock()
+	for _, h := range hs {
+		h.flush()
+	}
+}
+
 // putFetched caches a, the server's answer about rel to a question asked
 // once tok began, unless a change of ours makes it stale.
 func (f *FS) putFetched(rel string, a remote.Attr, tok cache.Token) {

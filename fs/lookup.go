@@ -50,15 +50,11 @@ func (f *FS) lookupAttr(ctx context.Context, rel string) (remote.Attr, error) {
 		return a, nil
 	}
 	f.settleWhere(at(rel))
-	tok := f.changed.Begin()
-	defer f.changed.End(tok)
-	a, err := f.remote.Stat(ctx, rel)
+	a, err := f.fetchAttr(rel, func() (remote.Attr, error) { return f.remote.Stat(ctx, rel) })
 	if err != nil {
 		if la, lerr := f.remote.Lstat(ctx, rel); lerr == nil && la.Mode&os.ModeSymlink != 0 {
 			return la, nil
 		}
-		return a, err
 	}
-	f.putFetched(rel, a, tok)
-	return a, nil
+	return a, err
 }

@@ -3,8 +3,10 @@ package integration
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -37,16 +39,20 @@ const fsxMaxSize = 512 << 10
 
 func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
 	t.Helper()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("replay with SFTPMOUNT_FSX_SEED=%d SFTPMOUNT_FSX_OPS=%d", seed, ops)
-		}
-	})
+	summary, err := fsx(filepath.Join(m.mnt, "fsx"), filepath.Join(m.remote, "fsx"), seed, ops)
+	if err != nil {
+		t.Fatalf("%v (replay with SFTPMOUNT_FSX_SEED=%d SFTPMOUNT_FSX_OPS=%d)", err, seed, ops)
+	}
+	t.Log(summary)
+}
+
+// fsx runs ops random operations on path in the mount, each checked
+// against the model, and then the server's copy at served against it too.
+func fsx(path, served string, seed int64, ops int) (summary string, err error) {
 	rng := rand.New(rand.NewSource(seed))
-	path := filepath.Join(m.mnt, "fsx")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0644)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer func() {
 		if f != nil {
@@ -54,14 +60,15 @@ func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
 		}
 	}()
 	var model []byte
-	check := func(op int, what string, got, want []byte) {
+	check := func(op int, what string, got, want []byte) error {
 		if !bytes.Equal(got, want) {
 			i := 0
 			for i < len(got) && i < len(want) && got[i] == want[i] {
 				i++
 			}
-			t.Fatalf("op %d (%s): mismatch at byte %d: got %d bytes, want %d", op, what, i, len(got), len(want))
+			return fmt.Errorf("%s: op %d (%s): mismatch at byte %d: got %d bytes, want %d", path, op, what, i, len(got), len(want))
 		}
+		return nil
 	}
 	for op := 0; op < ops; op++ {
 		switch r := rng.Intn(100); {
@@ -71,7 +78,7 @@ func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
 			data := make([]byte, n)
 			rng.Read(data)
 			if _, err := f.WriteAt(data, int64(off)); err != nil {
-				t.Fatalf("op %d: write %d@%d: %v", op, n, off, err)
+				return "", fmt.Errorf("op %d: write %d@%d: %v", op, n, off, err)
 			}
 			if end := off + n; end > len(model) {
 				model = append(model, make([]byte, end-len(model))...)
@@ -83,31 +90,36 @@ func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
 			buf := make([]byte, n)
 			got, err := f.ReadAt(buf, int64(off))
 			if err != nil && got == n {
-				t.Fatalf("op %d: read: %v", op, err)
+				return "", fmt.Errorf("op %d: read: %v", op, err)
 			}
 			want := []byte{}
 			if off < len(model) {
 				want = model[off:min(off+n, len(model))]
 			}
-			check(op, fmt.Sprintf("read %d@%d", n, off), buf[:got], want)
+			if err := check(op, fmt.Sprintf("read %d@%d", n, off), buf[:got], want); err != nil {
+				return "", err
+			}
 		case r < 85: // truncate
 			size := rng.Intn(fsxMaxSize)
 			if err := f.Truncate(int64(size)); err != nil {
-				t.Fatalf("op %d: truncate %d: %v", op, size, err)
+				return "", fmt.Errorf("op %d: truncate %d: %v", op, size, err)
 			}
 			if size < len(model) {
 				model = model[:size]
 			} else {
 				model = append(model, make([]byte, size-len(model))...)
 			}
-		case r < 90: // size
+		case r < 90: // size, by fstat and by lseek(SEEK_END)
 			fi, err := f.Stat()
 			if err != nil || fi.Size() != int64(len(model)) {
-				t.Fatalf("op %d: fstat size %v (%v), want %d", op, fi.Size(), err, len(model))
+				return "", fmt.Errorf("op %d: fstat size %v (%v), want %d", op, fi.Size(), err, len(model))
+			}
+			if end, err := f.Seek(0, io.SeekEnd); err != nil || end != int64(len(model)) {
+				return "", fmt.Errorf("op %d: lseek(SEEK_END) %d (%v), want %d", op, end, err, len(model))
 			}
 		case r < 93: // fsync
 			if err := f.Sync(); err != nil {
-				t.Fatalf("op %d: fsync: %v", op, err)
+				return "", fmt.Errorf("op %d: fsync: %v", op, err)
 			}
 		case r < 96: // mmap read of the whole file
 			if len(model) == 0 {
@@ -115,34 +127,38 @@ func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
 			}
 			data, err := unix.Mmap(int(f.Fd()), 0, len(model), unix.PROT_READ, unix.MAP_SHARED)
 			if err != nil {
-				t.Fatalf("op %d: mmap: %v", op, err)
+				return "", fmt.Errorf("op %d: mmap: %v", op, err)
 			}
 			got, err := copyOut(data)
 			unix.Munmap(data)
 			if err != nil {
-				t.Fatalf("op %d: reading the mapping: %v", op, err)
+				return "", fmt.Errorf("op %d: reading the mapping: %v", op, err)
 			}
-			check(op, "mmap read", got, model)
+			if err := check(op, "mmap read", got, model); err != nil {
+				return "", err
+			}
 		default: // close and reopen: close must report any error
 			if err := f.Close(); err != nil {
-				t.Fatalf("op %d: close: %v", op, err)
+				return "", fmt.Errorf("op %d: close: %v", op, err)
 			}
 			if f, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
-				t.Fatalf("op %d: reopen: %v", op, err)
+				return "", fmt.Errorf("op %d: reopen: %v", op, err)
 			}
 		}
 	}
 	err = f.Close()
 	f = nil
 	if err != nil {
-		t.Fatalf("final close: %v", err)
+		return "", fmt.Errorf("final close: %v", err)
 	}
-	server, err := os.ReadFile(filepath.Join(m.remote, "fsx"))
+	server, err := os.ReadFile(served)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	check(ops, "server copy at the end", server, model)
-	t.Logf("%d operations, 0 mismatches; final size %d", ops, len(model))
+	if err := check(ops, "server copy at the end", server, model); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d operations, 0 mismatches; final size %d", ops, len(model)), nil
 }
 
 // copyOut copies a mapping of a file on the mount through system calls (a
@@ -169,6 +185,31 @@ func copyOut(mapped []byte) ([]byte, error) {
 	return got, nil
 }
 
+// With another process listing the file's directory all the while (a
+// file manager, ls -l in a loop): a listing answered while writes or a
+// truncate are on their way must not change the size the exerciser sees.
 func TestFsxRandomOperationsMatchTheModel(t *testing.T) {
-	runFsx(t, mount(t), fsxSeed(), fsxOps())
+	m := mount(t)
+	stop := make(chan struct{})
+	listed := make(chan int)
+	go func() {
+		n := 0
+		defer func() { listed <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			exec.Command("ls", "-l", m.mnt).Run()
+			n++
+		}
+	}()
+	runFsx(t, m, fsxSeed(), fsxOps())
+	close(stop)
+	if n := <-listed; n < 10 {
+		t.Errorf("the lister ran only %d times beside the exerciser", n)
+	} else {
+		t.Logf("listed %d times meanwhile", n)
+	}
 }
