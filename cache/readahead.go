@@ -28,11 +28,10 @@ type ReadAhead struct {
 	budget *Budget // shared by every handle of the mount; nil: unbounded
 
 	// Size, when set and known, is the file's size as last learned (what
-	// the kernel was told too): nothing is fetched ahead past it, and a
-	// read that runs into it returns what it has, short, so reading a
-	// small file costs one request for its bytes and none to hear EOF.
-	// A read that starts there, or past an end seen earlier, asks the
-	// server: the file may have grown (tail -f).
+	// the kernel was told too): nothing is fetched ahead past it but one
+	// byte, so reading a small file costs one request, whose short answer
+	// is also the server's word that the file ends there. The size alone
+	// never ends a read: a read past the chunks asks the server.
 	Size func() (int64, bool)
 
 	mu     sync.Mutex // guards the fields below
@@ -88,9 +87,6 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 	total := 0
 	for total < len(p) {
 		c := r.chunkAt(off + int64(total))
-		if c == nil && total > 0 && r.endsAt(off+int64(total)) {
-			return total, io.EOF
-		}
 		if c == nil {
 			// Not fetched ahead (end of file was seen earlier, or a write
 			// invalidated the chunks meanwhile): ask for the rest directly,
@@ -140,12 +136,6 @@ func (r *ReadAhead) knownSize() (int64, bool) {
 func (r *ReadAhead) longerThan(off int64) bool {
 	size, ok := r.knownSize()
 	return ok && size > off
-}
-
-// endsAt reports whether the file is known to end at or before off.
-func (r *ReadAhead) endsAt(off int64) bool {
-	size, ok := r.knownSize()
-	return ok && off >= size
 }
 
 // keepBehind is how far behind the latest read chunks are kept, for the
@@ -234,7 +224,11 @@ func (r *ReadAhead) fillLocked(off int64) {
 	for from < end && r.budget.TryTake(ReadAheadChunk) {
 		n := int64(ReadAheadChunk)
 		if known && from < size {
-			n = min(n, size-from)
+			// One byte past the size learned: the server's short answer
+			// confirms the end in the same round trip, and a size that
+			// was stale (learned while writes were on their way) can
+			// never end a read early.
+			n = min(n, size-from+1)
 		}
 		c := &chunk{off: from, data: make([]byte, n), done: make(chan struct{})}
 		r.chunks = append(r.chunks, c)

@@ -293,3 +293,18 @@ func TestReadersSharingABudgetNeverHoldMoreThanIt(t *testing.T) {
 		t.Errorf("budget left after every reader closed: %d, want %d", left, chunks*ReadAheadChunk)
 	}
 }
+
+// A size learned while writes were on their way is smaller than the
+// file: one read across it must still return every byte. A short read
+// there is taken by the kernel as the end of the file, and cp copied out
+// a silently shortened file (the soak's wrong bytes).
+func TestAStaleSmallerSizeNeverEndsAReadEarly(t *testing.T) {
+	f := newSlowFile(1<<20, 0)
+	r := NewReadAhead(f.fetch, nil)
+	r.Size = func() (int64, bool) { return 600 << 10, true }
+	buf := make([]byte, 1<<20)
+	n, err := r.ReadAt(buf, 0)
+	if n != len(buf) || !bytes.Equal(buf, f.data) {
+		t.Fatalf("read %d bytes of %d (%v): a stale size ended the read", n, len(buf), err)
+	}
+}

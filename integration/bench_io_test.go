@@ -123,7 +123,7 @@ func mountProcess(b *testing.B, name, mnt string) int {
 }
 
 // peakRSS is VmHWM of pid in KiB.
-func peakRSS(b *testing.B, pid int) int {
+func peakRSS(b testing.TB, pid int) int {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		b.Fatal(err)

@@ -61,8 +61,8 @@ func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
 
 // mountWatched mounts through link with sftpmount in the foreground (-f -d),
 // its stderr in a file, and a watchdog: after limit, SIGQUIT makes it print
-// its goroutines and exit, which ends every wait on the mount, and the test
-// fails with that dump instead of hanging.
+// its goroutines, and a SIGKILL a second later ends it and with it every
+// wait on the mount, and the test fails with that dump instead of hanging.
 //
 // The watchdog is a process of its own, and sftpmount writes to a file, not
 // a pipe we copy: while a goroutine here waits in a page fault on the
@@ -77,15 +77,19 @@ func mountWatched(t *testing.T, link *slowLink, limit time.Duration, extra ...st
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logFile.Close() // the child has its own copy
-	args := append(append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, link.args()...), extra...)
+	defer logFile.Close()  // the child has its own copy
+	conn := standardArgs() // nil link: straight to sshd
+	if link != nil {
+		conn = link.args()
+	}
+	args := append(append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, conn...), extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	dog := exec.Command("sh", "-c", fmt.Sprintf("sleep %d && kill -QUIT %d", int(limit.Seconds()), cmd.Process.Pid))
+	dog := exec.Command("sh", "-c", fmt.Sprintf("sleep %d && kill -QUIT %d && sleep 1 && kill -KILL %d", int(limit.Seconds()), cmd.Process.Pid, cmd.Process.Pid))
 	dog.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // to end its sleep too
 	if err := dog.Start(); err != nil {
 		cmd.Process.Kill()
@@ -98,10 +102,16 @@ func mountWatched(t *testing.T, link *slowLink, limit time.Duration, extra ...st
 		cmd.Process.Kill()
 		cmd.Wait()
 		log, _ := os.ReadFile(logPath)
-		if i := strings.Index(string(log), "SIGQUIT: quit"); i >= 0 {
+		if i := strings.Index(string(log), "SIGQUIT: goroutine dump"); i >= 0 {
 			t.Errorf("still running after %v; sftpmount's last words:\n%s\nits goroutines:\n%s", limit, tail(string(log[:i]), 30), log[i:])
 		} else if t.Failed() {
 			t.Logf("sftpmount's last words:\n%s", tail(string(log), 60))
+		}
+		if t.Failed() {
+			keep := filepath.Join(os.TempDir(), "sftpmount-"+strings.ReplaceAll(t.Name(), "/", "-")+".log")
+			if os.WriteFile(keep, log, 0644) == nil {
+				t.Logf("sftpmount's whole -d log: %s", keep)
+			}
 		}
 	})
 	if !waitFor(15*time.Second, func() bool { return isMounted(m.mnt) }) {

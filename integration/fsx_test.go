@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -212,4 +213,30 @@ func TestFsxRandomOperationsMatchTheModel(t *testing.T) {
 	} else {
 		t.Logf("listed %d times meanwhile", n)
 	}
+}
+
+// fsxInChild runs the exerciser in a process of its own (this test
+// binary again): a page fault on the mount taken by Go code here would
+// stop every goroutine of this process at the next garbage collection,
+// the toxiproxy link included, while the mount waits on that link.
+func fsxInChild(path, served string, seed int64, ops int) error {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), fmt.Sprintf("SFTPMOUNT_FSX_CHILD=%s|%s|%d|%d", path, served, seed, ops))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// fsxChild is the child's side: args as fsxInChild packs them.
+func fsxChild(args string) int {
+	f := strings.Split(args, "|")
+	seed, _ := strconv.ParseInt(f[2], 10, 64)
+	ops, _ := strconv.Atoi(f[3])
+	if _, err := fsx(f[0], f[1], seed, ops); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	return 0
 }

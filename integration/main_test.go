@@ -21,6 +21,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if args := os.Getenv("SFTPMOUNT_FSX_CHILD"); args != "" {
+		os.Exit(fsxChild(args))
+	}
 	os.Exit(runMain(m))
 }
 

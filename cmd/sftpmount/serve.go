@@ -118,6 +118,7 @@ func serve(o options, st *startup) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	defer dumpOnSIGQUIT()()
 	unmounted := make(chan struct{})
 	go func() {
 		server.Wait()
