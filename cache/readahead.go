@@ -110,10 +110,11 @@ func (r *ReadAhead) ReadAt(p []byte, off int64) (int, error) {
 				r.Invalidate() // let a retry fetch again
 				return total, c.err
 			}
-			if pos := off + int64(total); total == 0 || r.longerThan(pos) {
+			if pos := off + int64(total); total == 0 || !r.endsAt(pos) {
 				// The file ended here when the chunk was fetched; a read
-				// that starts there, or a size learned since, says it
-				// may have grown (tail -f): ask the server.
+				// that starts there, or a size learned since that is not
+				// this end (or none), says it may have grown (tail -f):
+				// ask the server.
 				r.Invalidate()
 				n, err := r.fetch(p[total:], pos)
 				return total + n, err
@@ -132,10 +133,11 @@ func (r *ReadAhead) knownSize() (int64, bool) {
 	return r.Size()
 }
 
-// longerThan reports whether the file is known to go past off.
-func (r *ReadAhead) longerThan(off int64) bool {
+// endsAt reports whether the size last learned is off: the end a chunk
+// saw is still the file's.
+func (r *ReadAhead) endsAt(off int64) bool {
 	size, ok := r.knownSize()
-	return ok && size > off
+	return ok && size == off
 }
 
 // keepBehind is how far behind the latest read chunks are kept, for the

@@ -224,9 +224,14 @@ func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Err
 		return 0
 	}
 	h.flush()
+	tok := h.node.fs.changed.Begin()
+	defer h.node.fs.changed.End(tok)
 	a, err := h.f.Stat(ctx)
 	if err != nil {
 		return h.node.fs.result("fgetattr", h.rel, err, nil)
+	}
+	if !h.node.unlinked() {
+		h.node.fs.putFetched(h.rel, a, tok) // read-ahead's size, too
 	}
 	h.node.fs.fillAttrOut(a, out)
 	return 0

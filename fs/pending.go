@@ -134,10 +134,23 @@ func (p *pending) openGate() {
 	}
 }
 
-// waitGate holds a write on its way to the server until it may go, and
-// returns why it must not, if so.
+// gateWait bounds how long held data waits for its creator to make the
+// mode right: then the mode is sent and the data follows, as it would at
+// close. No wait in the mount is without a bound, this one included.
+var gateWait = 5 * time.Second
+
+// waitGate holds a write on its way to the server until it may go, at
+// most gateWait, and returns why it must not, if so.
 func (p *pending) waitGate() error {
-	<-p.gate
+	t := time.NewTimer(gateWait)
+	defer t.Stop()
+	select {
+	case <-p.gate:
+	case <-t.C:
+		// Whoever opens the gate (admit, settle) does it before waiting
+		// on this write, so p.mu is free to take here.
+		p.letDataGo()
+	}
 	return p.gateErr
 }
 

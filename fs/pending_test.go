@@ -487,3 +487,21 @@ func TestAReadOfDataHeldAtAGateDoesNotWaitForTheCreatorsClose(t *testing.T) {
 		t.Fatalf("the server saw %q, want the mode before the data", seen)
 	}
 }
+
+// Held data waits for its creator's chmod or close at most gateWait: a
+// program that writes a little and then keeps the file open for an hour
+// does not keep it back for an hour (nor what waits on it).
+func TestHeldDataGoesOnceTheGateWaitHasPassed(t *testing.T) {
+	defer func(old time.Duration) { gateWait = old }(gateWait)
+	gateWait = 100 * time.Millisecond
+	s := &fakeServer{attr: rootFile}
+	h := newFileOn(t, s, rootFile, 0600, false)
+	write(t, h, 100, 0)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.seen()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := s.seen(); len(got) < 2 || got[0] != "chmod 600" || got[1] != "write 0+100" {
+		t.Fatalf("after the gate wait the server saw %q, want the mode and then the data", got)
+	}
+}

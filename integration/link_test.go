@@ -86,7 +86,13 @@ func (l *slowLink) restore(tb testing.TB) {
 func (l *slowLink) reset(tb testing.TB) {
 	tb.Helper()
 	l.proxy.Stop()
-	if err := l.proxy.Start(); err != nil {
-		tb.Errorf("restarting the proxy: %v", err)
+	// The port can take a moment to be free again (EADDRINUSE).
+	var err error
+	for try := 0; try < 50; try++ {
+		if err = l.proxy.Start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	tb.Errorf("restarting the proxy: %v", err)
 }

@@ -126,7 +126,7 @@ func TestSoakManyUsersAtOnceOnOneMountWithAndWithoutResets(t *testing.T) {
 // sshd, or through link, reset every 3 s.
 func soakRound(t *testing.T, d time.Duration, link *slowLink) {
 	const deadline = 10 * time.Second // -o timeout
-	whole := mountWatched(t, link, d+5*time.Minute, "-o", "timeout=10,cache_timeout=2")
+	whole := mountWatched(t, link, d+2*time.Minute, "-o", "timeout=10,cache_timeout=2")
 	pids := processesServing(whole.mnt)
 	// The server's files on a tmpfs, and ours in /dev/shm: on this
 	// machine's disk, gigabytes a minute with fsyncs stall the server's
