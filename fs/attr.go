@@ -199,6 +199,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 			return n.fs.result("truncate", rel, err, n.explainWrite(ctx, rel))
 		}
 		cur.Size, truncated = size, true
+		n.fs.truncated(rel, int64(size))
 	}
 	if mode, ok := in.GetMode(); ok {
 		perm := goMode(mode)

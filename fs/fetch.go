@@ -24,23 +24,41 @@ import (
 // and should one be queued while the question was on its way, what this
 // mount knows is answered instead.
 func (f *FS) fetchAttr(rel string, ask func() (remote.Attr, error)) (remote.Attr, error) {
-	if f.busy(rel) {
-		f.landWrites(rel)
-	}
-	tok := f.changed.Begin()
-	defer f.changed.End(tok)
-	a, err := ask()
-	if err != nil {
-		return a, err
-	}
-	if f.changed.Stale(rel, tok) {
+	for try := 0; ; try++ {
+		if f.busy(rel) {
+			f.landWrites(rel)
+		}
+		a, stale, err := f.ask(rel, ask)
+		if err != nil || !stale {
+			return a, err
+		}
 		if ours, ok := f.attrs.Get(rel); ok {
 			return ours, nil
 		}
-		return a, nil
+		// Nothing of ours to answer with (a file opened O_TRUNC has no
+		// cached attributes while it is written): ask again once what
+		// was queued meanwhile has landed. A writer that never pauses
+		// gets the last answer, not cached, and never shorter than its
+		// writes reach: the kernel would cut the file there.
+		if try == 2 {
+			a.Size = max(a.Size, uint64(f.writtenEnd(rel)))
+			return a, nil
+		}
+	}
+}
+
+// ask runs ask once under a token and caches the answer unless stale.
+func (f *FS) ask(rel string, ask func() (remote.Attr, error)) (a remote.Attr, stale bool, err error) {
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
+	if a, err = ask(); err != nil {
+		return a, false, err
+	}
+	if f.changed.Stale(rel, tok) {
+		return a, true, nil
 	}
 	f.attrs.Put(rel, a)
-	return a, nil
+	return a, false, nil
 }
 
 // landWrites waits for the writes of every handle opened at rel. Their
@@ -83,6 +101,27 @@ func (f *FS) busy(rel string) bool {
 		}
 	}
 	return false
+}
+
+// writtenEnd is how far the writes of the handles opened at rel reach.
+func (f *FS) writtenEnd(rel string) int64 {
+	f.pendingMu.Lock()
+	defer f.pendingMu.Unlock()
+	var end int64
+	for h := range f.writers[rel] {
+		end = max(end, h.end.Load())
+	}
+	return end
+}
+
+// truncated lowers what the writes of rel's handles reach to size.
+func (f *FS) truncated(rel string, size int64) {
+	f.pendingMu.Lock()
+	defer f.pendingMu.Unlock()
+	for h := range f.writers[rel] {
+		for cur := h.end.Load(); cur > size && !h.end.CompareAndSwap(cur, size); cur = h.end.Load() {
+		}
+	}
 }
 
 // addWriter and dropWriter keep the writable handles by path, for busy.

@@ -31,6 +31,7 @@ type fileHandle struct {
 
 	wrote     atomic.Bool  // this handle changed the file: its mtime is the server's to tell
 	appending atomic.Int32 // synchronous (O_APPEND) writes on their way
+	end       atomic.Int64 // how far this handle's writes reach (since a truncate): the kernel was told the file is this long
 
 	later *pending // changes held back until the data has landed (see pending.go); nil: none
 }
@@ -139,6 +140,10 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, h.node.fs.result("read", h.rel, err, nil)
 	}
+	if n < len(dest) && h.node.fs.opts.Debug != nil {
+		// The kernel takes a short read as the end of the file.
+		h.node.fs.opts.Debug.Printf("read %q: %d of %d bytes at %d: end of file", "/"+h.rel, n, len(dest), off)
+	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
@@ -160,6 +165,8 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	h.node.dropPages()
 	h.node.forgetReadAhead()
 	end := uint64(off) + uint64(len(data))
+	for cur := h.end.Load(); int64(end) > cur && !h.end.CompareAndSwap(cur, int64(end)); cur = h.end.Load() {
+	}
 	if h.wb != nil {
 		err := h.wb.Write(data, off)
 		// Once queued (in flight, so busy), the cached size is ours: a
@@ -224,14 +231,18 @@ func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Err
 		return 0
 	}
 	h.flush()
-	tok := h.node.fs.changed.Begin()
-	defer h.node.fs.changed.End(tok)
-	a, err := h.f.Stat(ctx)
+	if h.node.unlinked() {
+		a, err := h.f.Stat(ctx)
+		if err != nil {
+			return h.node.fs.result("fgetattr", h.rel, err, nil)
+		}
+		h.node.fs.fillAttrOut(a, out)
+		return 0
+	}
+	// Cached when not stale: read-ahead's size, too.
+	a, err := h.node.fs.fetchAttr(h.rel, func() (remote.Attr, error) { return h.f.Stat(ctx) })
 	if err != nil {
 		return h.node.fs.result("fgetattr", h.rel, err, nil)
-	}
-	if !h.node.unlinked() {
-		h.node.fs.putFetched(h.rel, a, tok) // read-ahead's size, too
 	}
 	h.node.fs.fillAttrOut(a, out)
 	return 0

@@ -29,6 +29,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	fl := openFlags(flags)
 	if fl&os.O_TRUNC != 0 {
 		n.fs.forget(rel)
+		n.fs.truncated(rel, 0)
 	}
 	// Another handle's queued writes land first, so this open reads them.
 	n.flushHandles()

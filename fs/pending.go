@@ -146,11 +146,20 @@ func (p *pending) waitGate() error {
 	defer t.Stop()
 	select {
 	case <-p.gate:
+		return p.gateErr
 	case <-t.C:
-		// Whoever opens the gate (admit, settle) does it before waiting
-		// on this write, so p.mu is free to take here.
-		p.letDataGo()
 	}
+	// Open it ourselves, unless whoever holds p.mu does: settle holds it
+	// while it waits for this very write, after opening the gate.
+	for !p.mu.TryLock() {
+		select {
+		case <-p.gate:
+			return p.gateErr
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	p.letDataGoLocked()
+	p.mu.Unlock()
 	return p.gateErr
 }
 

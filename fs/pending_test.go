@@ -505,3 +505,27 @@ func TestHeldDataGoesOnceTheGateWaitHasPassed(t *testing.T) {
 		t.Fatalf("after the gate wait the server saw %q, want the mode and then the data", got)
 	}
 }
+
+// The gate wait running out while close settles the file (which holds the
+// record's lock while it waits for this very write, after opening the
+// gate) must not deadlock.
+func TestTheGateWaitRunningOutDuringCloseDoesNotDeadlock(t *testing.T) {
+	defer func(old time.Duration) { gateWait = old }(gateWait)
+	gateWait = 20 * time.Millisecond
+	for i := 0; i < 50; i++ {
+		s := &fakeServer{attr: rootFile}
+		h := newFileOn(t, s, rootFile, 0600, false)
+		write(t, h, 100, 0)
+		time.Sleep(time.Duration(i%25) * time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- h.flush() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: close and the gate wait deadlocked", i)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,6 +270,26 @@ echo "ok $i"`
 	}
 }
 
+// parkedIn starts a shell in dir that runs first, prints "ready", waits
+// for a line on its stdin, and then runs then: a process that sits in a
+// directory while the test changes things around it.
+func parkedIn(t *testing.T, dir, first, then string) (*exec.Cmd, io.Writer, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command("bash", "-c", first+"; echo ready; read; "+then)
+	cmd.Dir = dir
+	stdin, _ := cmd.StdinPipe()
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !waitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "ready") }) {
+		t.Fatalf("the process in %s: %s", dir, out.String())
+	}
+	return cmd, stdin, out
+}
+
 // workTreeOpens counts the opens of work-tree files (outside .git) the
 // -d log shows after offset.
 func workTreeOpens(log string, offset int, repo string) []string {
@@ -346,17 +367,7 @@ func TestAnObjectReplacedOnTheServerIsANewObjectAndARewrittenFileKeepsItsNumber(
 		t.Fatal(err)
 	}
 	defer held.Close()
-	cmd := exec.Command("bash", "-c", `cat x >/dev/null || exit 9; echo ready; read; ls . 2>&1; echo "ls=$?"; cat ./x 2>&1; echo "cat=$?"`)
-	cmd.Dir = filepath.Join(m.mnt, "d")
-	stdin, _ := cmd.StdinPipe()
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "ready") }) {
-		t.Fatalf("the process in d: %s", out.String())
-	}
+	cmd, stdin, out := parkedIn(t, filepath.Join(m.mnt, "d"), `cat x >/dev/null || exit 9`, `ls . 2>&1; echo "ls=$?"; cat ./x 2>&1; echo "cat=$?"`)
 
 	sh(t, m.remote, "rm -r d && echo 'a file now' > d && echo 'version 2' > f && touch -d '2001-02-03' f")
 	time.Sleep(1200 * time.Millisecond)
@@ -427,17 +438,7 @@ func TestAWalkSpanningManyCacheTimeoutsSeesOneUnchangingTree(t *testing.T) {
 func TestAProcessInADirectoryMovedThroughTheMountKeepsWorking(t *testing.T) {
 	m := mount(t, "-o", "cache_timeout=1")
 	sh(t, m.mnt, "mkdir -p a/b && echo hi > a/b/x")
-	cmd := exec.Command("bash", "-c", `echo ready; read; /bin/pwd; cat ./x; stat -c %i .; echo made > ./y`)
-	cmd.Dir = filepath.Join(m.mnt, "a/b")
-	stdin, _ := cmd.StdinPipe()
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "ready") }) {
-		t.Fatalf("the process in a/b: %s", out.String())
-	}
+	cmd, stdin, out := parkedIn(t, filepath.Join(m.mnt, "a/b"), "true", `/bin/pwd; cat ./x; stat -c %i .; echo made > ./y`)
 	sh(t, m.mnt, "mv a c")
 	time.Sleep(1200 * time.Millisecond)
 	fmt.Fprintln(stdin)
