@@ -43,7 +43,7 @@ import (
 // Entries are dropped when go-fuse forgets the node (OnForget), so the
 // table holds only what the kernel still references.
 type identities struct {
-	mu      sync.Mutex       // guards byIno, byPlace and every Node.places
+	mu      sync.Mutex       // guards byIno, byPlace and every Node's places, displaced, forgotten
 	byIno   map[uint64]*Node // every live node but the root, by number
 	byPlace map[place]*Node  // the node at each name the tree holds
 }
