@@ -313,7 +313,9 @@ func shaOf(path string) string {
 func TestSIGQUITWritesAGoroutineDumpAndTheMountGoesOn(t *testing.T) {
 	cmd, log, m := startForeground(t)
 	cmd.Process.Signal(syscall.SIGQUIT)
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(log.String(), "main.serve") }) {
+	if !waitFor(10*time.Second, func() bool {
+		return strings.Contains(log.String(), "SIGQUIT: goroutine dump follows") && strings.Contains(log.String(), "main.serve")
+	}) {
 		t.Fatalf("no goroutine dump after SIGQUIT: %s", tail(log.String(), 10))
 	}
 	writeFile(t, filepath.Join(m.mnt, "f"), "x", 0644)

@@ -32,6 +32,8 @@ type startup struct {
 // serve connects, mounts and serves until unmounted. st.ready is called
 // once with the outcome of the start.
 func serve(o options, st *startup) error {
+	// Before the mount appears: Go's own SIGQUIT would end the process.
+	defer dumpOnSIGQUIT()()
 	// Buffers come and go at transfer speed; the default GC lets the heap
 	// reach twice what is live. A soft limit keeps the mount small while
 	// copies run (the read-ahead budget bounds what is live).
@@ -118,7 +120,6 @@ func serve(o options, st *startup) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	defer dumpOnSIGQUIT()()
 	unmounted := make(chan struct{})
 	go func() {
 		server.Wait()
