@@ -14,14 +14,19 @@ import (
 // the mount therefore never replaces what the writer knows.
 //
 // A fetch takes a Token with Begin before asking and gives it back with
-// End; Stale tells whether a path changed since. Changes are remembered
-// only while a fetch older than them is on its way, so the record stays
-// as small as the number of changes made during the longest fetch.
+// End, and stores the answer through Keep, which refuses it if the path
+// changed since. Changes are remembered only while a fetch older than
+// them is on its way, so the record stays as small as the number of
+// changes made during the longest fetch.
 type Changes struct {
 	// Busy, when set, reports paths whose changes are still on their
 	// way (writes in flight or held): nothing fetched about them is
 	// stored until they have landed (and Changed is called then).
 	Busy func(path string) bool
+	// Dropped, when set, is called for each changed path under the
+	// record's lock, to drop what is cached about it: a store (Keep)
+	// then either comes before and is dropped, or after and is stale.
+	Dropped func(path string)
 
 	mu     sync.Mutex        // guards the fields below
 	seq    uint64            // counts changes
@@ -74,9 +79,18 @@ func (c *Changes) pruneLocked() {
 
 // Changed records a change of path made through the mount (for a
 // directory: of its names, or of everything below it when it moves).
+//
+// A writer calls it once its change is in effect (sent, or visible to
+// Busy) and before it fixes up what is cached: an answer stored by Keep
+// meanwhile is then found by the fix-up, or refused.
 func (c *Changes) Changed(paths ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, p := range paths {
+		if c.Dropped != nil {
+			c.Dropped(p)
+		}
+	}
 	if len(c.active) == 0 {
 		c.seq++ // no fetch can be older: nothing to remember
 		return
@@ -87,15 +101,35 @@ func (c *Changes) Changed(paths ...string) {
 	}
 }
 
-// Stale reports whether an answer about path fetched since t must not be
-// stored: path, or a directory above it, changed after t began, or its
-// changes are still on their way.
-func (c *Changes) Stale(path string, t Token) bool {
-	if c.Busy != nil && c.Busy(path) {
-		return true
+// Keep runs store, which caches an answer about paths fetched since t
+// began, unless one of them, or a directory above it, changed after t began, or has changes on their way (Busy). It reports whether
+// it stored. store runs under the record's lock, so that no change is
+// recorded between the check and the store (see Changed): a check that
+// passes and a store made a moment later, after a write queued and looked
+// for our cached size, would otherwise put a size the writes have passed
+// back into the cache.
+func (c *Changes) Keep(t Token, store func(), paths ...string) bool {
+	if c.Busy != nil {
+		for _, p := range paths {
+			if c.Busy(p) {
+				return false
+			}
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, p := range paths {
+		if c.changedSinceLocked(p, t) {
+			return false
+		}
+	}
+	store()
+	return true
+}
+
+// changedSinceLocked reports whether path or a directory above it changed
+// after t began.
+func (c *Changes) changedSinceLocked(path string, t Token) bool {
 	for p := path; ; {
 		if c.at[p] > t.seq {
 			return true

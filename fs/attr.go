@@ -95,7 +95,12 @@ func (f *FS) lstat(ctx context.Context, rel string) (remote.Attr, error) {
 // wrote updates the cached attributes of rel after our own write up to
 // end, so that a stat during a copy needs no round trip. The server's
 // mtime is learned again once the file is closed (release forgets it).
+//
+// Touched first, even with nothing cached: a stat answered before the
+// write was queued, and about to be stored, is then refused, or stored
+// before the cache is looked at here and raised to end.
 func (f *FS) wrote(rel string, end uint64) {
+	f.touched(rel)
 	a, ok := f.attrs.Get(rel)
 	if !ok {
 		return
@@ -104,7 +109,6 @@ func (f *FS) wrote(rel string, end uint64) {
 		a.Size = end
 	}
 	a.Mtime = time.Unix(time.Now().Unix(), 0)
-	f.touched(rel)
 	f.attrs.Put(rel, a)
 }
 

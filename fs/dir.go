@@ -79,9 +79,7 @@ func (f *FS) remember(dir string, entries []remote.DirEntry, tok cache.Token) []
 		kept = append(kept, e)
 		names = append(names, e.Name)
 	}
-	if !f.changed.Stale(dir, tok) {
-		f.listings.Put(dir, newListing(names))
-	}
+	f.changed.Keep(tok, func() { f.listings.Put(dir, newListing(names)) }, dir)
 	return kept
 }
 

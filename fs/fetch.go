@@ -54,11 +54,8 @@ func (f *FS) ask(rel string, ask func() (remote.Attr, error)) (a remote.Attr, st
 	if a, err = ask(); err != nil {
 		return a, false, err
 	}
-	if f.changed.Stale(rel, tok) {
-		return a, true, nil
-	}
-	f.attrs.Put(rel, a)
-	return a, false, nil
+	kept := f.changed.Keep(tok, func() { f.attrs.Put(rel, a) }, rel)
+	return a, !kept, nil
 }
 
 // landWrites waits for the writes of every handle opened at rel. Their
@@ -78,16 +75,14 @@ func (f *FS) landWrites(rel string) {
 // putFetched caches a, the server's answer about rel to a question asked
 // once tok began, unless a change of ours makes it stale.
 func (f *FS) putFetched(rel string, a remote.Attr, tok cache.Token) {
-	if !f.changed.Stale(rel, tok) {
-		f.attrs.Put(rel, a)
-	}
+	f.changed.Keep(tok, func() { f.attrs.Put(rel, a) }, rel)
 }
 
-// touched records a change of ours to rel's content or attributes. A
-// listing of its directory made ahead of it is dropped too.
+// touched records a change of ours to rel's content or attributes, once
+// it is in effect and before the caller fixes up the cache. A listing of
+// its directory made ahead of it is dropped too (Changes.Dropped).
 func (f *FS) touched(rel string) {
 	f.changed.Changed(rel)
-	f.prefetched.Delete(parentOf(rel))
 }
 
 // busy reports whether a handle opened at rel has writes on their way or

@@ -75,3 +75,32 @@ func TestAListingAskedBeforeATruncateOrACreateIsNotKept(t *testing.T) {
 		t.Fatal("a listing asked before a file was made in d was kept: it lacks the file")
 	}
 }
+
+// A listing made ahead of a walk (prefetch.go) while a file in it was
+// being written holds the file's size on the server at that moment. It
+// was kept when only the directory was checked, and the walk's lookups
+// then took that size as fresh: the kernel cut copies out of the file
+// there (the soak's short copies).
+func TestAListingMadeAheadWhileAFileInItIsWrittenIsNotKept(t *testing.T) {
+	fs := testFS()
+	server := []remote.DirEntry{{Name: "f", Attr: remote.Attr{Mode: 0644, Size: 3 << 20}}}
+
+	tok := fs.changed.Begin()
+	fs.touched("d/f") // a write of d/f lands while the listing is on its way
+	fs.keepPrefetched("d", server, tok)
+	fs.changed.End(tok)
+	if _, ok := fs.prefetched.Get("d"); ok {
+		t.Fatal("a listing asked before a write of one of its files was kept")
+	}
+
+	tok = fs.changed.Begin()
+	fs.keepPrefetched("d", server, tok)
+	fs.changed.End(tok)
+	if _, ok := fs.prefetched.Get("d"); !ok {
+		t.Fatal("a listing nothing changed under was not kept")
+	}
+	fs.wrote("d/f", 4<<20) // and one queued after it was kept drops it
+	if _, ok := fs.prefetched.Get("d"); ok {
+		t.Fatal("a listing made ahead outlived a write of one of its files")
+	}
+}

@@ -128,7 +128,6 @@ func (n *Node) relisted(ctx context.Context, rel string) bool {
 // added records that rel now exists.
 func (f *FS) added(rel string) {
 	f.changed.Changed(rel, parentOf(rel))
-	f.prefetched.Delete(parentOf(rel))
 	if l, ok := f.listings.Get(parentOf(rel)); ok {
 		l.set(path.Base(rel), true)
 	}
@@ -137,7 +136,6 @@ func (f *FS) added(rel string) {
 // removed records that rel no longer exists, nor anything below it.
 func (f *FS) removed(rel string) {
 	f.changed.Changed(rel, parentOf(rel))
-	f.prefetched.Delete(parentOf(rel))
 	f.prefetched.DeleteTree(rel)
 	if l, ok := f.listings.Get(parentOf(rel)); ok {
 		l.set(path.Base(rel), false)
@@ -166,5 +164,4 @@ func (f *FS) settled(rel string, err error, exists bool) {
 func (f *FS) unsure(rel string) {
 	f.changed.Changed(rel, parentOf(rel))
 	f.listings.Delete(parentOf(rel))
-	f.prefetched.Delete(parentOf(rel))
 }

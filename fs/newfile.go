@@ -101,10 +101,11 @@ func (r remoteAttrs) chtimes(atime, mtime time.Time) error {
 	return r.changed(rel, r.node.fs.result("utimens", rel, err, nil))
 }
 
-// changed drops a listing of rel's directory made ahead (prefetch.go):
-// it may predate the change. It returns errno as an error, nil for 0.
+// changed records the change (fetch.go): what was asked before it, a
+// listing made ahead included, may predate it. It returns errno as an
+// error, nil for 0.
 func (r remoteAttrs) changed(rel string, errno syscall.Errno) error {
-	r.node.fs.prefetched.Delete(parentOf(rel))
+	r.node.fs.touched(rel)
 	if errno == 0 {
 		return nil
 	}

@@ -44,6 +44,11 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	} else {
 		f, err = n.fs.remote.OpenFile(ctx, rel, fl)
 	}
+	if fl&os.O_TRUNC != 0 {
+		// Whatever succeeded, an answer asked before may show the old
+		// size: not kept.
+		n.fs.touched(rel)
+	}
 	if err != nil {
 		return nil, 0, n.fs.result("open", rel, err, n.explainOpen(ctx, rel, false))
 	}

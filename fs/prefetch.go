@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 
+	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -52,11 +53,8 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 			tok := f.changed.Begin()
 			got, err := f.remote.ReadDir(context.Background(), sub)
 			<-f.prefetchSlots
-			// A change of ours while the listing was on its way may be
-			// missing from it: then it is not kept. One made after it
-			// was kept drops it (touched, added, removed).
-			if err == nil && !f.changed.Stale(sub, tok) {
-				f.prefetched.Put(sub, got)
+			if err == nil {
+				f.keepPrefetched(sub, got, tok)
 			}
 			f.changed.End(tok)
 			f.prefetchMu.Lock()
@@ -65,6 +63,21 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 			f.prefetchMu.Unlock()
 		}()
 	}
+}
+
+// keepPrefetched stores got, a listing of dir asked once tok began, for
+// the walk to take, unless a change of ours while it was on its way, to
+// the directory or to one of its entries, may be missing from it: its
+// taker answers with its attributes as if just fetched. A change made
+// after it is kept drops it (Changes.Dropped).
+func (f *FS) keepPrefetched(dir string, got []remote.DirEntry, tok cache.Token) {
+	paths := []string{dir}
+	for _, e := range got {
+		if e.Name != "." && e.Name != ".." {
+			paths = append(paths, path.Join(dir, e.Name))
+		}
+	}
+	f.changed.Keep(tok, func() { f.prefetched.Put(dir, got) }, paths...)
 }
 
 // takePrefetched returns (and forgets) a prefetched listing of dir,

@@ -181,6 +181,9 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		ids:           newIdentities(),
 	}
 	f.changed.Busy = f.busy
+	// A listing made ahead of a walk holds its entries' attributes: a
+	// change to one drops it, atomically with recording the change.
+	f.changed.Dropped = func(rel string) { f.prefetched.Delete(parentOf(rel)) }
 	return f
 }
 
