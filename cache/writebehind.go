@@ -1,6 +1,11 @@
 package cache
 
-import "sync"
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
 
 // WriteBehind lets a write return before the server has it, with at most
 // Limit bytes in flight, so that one file's writes fill the link instead
@@ -28,6 +33,12 @@ type WriteBehind struct {
 	// whatever that send would wait for must be let go now, since the
 	// caller, blocked in the send, cannot let it go later.
 	Unbuffered func()
+	// MaxWait, when set, bounds every wait of a caller (for room, for
+	// an overlapping write, for writes to be sent or answered): past
+	// it the caller gets an error wrapping context.DeadlineExceeded.
+	// The sends have deadlines of their own; this one is for what
+	// would otherwise wait on them without one.
+	MaxWait time.Duration
 
 	mu       sync.Mutex // guards everything below
 	cond     *sync.Cond
@@ -62,10 +73,14 @@ func NewWriteBehind(send Sender, limit int64, budget *Budget) *WriteBehind {
 func (w *WriteBehind) Write(p []byte, off int64) error {
 	end := off + int64(len(p))
 	size := int64(len(p))
+	deadline := w.deadline()
 	w.mu.Lock()
 	for {
 		for w.err == nil && (w.overlapsLocked(off, end) || (w.inflight > 0 && w.inflight+size > w.limit)) {
-			w.cond.Wait()
+			if err := w.waitLocked(deadline, "room for a write"); err != nil {
+				w.mu.Unlock()
+				return err
+			}
 		}
 		if w.err != nil {
 			err := w.err
@@ -88,7 +103,11 @@ func (w *WriteBehind) Write(p []byte, off int64) error {
 			w.landed(s, err)
 			return err
 		}
-		w.cond.Wait() // one of ours landing gives memory back
+		// One of ours landing gives memory back.
+		if err := w.waitLocked(deadline, "memory for a write"); err != nil {
+			w.mu.Unlock()
+			return err
+		}
 	}
 	s := w.startLocked(off, end)
 	w.mu.Unlock()
@@ -129,15 +148,49 @@ func (w *WriteBehind) markSent(s *span) {
 	w.cond.Broadcast()
 }
 
+// deadline is when a wait starting now gives up; zero: never.
+func (w *WriteBehind) deadline() time.Time {
+	if w.MaxWait <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(w.MaxWait)
+}
+
+// waitLocked waits for the next change, or until deadline, after which
+// it returns an error saying what was waited for. Callers check their
+// condition again either way.
+func (w *WriteBehind) waitLocked(deadline time.Time, what string) error {
+	if deadline.IsZero() {
+		w.cond.Wait()
+		return nil
+	}
+	left := time.Until(deadline)
+	if left <= 0 {
+		return fmt.Errorf("waited %v for %s: %w", w.MaxWait, what, context.DeadlineExceeded)
+	}
+	t := time.AfterFunc(left, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.cond.Broadcast()
+	})
+	w.cond.Wait()
+	t.Stop()
+	return nil
+}
+
 // WaitSent blocks until every queued write has been sent (see Sender), so
 // that what is asked of the server next comes after them, without waiting
 // for their answers: Flush still must, for the errors.
-func (w *WriteBehind) WaitSent() {
+func (w *WriteBehind) WaitSent() error {
+	deadline := w.deadline()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for w.unsentLocked() {
-		w.cond.Wait()
+		if err := w.waitLocked(deadline, "writes to be sent"); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func (w *WriteBehind) unsentLocked() bool {
@@ -150,13 +203,18 @@ func (w *WriteBehind) unsentLocked() bool {
 }
 
 // WaitRange blocks until no write overlapping [off, end) is in flight, so
-// a read of those bytes sees them.
-func (w *WriteBehind) WaitRange(off, end int64) {
+// a read of those bytes sees them; on an error the read must fail, not
+// read what the server had before.
+func (w *WriteBehind) WaitRange(off, end int64) error {
+	deadline := w.deadline()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for w.overlapsLocked(off, end) {
-		w.cond.Wait()
+		if err := w.waitLocked(deadline, "writes of the bytes to read"); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // Pending reports whether any write is still in flight.
@@ -168,11 +226,16 @@ func (w *WriteBehind) Pending() bool {
 
 // Flush waits until every queued write has been answered and returns the
 // first error any of them met (it stays: a later Flush returns it again).
+// Should MaxWait pass first, it says so: the writes still on their way
+// are not called done, and the next Flush waits for them again.
 func (w *WriteBehind) Flush() error {
+	deadline := w.deadline()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for w.inflight > 0 {
-		w.cond.Wait()
+		if err := w.waitLocked(deadline, "writes to be answered"); err != nil {
+			return err
+		}
 	}
 	return w.err
 }

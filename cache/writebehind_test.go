@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -230,5 +231,48 @@ func TestWaitSentWaitsForWritesToGoOutNotForTheirAnswers(t *testing.T) {
 	<-done
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A send that never answers (its own deadline broken, or a wait it makes
+// that never ends) must not hang the kernel requests that wait on it:
+// each wait gives up after MaxWait with an error the kernel sees as
+// ETIMEDOUT, and nothing still on its way is called done.
+func TestEveryWaitOnAStuckWriteEndsAtMaxWait(t *testing.T) {
+	answer := make(chan struct{})
+	w := NewWriteBehind(func(p []byte, off int64, sent func()) error {
+		<-answer
+		return nil
+	}, 100, nil)
+	w.MaxWait = 50 * time.Millisecond
+	defer func() {
+		close(answer)
+		if err := w.Flush(); err != nil {
+			t.Errorf("once the write was answered, Flush says %v", err)
+		}
+	}()
+	if err := w.Write(make([]byte, 100), 0); err != nil {
+		t.Fatal(err)
+	}
+	waits := map[string]func() error{
+		"Flush":                       w.Flush,
+		"WaitSent":                    w.WaitSent,
+		"WaitRange over the write":    func() error { return w.WaitRange(50, 60) },
+		"Write with no room":          func() error { return w.Write(make([]byte, 10), 500) },
+		"Write overlapping the stuck": func() error { return w.Write(make([]byte, 10), 90) },
+		"Flush again, still not done": w.Flush,
+	}
+	for name, wait := range waits {
+		start := time.Now()
+		err := wait()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s with a write stuck: %v, want a deadline error", name, err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s took %v with MaxWait 50ms", name, took)
+		}
+	}
+	if err := w.WaitRange(200, 300); err != nil {
+		t.Errorf("WaitRange elsewhere in the file: %v", err)
 	}
 }

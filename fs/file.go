@@ -91,6 +91,7 @@ func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []b
 		// A new file's write sent unbuffered must not wait at its gate
 		// for its own creator's close (pending.go).
 		h.wb.Unbuffered = h.letDataGo
+		h.wb.MaxWait = h.node.fs.waitLimit()
 	}
 	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY {
 		h.ra = cache.NewReadAhead(fetch, h.node.fs.buffers)
@@ -128,7 +129,10 @@ func (h *fileHandle) flush() error {
 // Read fills dest from off; a short result means end of file.
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	// Pending is taken before the read: a write landing during it counts.
-	pending := h.node.waitWrites(off, off+int64(len(dest)))
+	pending, err := h.node.waitWrites(off, off+int64(len(dest)))
+	if err != nil {
+		return nil, h.node.fs.result("read", h.rel, err, nil)
+	}
 	n, err := h.readAt(ctx, dest, off)
 	if errors.Is(err, io.EOF) && pending {
 		// A queued write further on may make the file longer than the

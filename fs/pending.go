@@ -139,6 +139,17 @@ func (p *pending) openGate() {
 // close. No wait in the mount is without a bound, this one included.
 var gateWait = 5 * time.Second
 
+// waitLimit bounds a wait for queued writes (cache.WriteBehind.MaxWait):
+// each is a remote call under -o timeout, tried again once on a new
+// connection, perhaps after the gate's wait. Past it, the kernel request
+// fails with ETIMEDOUT rather than hang.
+func (f *FS) waitLimit() time.Duration {
+	if f.opts.Timeout <= 0 {
+		return 0
+	}
+	return 2*f.opts.Timeout + gateWait
+}
+
 // waitGate holds a write on its way to the server until it may go, at
 // most gateWait, and returns why it must not, if so.
 func (p *pending) waitGate() error {
@@ -245,8 +256,8 @@ func (p *pending) record(c change, cur remote.Attr) (remote.Attr, bool) {
 // writes is what settling needs of a handle's queued writes
 // (cache.WriteBehind).
 type writes interface {
-	WaitSent()    // every write gone out: what is sent next lands after them
-	Flush() error // every write answered; the first error
+	WaitSent() error // every write gone out: what is sent next lands after them
+	Flush() error    // every write answered; the first error
 }
 
 // admit runs before a write is queued and returns an error kept for the
@@ -292,7 +303,11 @@ func (p *pending) settle(w writes) error {
 // are sent again once every write is answered.
 func (p *pending) settleLocked(w writes) error {
 	p.letDataGoLocked()
-	w.WaitSent()
+	if err := w.WaitSent(); err != nil {
+		// Nothing is sent ahead of writes still queued, nor given
+		// up: the next settle (release's) tries again.
+		return err
+	}
 	p.learnArrived()
 	var guess *remote.Attr
 	if p.checked != nil {

@@ -24,6 +24,10 @@ type Options struct {
 	CacheTimeout time.Duration
 	// Debug, when set, gets one line per kernel request: call, path, errno.
 	Debug *log.Logger
+	// Timeout is the deadline of every remote call (-o timeout). A wait
+	// of ours on such calls (for queued writes) gives up after twice
+	// it, and the new-file gate's wait: see waitLimit.
+	Timeout time.Duration
 
 	// Symlinks: see symlinks.go.
 	ContainSymlinks   bool // refuse targets that could lead outside the mount (EPERM)
@@ -113,8 +117,9 @@ func (n *Node) flushHandles() {
 
 // waitWrites blocks until no handle of this file has a write overlapping
 // [off, end) in flight, so that a read through any handle sees what was
-// written through any other. It reports whether any write is still pending.
-func (n *Node) waitWrites(off, end int64) (pending bool) {
+// written through any other. It reports whether any write is still
+// pending, or the error that ended the wait (the read must not go on).
+func (n *Node) waitWrites(off, end int64) (pending bool, err error) {
 	for _, h := range n.openHandles() {
 		if h.wb != nil {
 			// Held at a new file's gate, they would wait for its
@@ -122,11 +127,13 @@ func (n *Node) waitWrites(off, end int64) (pending bool) {
 			if h.wb.Pending() {
 				h.letDataGo()
 			}
-			h.wb.WaitRange(off, end)
+			if err := h.wb.WaitRange(off, end); err != nil {
+				return false, err
+			}
 			pending = pending || h.wb.Pending()
 		}
 	}
-	return pending
+	return pending, nil
 }
 
 // openHandles lists the file's handles, to be waited on without n.mu.

@@ -65,6 +65,7 @@ func serve(o options, st *startup) error {
 
 	fsOpts := sftpfs.Options{
 		CacheTimeout:      o.CacheTimeout,
+		Timeout:           o.Timeout,
 		Debug:             debug,
 		ContainSymlinks:   o.ContainSymlinks,
 		TransformSymlinks: o.TransformSymlinks,
