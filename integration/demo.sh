@@ -17,7 +17,7 @@ if [ "${1:-}" = stop ]; then stop; echo "demo stopped and removed"; exit 0; fi
 ./integration/install-deps.sh
 stop
 mkdir -p "$demo/mnt" "$demo/served/docs" /run/sshd
-go build -o "$demo/sftpmount" ./cmd/sftpmount
+go build -buildvcs=auto -o "$demo/sftpmount" ./cmd/sftpmount
 
 ssh-keygen -q -t ed25519 -N '' -C demo-host -f "$demo/host_key"
 ssh-keygen -q -t ed25519 -N '' -C demo-user -f "$demo/user_key"

@@ -48,7 +48,7 @@ func runMain(m *testing.M) int {
 	os.Chmod(workDir, 0755) // the unprivileged test user must reach its served dirs
 
 	binary = filepath.Join(workDir, "sftpmount")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/sftpmount")
+	build := exec.Command("go", "build", "-buildvcs=auto", "-o", binary, "../cmd/sftpmount")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building sftpmount:", err)

@@ -183,3 +183,20 @@ func TestRelativeAndEmptyDirAreUnderTheRemoteHome(t *testing.T) {
 		t.Fatalf("empty dir should be the home: read %q", got)
 	}
 }
+
+// --version names the commit the binary was built from, as go build
+// records it, so a bug report says exactly what ran.
+func TestVersionNamesTheCommitItWasBuiltFrom(t *testing.T) {
+	head, err := exec.Command("git", "-C", "..", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("the tests run from a git checkout (CI clones one): %v", err)
+	}
+	out, err := exec.Command(binary, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--version: %v: %s", err, out)
+	}
+	line := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(line, "sftpmount v") || !strings.Contains(line, "revision "+string(head[:12])) || strings.Count(line, "\n") != 0 {
+		t.Fatalf("--version printed %q, want one line with the module version and revision %s", line, head[:12])
+	}
+}

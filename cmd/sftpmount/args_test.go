@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,21 @@ func TestHelpGivesEachOptionOneLine(t *testing.T) {
 		if !strings.Contains(helpText, opt) {
 			t.Errorf("--help does not mention %s", opt)
 		}
+	}
+}
+
+func TestVersionComesFromTheBuildInfo(t *testing.T) {
+	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.3.1"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"},
+		{Key: "vcs.time", Value: "2026-12-01T21:00:00Z"},
+		{Key: "vcs.modified", Value: "true"},
+	}}
+	got := describeBuild("", info)
+	want := "v0.3.1 (revision 0123456789ab, with uncommitted changes, committed 2026-12-01T21:00:00Z, go1.26.8)"
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if got := describeBuild("v9", &debug.BuildInfo{GoVersion: "go1.26.8"}); got != "v9 (go1.26.8)" {
+		t.Errorf("with -X main.version: %q", got)
 	}
 }

@@ -12,9 +12,6 @@ import (
 	"os"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
@@ -26,7 +23,7 @@ func run(args []string) int {
 		fmt.Print(helpText)
 		return ExitOK
 	case errors.Is(err, errVersion):
-		fmt.Println("sftpmount", version)
+		fmt.Println(versionLine())
 		return ExitOK
 	case err != nil:
 		return report(fail(ExitUsage, err.Error()))
