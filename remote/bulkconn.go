@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -80,7 +79,7 @@ func (s *session) startBulkOn(cfg *Config, conn *ssh.Client) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc, err := sftp.NewClient(conn, sftpOptions...)
+			sc, _, err := startSFTP(conn, cfg.SFTPServer, false)
 			if err != nil {
 				cfg.debugf("an extra sftp session did not start: %v", err)
 				return

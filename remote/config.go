@@ -15,6 +15,9 @@ import (
 type Config struct {
 	Target *Endpoint
 	Dir    string // remote directory to serve; relative paths are under the login directory
+	// SFTPServer, when set, is a command run on the server instead of
+	// its sftp subsystem (sshfs's -o sftp_server=).
+	SFTPServer string
 
 	Timeout time.Duration // every remote call made for a kernel request
 

@@ -98,14 +98,21 @@ func inOrder(serverVersion string) bool {
 	return strings.HasPrefix(serverVersion, "SSH-2.0-OpenSSH_")
 }
 
-// newOrderedClient starts the SFTP subsystem on conn as sftp.NewClient
-// does, with its requests going through a sentWatch when the server runs
-// them in order (nil otherwise).
-func newOrderedClient(conn *ssh.Client) (*sftp.Client, *sentWatch, error) {
-	if !inOrder(string(conn.ServerVersion())) {
-		sc, err := sftp.NewClient(conn, sftpOptions...)
-		return sc, nil, err
-	}
+// newOrderedClient starts the SFTP server on conn (see startSFTP), with
+// its requests going through a sentWatch when the server runs them in
+// order (nil otherwise). A command of the user's own (sftp_server=) is
+// taken to run in order only if it is OpenSSH's sftp-server.
+func newOrderedClient(conn *ssh.Client, server string) (*sftp.Client, *sentWatch, error) {
+	ordered := inOrder(string(conn.ServerVersion())) && (server == "" || strings.Contains(server, "sftp-server"))
+	return startSFTP(conn, server, ordered)
+}
+
+// startSFTP starts an SFTP client on a new session of conn: the server's
+// sftp subsystem, or, given a command (sshfs's -o sftp_server=, such as
+// "sudo -n /usr/lib/openssh/sftp-server"), that command, run by the
+// server's login shell as ssh runs one. With watch, requests go through
+// a sentWatch (see WaitSent in file.go).
+func startSFTP(conn *ssh.Client, server string, watch bool) (*sftp.Client, *sentWatch, error) {
 	s, err := conn.NewSession()
 	if err != nil {
 		return nil, nil, err
@@ -120,11 +127,24 @@ func newOrderedClient(conn *ssh.Client) (*sftp.Client, *sentWatch, error) {
 		s.Close()
 		return nil, nil, err
 	}
-	if err := s.RequestSubsystem("sftp"); err != nil {
+	if server == "" {
+		err = s.RequestSubsystem("sftp")
+	} else {
+		err = s.Start(server)
+	}
+	if err != nil {
 		s.Close()
 		return nil, nil, err
 	}
-	w := &sentWatch{WriteCloser: sessionInput{stdin, s}}
+	in := sessionInput{stdin, s}
+	if !watch {
+		sc, err := sftp.NewClientPipe(stdout, in, sftpOptions...)
+		if err != nil {
+			s.Close()
+		}
+		return sc, nil, err
+	}
+	w := &sentWatch{WriteCloser: in}
 	sc, err := sftp.NewClientPipe(stdout, w, sftpOptions...)
 	if err != nil {
 		s.Close()

@@ -80,7 +80,7 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 		return nil, err
 	}
 	target := clients[len(clients)-1]
-	sc, watch, err := newOrderedClient(target)
+	sc, watch, err := newOrderedClient(target, cfg.SFTPServer)
 	if err != nil {
 		closeAll()
 		if g.expired() {

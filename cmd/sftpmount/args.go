@@ -39,6 +39,9 @@ func parseArgs(args []string) (options, error) {
 			o.Foreground = true
 		case a == "-d":
 			o.Debug = true
+		case a == "-C":
+			// sshfs passes it to ssh: compression.
+			o.Notices = append(o.Notices, "-C: "+compressionNotice)
 		case a == "-F":
 			v, err := next()
 			if err != nil {

@@ -226,3 +226,19 @@ func TestVersionComesFromTheBuildInfo(t *testing.T) {
 		t.Errorf("with -X main.version: %q", got)
 	}
 }
+
+func TestCompressionIsNoticedAndSftpServerIsKept(t *testing.T) {
+	o, err := parseArgs([]string{"h:", "/mnt/x", "-C", "-o", "sftp_server=sudo -n /usr/lib/openssh/sftp-server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Notices) != 1 || !strings.Contains(o.Notices[0], "compression") {
+		t.Errorf("-C: notices %q, want one about compression", o.Notices)
+	}
+	if o.SFTPServer != "sudo -n /usr/lib/openssh/sftp-server" {
+		t.Errorf("sftp_server kept as %q", o.SFTPServer)
+	}
+	if _, err := parseArgs([]string{"h:", "/mnt/x", "-o", "sftp_server"}); err == nil {
+		t.Error("sftp_server without a command was accepted")
+	}
+}

@@ -40,11 +40,10 @@ var sshfsCompat = map[string]compat{
 	"sync_readdir":     {notice: "directories are always listed in one pass"},
 	"workaround":       {notice: "the workarounds are for old servers and the C sshfs; none is needed"},
 	"delay_connect":    {notice: "sftpmount connects before the mount appears, so a wrong host or key is reported at once"},
-	"compression":      {notice: "SSH compression is not supported by Go's SSH library"},
+	"compression":      {notice: compressionNotice},
 	"disable_hardlink": {notice: "ln works when the server supports hard links and fails with ENOTSUP otherwise"},
 	"ssh_command":      {refuse: "sftpmount speaks SSH itself; put what the command did (ProxyJump, IdentityFile, User...) in ~/.ssh/config or -o"},
 	"ssh_protocol":     {refuse: "only SSH protocol 2 exists"},
-	"sftp_server":      {refuse: "the server's own SFTP subsystem is used"},
 	"directport":       {refuse: "SFTP is always carried over SSH"},
 	"slave":            {refuse: "SFTP is always carried over SSH"},
 	"passive":          {refuse: "SFTP is always carried over SSH"},
@@ -68,6 +67,11 @@ var sshfsCompat = map[string]compat{
 	"auto_unmount":     {refuse: "unmount with fusermount3 -u, or stop the process with SIGTERM, which unmounts"},
 	"allow_root":       {refuse: "use allow_other (with default_permissions to keep permission checks)"},
 }
+
+// compressionNotice answers -C and Compression=yes: x/crypto/ssh has no
+// zlib@openssh.com, and a mount is faster without it on any link but the
+// slowest.
+const compressionNotice = "SSH compression is not supported by Go's SSH library; going on without it"
 
 // applyCompat applies one option of the table above.
 func (o *options) applyCompat(name, value string, hasValue bool, c compat) error {

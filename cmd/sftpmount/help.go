@@ -41,6 +41,8 @@ Connection:
   -o timeout=SECONDS             deadline of every remote call (30)
   -o reconnect=no                after a lost connection fail (ENOTCONN), do not reconnect
   -o max_conns=N                 SFTP sessions, 1-10; large files use all (9)
+  -o sftp_server=COMMAND         run COMMAND on the server instead of its sftp subsystem
+  -C, -o Compression=yes         accepted, with a notice: Go's SSH has no compression
 
 Caching:
   -o cache_timeout=SECONDS       how long attributes and listings are trusted (20)

@@ -44,6 +44,7 @@ type options struct {
 	ReadOnly           bool   // -o ro
 	Nonempty           bool   // -o nonempty: mount over a directory that has files
 	FsName             string // -o fsname=: what df and /proc/mounts show
+	SFTPServer         string // -o sftp_server=: run this on the server instead of the sftp subsystem
 
 	Foreground bool // -f
 	Debug      bool // -d, -o debug (implies -f, as in sshfs)
@@ -226,6 +227,13 @@ func (o *options) setOption(opt string) error {
 			return err
 		}
 		o.FsName = value
+	case "sftp_server":
+		// sshfs's: a command run on the server instead of its sftp
+		// subsystem, such as "sudo -n /usr/lib/openssh/sftp-server".
+		if err := needValue(); err != nil {
+			return err
+		}
+		o.SFTPServer = value
 	case "debug", "sshfs_debug":
 		return flag(&o.Debug)
 	default:

@@ -39,6 +39,7 @@ func connectConfig(o options, st *startup, debug *log.Logger) (remote.Config, er
 	return remote.Config{
 		Target:       target,
 		Dir:          o.Dir,
+		SFTPServer:   o.SFTPServer,
 		Timeout:      o.Timeout,
 		Reconnect:    o.Reconnect,
 		Sessions:     o.MaxConns,
