@@ -36,6 +36,9 @@ type Endpoint struct {
 	KeepaliveCountMax int
 
 	Jumps []*Endpoint // ProxyJump hosts, dialed in order before this one
+	// ProxyCommand, tokens expanded, carries the connection instead of
+	// TCP (proxycommand.go); "" for none. Never set with Jumps.
+	ProxyCommand string
 }
 
 // Identity is a private key file to offer. Required files were named on

@@ -18,6 +18,7 @@ type hop struct {
 	ep   *Endpoint
 	keys *hostKeyChecker
 	auth *authenticator
+	say  func(string) // a line of the ProxyCommand's stderr
 }
 
 func newHops(cfg *Config) ([]*hop, error) {
@@ -27,7 +28,7 @@ func newHops(cfg *Config) ([]*hop, error) {
 		if err != nil {
 			return nil, err
 		}
-		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg)})
+		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
 	}
 	return hops, nil
 }
@@ -37,14 +38,22 @@ func newHops(cfg *Config) ([]*hop, error) {
 func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, error) {
 	addr := h.ep.addr()
 	var conn net.Conn
+	var proxy *proxyConn
 	var err error
-	if via == nil {
+	switch {
+	case via == nil && h.ep.ProxyCommand != "":
+		// Its key exchange is the first progress the guard sees.
+		if proxy, err = startProxyCommand(h.ep.ProxyCommand, addr, h.say); err == nil {
+			conn = proxy
+			g.watch(conn)
+		}
+	case via == nil:
 		conn, err = (&net.Dialer{}).DialContext(g.ctx, "tcp", addr)
 		if err == nil {
 			g.watch(conn)
 			g.progress()
 		}
-	} else {
+	default:
 		conn, err = via.DialContext(g.ctx, "tcp", addr)
 	}
 	if err != nil {
@@ -81,9 +90,18 @@ func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, 
 		BannerCallback:    func(string) error { g.progress(); return nil },
 	})
 	if err != nil {
+		// NewClientConn has closed conn, and with it a command that
+		// was ending by itself.
+		how, ended := "", false
+		if proxy != nil && !g.expired() {
+			how, ended = proxy.ended()
+		}
 		conn.Close()
 		if g.expired() {
 			return nil, g.timeoutError(addr)
+		}
+		if ended {
+			return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("ProxyCommand %q %s, before the SSH handshake with %s was done", h.ep.ProxyCommand, how, addr)}
 		}
 		return nil, classifyHandshakeError(addr, h.ep.User, err)
 	}

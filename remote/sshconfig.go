@@ -2,6 +2,8 @@ package remote
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -240,7 +242,16 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	e.KeepaliveInterval = s.seconds("ServerAliveInterval", def.KeepaliveInterval, 0)
 	e.KeepaliveCountMax = s.number("ServerAliveCountMax", def.KeepaliveCountMax, 1, 1000)
 
-	jumps := s.str("ProxyJump", "none")
+	jumps, proxy := s.proxies()
+	if proxy != "" {
+		x.hostKeyAlias, x.jump = e.HostKeyAlias, ""
+		e.ProxyCommand = x.expand(proxy)
+		if depth > 0 && s.err == nil {
+			// A jump host past the first is reached through the one
+			// before it: a command of its own has nowhere to go.
+			s.err = fmt.Errorf("ProxyCommand for jump host %s: only the first host of a ProxyJump chain can be reached through a command; put the command on that host's entry", alias)
+		}
+	}
 	if s.err != nil {
 		return nil, &StartupError{Kind: StartupConfig, Err: s.err}
 	}
@@ -254,6 +265,81 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 		}
 	}
 	return e, nil
+}
+
+// proxies returns the ProxyJump list ("none" for none) or the
+// ProxyCommand ("" for none): whichever of the two comes first, on the
+// command line and then in the files, wins, "none" included, as ssh has it
+// ("whichever is specified first will prevent later instances of the
+// other option from taking effect").
+func (s *settings) proxies() (jumps, command string) {
+	pick := func(key, value string) (string, string) {
+		if strings.EqualFold(key, "proxycommand") {
+			if strings.EqualFold(value, "none") {
+				return "none", ""
+			}
+			return "none", value
+		}
+		return value, ""
+	}
+	j, jok := s.over["proxyjump"]
+	c, cok := s.over["proxycommand"]
+	switch {
+	case jok && cok && len(j) > 0 && len(c) > 0:
+		if s.err == nil {
+			s.err = errors.New("both -o ProxyJump and -o ProxyCommand given: give one")
+		}
+		return "none", ""
+	case jok && len(j) > 0:
+		return pick("proxyjump", j[len(j)-1])
+	case cok && len(c) > 0:
+		return pick("proxycommand", c[len(c)-1])
+	}
+	for i, f := range s.cfg.files {
+		key, value, err := firstOf(f, s.alias, "proxyjump", "proxycommand")
+		if err != nil && s.err == nil {
+			s.err = fmt.Errorf("ssh config %s: %v", s.cfg.names[i], err)
+		}
+		if key != "" {
+			return pick(key, value)
+		}
+	}
+	return "none", ""
+}
+
+// firstOf finds which of keys a file sets first for alias (in the order
+// of its lines, Includes where they stand) and its value.
+func firstOf(f *ssh_config.Config, alias string, keys ...string) (key, value string, err error) {
+	for _, h := range f.Hosts {
+		if !h.Matches(alias) {
+			continue
+		}
+		for _, n := range h.Nodes {
+			switch n := n.(type) {
+			case *ssh_config.KV:
+				for _, k := range keys {
+					if strings.EqualFold(n.Key, k) {
+						return k, n.Value, nil
+					}
+				}
+			case *ssh_config.Include:
+				var found []string
+				for _, k := range keys {
+					if v := n.Get(alias, k); v != "" {
+						key, value = k, v
+						found = append(found, k)
+					}
+				}
+				if len(found) > 1 {
+					return "", "", fmt.Errorf("an Include sets both %s for %s, and which comes first cannot be told: keep one", strings.Join(found, " and "), alias)
+				}
+				if key != "" {
+					return key, value, nil
+				}
+			}
+		}
+	}
+	return "", "", nil
 }
 
 // resolveJump resolves one ProxyJump entry, [user@]host[:port], as a host
@@ -304,6 +390,7 @@ func splitJumpHostPort(s string) (host, port string, err error) {
 type expander struct {
 	alias, host, user, localUser, home string
 	port                               int
+	hostKeyAlias, jump                 string // %k (else the host), %j
 }
 
 func (x expander) expand(s string) string {
@@ -341,6 +428,22 @@ func (x expander) expand(s string) string {
 		case 'l':
 			h, _ := os.Hostname()
 			b.WriteString(h)
+		case 'L':
+			h, _ := os.Hostname()
+			short, _, _ := strings.Cut(h, ".")
+			b.WriteString(short)
+		case 'k':
+			if x.hostKeyAlias != "" {
+				b.WriteString(x.hostKeyAlias)
+			} else {
+				b.WriteString(x.expand("%h"))
+			}
+		case 'j':
+			b.WriteString(x.jump)
+		case 'C':
+			// ssh's hash of %l%h%p%r%j, as in ControlPath.
+			sum := sha1.Sum([]byte(x.expand("%l%h%p%r%j")))
+			b.WriteString(hex.EncodeToString(sum[:]))
 		default:
 			b.WriteByte('%')
 			b.WriteByte(s[i])

@@ -135,3 +135,50 @@ func TestBadValuesInTheFileAreErrorsNamingThem(t *testing.T) {
 		t.Fatal("a missing -F file is no error")
 	}
 }
+
+func TestProxyCommandTokensAndTheFirstOfProxyJumpAndProxyCommandWins(t *testing.T) {
+	config := `
+Host ssm
+    HostName i-0abc
+    User ec2-user
+    Port 2200
+    ProxyCommand sh -c "aws ssm start-session --target %h --parameters portNumber=%p" # %r %n %%
+Host first-jump
+    ProxyJump bastion
+Host first-command
+    ProxyCommand nc %h %p
+Host first-*
+    ProxyCommand nc -X 5 %h %p
+    ProxyJump other
+Host off
+    ProxyCommand none
+Host ssm off
+    ProxyJump fallback
+`
+	e := resolve(t, config, "ssm", nil)
+	if want := `sh -c "aws ssm start-session --target i-0abc --parameters portNumber=2200"`; e.ProxyCommand != want || len(e.Jumps) != 0 {
+		t.Errorf("ssm: ProxyCommand %q, jumps %d; want %q and none (the ProxyJump comes later)", e.ProxyCommand, len(e.Jumps), want)
+	}
+	if e := resolve(t, "Host t\n  HostName h.example\n  User u\n  ProxyCommand p %r@%h:%p %n %%\n", "t", nil); e.ProxyCommand != "p u@h.example:22 t %" {
+		t.Errorf("tokens: %q", e.ProxyCommand)
+	}
+	if e := resolve(t, config, "first-jump", nil); e.ProxyCommand != "" || len(e.Jumps) != 1 || e.Jumps[0].Alias != "bastion" {
+		t.Errorf("ProxyJump first: command %q, jumps %d", e.ProxyCommand, len(e.Jumps))
+	}
+	if e := resolve(t, config, "first-command", nil); e.ProxyCommand != "nc first-command 22" || len(e.Jumps) != 0 {
+		t.Errorf("ProxyCommand first: command %q, jumps %d", e.ProxyCommand, len(e.Jumps))
+	}
+	if e := resolve(t, config, "off", nil); e.ProxyCommand != "" || len(e.Jumps) != 0 {
+		t.Errorf("ProxyCommand none, then a ProxyJump: command %q, jumps %d; want neither", e.ProxyCommand, len(e.Jumps))
+	}
+	over := Overrides{}
+	over.Set("ProxyCommand", "socat - TCP:%h:%p")
+	if e := resolve(t, config, "first-jump", over); e.ProxyCommand != "socat - TCP:first-jump:22" || len(e.Jumps) != 0 {
+		t.Errorf("-o ProxyCommand over a file's ProxyJump: command %q, jumps %d", e.ProxyCommand, len(e.Jumps))
+	}
+	over.Set("ProxyJump", "b")
+	c, _ := LoadSSHConfig(configFile(t, config), "/home/me")
+	if _, err := c.Resolve("x", over, testDefaults); err == nil || !strings.Contains(err.Error(), "give one") {
+		t.Errorf("-o ProxyJump and -o ProxyCommand together: %v", err)
+	}
+}

@@ -34,6 +34,7 @@ func init() {
 		{name: "HostKeyAlias", check: anyValue},
 		{name: "HashKnownHosts", check: yesNo},
 		{name: "ProxyJump", check: anyValue},
+		{name: "ProxyCommand", check: anyValue},
 		{name: "BatchMode", check: yesNo},
 		{name: "PubkeyAuthentication", check: yesNo},
 		{name: "PasswordAuthentication", check: yesNo},
