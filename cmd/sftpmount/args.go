@@ -121,7 +121,7 @@ func (o *options) applyFlag(flag, v string) error {
 	if flag == "-p" {
 		return o.setOption("Port=" + v)
 	}
-	for _, opt := range strings.Split(v, ",") {
+	for _, opt := range splitOptions(v) {
 		if opt == "" {
 			continue
 		}
@@ -130,6 +130,26 @@ func (o *options) applyFlag(flag, v string) error {
 		}
 	}
 	return nil
+}
+
+// splitOptions splits -o's list at commas, as libfuse (and so sshfs) does:
+// "\," is a comma inside a value (a ProxyCommand's), "\\" a backslash.
+func splitOptions(v string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '\\' && i+1 < len(v) && (v[i+1] == ',' || v[i+1] == '\\'):
+			i++
+			cur.WriteByte(v[i])
+		case v[i] == ',':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(v[i])
+		}
+	}
+	return append(out, cur.String())
 }
 
 // setRemote parses [user@]host:[dir]; host may be a bracketed IPv6 address.

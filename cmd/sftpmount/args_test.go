@@ -242,3 +242,11 @@ func TestCompressionIsNoticedAndSftpServerIsKept(t *testing.T) {
 		t.Error("sftp_server without a command was accepted")
 	}
 }
+
+func TestAnEscapedCommaStaysInsideAnOptionsValue(t *testing.T) {
+	got := splitOptions(`ProxyCommand=ncat --proxy-type socks5\,http %h %p,ro,a\\b`)
+	want := []string{"ProxyCommand=ncat --proxy-type socks5,http %h %p", "ro", `a\b`}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
