@@ -81,10 +81,17 @@ func (a *authenticator) methods(p Prompter) ([]ssh.AuthMethod, func(), error) {
 	if a.ep.PubkeyAuthentication {
 		signers, closeAgent := a.agentSigners()
 		release = closeAgent
-		signers = append(signers, a.keys...)
-		for _, s := range signers {
-			a.debugf("offering %s key %s", s.PublicKey().Type(), ssh.FingerprintSHA256(s.PublicKey()))
+		var offered []ssh.Signer
+		for _, s := range append(signers, a.keys...) {
+			fp := ssh.FingerprintSHA256(s.PublicKey())
+			if s, ok := acceptedSigner(s, a.ep.Algorithms.PublicKeyAuths); ok {
+				a.debugf("offering %s key %s", s.PublicKey().Type(), fp)
+				offered = append(offered, s)
+			} else {
+				a.debugf("not offering %s key %s: PubkeyAcceptedAlgorithms allows none of its signatures", s.PublicKey().Type(), fp)
+			}
 		}
+		signers = offered
 		if len(signers) > 0 {
 			methods = append(methods, ssh.PublicKeys(signers...))
 		}

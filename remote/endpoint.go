@@ -39,6 +39,11 @@ type Endpoint struct {
 	// ProxyCommand, tokens expanded, carries the connection instead of
 	// TCP (proxycommand.go); "" for none. Never set with Jumps.
 	ProxyCommand string
+
+	Algorithms Algorithms // offered in the handshake and for key logins (algorithms.go)
+	// Notices are said once when connecting: settings taken only in
+	// part (an algorithm Go's SSH lacks).
+	Notices []string
 }
 
 // Identity is a private key file to offer. Required files were named on

@@ -28,6 +28,9 @@ func newHops(cfg *Config) ([]*hop, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, n := range ep.Notices {
+			cfg.notice(n)
+		}
 		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
 	}
 	return hops, nil
@@ -79,14 +82,16 @@ func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, 
 	}
 	defer release()
 	checkKey := h.keys.check(p)
+	alg := h.ep.Algorithms
 	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, &ssh.ClientConfig{
-		User: h.ep.User,
-		Auth: auth,
+		Config: ssh.Config{KeyExchanges: alg.KeyExchanges, Ciphers: alg.Ciphers, MACs: alg.MACs},
+		User:   h.ep.User,
+		Auth:   auth,
 		HostKeyCallback: func(host string, remote net.Addr, key ssh.PublicKey) error {
 			g.progress() // the key exchange is done
 			return checkKey(host, remote, key)
 		},
-		HostKeyAlgorithms: h.keys.algorithmsFor(conn.RemoteAddr()),
+		HostKeyAlgorithms: preferring(h.keys.algorithmsFor(conn.RemoteAddr()), alg.HostKeys),
 		BannerCallback:    func(string) error { g.progress(); return nil },
 	})
 	if err != nil {
@@ -227,6 +232,10 @@ func classifyHandshakeError(addr, user string, err error) error {
 	var hkErr *HostKeyError
 	if errors.As(err, &hkErr) {
 		return &StartupError{Kind: StartupHostKey, Err: hkErr}
+	}
+	var negErr *ssh.AlgorithmNegotiationError
+	if errors.As(err, &negErr) {
+		return &StartupError{Kind: StartupConnect, Err: negotiationAdvice(addr, negErr)}
 	}
 	msg := strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
 	switch {

@@ -242,6 +242,7 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	e.KeepaliveInterval = s.seconds("ServerAliveInterval", def.KeepaliveInterval, 0)
 	e.KeepaliveCountMax = s.number("ServerAliveCountMax", def.KeepaliveCountMax, 1, 1000)
 
+	e.Algorithms = s.resolveAlgorithms(&e.Notices)
 	jumps, proxy := s.proxies()
 	if proxy != "" {
 		x.hostKeyAlias, x.jump = e.HostKeyAlias, ""

@@ -35,6 +35,13 @@ func init() {
 		{name: "HashKnownHosts", check: yesNo},
 		{name: "ProxyJump", check: anyValue},
 		{name: "ProxyCommand", check: anyValue},
+		// Algorithm lists: checked against OpenSSH's names when resolved.
+		{name: "Ciphers", check: anyValue},
+		{name: "MACs", check: anyValue},
+		{name: "KexAlgorithms", check: anyValue},
+		{name: "HostKeyAlgorithms", check: anyValue},
+		{name: "PubkeyAcceptedAlgorithms", check: anyValue},
+		{name: "PubkeyAcceptedKeyTypes", check: anyValue},
 		{name: "BatchMode", check: yesNo},
 		{name: "PubkeyAuthentication", check: yesNo},
 		{name: "PasswordAuthentication", check: yesNo},
