@@ -163,6 +163,12 @@ func (k algorithmKind) lacking(names []string) []string {
 	return out
 }
 
+// resolveAlgorithmsInto fills a from s, dropping notices.
+func (s *settings) resolveAlgorithmsInto(a *Algorithms) {
+	var notices []string
+	*a = s.resolveAlgorithms(&notices)
+}
+
 // resolveAlgorithms fills the lists from s, with a notice in notices for
 // each name asked for that Go's SSH lacks.
 func (s *settings) resolveAlgorithms(notices *[]string) Algorithms {

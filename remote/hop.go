@@ -31,6 +31,10 @@ func newHops(cfg *Config) ([]*hop, error) {
 		for _, n := range ep.Notices {
 			cfg.notice(n)
 		}
+		if ep.Algorithms.HostKeys == nil {
+			// Not from Resolve: OpenSSH's defaults, never Go's.
+			(&settings{over: Overrides{}, cfg: &SSHConfig{}}).resolveAlgorithmsInto(&ep.Algorithms)
+		}
 		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
 	}
 	return hops, nil
