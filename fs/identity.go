@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"sync"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -253,6 +254,21 @@ func (n *Node) showLinksLocked(out *fuse.Attr) {
 	}
 }
 
+// goneIfMissing retires n when the server answered a request by its path
+// with "no such file": another client, or a change whose answer a lost
+// connection took (a rename that happened), removed it. The kernel, which
+// still holds the name, then looks it up again instead of failing every
+// open of it until its entry times out. err is returned unchanged.
+func (n *Node) goneIfMissing(err error) error {
+	if err != nil && errnoOf(err) == syscall.ENOENT && !n.IsRoot() {
+		rel := n.rel()
+		n.fs.forget(rel) // its cached attributes would bring it back
+		n.fs.removed(rel)
+		n.retire()
+	}
+	return err
+}
+
 // retire gives up a node whose object the server no longer has at its
 // name (the type changed): it leaves the tree, so requests by its path
 // fail with ENOENT as an unlinked file's would, and the kernel is told to
@@ -265,6 +281,16 @@ func (n *Node) retire() {
 	parent.Operations().(*Node).dropName(name)
 	parent.RmChild(name)
 	// The kernel may hold locks on the directory while it waits for the
-	// request being served: tell it once that request has returned.
-	go parent.NotifyEntry(name)
+	// request being served (then the notice goes once it has returned).
+	// Usually it holds none (open, stat): the notice is waited for a
+	// moment, so the application's next call already looks the name up.
+	told := make(chan struct{})
+	go func() {
+		parent.NotifyEntry(name)
+		close(told)
+	}()
+	select {
+	case <-told:
+	case <-time.After(100 * time.Millisecond):
+	}
 }

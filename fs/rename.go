@@ -43,6 +43,12 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	n.fs.settled(to, err, true)
 	if err == nil {
 		n.fs.moved(n, name, newParent.EmbeddedInode().Operations().(*Node), newName)
+	} else if _, answered := statusCode(err); !answered {
+		// Cut off (a lost connection): the server may have renamed.
+		// The kernel is told to look both names up again, once this
+		// request, which holds its directory locks, has returned.
+		go n.NotifyEntry(name)
+		go newParent.EmbeddedInode().NotifyEntry(newName)
 	}
 	return n.fs.result("rename", from+" -> "+to, err, n.explainRename(ctx, from, to))
 }

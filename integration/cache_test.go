@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +80,32 @@ func TestTheMountPointIsStattedWithoutARoundTripAfterMounting(t *testing.T) {
 	sh(t, m.mnt, "ls -la > /dev/null")
 	if sftpCalls(log.String()[before:]) == 0 {
 		t.Fatal("the -d log shows no remote call for a listing either: the count proves nothing")
+	}
+}
+
+// Another client removes a file the kernel still has a name for (well
+// within the cache timeout): the first use of the name says ENOENT, as it
+// must, and from then on the name is free: creating it again works at
+// once, instead of failing with ENOENT until the kernel's entry expires.
+// (The soak found it after a rename a reset cut off, which the server had
+// done.)
+func TestANameRemovedOnTheServerCanBeCreatedAgainAtOnce(t *testing.T) {
+	m := mount(t, "-o", "cache_timeout=600")
+	f := filepath.Join(m.mnt, "f")
+	writeFile(t, f, "first", 0644)
+	if _, err := os.Stat(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(m.remote, "f")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(f); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("reading a file removed on the server: %v, want ENOENT", err)
+	}
+	if err := os.WriteFile(f, []byte("second"), 0644); err != nil {
+		t.Fatalf("creating the name again: %v", err)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "f")); got != "second" {
+		t.Fatalf("server has %q", got)
 	}
 }

@@ -50,15 +50,27 @@ type soak struct {
 	ops, bytes, mismatches, stuck, cutOff atomic.Int64
 	mu                                    sync.Mutex
 	failures                              []string
+	others                                int // failures other than mismatches
 	started                               sync.Map // worker -> time its operation began
 }
 
 func (s *soak) fail(format string, args ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.failures) < 20 {
-		s.failures = append(s.failures, fmt.Sprintf(format, args...))
+	// Up to 20 of other kinds: a worker failing in a loop must not hide
+	// a mismatch, which is always kept.
+	msg := fmt.Sprintf(format, args...)
+	if isMismatch(msg) || s.others < 20 {
+		s.failures = append(s.failures, msg)
 	}
+	if !isMismatch(msg) {
+		s.others++
+	}
+}
+
+func isMismatch(msg string) bool {
+	msg = strings.ToLower(msg)
+	return strings.Contains(msg, "mismatch") || strings.Contains(msg, "differs") || strings.Contains(msg, "sha ")
 }
 
 // op runs one operation of worker, timed by the watchdog.
@@ -76,7 +88,7 @@ func (s *soak) op(worker string, fn func() error) {
 
 func cutOffByAReset(err error) bool {
 	msg := strings.ToLower(err.Error())
-	if strings.Contains(msg, "mismatch") || strings.Contains(msg, "differs") || strings.Contains(msg, "sha ") || strings.Contains(msg, "size") {
+	if isMismatch(msg) || strings.Contains(msg, "size") {
 		return false
 	}
 	for _, e := range []string{"input/output error", "connection timed out", "stale file handle"} {
