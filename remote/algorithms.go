@@ -195,6 +195,17 @@ func (s *settings) resolveAlgorithms(notices *[]string) Algorithms {
 			}
 			continue
 		}
+		if s.g != nil {
+			// ssh -G prints whole lists: what its own defaults hold
+			// the user did not ask for.
+			var asked []string
+			for _, n := range lacking {
+				if !strings.Contains(","+strings.Join(s.g.base[strings.ToLower(f.kind.keyword)], ",")+",", ","+n+",") {
+					asked = append(asked, n)
+				}
+			}
+			lacking = asked
+		}
 		if len(lacking) > 0 {
 			*notices = append(*notices, fmt.Sprintf("%s: Go's SSH library has no %s; left out", f.kind.keyword, strings.Join(lacking, ", ")))
 		}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +24,29 @@ import (
 type SSHConfig struct {
 	files []*ssh_config.Config
 	names []string
+
+	// ssh, when set, is OpenSSH's client, which reads the files for
+	// us (sshg.go); explicit and home say which files.
+	ssh, explicit, home string
 }
 
-// LoadSSHConfig reads the files. explicit is -F's argument ("" for the
-// usual files); a missing usual file is no error, a missing -F file is.
+// LoadSSHConfig reads the files, with OpenSSH's own client when it is
+// installed (see sshg.go). explicit is -F's argument ("" for the usual
+// files); a missing usual file is no error, a missing -F file is.
 func LoadSSHConfig(explicit, home string) (*SSHConfig, error) {
+	ssh, _ := exec.LookPath("ssh")
+	return LoadSSHConfigWith(explicit, home, ssh)
+}
+
+// LoadSSHConfigWith is LoadSSHConfig with ssh's path given ("": parse
+// the files with kevinburke/ssh_config).
+func LoadSSHConfigWith(explicit, home, ssh string) (*SSHConfig, error) {
+	if ssh != "" {
+		if explicit != "" && !exists(explicit) {
+			return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ssh config %s: no such file", explicit)}
+		}
+		return &SSHConfig{ssh: ssh, explicit: explicit, home: home}, nil
+	}
 	paths := []string{filepath.Join(home, ".ssh", "config"), "/etc/ssh/ssh_config"}
 	if explicit != "" {
 		paths = []string{explicit}
@@ -73,6 +93,7 @@ type settings struct {
 	alias string
 	over  Overrides
 	cfg   *SSHConfig
+	g     *sshG // ssh -G's answer, when ssh reads the files
 	err   error
 }
 
@@ -80,6 +101,12 @@ func (s *settings) get(keyword string) (string, bool) {
 	k := strings.ToLower(keyword)
 	if v, ok := s.over[k]; ok && len(v) > 0 {
 		return v[len(v)-1], true
+	}
+	if s.g != nil {
+		if v, ok := s.g.set(k); ok {
+			return v[0], true
+		}
+		return "", false
 	}
 	for i, f := range s.cfg.files {
 		v, err := f.Get(s.alias, keyword)
@@ -97,6 +124,14 @@ func (s *settings) get(keyword string) (string, bool) {
 // the files (ssh accumulates IdentityFile and CertificateFile this way).
 func (s *settings) all(keyword string) (cmdline, files []string) {
 	cmdline = s.over[strings.ToLower(keyword)]
+	if s.g != nil {
+		// ssh lists the command line's first.
+		v, _ := s.g.set(keyword)
+		if len(v) >= len(cmdline) && slices.Equal(v[:len(cmdline)], cmdline) {
+			v = v[len(cmdline):]
+		}
+		return cmdline, v
+	}
 	for i, f := range s.cfg.files {
 		v, err := f.GetAll(s.alias, keyword)
 		if err != nil && s.err == nil {
@@ -180,7 +215,18 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 		return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ProxyJump: more than 8 hops (a loop?) at %s", alias)}
 	}
 	s := &settings{alias: alias, over: over, cfg: c}
-	e := &Endpoint{Alias: alias}
+	if c.ssh != "" {
+		g, err := runSSHG(c.ssh, alias, c.explicit, c.home, over)
+		if err != nil {
+			return nil, &StartupError{Kind: StartupConfig, Err: err}
+		}
+		s.g = g
+	}
+	var notices []string
+	if s.g != nil {
+		notices = s.g.noticeUnsupported(alias)
+	}
+	e := &Endpoint{Alias: alias, Notices: notices}
 	e.User = s.str("User", def.User)
 	e.Port = s.number("Port", 22, 1, 65535)
 	x := expander{alias: alias, localUser: def.User, home: def.Home, user: e.User, port: e.Port}
@@ -295,6 +341,16 @@ func (s *settings) proxies() (jumps, command string) {
 		return pick("proxyjump", j[len(j)-1])
 	case cok && len(c) > 0:
 		return pick("proxycommand", c[len(c)-1])
+	}
+	if s.g != nil {
+		// ssh has kept the first of the two already.
+		if v, ok := s.g.set("proxycommand"); ok {
+			return pick("proxycommand", v[0])
+		}
+		if v, ok := s.g.set("proxyjump"); ok {
+			return pick("proxyjump", v[0])
+		}
+		return "none", ""
 	}
 	for i, f := range s.cfg.files {
 		key, value, err := firstOf(f, s.alias, "proxyjump", "proxycommand")

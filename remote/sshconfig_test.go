@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,9 +22,12 @@ func configFile(t *testing.T, text string) string {
 var testDefaults = Defaults{User: "me", Home: "/home/me", ConnectTimeout: 15 * time.Second,
 	KeepaliveInterval: 15 * time.Second, KeepaliveCountMax: 3, StrictHostKeyChecking: HostKeyYes}
 
+// resolve resolves alias with ssh -G when ssh is installed (as in CI),
+// and checks that the library, the fallback, agrees on what both read.
 func resolve(t *testing.T, config, alias string, over Overrides) *Endpoint {
 	t.Helper()
-	c, err := LoadSSHConfig(configFile(t, config), "/home/me")
+	file := configFile(t, config)
+	c, err := LoadSSHConfig(file, "/home/me")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +35,31 @@ func resolve(t *testing.T, config, alias string, over Overrides) *Endpoint {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.ssh != "" {
+		lib, err := LoadSSHConfigWith(file, "/home/me", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := lib.Resolve(alias, over, testDefaults)
+		if err != nil {
+			t.Fatalf("the library: %v", err)
+		}
+		if got, want := summary(l), summary(e); got != want {
+			t.Errorf("the library resolves %s as\n%s\nssh -G as\n%s", alias, got, want)
+		}
+	}
 	return e
+}
+
+// summary is what the comparisons look at.
+func summary(e *Endpoint) string {
+	s := fmt.Sprintf("%s@%s:%d proxy=%q ids=%v certs=%v only=%v agent=%q known=%v strict=%s alias=%q timeout=%v alive=%v/%d batch=%v",
+		e.User, e.Host, e.Port, e.ProxyCommand, e.Identities, e.CertificateFiles, e.IdentitiesOnly, e.AgentSocket,
+		e.KnownHostsFiles, e.StrictHostKeyChecking, e.HostKeyAlias, e.ConnectTimeout, e.KeepaliveInterval, e.KeepaliveCountMax, e.BatchMode)
+	for _, j := range e.Jumps {
+		s += " via " + summary(j)
+	}
+	return s
 }
 
 func TestHostAliasGivesHostNamePortUserAndKeys(t *testing.T) {
@@ -128,7 +156,7 @@ func TestBadValuesInTheFileAreErrorsNamingThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Resolve("h", Overrides{}, testDefaults)
-	if err == nil || !strings.Contains(err.Error(), "Port") || !strings.Contains(err.Error(), "eighty") {
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "port") || !strings.Contains(err.Error(), "eighty") {
 		t.Fatalf("got %v", err)
 	}
 	if _, err := LoadSSHConfig("/nonexistent/config", "/home/me"); err == nil {
@@ -142,7 +170,7 @@ Host ssm
     HostName i-0abc
     User ec2-user
     Port 2200
-    ProxyCommand sh -c "aws ssm start-session --target %h --parameters portNumber=%p" # %r %n %%
+    ProxyCommand sh -c "aws ssm start-session --target %h --parameters portNumber=%p"
 Host first-jump
     ProxyJump bastion
 Host first-command

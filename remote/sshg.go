@@ -1,0 +1,150 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// With OpenSSH's client installed, the files are read by it: `ssh -G`
+// prints the settings ssh would use for a host, after every Host and
+// Match block (all, canonical, final, exec, host, originalhost, user,
+// localuser, localnetwork, tagged, negated), Include, and the final pass,
+// exactly as ssh evaluates them (Match exec runs its command, as ssh
+// does). A keyword counts as set when its value differs from what ssh -G
+// prints with no files at all: then sftpmount's own defaults (a connect
+// timeout, keepalives) stay where the user set nothing. Without ssh, the
+// files are parsed by kevinburke/ssh_config, which knows Host, Include
+// and Match all/host only, and refuses other Match lines.
+
+// sshG holds ssh -G's answer for one host, and the answer without files.
+type sshG struct {
+	values, base map[string][]string
+}
+
+// sshGTimeout bounds ssh -G, whose Match exec commands are the user's.
+const sshGTimeout = 30 * time.Second
+
+// runSSHG asks ssh for alias's settings: files is -F's file, or "" for
+// the user's and the system's files; over the command line's keywords.
+func runSSHG(ssh, alias, files, home string, over Overrides) (*sshG, error) {
+	if files == "" {
+		// ssh would read the passwd entry's home; ours is $HOME, so
+		// the user's file is named, with the system's after it.
+		f, err := os.CreateTemp("", "sftpmount-ssh-config-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(f.Name())
+		var b bytes.Buffer
+		if user := filepath.Join(home, ".ssh", "config"); exists(user) {
+			fmt.Fprintf(&b, "Include %q\n", user)
+		}
+		if exists("/etc/ssh/ssh_config") {
+			b.WriteString("Include /etc/ssh/ssh_config\n")
+		}
+		f.Write(b.Bytes())
+		f.Close()
+		files = f.Name()
+	}
+	var args []string
+	keys := make([]string, 0, len(over))
+	for k := range over {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range over[k] {
+			args = append(args, "-o", k+"="+v)
+		}
+	}
+	values, err := sshGOnce(ssh, append(append([]string{"-F", files}, args...), alias))
+	if err != nil {
+		return nil, err
+	}
+	base, err := sshGOnce(ssh, []string{"-F", "/dev/null", alias})
+	if err != nil {
+		return nil, err
+	}
+	return &sshG{values: values, base: base}, nil
+}
+
+func sshGOnce(ssh string, args []string) (map[string][]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sshGTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ssh, append([]string{"-G"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		// ssh's own reasons, without its closing "terminating" line.
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "Pseudo-terminal") && !strings.Contains(l, "terminating, ") {
+				lines = append(lines, l)
+			}
+		}
+		msg := strings.Join(lines, "; ")
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("reading the ssh config with %s -G: %s", ssh, msg)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if ok {
+			m[k] = append(m[k], v)
+		}
+	}
+	return m, nil
+}
+
+// set returns keyword's values when the files (or command line) set them.
+func (g *sshG) set(keyword string) ([]string, bool) {
+	k := strings.ToLower(keyword)
+	v, ok := g.values[k]
+	if !ok || slices.Equal(v, g.base[k]) {
+		return nil, false
+	}
+	return v, true
+}
+
+// unsupportedSettings are keywords that change how ssh would connect and
+// that sftpmount does not do: set in the files, each gets a notice rather
+// than being dropped in silence.
+var unsupportedSettings = map[string]string{
+	"bindaddress":    "connections leave from the system's choice of address",
+	"bindinterface":  "connections leave from the system's choice of interface",
+	"addressfamily":  "both IPv4 and IPv6 are tried",
+	"proxyusefdpass": "the ProxyCommand's stdin and stdout carry the connection",
+	"compression":    "Go's SSH library has no compression",
+	"rekeylimit":     "Go's SSH library rekeys after its own limits",
+}
+
+// noticeUnsupported lists the settings above that the files set for alias.
+func (g *sshG) noticeUnsupported(alias string) []string {
+	var out []string
+	keys := make([]string, 0, len(unsupportedSettings))
+	for k := range unsupportedSettings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if v, ok := g.set(k); ok {
+			out = append(out, fmt.Sprintf("ssh config sets %s %s for %s: not supported, going on without it (%s)", k, strings.Join(v, " "), alias, unsupportedSettings[k]))
+		}
+	}
+	return out
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
