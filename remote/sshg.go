@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -72,7 +73,32 @@ func runSSHG(ssh, alias, files, home string, over Overrides) (*sshG, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sshG{values: values, base: base}, nil
+	g := &sshG{values: values, base: base}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" && u.HomeDir != home {
+		g.rehome(u.HomeDir, home)
+	}
+	return g, nil
+}
+
+// pathSettings are the keywords whose values are local paths.
+var pathSettings = []string{"identityfile", "certificatefile", "userknownhostsfile", "globalknownhostsfile", "identityagent"}
+
+// rehome gives paths ssh expanded with the passwd entry's home (~, %d)
+// the home sftpmount was given ($HOME) instead.
+func (g *sshG) rehome(pw, home string) {
+	for _, m := range []map[string][]string{g.values, g.base} {
+		for _, k := range pathSettings {
+			for i, v := range m[k] {
+				fields := strings.Fields(v)
+				for j, f := range fields {
+					if f == pw || strings.HasPrefix(f, pw+"/") {
+						fields[j] = home + f[len(pw):]
+					}
+				}
+				m[k][i] = strings.Join(fields, " ")
+			}
+		}
+	}
 }
 
 func sshGOnce(ssh string, args []string) (map[string][]string, error) {
