@@ -135,7 +135,7 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 	n.flushHandles()
 	a, err := n.fs.lookupAttr(ctx, rel)
 	if err != nil {
-		return n.fs.result("getattr", rel, n.goneIfMissing(err), nil)
+		return n.fs.result("getattr", rel, n.goneIfMissing(rel, err), nil)
 	}
 	if !n.IsRoot() && sysMode(a.Mode)&syscall.S_IFMT != n.StableAttr().Mode {
 		// Another object under the name now (a file replaced by a

@@ -258,10 +258,15 @@ func (n *Node) showLinksLocked(out *fuse.Attr) {
 // with "no such file": another client, or a change whose answer a lost
 // connection took (a rename that happened), removed it. The kernel, which
 // still holds the name, then looks it up again instead of failing every
-// open of it until its entry times out. err is returned unchanged.
-func (n *Node) goneIfMissing(err error) error {
+// open of it until its entry times out. asked is the path the request
+// used: a node renamed meanwhile (through the mount) is not at it any
+// more, and stays. err is returned unchanged.
+func (n *Node) goneIfMissing(asked string, err error) error {
 	if err != nil && errnoOf(err) == syscall.ENOENT && !n.IsRoot() {
 		rel := n.rel()
+		if rel != asked {
+			return err
+		}
 		n.fs.forget(rel) // its cached attributes would bring it back
 		n.fs.removed(rel)
 		n.retire()

@@ -50,7 +50,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		n.fs.touched(rel)
 	}
 	if err != nil {
-		return nil, 0, n.fs.result("open", rel, n.goneIfMissing(err), n.explainOpen(ctx, rel, false))
+		return nil, 0, n.fs.result("open", rel, n.goneIfMissing(rel, err), n.explainOpen(ctx, rel, false))
 	}
 	n.fs.result("open", rel, nil, nil)
 	var keep uint32
