@@ -103,7 +103,13 @@ func checkFuseDevice() error {
 	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 		return fail(ExitMount, "no FUSE device: /dev/fuse is missing; load the module with 'modprobe fuse' (in a container, pass --device /dev/fuse)")
 	}
+	// Opened as the user, as the setuid fusermount3 opens it too (with
+	// the caller's privileges): what it would refuse is refused here,
+	// before anything is sent to the server, and nothing more.
 	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil && os.Getuid() != 0 && errors.Is(err, os.ErrPermission) {
+		return fail(ExitMount, "cannot open /dev/fuse: permission denied (fusermount3 opens it as you too); desktops make it crw-rw-rw- (mode 0666): ask for that, or to be in the group that may open it")
+	}
 	if err != nil {
 		return fail(ExitMount, fmt.Sprintf("cannot open /dev/fuse: %v", errors.Unwrap(err)))
 	}
