@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // authenticator logs one endpoint in, on the first connection and on every
@@ -21,7 +23,7 @@ import (
 // (Config.KeepPassword), otherwise it is wiped and a reconnect relies on
 // keys alone.
 type authenticator struct {
-	ep       *Endpoint
+	ep       *sshconf.Endpoint
 	debugf   func(string, ...any)
 	prompter Prompter // nil once the first login is done
 	password []byte   // given at mount time (-o password_stdin); nil if none
@@ -46,7 +48,7 @@ func (a *authenticator) canLoginAgain() bool {
 
 // newAuthenticator takes its own copy of the password: the caller wipes
 // its copy as soon as the first connection is made.
-func newAuthenticator(ep *Endpoint, cfg *Config) *authenticator {
+func newAuthenticator(ep *sshconf.Endpoint, cfg *Config) *authenticator {
 	a := &authenticator{ep: ep, debugf: cfg.debugf, prompter: cfg.Prompter, keep: cfg.KeepPassword}
 	if cfg.Password != nil {
 		a.password = append(make([]byte, 0, len(cfg.Password)), cfg.Password...)
@@ -229,7 +231,7 @@ func (a *authenticator) loadKeys(p Prompter) error {
 	return nil
 }
 
-func (a *authenticator) loadKey(id Identity, p Prompter) (ssh.Signer, error) {
+func (a *authenticator) loadKey(id sshconf.Identity, p Prompter) (ssh.Signer, error) {
 	data, err := os.ReadFile(id.Path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !id.Required {

@@ -42,7 +42,7 @@ func (c *Client) startBulk(s *session) {
 func (c *Client) secondConnection(ctx context.Context, s *session) (*ssh.Client, error) {
 	for _, h := range c.hops {
 		if !h.auth.canLoginAgain() {
-			return nil, fmt.Errorf("logging in to %s needed a password, not kept (keep_password)", h.ep.addr())
+			return nil, fmt.Errorf("logging in to %s needed a password, not kept (keep_password)", h.ep.Addr())
 		}
 	}
 	g := newConnectGuard(ctx, c.cfg.Target.ConnectTimeout)

@@ -1,19 +1,24 @@
-// Package remote owns the SSH side of sftpmount: ssh_config, host-key
-// checking, authentication, jump hosts, keepalive, per-call deadlines and
-// the SFTP session. It knows nothing of FUSE; callers get plain Go errors
-// wrapped once with the operation and path.
+// Package remote owns the SSH and SFTP side of sftpmount, given an
+// Endpoint that package sshconf resolved: the transport (TCP or a
+// ProxyCommand, jump hosts, host-key checking, authentication, algorithm
+// negotiation, keepalive), the SFTP sessions, and the client the mount
+// uses, with per-call deadlines, reconnects and reopened files. It knows
+// nothing of FUSE; callers get plain Go errors wrapped once with the
+// operation and path.
 package remote
 
 import (
 	"io"
 	"log"
 	"time"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // Config says where to connect and how. Target comes from Resolve; the
 // rest are the mount's own settings.
 type Config struct {
-	Target *Endpoint
+	Target *sshconf.Endpoint
 	Dir    string // remote directory to serve; relative paths are under the login directory
 	// SFTPServer, when set, is a command run on the server instead of
 	// its sftp subsystem (sshfs's -o sftp_server=).

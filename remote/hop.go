@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // hop is one SSH server on the way: a ProxyJump host or the target, with
 // what it takes to trust it and log in there.
 type hop struct {
-	ep   *Endpoint
+	ep   *sshconf.Endpoint
 	keys *hostKeyChecker
 	auth *authenticator
 	say  func(string) // a line of the ProxyCommand's stderr
@@ -23,7 +25,7 @@ type hop struct {
 
 func newHops(cfg *Config) ([]*hop, error) {
 	var hops []*hop
-	for _, ep := range append(append([]*Endpoint{}, cfg.Target.Jumps...), cfg.Target) {
+	for _, ep := range append(append([]*sshconf.Endpoint{}, cfg.Target.Jumps...), cfg.Target) {
 		hk, err := newHostKeyChecker(ep, cfg.notice)
 		if err != nil {
 			return nil, err
@@ -33,7 +35,7 @@ func newHops(cfg *Config) ([]*hop, error) {
 		}
 		if ep.Algorithms.HostKeys == nil {
 			// Not from Resolve: OpenSSH's defaults, never Go's.
-			(&settings{over: Overrides{}, cfg: &SSHConfig{}}).resolveAlgorithmsInto(&ep.Algorithms)
+			ep.Algorithms = sshconf.DefaultAlgorithms()
 		}
 		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
 	}
@@ -43,7 +45,7 @@ func newHops(cfg *Config) ([]*hop, error) {
 // login opens a connection to the hop, directly or through the previous
 // hop's SSH connection, checks its host key and authenticates.
 func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, error) {
-	addr := h.ep.addr()
+	addr := h.ep.Addr()
 	var conn net.Conn
 	var proxy *proxyConn
 	var err error

@@ -8,11 +8,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // HostKeyError says why a server's key was refused, in one line that names
@@ -39,12 +40,12 @@ func (e *HostKeyError) Error() string {
 // files and applies StrictHostKeyChecking to a key not on record. A
 // changed or revoked key is refused whatever the mode.
 type hostKeyChecker struct {
-	ep       *Endpoint
+	ep       *sshconf.Endpoint
 	callback ssh.HostKeyCallback
 	notice   func(string) // one line on stderr: keys added or accepted unverified
 }
 
-func newHostKeyChecker(ep *Endpoint, notice func(string)) (*hostKeyChecker, error) {
+func newHostKeyChecker(ep *sshconf.Endpoint, notice func(string)) (*hostKeyChecker, error) {
 	hk := &hostKeyChecker{ep: ep, notice: notice}
 	return hk, hk.load()
 }
@@ -79,7 +80,7 @@ func (hk *hostKeyChecker) name() string {
 	if hk.ep.HostKeyAlias != "" {
 		return net.JoinHostPort(hk.ep.HostKeyAlias, "22")
 	}
-	return hk.ep.addr()
+	return hk.ep.Addr()
 }
 
 // check returns the ssh.HostKeyCallback for one handshake. p may ask the
@@ -120,12 +121,12 @@ func (hk *hostKeyChecker) check(p Prompter) ssh.HostKeyCallback {
 func (hk *hostKeyChecker) unknown(herr *HostKeyError, key ssh.PublicKey, host, port string, p Prompter) error {
 	herr.addHint = fmt.Sprintf("ssh-keyscan -p %s -t %s %s >> %s", port, keyScanType(key.Type()), host, hk.writeFile())
 	switch hk.ep.StrictHostKeyChecking {
-	case HostKeyNo:
+	case sshconf.HostKeyNo:
 		hk.notice(fmt.Sprintf("warning: StrictHostKeyChecking=no: accepting the UNVERIFIED host key of %s (%s %s)", herr.Host, herr.KeyType, herr.Fingerprint))
 		return nil
-	case HostKeyAcceptNew:
+	case sshconf.HostKeyAcceptNew:
 		return hk.record(herr, key)
-	case HostKeyAsk:
+	case sshconf.HostKeyAsk:
 		if p == nil || hk.ep.BatchMode {
 			return herr
 		}
@@ -294,8 +295,4 @@ func splitHostPort(hostport string) (string, string) {
 		return hostport, "22"
 	}
 	return host, port
-}
-
-func joinHostPort(host string, port int) string {
-	return net.JoinHostPort(host, strconv.Itoa(port))
 }

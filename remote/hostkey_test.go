@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 func newEd25519(t *testing.T) ssh.PublicKey {
@@ -58,7 +60,7 @@ var addr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2222}
 func checkerFor(t *testing.T, mode string, files ...string) (*hostKeyChecker, *[]string) {
 	t.Helper()
 	var notices []string
-	ep := &Endpoint{Host: "127.0.0.1", Port: 2222, KnownHostsFiles: files, StrictHostKeyChecking: mode}
+	ep := &sshconf.Endpoint{Host: "127.0.0.1", Port: 2222, KnownHostsFiles: files, StrictHostKeyChecking: mode}
 	hk, err := newHostKeyChecker(ep, func(s string) { notices = append(notices, s) })
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +74,7 @@ func (hk *hostKeyChecker) verify(key ssh.PublicKey, p Prompter) error {
 
 func TestRecordedKeyIsAcceptedInBracketedPortForm(t *testing.T) {
 	key := newEd25519(t)
-	hk, _ := checkerFor(t, HostKeyYes, knownHostsFile(t, knownhosts.Line([]string{"[127.0.0.1]:2222"}, key)))
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, knownHostsFile(t, knownhosts.Line([]string{"[127.0.0.1]:2222"}, key)))
 	if err := hk.verify(key, nil); err != nil {
 		t.Fatalf("recorded key refused: %v", err)
 	}
@@ -81,7 +83,7 @@ func TestRecordedKeyIsAcceptedInBracketedPortForm(t *testing.T) {
 func TestHashedEntryIsAccepted(t *testing.T) {
 	key := newEd25519(t)
 	hashed := knownhosts.HashHostname("[127.0.0.1]:2222")
-	hk, _ := checkerFor(t, HostKeyYes, knownHostsFile(t, knownhosts.Line([]string{hashed}, key)))
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, knownHostsFile(t, knownhosts.Line([]string{hashed}, key)))
 	if err := hk.verify(key, nil); err != nil {
 		t.Fatalf("hashed entry refused: %v", err)
 	}
@@ -90,7 +92,7 @@ func TestHashedEntryIsAccepted(t *testing.T) {
 func TestUnknownKeyIsRefusedWithFingerprintAndHowToAdd(t *testing.T) {
 	key := newEd25519(t)
 	file := knownHostsFile(t, knownhosts.Line([]string{"otherhost"}, newEd25519(t)))
-	hk, _ := checkerFor(t, HostKeyYes, file)
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, file)
 	err := hk.verify(key, nil)
 	var he *HostKeyError
 	if !errors.As(err, &he) || he.Changed {
@@ -105,7 +107,7 @@ func TestUnknownKeyIsRefusedWithFingerprintAndHowToAdd(t *testing.T) {
 }
 
 func TestNoKnownHostsFileRefusesEveryKey(t *testing.T) {
-	hk, _ := checkerFor(t, HostKeyYes, filepath.Join(t.TempDir(), "absent"))
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, filepath.Join(t.TempDir(), "absent"))
 	if err := hk.verify(newEd25519(t), nil); err == nil {
 		t.Fatal("key accepted with no known_hosts at all")
 	}
@@ -113,7 +115,7 @@ func TestNoKnownHostsFileRefusesEveryKey(t *testing.T) {
 
 func TestChangedKeyIsRefusedAsPossibleAttack(t *testing.T) {
 	file := knownHostsFile(t, knownhosts.Line([]string{"[127.0.0.1]:2222"}, newEd25519(t)))
-	hk, _ := checkerFor(t, HostKeyYes, file)
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, file)
 	err := hk.verify(newEd25519(t), nil)
 	var he *HostKeyError
 	if !errors.As(err, &he) || !he.Changed {
@@ -127,7 +129,7 @@ func TestChangedKeyIsRefusedAsPossibleAttack(t *testing.T) {
 func TestRevokedKeyIsRefused(t *testing.T) {
 	key := newEd25519(t)
 	file := knownHostsFile(t, "@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))), knownhosts.Line([]string{"[127.0.0.1]:2222"}, key))
-	hk, _ := checkerFor(t, HostKeyYes, file)
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, file)
 	if err := hk.verify(key, nil); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("got %v", err)
 	}
@@ -135,12 +137,12 @@ func TestRevokedKeyIsRefused(t *testing.T) {
 
 func TestHandshakeAsksForTheKeyTypeOnRecord(t *testing.T) {
 	file := knownHostsFile(t, knownhosts.Line([]string{"[127.0.0.1]:2222"}, newECDSA(t)))
-	hk, _ := checkerFor(t, HostKeyYes, file)
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, file)
 	algos := hk.algorithmsFor(addr)
 	if len(algos) != 1 || algos[0] != ssh.KeyAlgoECDSA256 {
 		t.Fatalf("algorithms %v, want [%s]", algos, ssh.KeyAlgoECDSA256)
 	}
-	other, _ := checkerFor(t, HostKeyYes, file)
+	other, _ := checkerFor(t, sshconf.HostKeyYes, file)
 	other.ep.Host = "unknown"
 	if got := other.algorithmsFor(addr); len(got) != 0 {
 		t.Fatalf("unknown host: %v, want the defaults (none)", got)
@@ -172,7 +174,7 @@ func (a *answers) Say(msg string) { a.asked = append(a.asked, msg) }
 
 func TestAcceptNewRecordsAnUnknownKeyAndStillRefusesAChangedOne(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "sub", "known_hosts")
-	hk, notices := checkerFor(t, HostKeyAcceptNew, file)
+	hk, notices := checkerFor(t, sshconf.HostKeyAcceptNew, file)
 	key := newEd25519(t)
 	if err := hk.verify(key, nil); err != nil {
 		t.Fatalf("accept-new refused a new key: %v", err)
@@ -195,12 +197,12 @@ func TestAcceptNewRecordsAnUnknownKeyAndStillRefusesAChangedOne(t *testing.T) {
 
 func TestNoAcceptsAnUnknownKeyWithAWarningButNeverAChangedOne(t *testing.T) {
 	known := knownHostsFile(t, knownhosts.Line([]string{"[127.0.0.1]:2222"}, newEd25519(t)))
-	hk, notices := checkerFor(t, HostKeyNo, known)
+	hk, notices := checkerFor(t, sshconf.HostKeyNo, known)
 	var he *HostKeyError
 	if err := hk.verify(newEd25519(t), nil); !errors.As(err, &he) || !he.Changed {
 		t.Fatalf("changed key under StrictHostKeyChecking=no: %v", err)
 	}
-	hk, notices = checkerFor(t, HostKeyNo, filepath.Join(t.TempDir(), "absent"))
+	hk, notices = checkerFor(t, sshconf.HostKeyNo, filepath.Join(t.TempDir(), "absent"))
 	if err := hk.verify(newEd25519(t), nil); err != nil {
 		t.Fatalf("unknown key refused under no: %v", err)
 	}
@@ -214,7 +216,7 @@ func TestNoAcceptsAnUnknownKeyWithAWarningButNeverAChangedOne(t *testing.T) {
 
 func TestAskShowsTheFingerprintAndRecordsTheKeyOnYes(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "known_hosts")
-	hk, _ := checkerFor(t, HostKeyAsk, file)
+	hk, _ := checkerFor(t, sshconf.HostKeyAsk, file)
 	hk.ep.HashKnownHosts = true
 	key := newEd25519(t)
 	p := &answers{replies: []string{"maybe", "yes"}}
@@ -235,7 +237,7 @@ func TestAskShowsTheFingerprintAndRecordsTheKeyOnYes(t *testing.T) {
 
 func TestAskAcceptsTheFingerprintTypedBackAndRefusesNo(t *testing.T) {
 	key := newEd25519(t)
-	hk, _ := checkerFor(t, HostKeyAsk, filepath.Join(t.TempDir(), "known_hosts"))
+	hk, _ := checkerFor(t, sshconf.HostKeyAsk, filepath.Join(t.TempDir(), "known_hosts"))
 	if err := hk.verify(key, &answers{replies: []string{"no"}}); err == nil || !strings.Contains(err.Error(), "not accepted") {
 		t.Fatalf("after no: %v", err)
 	}
@@ -245,7 +247,7 @@ func TestAskAcceptsTheFingerprintTypedBackAndRefusesNo(t *testing.T) {
 }
 
 func TestAskWithNobodyToAskRefuses(t *testing.T) {
-	hk, _ := checkerFor(t, HostKeyAsk, filepath.Join(t.TempDir(), "known_hosts"))
+	hk, _ := checkerFor(t, sshconf.HostKeyAsk, filepath.Join(t.TempDir(), "known_hosts"))
 	var he *HostKeyError
 	if err := hk.verify(newEd25519(t), nil); !errors.As(err, &he) {
 		t.Fatalf("got %v", err)
@@ -254,7 +256,7 @@ func TestAskWithNobodyToAskRefuses(t *testing.T) {
 
 func TestHostKeyAliasIsLookedUpWithoutThePort(t *testing.T) {
 	key := newEd25519(t)
-	hk, _ := checkerFor(t, HostKeyYes, knownHostsFile(t, knownhosts.Line([]string{"fileserver"}, key)))
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, knownHostsFile(t, knownhosts.Line([]string{"fileserver"}, key)))
 	hk.ep.HostKeyAlias = "fileserver"
 	if err := hk.verify(key, nil); err != nil {
 		t.Fatalf("alias entry refused: %v", err)
@@ -270,7 +272,7 @@ func TestCertificateSignedByACertAuthorityIsAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := "@cert-authority [127.0.0.1]:2222 " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(ca.PublicKey())))
-	hk, _ := checkerFor(t, HostKeyYes, knownHostsFile(t, line))
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, knownHostsFile(t, line))
 	if err := hk.verify(cert, nil); err != nil {
 		t.Fatalf("certificate refused: %v", err)
 	}
@@ -285,7 +287,7 @@ func TestCertificateSignedByACertAuthorityIsAccepted(t *testing.T) {
 
 func TestHandshakeAsksForCertificatesWhenAnAuthorityCoversTheHost(t *testing.T) {
 	ca := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(newEd25519(t))))
-	hk, _ := checkerFor(t, HostKeyYes, knownHostsFile(t, "@cert-authority [127.0.0.1]:2222 "+ca))
+	hk, _ := checkerFor(t, sshconf.HostKeyYes, knownHostsFile(t, "@cert-authority [127.0.0.1]:2222 "+ca))
 	algos := hk.algorithmsFor(addr)
 	if len(algos) == 0 || algos[0] != ssh.CertAlgoED25519v01 {
 		t.Fatalf("algorithms %v: certificates should come first", algos)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // pipeSession runs an SFTP client against serve over in-memory pipes.
@@ -54,5 +56,5 @@ func silentServer(r io.Reader, w io.WriteCloser) {
 }
 
 func testClient(s *session, timeout time.Duration, root string) *Client {
-	return &Client{cfg: Config{Timeout: timeout, Target: &Endpoint{ConnectTimeout: timeout}, Debug: discardLogger}, cur: s, root: root}
+	return &Client{cfg: Config{Timeout: timeout, Target: &sshconf.Endpoint{ConnectTimeout: timeout}, Debug: discardLogger}, cur: s, root: root}
 }

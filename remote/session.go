@@ -88,9 +88,9 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 			// shell: a shell rc that waits (a lock, a prompt) is the
 			// usual cause, and the generic message would send the user
 			// looking at the network.
-			return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: no answer within %v after login (ConnectTimeout); is the remote login shell's startup file slow or waiting?", cfg.Target.addr(), cfg.Target.ConnectTimeout)}
+			return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: no answer within %v after login (ConnectTimeout); is the remote login shell's startup file slow or waiting?", cfg.Target.Addr(), cfg.Target.ConnectTimeout)}
 		}
-		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.addr(), err)}
+		return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("start sftp subsystem on %s: %w", cfg.Target.Addr(), err)}
 	}
 
 	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, sent: watch, dead: make(chan struct{})}
@@ -123,7 +123,7 @@ func loginHops(g *connectGuard, cfg *Config, hops []*hop) ([]*ssh.Client, func()
 			closeAll()
 			return nil, nil, err
 		}
-		cfg.debugf("connected to %s as %s", h.ep.addr(), h.ep.User)
+		cfg.debugf("connected to %s as %s", h.ep.Addr(), h.ep.User)
 		clients = append(clients, c)
 	}
 	return clients, closeAll, nil

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sftpmount/sftpmount/remote"
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // options is everything the command line can say. Defaults are set in one
@@ -19,7 +19,7 @@ type options struct {
 	Dir        string
 	Mountpoint string
 
-	SSH           remote.Overrides // -p, -o Port=, IdentityFile=, ProxyJump=...: win over ssh_config
+	SSH           sshconf.Overrides // -p, -o Port=, IdentityFile=, ProxyJump=...: win over ssh_config
 	SSHConfigFile string           // -F FILE: instead of ~/.ssh/config and /etc/ssh/ssh_config
 
 	Timeout      time.Duration // -o timeout= (seconds): deadline of every remote call
@@ -54,7 +54,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		SSH:             remote.Overrides{},
+		SSH:             sshconf.Overrides{},
 		Timeout:         30 * time.Second,
 		CacheTimeout:    20 * time.Second,
 		MaxConns:        defaultMaxConns,

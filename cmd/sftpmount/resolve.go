@@ -6,6 +6,7 @@ import (
 	"os/user"
 
 	"github.com/sftpmount/sftpmount/remote"
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // connectConfig resolves the host the way ssh would (command line, then
@@ -21,17 +22,17 @@ func connectConfig(o options, st *startup, debug *log.Logger) (remote.Config, er
 	if home == "" {
 		home = local.HomeDir
 	}
-	files, err := remote.LoadSSHConfig(o.SSHConfigFile, home)
+	files, err := sshconf.LoadSSHConfig(o.SSHConfigFile, home)
 	if err != nil {
 		return remote.Config{}, err
 	}
-	target, err := files.Resolve(o.Host, o.SSH, remote.Defaults{
+	target, err := files.Resolve(o.Host, o.SSH, sshconf.Defaults{
 		User:                  local.Username,
 		Home:                  home,
 		ConnectTimeout:        defaultConnectTimeout,
 		KeepaliveInterval:     defaultKeepaliveInterval,
 		KeepaliveCountMax:     defaultKeepaliveCountMax,
-		StrictHostKeyChecking: remote.HostKeyAsk,
+		StrictHostKeyChecking: sshconf.HostKeyAsk,
 	})
 	if err != nil {
 		return remote.Config{}, err

@@ -16,6 +16,7 @@ import (
 
 	sftpfs "github.com/sftpmount/sftpmount/fs"
 	"github.com/sftpmount/sftpmount/remote"
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 const memoryLimit = 80 << 20
@@ -153,6 +154,10 @@ func asFailure(err error) *failure {
 	var f *failure
 	if errors.As(err, &f) {
 		return f
+	}
+	var ce *sshconf.ConfigError
+	if errors.As(err, &ce) {
+		return fail(ExitConfig, ce.Error())
 	}
 	var se *remote.StartupError
 	if errors.As(err, &se) {

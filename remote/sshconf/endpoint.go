@@ -1,6 +1,10 @@
-package remote
+package sshconf
 
-import "time"
+import (
+	"net"
+	"strconv"
+	"time"
+)
 
 // Endpoint is one SSH server to log in to: the mount's target or one of
 // the jump hosts in front of it. Resolve fills it from the command line,
@@ -62,13 +66,19 @@ const (
 	HostKeyNo        = "no"
 )
 
-// knownHostsName is the name this endpoint's key is recorded under.
-func (e *Endpoint) knownHostsName() string {
+// KnownHostsName is the name this endpoint's key is recorded under.
+func (e *Endpoint) KnownHostsName() string {
 	if e.HostKeyAlias != "" {
 		// ssh looks an alias up without the port.
 		return e.HostKeyAlias
 	}
-	return joinHostPort(e.Host, e.Port)
+	return JoinHostPort(e.Host, e.Port)
 }
 
-func (e *Endpoint) addr() string { return joinHostPort(e.Host, e.Port) }
+// Addr is host:port, as dialed.
+func (e *Endpoint) Addr() string { return JoinHostPort(e.Host, e.Port) }
+
+// JoinHostPort is net.JoinHostPort with a numeric port.
+func JoinHostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}

@@ -1,4 +1,4 @@
-package remote
+package sshconf
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func LoadSSHConfig(explicit, home string) (*SSHConfig, error) {
 func LoadSSHConfigWith(explicit, home, ssh string) (*SSHConfig, error) {
 	if ssh != "" {
 		if explicit != "" && !exists(explicit) {
-			return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ssh config %s: no such file", explicit)}
+			return nil, configError(fmt.Errorf("ssh config %s: no such file", explicit))
 		}
 		return &SSHConfig{ssh: ssh, explicit: explicit, home: home}, nil
 	}
@@ -58,11 +58,11 @@ func LoadSSHConfigWith(explicit, home, ssh string) (*SSHConfig, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ssh config %s: %v", p, unwrapPathError(err))}
+			return nil, configError(fmt.Errorf("ssh config %s: %v", p, pathErr(err)))
 		}
 		f, err := ssh_config.DecodeBytes(data)
 		if err != nil {
-			return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ssh config %s: %v", p, err)}
+			return nil, configError(fmt.Errorf("ssh config %s: %v", p, err))
 		}
 		c.files = append(c.files, f)
 		c.names = append(c.names, p)
@@ -212,13 +212,13 @@ func (c *SSHConfig) Resolve(alias string, over Overrides, def Defaults) (*Endpoi
 
 func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth int) (*Endpoint, error) {
 	if depth > 8 {
-		return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ProxyJump: more than 8 hops (a loop?) at %s", alias)}
+		return nil, configError(fmt.Errorf("ProxyJump: more than 8 hops (a loop?) at %s", alias))
 	}
 	s := &settings{alias: alias, over: over, cfg: c}
 	if c.ssh != "" {
 		g, err := runSSHG(c.ssh, alias, c.explicit, c.home, over)
 		if err != nil {
-			return nil, &StartupError{Kind: StartupConfig, Err: err}
+			return nil, configError(err)
 		}
 		s.g = g
 	}
@@ -300,7 +300,7 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 		}
 	}
 	if s.err != nil {
-		return nil, &StartupError{Kind: StartupConfig, Err: s.err}
+		return nil, configError(s.err)
 	}
 	if !strings.EqualFold(jumps, "none") {
 		for _, spec := range strings.Split(jumps, ",") {
@@ -416,7 +416,7 @@ func (c *SSHConfig) resolveJump(spec string, def Defaults, depth int) ([]*Endpoi
 		}
 	}
 	if host == "" {
-		return nil, &StartupError{Kind: StartupConfig, Err: fmt.Errorf("ProxyJump %q: want [user@]host[:port]", spec)}
+		return nil, configError(fmt.Errorf("ProxyJump %q: want [user@]host[:port]", spec))
 	}
 	j, err := c.resolve(host, over, def, depth+1)
 	if err != nil {
@@ -528,4 +528,23 @@ func (x expander) paths(list string) []string {
 		out = append(out, x.path(p))
 	}
 	return out
+}
+
+// ConfigError is a setting that cannot be used: a bad value, a file that
+// cannot be read, or what ssh -G said. The command exits with its own
+// code for it.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configError(err error) error { return &ConfigError{Err: err} }
+
+// pathErr drops an *os.PathError's path, which the message names already.
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
