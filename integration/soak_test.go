@@ -50,7 +50,7 @@ type soak struct {
 	ops, bytes, mismatches, stuck, cutOff atomic.Int64
 	mu                                    sync.Mutex
 	failures                              []string
-	others                                int // failures other than mismatches
+	others                                int      // failures other than mismatches
 	started                               sync.Map // worker -> time its operation began
 }
 

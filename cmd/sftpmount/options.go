@@ -20,7 +20,7 @@ type options struct {
 	Mountpoint string
 
 	SSH           sshconf.Overrides // -p, -o Port=, IdentityFile=, ProxyJump=...: win over ssh_config
-	SSHConfigFile string           // -F FILE: instead of ~/.ssh/config and /etc/ssh/ssh_config
+	SSHConfigFile string            // -F FILE: instead of ~/.ssh/config and /etc/ssh/ssh_config
 
 	Timeout      time.Duration // -o timeout= (seconds): deadline of every remote call
 	Reconnect    bool          // -o reconnect[=yes|no] (default yes)

@@ -163,7 +163,6 @@ func (k algorithmKind) lacking(names []string) []string {
 	return out
 }
 
-
 // resolveAlgorithms fills the lists from s, with a notice in notices for
 // each name asked for that Go's SSH lacks.
 func (s *settings) resolveAlgorithms(notices *[]string) Algorithms {
@@ -214,8 +213,6 @@ func Supported(name string) bool { return goSupports[name] }
 
 // DefaultAlgorithms are OpenSSH's defaults, as far as Go's SSH has them.
 func DefaultAlgorithms() Algorithms {
-	var a Algorithms
-	var notices []string
-	a = (&settings{over: Overrides{}, cfg: &SSHConfig{}}).resolveAlgorithms(&notices)
-	return a
+	var notices []string // none: nothing was asked for
+	return (&settings{over: Overrides{}, cfg: &SSHConfig{}}).resolveAlgorithms(&notices)
 }
