@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sftpmount/sftpmount/remote/transport"
 )
 
 // The bulk sessions run on an SSH connection of their own when one can be
@@ -40,14 +42,12 @@ func (c *Client) startBulk(s *session) {
 // secondConnection logs in once more, as a reconnect would, and ties the
 // connection's life to s's.
 func (c *Client) secondConnection(ctx context.Context, s *session) (*ssh.Client, error) {
-	for _, h := range c.hops {
-		if !h.auth.canLoginAgain() {
-			return nil, fmt.Errorf("logging in to %s needed a password, not kept (keep_password)", h.ep.Addr())
-		}
+	if ok, hop := c.chain.CanLoginAgain(); !ok {
+		return nil, fmt.Errorf("logging in to %s needed a password, not kept (keep_password)", hop)
 	}
-	g := newConnectGuard(ctx, c.cfg.Target.ConnectTimeout)
-	defer g.done()
-	clients, closeAll, err := loginHops(g, &c.cfg, c.hops)
+	g := transport.NewGuard(ctx, c.cfg.Target.ConnectTimeout)
+	defer g.Done()
+	clients, closeAll, err := c.chain.Login(g)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+
+	"github.com/sftpmount/sftpmount/remote/transport"
 )
 
 // Client is the mount's handle on the server. Paths given to it are
@@ -21,10 +23,10 @@ import (
 // takes a context and is bounded by Config.Timeout on top of it.
 type Client struct {
 	cfg      Config
-	hops     []*hop // jump hosts, then the target
-	root     string // absolute remote path of the served directory
-	rootAttr Attr   // the served directory at mount
-	home     Attr   // the login directory: its owner is the remote user
+	chain    *transport.Chain // jump hosts, then the target
+	root     string           // absolute remote path of the served directory
+	rootAttr Attr             // the served directory at mount
+	home     Attr             // the login directory: its owner is the remote user
 
 	mu      sync.Mutex // guards cur and dialing
 	cur     *session
@@ -89,18 +91,19 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Debug == nil {
 		cfg.Debug = discardLogger
 	}
-	hops, err := newHops(&cfg)
+	chain, err := transport.NewChain(transport.Options{
+		Target: cfg.Target, Prompter: cfg.Prompter, Password: cfg.Password, KeepPassword: cfg.KeepPassword,
+		Debugf: cfg.debugf, Notice: cfg.notice,
+	})
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, hops: hops}
-	s, err := dial(ctx, &c.cfg, hops)
+	c := &Client{cfg: cfg, chain: chain}
+	s, err := dial(ctx, &c.cfg, chain)
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range hops {
-		h.auth.loggedIn()
-	}
+	chain.LoggedIn()
 	c.cur = s
 	c.startBulk(s)
 	root, rootAttr, err := resolveRoot(s.sftp, cfg.Dir)
@@ -209,7 +212,7 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 
 func (c *Client) redial(ctx context.Context) (*session, error) {
 	c.cfg.debugf("reconnecting")
-	s, err := dial(ctx, &c.cfg, c.hops)
+	s, err := dial(ctx, &c.cfg, c.chain)
 	if err != nil {
 		c.cfg.debugf("reconnect failed: %v", err)
 		return nil, fmt.Errorf("%w: reconnect: %v", ErrConnectionLost, err)
@@ -319,7 +322,7 @@ func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client
 	if err == nil || errors.Is(err, io.EOF) {
 		return err
 	}
-	return &OpError{Op: op, Path: abs, Err: unwrapPathError(err)}
+	return &OpError{Op: op, Path: abs, Err: transport.UnwrapPathError(err)}
 }
 
 // brokenTransport reports errors that mean the connection itself failed
@@ -332,14 +335,4 @@ func brokenTransport(err error) bool {
 		// pkg/sftp's words when the channel is gone under a request (its
 		// cause is often a bare io.EOF, which a read also returns at EOF).
 		(err != nil && strings.Contains(err.Error(), "failed to send packet"))
-}
-
-// unwrapPathError strips pkg/sftp's *os.PathError, whose path we already
-// carry, so the error is wrapped exactly once.
-func unwrapPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -3,6 +3,8 @@ package remote
 import (
 	"errors"
 	"fmt"
+
+	"github.com/sftpmount/sftpmount/remote/transport"
 )
 
 // ErrTimeout means a remote call did not answer within its deadline. The
@@ -36,23 +38,20 @@ type OpError struct {
 func (e *OpError) Error() string { return fmt.Sprintf("%s %s: %v", e.Op, e.Path, e.Err) }
 func (e *OpError) Unwrap() error { return e.Err }
 
-// StartupError is a failure to establish the first connection, classified so
-// the command can pick an exit code and print one line.
-type StartupError struct {
-	Kind StartupKind
-	Err  error
-}
-
-// StartupKind classifies why a mount could not start.
-type StartupKind int
-
-const (
-	StartupConnect   StartupKind = iota + 1 // TCP dial or SSH handshake failed
-	StartupHostKey                          // host key unknown, changed or unverifiable
-	StartupAuth                             // no authentication method was accepted
-	StartupRemoteDir                        // the directory to serve is missing or not a directory
-	StartupConfig                           // local configuration is wrong (unreadable key file...)
+// StartupError and its kinds are the transport's (see package transport);
+// the SFTP start and the directory to serve use them too.
+type (
+	StartupError = transport.StartupError
+	StartupKind  = transport.StartupKind
 )
 
-func (e *StartupError) Error() string { return e.Err.Error() }
-func (e *StartupError) Unwrap() error { return e.Err }
+const (
+	StartupConnect   = transport.StartupConnect
+	StartupHostKey   = transport.StartupHostKey
+	StartupAuth      = transport.StartupAuth
+	StartupRemoteDir = transport.StartupRemoteDir
+	StartupConfig    = transport.StartupConfig
+)
+
+// Prompter asks the person starting the mount (package transport).
+type Prompter = transport.Prompter

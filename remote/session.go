@@ -2,16 +2,16 @@ package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sftpmount/sftpmount/remote/transport"
 )
 
 // session is one SSH connection carrying one SFTP subsystem for every
@@ -72,10 +72,10 @@ func (s *session) isDead() bool {
 // with its host key checked and a login, then the SFTP subsystem. The
 // whole of it is bounded by the target's ConnectTimeout, prompts excepted.
 // The bulk sessions are started later, by startBulk.
-func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
-	g := newConnectGuard(ctx, cfg.Target.ConnectTimeout)
-	defer g.done()
-	clients, closeAll, err := loginHops(g, cfg, hops)
+func dial(ctx context.Context, cfg *Config, chain *transport.Chain) (*session, error) {
+	g := transport.NewGuard(ctx, cfg.Target.ConnectTimeout)
+	defer g.Done()
+	clients, closeAll, err := chain.Login(g)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 	sc, watch, err := newOrderedClient(target, cfg.SFTPServer)
 	if err != nil {
 		closeAll()
-		if g.expired() {
+		if g.Expired() {
 			// Logged in, but sshd runs sftp-server through the login
 			// shell: a shell rc that waits (a lock, a prompt) is the
 			// usual cause, and the generic message would send the user
@@ -102,31 +102,6 @@ func dial(ctx context.Context, cfg *Config, hops []*hop) (*session, error) {
 		go s.keepalive(cfg, s.ssh)
 	}
 	return s, nil
-}
-
-// loginHops connects and logs in to every hop in turn, each through the
-// one before; closeAll closes them all, last first.
-func loginHops(g *connectGuard, cfg *Config, hops []*hop) ([]*ssh.Client, func(), error) {
-	var clients []*ssh.Client
-	closeAll := func() {
-		for i := len(clients) - 1; i >= 0; i-- {
-			clients[i].Close()
-		}
-	}
-	for _, h := range hops {
-		var via *ssh.Client
-		if len(clients) > 0 {
-			via = clients[len(clients)-1]
-		}
-		c, err := h.login(g, via, cfg.Prompter)
-		if err != nil {
-			closeAll()
-			return nil, nil, err
-		}
-		cfg.debugf("connected to %s as %s", h.ep.Addr(), h.ep.User)
-		clients = append(clients, c)
-	}
-	return clients, closeAll, nil
 }
 
 // closeWhenLost closes the session when any of the connections under it
@@ -187,18 +162,4 @@ func (s *session) keepalive(cfg *Config, conn *ssh.Client) {
 			return
 		}
 	}
-}
-
-// unwrapNetError drops the "dial tcp 1.2.3.4:22:" prefix net adds, since the
-// caller's message already names the address.
-func unwrapNetError(err error) error {
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return errors.New(dns.Err)
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return op.Err
-	}
-	return err
 }

@@ -1,4 +1,4 @@
-package remote
+package transport
 
 import (
 	"crypto/ed25519"
@@ -56,7 +56,7 @@ func (hk *hostKeyChecker) load() error {
 		if _, err := os.Stat(f); err == nil {
 			existing = append(existing, f)
 		} else if !errors.Is(err, os.ErrNotExist) {
-			return &StartupError{Kind: StartupConfig, Err: fmt.Errorf("known hosts file %s: %v", f, unwrapPathError(err))}
+			return &StartupError{Kind: StartupConfig, Err: fmt.Errorf("known hosts file %s: %v", f, UnwrapPathError(err))}
 		}
 	}
 	if len(existing) == 0 {
@@ -188,7 +188,7 @@ func appendLine(file, line string) error {
 	}
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600)
 	if err != nil {
-		return unwrapPathError(err)
+		return UnwrapPathError(err)
 	}
 	if _, err := f.WriteString(line + "\n"); err != nil {
 		f.Close()

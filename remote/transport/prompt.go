@@ -1,4 +1,4 @@
-package remote
+package transport
 
 // Prompter asks the person starting the mount: on the terminal, or through
 // SSH_ASKPASS when there is none. Config.Prompter is nil when nobody can

@@ -1,4 +1,4 @@
-package remote
+package transport
 
 import (
 	"context"
@@ -23,7 +23,7 @@ type hop struct {
 	say  func(string) // a line of the ProxyCommand's stderr
 }
 
-func newHops(cfg *Config) ([]*hop, error) {
+func newHops(cfg *Options) ([]*hop, error) {
 	var hops []*hop
 	for _, ep := range append(append([]*sshconf.Endpoint{}, cfg.Target.Jumps...), cfg.Target) {
 		hk, err := newHostKeyChecker(ep, cfg.notice)
@@ -44,7 +44,7 @@ func newHops(cfg *Config) ([]*hop, error) {
 
 // login opens a connection to the hop, directly or through the previous
 // hop's SSH connection, checks its host key and authenticates.
-func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, error) {
+func (h *hop) login(g *Guard, via *ssh.Client, p Prompter) (*ssh.Client, error) {
 	addr := h.ep.Addr()
 	var conn net.Conn
 	var proxy *proxyConn
@@ -120,7 +120,7 @@ func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, 
 	return ssh.NewClient(cc, chans, reqs), nil
 }
 
-// connectGuard bounds a connect (every hop, the handshakes and the SFTP
+// Guard bounds a connect (every hop, the handshakes and the SFTP
 // start) by ConnectTimeout without progress: each step done (TCP connect,
 // key exchange, login, SFTP start) restarts the clock, as does a person
 // answering a prompt, so a silent server fails fast while a slow but
@@ -128,7 +128,7 @@ func (h *hop) login(g *connectGuard, via *ssh.Client, p Prompter) (*ssh.Client, 
 // closes the first TCP connection, which fails everything layered on it;
 // a socket deadline could not do that for hops reached through a jump
 // host.
-type connectGuard struct {
+type Guard struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	timeout time.Duration
@@ -141,8 +141,8 @@ type connectGuard struct {
 	paused  bool // a person is being asked
 }
 
-func newConnectGuard(ctx context.Context, timeout time.Duration) *connectGuard {
-	g := &connectGuard{timeout: timeout}
+func NewGuard(ctx context.Context, timeout time.Duration) *Guard {
+	g := &Guard{timeout: timeout}
 	g.ctx, g.cancel = context.WithCancel(ctx)
 	g.timer = time.AfterFunc(timeout, g.fire)
 	// A reconnect made for a kernel request is also bounded by that
@@ -152,7 +152,7 @@ func newConnectGuard(ctx context.Context, timeout time.Duration) *connectGuard {
 	return g
 }
 
-func (g *connectGuard) fire() {
+func (g *Guard) fire() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.fired = true
@@ -162,7 +162,7 @@ func (g *connectGuard) fire() {
 	}
 }
 
-func (g *connectGuard) watch(c net.Conn) {
+func (g *Guard) watch(c net.Conn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.conn = c
@@ -171,7 +171,7 @@ func (g *connectGuard) watch(c net.Conn) {
 	}
 }
 
-func (g *connectGuard) pause() {
+func (g *Guard) pause() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.paused = true
@@ -179,7 +179,7 @@ func (g *connectGuard) pause() {
 }
 
 // resume restarts the full timeout: the person has just answered.
-func (g *connectGuard) resume() {
+func (g *Guard) resume() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.paused = false
@@ -187,7 +187,7 @@ func (g *connectGuard) resume() {
 }
 
 // progress restarts the clock after a step of the connect succeeded.
-func (g *connectGuard) progress() {
+func (g *Guard) progress() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.paused && !g.fired {
@@ -196,26 +196,26 @@ func (g *connectGuard) progress() {
 }
 
 // done ends the guard once the session is up; the connection stays open.
-func (g *connectGuard) done() {
+func (g *Guard) done() {
 	g.timer.Stop()
 	g.stopCtx()
 	g.cancel()
 }
 
-func (g *connectGuard) expired() bool {
+func (g *Guard) expired() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.fired
 }
 
-func (g *connectGuard) timeoutError(addr string) error {
+func (g *Guard) timeoutError(addr string) error {
 	return &StartupError{Kind: StartupConnect, Err: fmt.Errorf("connect to %s: no answer within %v (ConnectTimeout)", addr, g.timeout)}
 }
 
 // pausingPrompter stops the connect timeout while a person is asked.
 type pausingPrompter struct {
 	p Prompter
-	g *connectGuard
+	g *Guard
 }
 
 func (pp pausingPrompter) Secret(prompt string) ([]byte, error) {

@@ -1,4 +1,4 @@
-package remote
+package transport
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ func (a *authenticator) canLoginAgain() bool {
 
 // newAuthenticator takes its own copy of the password: the caller wipes
 // its copy as soon as the first connection is made.
-func newAuthenticator(ep *sshconf.Endpoint, cfg *Config) *authenticator {
+func newAuthenticator(ep *sshconf.Endpoint, cfg *Options) *authenticator {
 	a := &authenticator{ep: ep, debugf: cfg.debugf, prompter: cfg.Prompter, keep: cfg.KeepPassword}
 	if cfg.Password != nil {
 		a.password = append(make([]byte, 0, len(cfg.Password)), cfg.Password...)
@@ -237,7 +237,7 @@ func (a *authenticator) loadKey(id sshconf.Identity, p Prompter) (ssh.Signer, er
 		if errors.Is(err, os.ErrNotExist) && !id.Required {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("identity file %s: %v", id.Path, unwrapPathError(err))
+		return nil, fmt.Errorf("identity file %s: %v", id.Path, UnwrapPathError(err))
 	}
 	s, err := ssh.ParsePrivateKey(data)
 	var missing *ssh.PassphraseMissingError
