@@ -40,8 +40,14 @@ var openSSHKeyAlgorithms = []string{
 var legacyKeyAlgorithms = []string{"ssh-rsa", "ssh-dss", "ssh-rsa-cert-v01@openssh.com", "ssh-dss-cert-v01@openssh.com"}
 
 var (
+	// OpenSSH's set of ciphers, with AES-GCM first as in Go's SSH
+	// library (AES-NI makes it the fastest here): under the soak's load
+	// with chacha20-poly1305 first, the connection was lost about once
+	// a minute, at what looks like each gigabyte's rekey (not found
+	// yet; TestTheServersRekeysDuringLargeCopiesLoseNothing does not
+	// reproduce it).
 	cipherKind = algorithmKind{"Ciphers",
-		[]string{"chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com"},
+		[]string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"},
 		[]string{"chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
 			"aes128-cbc", "aes192-cbc", "aes256-cbc", "3des-cbc"}}
 	macKind = algorithmKind{"MACs",

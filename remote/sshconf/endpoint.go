@@ -45,6 +45,7 @@ type Endpoint struct {
 	ProxyCommand string
 
 	Algorithms Algorithms // offered in the handshake and for key logins (algorithms.go)
+	RekeyBytes uint64     // RekeyLimit's amount; 0: the cipher's own
 	// Notices are said once when connecting: settings taken only in
 	// part (an algorithm Go's SSH lacks).
 	Notices []string

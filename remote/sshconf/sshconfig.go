@@ -95,6 +95,8 @@ type settings struct {
 	cfg   *SSHConfig
 	g     *sshG // ssh -G's answer, when ssh reads the files
 	err   error
+
+	notices []string // said once when connecting (Endpoint.Notices)
 }
 
 func (s *settings) get(keyword string) (string, bool) {
@@ -181,6 +183,38 @@ func (s *settings) number(keyword string, def, min, max int) int {
 		return def
 	}
 	return n
+}
+
+// rekeyLimit reads RekeyLimit's amount of data ("default" or absent: 0,
+// the cipher's own). Its second field, a time, Go's SSH cannot do: a
+// notice says so.
+func (s *settings) rekeyLimit() uint64 {
+	v, ok := s.get("RekeyLimit")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(v)
+	if len(f) > 1 && f[1] != "none" && f[1] != "0" {
+		s.notices = append(s.notices, fmt.Sprintf("RekeyLimit %s: Go's SSH library rekeys by amount only, not after a time", f[1]))
+	}
+	if len(f) == 0 || f[0] == "default" || f[0] == "0" {
+		return 0
+	}
+	n, unit := f[0], uint64(1)
+	switch strings.ToUpper(n[len(n)-1:]) {
+	case "K":
+		unit, n = 1<<10, n[:len(n)-1]
+	case "M":
+		unit, n = 1<<20, n[:len(n)-1]
+	case "G":
+		unit, n = 1<<30, n[:len(n)-1]
+	}
+	b, err := strconv.ParseUint(n, 10, 64)
+	if err != nil || b*unit < 16 {
+		s.fail("RekeyLimit", v, "an amount of data such as 1G, at least 16 bytes")
+		return 0
+	}
+	return b * unit
 }
 
 func (s *settings) seconds(keyword string, def time.Duration, min int) time.Duration {
@@ -287,8 +321,10 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	e.ConnectTimeout = s.seconds("ConnectTimeout", def.ConnectTimeout, 1)
 	e.KeepaliveInterval = s.seconds("ServerAliveInterval", def.KeepaliveInterval, 0)
 	e.KeepaliveCountMax = s.number("ServerAliveCountMax", def.KeepaliveCountMax, 1, 1000)
+	e.RekeyBytes = s.rekeyLimit()
 
 	e.Algorithms = s.resolveAlgorithms(&e.Notices)
+	e.Notices = append(e.Notices, s.notices...)
 	jumps, proxy := s.proxies()
 	if proxy != "" {
 		x.hostKeyAlias, x.jump = e.HostKeyAlias, ""

@@ -151,7 +151,6 @@ var unsupportedSettings = map[string]string{
 	"addressfamily":  "both IPv4 and IPv6 are tried",
 	"proxyusefdpass": "the ProxyCommand's stdin and stdout carry the connection",
 	"compression":    "Go's SSH library has no compression",
-	"rekeylimit":     "Go's SSH library rekeys after its own limits",
 }
 
 // noticeUnsupported lists the settings above that the files set for alias.

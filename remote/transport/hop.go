@@ -90,7 +90,7 @@ func (h *hop) login(g *Guard, via *ssh.Client, p Prompter) (*ssh.Client, error) 
 	checkKey := h.keys.check(p)
 	alg := h.ep.Algorithms
 	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, &ssh.ClientConfig{
-		Config: ssh.Config{KeyExchanges: alg.KeyExchanges, Ciphers: alg.Ciphers, MACs: alg.MACs},
+		Config: ssh.Config{KeyExchanges: alg.KeyExchanges, Ciphers: alg.Ciphers, MACs: alg.MACs, RekeyThreshold: h.ep.RekeyBytes},
 		User:   h.ep.User,
 		Auth:   auth,
 		HostKeyCallback: func(host string, remote net.Addr, key ssh.PublicKey) error {

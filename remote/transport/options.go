@@ -9,7 +9,6 @@
 package transport
 
 import (
-
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sftpmount/sftpmount/remote/sshconf"
