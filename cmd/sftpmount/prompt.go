@@ -8,7 +8,7 @@ import (
 	"os"
 	"os/exec"
 
-	"golang.org/x/term"
+	"golang.org/x/sys/unix"
 
 	"github.com/sftpmount/sftpmount/remote"
 )
@@ -47,14 +47,45 @@ func openTerminal() *os.File {
 // or the one the parent handed to the background process.
 type ttyPrompter struct{ tty *os.File }
 
+// Secret turns echo off before it shows the prompt, as OpenSSH's
+// readpassphrase does: someone typing as soon as the prompt appears must
+// not see the start of the secret echoed (x/term's ReadPassword turns it
+// off only once the prompt is out).
 func (p ttyPrompter) Secret(prompt string) ([]byte, error) {
-	fmt.Fprint(p.tty, prompt)
-	defer fmt.Fprintln(p.tty)
-	b, err := term.ReadPassword(int(p.tty.Fd()))
+	fd := int(p.tty.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
 		return nil, fmt.Errorf("reading from the terminal: %v", err)
 	}
-	return b, nil
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	quiet.Lflag |= unix.ICANON | unix.ISIG
+	quiet.Iflag |= unix.ICRNL
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		return nil, fmt.Errorf("reading from the terminal: %v", err)
+	}
+	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	fmt.Fprint(p.tty, prompt)
+	defer fmt.Fprintln(p.tty)
+	var line []byte
+	buf := make([]byte, 1)
+	for {
+		n, err := p.tty.Read(buf)
+		if n == 1 && (buf[0] == '\n' || buf[0] == '\r') {
+			return line, nil
+		}
+		if n == 1 {
+			line = append(line, buf[0])
+			continue
+		}
+		if err != nil {
+			wipeBytes(line)
+			if err == io.EOF && len(line) > 0 {
+				return nil, fmt.Errorf("reading from the terminal: end of input before a newline")
+			}
+			return nil, fmt.Errorf("reading from the terminal: %v", err)
+		}
+	}
 }
 
 func (p ttyPrompter) Ask(prompt string) (string, error) {
