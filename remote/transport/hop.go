@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -104,7 +107,7 @@ func (h *hop) login(g *Guard, via *ssh.Client, p Prompter) (*ssh.Client, error) 
 		// NewClientConn has closed conn, and with it a command that
 		// was ending by itself.
 		how, ended := "", false
-		if proxy != nil && !g.expired() {
+		if proxy != nil && !g.expired() && streamFailed(err) {
 			how, ended = proxy.ended()
 		}
 		conn.Close()
@@ -118,6 +121,13 @@ func (h *hop) login(g *Guard, via *ssh.Client, p Prompter) (*ssh.Client, error) 
 	}
 	g.progress()
 	return ssh.NewClient(cc, chans, reqs), nil
+}
+
+// streamFailed reports a handshake that failed because the stream under
+// it ended or broke, rather than for a reason the server gave.
+func streamFailed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrClosed) ||
+		errors.Is(err, io.ErrClosedPipe) || errors.Is(err, syscall.EPIPE) || strings.Contains(err.Error(), "file already closed")
 }
 
 // Guard bounds a connect (every hop, the handshakes and the SFTP

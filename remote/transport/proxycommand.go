@@ -33,7 +33,7 @@ type proxyConn struct {
 
 	stderr *tailWriter // its last lines, for the error when it ends early
 
-	outputEnded atomic.Bool // the command closed its output (or died) while we read
+	signaled atomic.Bool // Close had to end it
 
 	closeOnce sync.Once
 	exited    chan struct{} // closed once Wait returned
@@ -72,14 +72,7 @@ func startProxyCommand(command, addr string, say func(string)) (*proxyConn, erro
 	return p, nil
 }
 
-// Read reads the command's output; its end is noted for ended.
-func (p *proxyConn) Read(b []byte) (int, error) {
-	n, err := p.stdout.Read(b)
-	if err != nil {
-		p.outputEnded.Store(true)
-	}
-	return n, err
-}
+func (p *proxyConn) Read(b []byte) (int, error) { return p.stdout.Read(b) }
 
 func (p *proxyConn) Write(b []byte) (int, error) { return p.stdin.Write(b) }
 
@@ -92,6 +85,11 @@ func (p *proxyConn) Close() error {
 		select {
 		case <-p.exited:
 		case <-time.After(100 * time.Millisecond):
+		}
+		select {
+		case <-p.exited:
+		default:
+			p.signaled.Store(true)
 		}
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 		go func() {
@@ -106,16 +104,17 @@ func (p *proxyConn) Close() error {
 	return nil
 }
 
-// ended describes how the command ended, if it closed its output by
-// itself: then that is why a handshake over it failed, not the server.
+// ended describes how the command ended, if it ended by itself: then
+// that is why a handshake that failed on the stream failed (callers ask
+// only then), not the server.
 func (p *proxyConn) ended() (string, bool) {
-	if !p.outputEnded.Load() {
-		return "", false
-	}
 	select {
 	case <-p.exited:
 	case <-time.After(time.Second):
-		return "closed its output", true
+		return "", false
+	}
+	if p.signaled.Load() {
+		return "", false
 	}
 	how := "exited"
 	var ee *exec.ExitError
