@@ -31,6 +31,7 @@ type Client struct {
 	mu      sync.Mutex // guards cur and dialing
 	cur     *session
 	dialing chan struct{} // closed when the redial in progress ends; one at a time
+	dialFn  func(ctx context.Context) (*session, error) // tests: dials instead of chain
 
 	// changes counts, per absolute path, the writes, truncates and time
 	// changes this mount made, so that a file reopened after a lost
@@ -212,7 +213,11 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 
 func (c *Client) redial(ctx context.Context) (*session, error) {
 	c.cfg.debugf("reconnecting")
-	s, err := dial(ctx, &c.cfg, c.chain)
+	dialFn := c.dialFn
+	if dialFn == nil {
+		dialFn = func(ctx context.Context) (*session, error) { return dial(ctx, &c.cfg, c.chain) }
+	}
+	s, err := dialFn(ctx)
 	if err != nil {
 		c.cfg.debugf("reconnect failed: %v", err)
 		return nil, fmt.Errorf("%w: reconnect: %v", ErrConnectionLost, err)
@@ -253,14 +258,29 @@ var repeatableOps = map[string]bool{
 func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client) error) error {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
-	err := c.callOnce(ctx, op, rel, fn)
+	s, err := c.callOnce(ctx, op, rel, fn)
 	for _, wait := range reopenBackoff {
-		if err == nil || !repeatableOps[op] || !c.cfg.Reconnect || !lostConnection(err) || !sleepCtx(ctx, wait) {
+		if err == nil || !lostConnection(err) {
 			return err
 		}
-		err = c.callOnce(ctx, op, rel, fn) // the server may have been restarting
+		if changingOps[op] && s != nil && !s.settle(ctx) {
+			return err
+		}
+		if !repeatableOps[op] || !c.cfg.Reconnect || !sleepCtx(ctx, wait) {
+			return err
+		}
+		s, err = c.callOnce(ctx, op, rel, fn) // the server may have been restarting
 	}
 	return err
+}
+
+// changingOps change the server: cut off by a lost connection, each is
+// sent again, or its error returned for the caller to ask what happened,
+// only once the old session has settled (session.settle).
+var changingOps = map[string]bool{
+	"chmod": true, "chown": true, "utimens": true, "truncate": true,
+	"rename": true, "remove": true, "rmdir": true, "mkdir": true, "symlink": true, "link": true, "create": true,
+	"write": true, "ftruncate": true, "fchmod": true, "fsetstat": true,
 }
 
 // sleepCtx waits d unless ctx ends first; it reports whether time is left.
@@ -273,15 +293,17 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (c *Client) callOnce(ctx context.Context, op, rel string, fn func(*sftp.Client) error) error {
+// callOnce runs fn on the current session, which it returns (nil if
+// there was none to run on).
+func (c *Client) callOnce(ctx context.Context, op, rel string, fn func(*sftp.Client) error) (*session, error) {
 	s, err := c.session(ctx)
 	if err != nil {
-		return &OpError{Op: op, Path: c.abs(rel), Err: err}
+		return nil, &OpError{Op: op, Path: c.abs(rel), Err: err}
 	}
 	start := time.Now()
 	err = runOn(ctx, s, op, c.abs(rel), fn)
 	c.cfg.debugf("  sftp %s %s: %v in %v", op, c.abs(rel), errOrOK(err), time.Since(start).Round(time.Microsecond))
-	return err
+	return s, err
 }
 
 func errOrOK(err error) any {

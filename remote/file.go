@@ -188,6 +188,7 @@ func (f *File) runAt(ctx context.Context, op string, off int64, repeatable bool,
 		if err == nil || !repeatable || !f.c.cfg.Reconnect || !lostConnection(err) || ctx.Err() != nil {
 			return err
 		}
+		dead := s
 		var rerr error
 		if s, h, rerr = f.reopenAfter(ctx, s); rerr != nil {
 			if errors.Is(rerr, ErrStale) {
@@ -198,6 +199,9 @@ func (f *File) runAt(ctx context.Context, op string, off int64, repeatable bool,
 			}
 			s, h = f.current()
 			continue
+		}
+		if changingOps[op] && !dead.settle(ctx) {
+			return err
 		}
 		err = f.runOnce(ctx, op, s, f.handleFor(ctx, s, h, off), fn)
 	}

@@ -34,12 +34,40 @@ type session struct {
 	dead     chan struct{} // closed when the session is unusable
 
 	closeOnce sync.Once
-	why       error // set once, before dead is closed
+	why       error        // set once, before dead is closed
+	lostAt    atomic.Int64 // when it was closed, in Unix nanoseconds
+}
+
+// settleTime is how long after a connection is given up a change cut off
+// on it is sent again, or asked about. The old server may still run what
+// it had received (sshd hands it over as it dies, sftp-server works
+// through its queue): a write sent again at once, and a newer write over
+// the same bytes, could both land before that old copy, which would then
+// put back bytes the file no longer has. SFTP has no way to fence an old
+// session, so this is a bound, not a proof: a server that is still busy
+// with the old requests a second later (its disk stuck) can still do it.
+// Our own kernel sends nothing more on a given-up connection (see
+// transport's SetLinger), so only what had reached the server counts.
+const settleTime = time.Second
+
+// settle waits until settleTime has passed since s was given up, or ctx
+// ends; it reports whether time is left.
+func (s *session) settle(ctx context.Context) bool {
+	at := s.lostAt.Load()
+	if at == 0 {
+		return ctx.Err() == nil
+	}
+	wait := time.Until(time.Unix(0, at).Add(settleTime))
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	return sleepCtx(ctx, wait)
 }
 
 func (s *session) close(why error) {
 	s.closeOnce.Do(func() {
 		s.why = why
+		s.lostAt.Store(time.Now().UnixNano())
 		close(s.dead)
 		// The SSH connection first: sftp.Client.Close waits for its
 		// reader, which only ends when the transport does. On a silent

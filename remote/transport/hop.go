@@ -61,6 +61,15 @@ func (h *hop) login(g *Guard, via *ssh.Client, p Prompter) (*ssh.Client, error) 
 		}
 	case via == nil:
 		conn, err = (&net.Dialer{}).DialContext(g.ctx, "tcp", addr)
+		if tc, ok := conn.(*net.TCPConn); ok {
+			// Closing drops what is still unsent: a connection is
+			// closed when given up (a deadline passed, keepalives went
+			// unanswered), and a write still in our send buffer then
+			// must not reach the old server later, after the same
+			// bytes were written anew on the next connection. A normal
+			// close has nothing left to send but sshd's goodbye.
+			tc.SetLinger(0)
+		}
 		if err == nil {
 			g.watch(conn)
 			g.progress()
