@@ -30,7 +30,7 @@ type Client struct {
 
 	mu      sync.Mutex // guards cur and dialing
 	cur     *session
-	dialing chan struct{} // closed when the redial in progress ends; one at a time
+	dialing chan struct{}                               // closed when the redial in progress ends; one at a time
 	dialFn  func(ctx context.Context) (*session, error) // tests: dials instead of chain
 
 	// changes counts, per absolute path, the writes, truncates and time

@@ -3,8 +3,8 @@ package remote
 import (
 	"bytes"
 	"context"
-	"os"
 	"io"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
