@@ -13,15 +13,46 @@ import (
 // DefaultMaxEntries bounds a Map's memory on huge trees.
 const DefaultMaxEntries = 100_000
 
+// Limits bound a Map, as sshfs's dcache_max_size, dcache_clean_interval
+// and dcache_min_clean_interval do its cache. Zero fields take the
+// defaults.
+type Limits struct {
+	// MaxEntries: past it, expired entries are dropped (no more often
+	// than MinCleanInterval), and when that is not enough, all are.
+	MaxEntries int
+	// CleanInterval: expired entries are dropped at least this often
+	// (on the next store), so memory does not hold what cannot be used.
+	CleanInterval time.Duration
+	// MinCleanInterval spaces the drops that MaxEntries triggers.
+	MinCleanInterval time.Duration
+}
+
+// DefaultLimits are sshfs's intervals and our (larger) size.
+var DefaultLimits = Limits{MaxEntries: DefaultMaxEntries, CleanInterval: time.Minute, MinCleanInterval: 5 * time.Second}
+
+func (l Limits) orDefaults() Limits {
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultLimits.MaxEntries
+	}
+	if l.CleanInterval <= 0 {
+		l.CleanInterval = DefaultLimits.CleanInterval
+	}
+	if l.MinCleanInterval <= 0 {
+		l.MinCleanInterval = DefaultLimits.MinCleanInterval
+	}
+	return l
+}
+
 // Map is a path-keyed cache whose entries expire after a fixed time. A zero
 // or negative timeout makes a Map that stores nothing.
 type Map[V any] struct {
-	ttl        time.Duration
-	maxEntries int
-	now        func() time.Time // replaced in tests
+	ttl    time.Duration
+	limits Limits
+	now    func() time.Time // replaced in tests
 
-	mu      sync.Mutex // guards entries
+	mu      sync.Mutex // guards entries and cleaned
 	entries map[string]entry[V]
+	cleaned time.Time // when expired entries were last dropped
 }
 
 type entry[V any] struct {
@@ -29,9 +60,12 @@ type entry[V any] struct {
 	expires time.Time
 }
 
-// New returns a Map whose entries live for ttl.
-func New[V any](ttl time.Duration) *Map[V] {
-	return &Map[V]{ttl: ttl, maxEntries: DefaultMaxEntries, now: time.Now, entries: map[string]entry[V]{}}
+// New returns a Map whose entries live for ttl, with DefaultLimits.
+func New[V any](ttl time.Duration) *Map[V] { return NewLimited[V](ttl, DefaultLimits) }
+
+// NewLimited returns a Map whose entries live for ttl, bounded by l.
+func NewLimited[V any](ttl time.Duration, l Limits) *Map[V] {
+	return &Map[V]{ttl: ttl, limits: l.orDefaults(), now: time.Now, entries: map[string]entry[V]{}, cleaned: time.Now()}
 }
 
 // Get returns the value stored for key if it has not expired.
@@ -59,21 +93,26 @@ func (m *Map[V]) Put(key string, value V) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	if len(m.entries) >= m.maxEntries {
-		m.evictLocked(now)
-	}
+	m.cleanLocked(now)
 	m.entries[key] = entry[V]{value: value, expires: now.Add(m.ttl)}
 }
 
-// evictLocked drops expired entries, and everything if that was not enough:
-// a cold cache costs round trips, an unbounded one costs the machine.
-func (m *Map[V]) evictLocked(now time.Time) {
-	for k, e := range m.entries {
-		if !now.Before(e.expires) {
-			delete(m.entries, k)
+// cleanLocked drops expired entries every CleanInterval, or sooner (but
+// not sooner than MinCleanInterval) when the Map is full; and everything
+// if it is full still: a cold cache costs round trips, an unbounded one
+// costs the machine.
+func (m *Map[V]) cleanLocked(now time.Time) {
+	since := now.Sub(m.cleaned)
+	full := len(m.entries) >= m.limits.MaxEntries
+	if since >= m.limits.CleanInterval || (full && since >= m.limits.MinCleanInterval) {
+		for k, e := range m.entries {
+			if !now.Before(e.expires) {
+				delete(m.entries, k)
+			}
 		}
+		m.cleaned = now
 	}
-	if len(m.entries) >= m.maxEntries {
+	if len(m.entries) >= m.limits.MaxEntries {
 		clear(m.entries)
 	}
 }

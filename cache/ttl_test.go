@@ -14,6 +14,7 @@ func newTestMap(ttl time.Duration) (*Map[int], *fakeClock) {
 	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
 	m := New[int](ttl)
 	m.now = clk.now
+	m.cleaned = clk.t
 	return m, clk
 }
 
@@ -77,7 +78,7 @@ func TestDeleteTreeOfRootForgetsEverything(t *testing.T) {
 
 func TestFullCacheEvictsExpiredBeforeLive(t *testing.T) {
 	m, clk := newTestMap(10 * time.Second)
-	m.maxEntries = 4
+	m.limits.MaxEntries = 4
 	m.Put("old1", 1)
 	m.Put("old2", 1)
 	clk.t = clk.t.Add(5 * time.Second)
@@ -95,7 +96,7 @@ func TestFullCacheEvictsExpiredBeforeLive(t *testing.T) {
 
 func TestFullCacheOfLiveEntriesStaysBounded(t *testing.T) {
 	m, _ := newTestMap(time.Minute)
-	m.maxEntries = 100
+	m.limits.MaxEntries = 100
 	for i := 0; i < 1000; i++ {
 		m.Put(fmt.Sprint(i), i)
 		if m.Len() > 100 {
@@ -104,6 +105,38 @@ func TestFullCacheOfLiveEntriesStaysBounded(t *testing.T) {
 	}
 	if v, ok := m.Get("999"); !ok || v != 999 {
 		t.Fatal("most recent entry missing")
+	}
+}
+
+// sshfs's dcache_clean_interval: expired entries do not stay in memory
+// past it, full or not; dcache_min_clean_interval spaces the cleaning a
+// full cache triggers, and the bound holds meanwhile.
+func TestExpiredEntriesAreDroppedEveryCleanIntervalAndAFullCacheNoMoreOftenThanTheMinimum(t *testing.T) {
+	m, clk := newTestMap(time.Second)
+	m.limits = Limits{MaxEntries: 3, CleanInterval: 10 * time.Second, MinCleanInterval: 4 * time.Second}
+	m.Put("a", 1)
+	m.Put("b", 1)
+	clk.t = clk.t.Add(2 * time.Second) // a and b expired; 2 s since cleaning
+	m.Put("c", 1)
+	if m.Len() != 3 {
+		t.Fatalf("len %d: cleaned before the clean interval", m.Len())
+	}
+	clk.t = clk.t.Add(time.Second) // full, but 3 s since cleaning: too soon, so all go
+	m.Put("d", 1)
+	if m.Len() != 1 {
+		t.Fatalf("len %d: a full cache was not bounded while cleaning waited for its minimum interval", m.Len())
+	}
+	clk.t = clk.t.Add(2 * time.Second) // 5 s since cleaning: d expired, and the cache full again
+	m.Put("e", 1)
+	m.Put("f", 1)
+	m.Put("g", 1) // full: the expired d goes, the live e and f stay
+	if _, ok := m.Get("e"); !ok || m.Len() != 3 {
+		t.Fatalf("len %d: a full cache past the minimum interval did not drop only the expired entries", m.Len())
+	}
+	clk.t = clk.t.Add(11 * time.Second) // past the clean interval: everything expired
+	m.Put("h", 1)
+	if m.Len() != 1 {
+		t.Fatalf("len %d: expired entries stayed past the clean interval", m.Len())
 	}
 }
 

@@ -72,14 +72,14 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 func (f *FS) fillEntry(a remote.Attr, out *fuse.EntryOut) {
 	fillAttr(a, &out.Attr)
 	f.opts.Owner.show(&out.Attr)
-	out.SetEntryTimeout(f.opts.CacheTimeout)
-	out.SetAttrTimeout(f.opts.CacheTimeout)
+	out.SetEntryTimeout(f.opts.Caches.KernelEntry)
+	out.SetAttrTimeout(f.opts.Caches.KernelAttr)
 }
 
 func (f *FS) fillAttrOut(a remote.Attr, out *fuse.AttrOut) {
 	fillAttr(a, &out.Attr)
 	f.opts.Owner.show(&out.Attr)
-	out.SetTimeout(f.opts.CacheTimeout)
+	out.SetTimeout(f.opts.Caches.KernelAttr)
 }
 
 // lstat answers from the attribute cache or asks the server, once the

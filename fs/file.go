@@ -93,7 +93,7 @@ func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []b
 		h.wb.Unbuffered = h.letDataGo
 		h.wb.MaxWait = h.node.fs.waitLimit()
 	}
-	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY {
+	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY && !h.node.fs.opts.DirectIO {
 		h.ra = cache.NewReadAhead(fetch, h.node.fs.buffers)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // made): the kernel's LOOKUP, READDIR and FORGET can be sent by hand.
 func bridge(t *testing.T) (fuse.RawFileSystem, *Node) {
 	t.Helper()
-	root := NewRoot(&remote.Client{}, Options{CacheTimeout: time.Hour})
+	root := NewRoot(&remote.Client{}, Options{Caches: CachesFor(time.Hour)})
 	raw := fusefs.NewNodeFS(root, &fusefs.Options{RootStableAttr: &fusefs.StableAttr{Ino: fuse.FUSE_ROOT_ID}})
 	return raw, root
 }

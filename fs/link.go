@@ -49,6 +49,11 @@ func (n *Node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 // Link makes a hard link (hardlink@openssh.com; ENOTSUP without it).
 func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
+	if n.fs.opts.DisableHardlink {
+		// POSIX's answer of a filesystem without hard links, and what
+		// ln hears from sshfs with disable_hardlink.
+		return nil, n.fs.result("link", rel, syscall.EPERM, nil)
+	}
 	existing := target.EmbeddedInode().Operations().(*Node).rel()
 	n.fs.forget(rel)
 	n.fs.forget(existing)

@@ -6,19 +6,24 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sftpmount/sftpmount/remote"
 )
 
 // listing is the set of names in a directory, learned from a readdir or
 // known because we just made the directory, and kept up to date with our
-// own changes. Within the cache timeout it answers "no such name" without
-// a round trip: tar and cp -r look up every name before creating it.
+// own changes. It answers "no such name" without a round trip, but only
+// for Caches.Negative since it was made or since our last change there:
+// another client's new file is found within that, while tar, cp -r and
+// git checkout, which look up every name before creating it, keep
+// changing the directory and so keep being answered at once.
 type listing struct {
 	mu    sync.Mutex // guards names
 	names map[string]struct{}
 
 	absent atomic.Int64 // lookups answered "no such name" from it
+	fresh  atomic.Int64 // when it was made or last changed by us, in Unix nanoseconds
 }
 
 func newListing(names []string) *listing {
@@ -26,7 +31,14 @@ func newListing(names []string) *listing {
 	for _, n := range names {
 		l.names[n] = struct{}{}
 	}
+	l.fresh.Store(time.Now().UnixNano())
 	return l
+}
+
+// answersAbsent reports whether a name missing from l may be answered
+// absent, within negative.
+func (l *listing) answersAbsent(negative time.Duration) bool {
+	return time.Since(time.Unix(0, l.fresh.Load())) < negative
 }
 
 func (l *listing) has(name string) bool {
@@ -44,6 +56,7 @@ func (l *listing) set(name string, present bool) {
 	} else {
 		delete(l.names, name)
 	}
+	l.fresh.Store(time.Now().UnixNano())
 }
 
 func (l *listing) sorted() []string {
@@ -79,12 +92,12 @@ func (f *FS) cachedListing(dir string) ([]remote.DirEntry, bool) {
 
 func parentOf(rel string) string { return cleanRel(path.Dir(rel)) }
 
-// knownAbsent reports that rel's directory was listed recently and rel
-// was not in it.
+// knownAbsent reports that rel's directory was listed, or changed by us,
+// within Caches.Negative and rel was not in it.
 func (f *FS) knownAbsent(rel string) bool {
 	dir := parentOf(rel)
 	l, ok := f.listings.Get(dir)
-	if !ok || l.has(path.Base(rel)) {
+	if !ok || l.has(path.Base(rel)) || !l.answersAbsent(f.opts.Caches.Negative) {
 		return false
 	}
 	if l.absent.Add(1) >= relistCost(l) {
@@ -114,8 +127,8 @@ func (n *Node) relisted(ctx context.Context, rel string) bool {
 	if _, busy := n.fs.relistable.Get(dir); !busy {
 		return false
 	}
-	if _, ok := n.fs.listings.Get(dir); ok {
-		return false // listed, and rel not absent from it
+	if l, ok := n.fs.listings.Get(dir); ok && (l.has(path.Base(rel)) || l.answersAbsent(n.fs.opts.Caches.Negative)) {
+		return false // listed, and rel not known absent from it
 	}
 	if _, ok := n.fs.attrs.Get(rel); ok {
 		return false // answered from the cache anyway

@@ -9,7 +9,7 @@ import (
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-func testFS() *FS { return newFS(nil, Options{CacheTimeout: time.Minute}) }
+func testFS() *FS { return newFS(nil, Options{Caches: CachesFor(time.Minute)}) }
 
 func TestListingAnswersAbsentNamesAndFollowsOurChanges(t *testing.T) {
 	f := testFS()

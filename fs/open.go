@@ -22,8 +22,12 @@ func openFlags(kernel uint32) int {
 	return f
 }
 
-// Open opens an existing file. The kernel's page cache is kept only while
-// the file is unchanged (see pagecache.go).
+// Open opens an existing file, close-to-open as NFS promises: the
+// server's attributes are asked for alongside the open (no round trip
+// more), so a file another client changed is read fresh, its new size
+// included, and the kernel's pages for it are kept only while the size
+// and mtime are what they held (see pagecache.go). kernel_cache trusts
+// the pages without asking; direct_io keeps none.
 func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	rel := n.rel()
 	fl := openFlags(flags)
@@ -37,6 +41,11 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	// (see wrote), which is no ground for either check.
 	a, known := n.fs.attrs.Get(rel)
 	known = known && fl&os.O_TRUNC == 0 && !n.hasHandles()
+	var fresh chan freshAttr
+	if fl&os.O_TRUNC == 0 && !n.fs.opts.KernelCache {
+		fresh = make(chan freshAttr, 1)
+		go func() { fresh <- n.fs.askAttr(ctx, rel) }()
+	}
 	var f *remote.File
 	var err error
 	if known {
@@ -53,13 +62,54 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		return nil, 0, n.fs.result("open", rel, n.goneIfMissing(rel, err), n.explainOpen(ctx, rel, false))
 	}
 	n.fs.result("open", rel, nil, nil)
+	if fresh != nil {
+		if r := <-fresh; r.ok {
+			changed := !known || r.a.Size != a.Size || !r.a.Mtime.Equal(a.Mtime)
+			switch {
+			case !known:
+				f.Expect(r.a)
+			case changed:
+				f.Refresh(r.a)
+			}
+			if changed {
+				// The kernel's size may be the old one, and it reads no
+				// further than its size: it asks again (from the cache).
+				n.NotifyContent(-1, 0)
+			}
+			a, known = r.a, fl&os.O_TRUNC == 0 && !n.hasHandles()
+		}
+	}
 	var keep uint32
-	if known && n.keepPages(a) {
+	switch {
+	case n.fs.opts.DirectIO:
+		keep = fuse.FOPEN_DIRECT_IO
+	case n.fs.opts.KernelCache && fl&os.O_TRUNC == 0:
 		keep = fuse.FOPEN_KEEP_CACHE
-	} else if !known {
+	case known && n.keepPages(a):
+		keep = fuse.FOPEN_KEEP_CACHE
+	case !known:
 		n.dropPages()
 	}
 	return newFileHandle(f, n, rel, fl, nil), keep, 0
+}
+
+// freshAttr is an answer of askAttr; ok is false when there was none to
+// go by (an error, or a change of ours made it stale).
+type freshAttr struct {
+	a  remote.Attr
+	ok bool
+}
+
+// askAttr asks the server for rel's attributes, as a lookup would, and
+// caches the answer unless a change of ours makes it stale.
+func (f *FS) askAttr(ctx context.Context, rel string) freshAttr {
+	a, stale, err := f.ask(rel, func() (remote.Attr, error) {
+		if f.opts.FollowSymlinks {
+			return f.remote.Stat(ctx, rel)
+		}
+		return f.remote.Lstat(ctx, rel)
+	})
+	return freshAttr{a: a, ok: err == nil && !stale}
 }
 
 // Create makes and opens a new file with the mode the kernel gives

@@ -19,9 +19,9 @@ import (
 
 // Options tune the node tree. Zero values are valid: no caching, no log.
 type Options struct {
-	// CacheTimeout is how long attributes learned from the server are
-	// trusted, by us and by the kernel (sshfs's cache_timeout).
-	CacheTimeout time.Duration
+	// Caches says how long each thing learned from the server is
+	// trusted, by us and by the kernel.
+	Caches Caches
 	// Debug, when set, gets one line per kernel request: call, path, errno.
 	Debug *log.Logger
 	// Timeout is the deadline of every remote call (-o timeout). A wait
@@ -38,8 +38,34 @@ type Options struct {
 	// OpenSSH answers a longer name with the same code as EINVAL.
 	NameMax int
 
+	KernelCache     bool // keep a file's pages across opens, whatever the server says (kernel_cache)
+	DirectIO        bool // no page cache and no read-ahead: every read and write reaches the server (direct_io)
+	DisableHardlink bool // link(2) fails with EPERM (disable_hardlink)
+
 	// Ownership as shown to the kernel: see owner.go.
 	Owner Owner
+}
+
+// Caches are the timeouts of what is learned from the server, each as
+// sshfs's option of the same meaning has it; the README says how stale
+// each can be. Zero: not cached.
+type Caches struct {
+	Attr time.Duration // a name's attributes (dcache_stat_timeout)
+	Dir  time.Duration // a directory's names (dcache_dir_timeout)
+	Link time.Duration // a symlink's target (dcache_link_timeout)
+	// Negative is how long a name absent from a listing is answered
+	// absent without asking: since the listing was made, or since this
+	// mount last changed that directory (it knows what it made there).
+	// The kernel remembers an absent name as long (negative_timeout).
+	Negative time.Duration
+	// What the kernel is told it may keep (entry_timeout, attr_timeout).
+	KernelEntry, KernelAttr time.Duration
+	Limits                  cache.Limits // dcache_max_size and cleaning
+}
+
+// CachesFor is every cache and the kernel's at d.
+func CachesFor(d time.Duration) Caches {
+	return Caches{Attr: d, Dir: d, Link: d, Negative: d, KernelEntry: d, KernelAttr: d}
 }
 
 // FS is the state shared by every node of one mount.
@@ -170,18 +196,19 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 }
 
 func newFS(rc *remote.Client, opts Options) *FS {
+	c := opts.Caches
 	f := &FS{
 		remote:   rc,
 		opts:     opts,
-		attrs:    cache.New[remote.Attr](opts.CacheTimeout),
-		listings: cache.New[*listing](opts.CacheTimeout),
-		targets:  cache.New[string](opts.CacheTimeout),
-		// A prefetched listing is as fresh as any attribute we hold.
-		prefetched:    cache.New[[]remote.DirEntry](opts.CacheTimeout),
+		attrs:    cache.NewLimited[remote.Attr](c.Attr, c.Limits),
+		listings: cache.NewLimited[*listing](c.Dir, c.Limits),
+		targets:  cache.NewLimited[string](c.Link, c.Limits),
+		// A prefetched listing holds names and their attributes.
+		prefetched:    cache.NewLimited[[]remote.DirEntry](min(c.Dir, c.Attr), c.Limits),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
 		buffers:       cache.NewBudget(bufferBudget),
-		relistable:    cache.New[struct{}](opts.CacheTimeout),
-		newFiles:      cache.New[remote.Attr](opts.CacheTimeout),
+		relistable:    cache.NewLimited[struct{}](c.Dir, c.Limits),
+		newFiles:      cache.NewLimited[remote.Attr](c.Attr, c.Limits),
 		pending:       map[*fileHandle]struct{}{},
 		writers:       map[string]map[*fileHandle]struct{}{},
 		changed:       cache.NewChanges(),

@@ -36,7 +36,7 @@ type statMany struct {
 // the listAfterMisses-th on, lists dir (or waits for the listing already
 // on its way), within ctx. It reports whether the cache was filled.
 func (f *FS) missed(ctx context.Context, dir string) bool {
-	if f.opts.CacheTimeout <= 0 {
+	if f.opts.Caches.Attr <= 0 || f.opts.Caches.Dir <= 0 {
 		return false // nothing would be kept
 	}
 	if a, ok := f.attrs.Get(dir); !ok || a.Size > listIfAtMost {
@@ -45,7 +45,7 @@ func (f *FS) missed(ctx context.Context, dir string) bool {
 	s := &f.statMany
 	s.mu.Lock()
 	if s.misses == nil {
-		s.misses, s.listing = cache.New[int](f.opts.CacheTimeout), map[string]chan struct{}{}
+		s.misses, s.listing = cache.New[int](f.opts.Caches.Dir), map[string]chan struct{}{}
 	}
 	wait := s.listing[dir]
 	if wait == nil {

@@ -63,6 +63,17 @@ func (f *File) Expect(a Attr) {
 	}
 }
 
+// Refresh replaces the attributes Expect recorded with newer ones (the
+// file was changed on the server since the caller's were learned). Bulk
+// handles already opened against the old ones checked them and stood
+// down.
+func (f *File) Refresh(a Attr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expect = &a
+	f.expectChanges = f.c.changeCount(f.abs)
+}
+
 // CreateFile opens rel with O_CREATE added to flags, gives it mode and
 // returns its attributes. pkg/sftp sends no attributes with open, so the
 // mode is a second request, sent together with the fstat: two round trips

@@ -17,7 +17,7 @@ func TestSshfsStyleArgumentsParse(t *testing.T) {
 	if o.User != "alice" || o.Host != "example.org" || o.Dir != "/srv/data" || o.Mountpoint != "/mnt/x" {
 		t.Errorf("remote/mountpoint: %+v", o)
 	}
-	if o.SSH["port"][0] != "2222" || !o.ReadOnly || !o.Foreground || o.Timeout != 7*time.Second || o.CacheTimeout != 0 {
+	if o.SSH["port"][0] != "2222" || !o.ReadOnly || !o.Foreground || o.Timeout != 7*time.Second || o.Cache.Stat != 0 || o.Cache.Dir != 0 || o.Cache.Link != 0 {
 		t.Errorf("options: %+v", o)
 	}
 	if strings.Join(o.SSH["identityfile"], ",") != "/k1,/k2" {
@@ -150,12 +150,12 @@ func FuzzParseArgs(f *testing.F) {
 }
 
 func TestSshfsOnlyOptionsGetANoticeOrARefusalWithAReason(t *testing.T) {
-	o, err := parseArgs([]string{"h:", "/m", "-o", "sshfs_sync,workaround=rename,dcache_stat_timeout=5,kernel_cache,x-systemd.automount,nofail"})
+	o, err := parseArgs([]string{"h:", "/m", "-o", "sshfs_sync,workaround=rename,big_writes,x-systemd.automount,nofail"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(o.Notices) != 4 || o.CacheTimeout != 5*time.Second {
-		t.Fatalf("notices %q, cache timeout %v", o.Notices, o.CacheTimeout)
+	if len(o.Notices) != 3 {
+		t.Fatalf("notices %q", o.Notices)
 	}
 	for _, n := range o.Notices {
 		if strings.Contains(n, "\n") || !strings.Contains(n, "option ") {
@@ -248,5 +248,66 @@ func TestAnEscapedCommaStaysInsideAnOptionsValue(t *testing.T) {
 	want := []string{"ProxyCommand=ncat --proxy-type socks5,http %h %p", "ro", `a\b`}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// sshfs's cache options, applied in order as sshfs applies them, and the
+// kernel's as libfuse takes them; what the node tree and the kernel get.
+func TestCacheOptionsHaveSshfsMeaning(t *testing.T) {
+	parse := func(opts string) cacheOptions {
+		t.Helper()
+		o, err := parseArgs([]string{"h:", "/m", "-o", opts})
+		if err != nil {
+			t.Fatalf("%s: %v", opts, err)
+		}
+		if len(o.Notices) != 0 {
+			t.Fatalf("%s: notices %q", opts, o.Notices)
+		}
+		return o.Cache
+	}
+	def := defaultCacheOptions().fsCaches()
+	if def.Attr != 20*time.Second || def.Dir != 20*time.Second || def.Link != 20*time.Second ||
+		def.KernelEntry != 20*time.Second || def.KernelAttr != 20*time.Second || def.Negative != time.Second {
+		t.Errorf("defaults: %+v", def)
+	}
+	c := parse("dcache_timeout=5,dcache_stat_timeout=1")
+	if c.Stat != time.Second || c.Dir != 5*time.Second || c.Link != 5*time.Second {
+		t.Errorf("dcache_timeout then dcache_stat_timeout: %+v", c)
+	}
+	if c := parse("dcache_stat_timeout=1,dcache_timeout=5"); c.Stat != 5*time.Second {
+		t.Errorf("a later dcache_timeout wins: %+v", c)
+	}
+	if c := parse("cache_dir_timeout=3,cache_link_timeout=4"); c.Dir != 3*time.Second || c.Link != 4*time.Second || c.Stat != 20*time.Second {
+		t.Errorf("cache_* spellings: %+v", c)
+	}
+	fc := parse("dcache_timeout=1").fsCaches()
+	if fc.Attr != time.Second || fc.KernelEntry != time.Second || fc.Negative != time.Second {
+		t.Errorf("dcache_timeout=1: %+v", fc)
+	}
+	fc = parse("dir_cache=no,entry_timeout=0,attr_timeout=0").fsCaches()
+	if fc.Attr != 0 || fc.Dir != 0 || fc.Link != 0 || fc.KernelEntry != 0 || fc.KernelAttr != 0 || fc.Negative != 0 {
+		t.Errorf("dir_cache=no with zero kernel timeouts: %+v", fc)
+	}
+	fc = parse("dir_cache=no").fsCaches()
+	if fc.Attr != 0 || fc.KernelEntry != time.Second || fc.KernelAttr != time.Second || fc.Negative != 0 {
+		t.Errorf("dir_cache=no leaves libfuse's kernel timeouts: %+v", fc)
+	}
+	fc = parse("negative_timeout=0.25,attr_timeout=2.5").fsCaches()
+	if fc.Negative != 250*time.Millisecond || fc.KernelAttr != 2500*time.Millisecond || fc.KernelEntry != 20*time.Second {
+		t.Errorf("fractional kernel timeouts: %+v", fc)
+	}
+	c = parse("dcache_max_size=50,dcache_clean_interval=7,dcache_min_clean_interval=2,kernel_cache,direct_io,max_read=65536,max_write=131072")
+	if c.Limits.MaxEntries != 50 || c.Limits.CleanInterval != 7*time.Second || c.Limits.MinCleanInterval != 2*time.Second ||
+		!c.KernelCache || !c.DirectIO || c.MaxRead != 65536 || c.MaxWrite != 131072 {
+		t.Errorf("limits and kernel options: %+v", c)
+	}
+	if c := parse("kernel_cache,auto_cache"); c.KernelCache {
+		t.Errorf("auto_cache after kernel_cache: %+v", c)
+	}
+	for _, bad := range []string{"dcache_timeout=soon", "dcache_timeout=-1", "entry_timeout=x", "negative_timeout=-0.5",
+		"dir_cache=maybe", "dcache_max_size=0", "max_write=2097152", "max_read=12", "kernel_cache=yes", "direct_io=1"} {
+		if _, err := parseArgs([]string{"h:", "/m", "-o", bad}); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: accepted (%v)", bad, err)
+		}
 	}
 }

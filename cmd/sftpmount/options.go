@@ -24,7 +24,7 @@ type options struct {
 
 	Timeout      time.Duration // -o timeout= (seconds): deadline of every remote call
 	Reconnect    bool          // -o reconnect[=yes|no] (default yes)
-	CacheTimeout time.Duration // -o cache_timeout= (seconds); -o cache=no sets 0
+	Cache        cacheOptions  // -o dir_cache=, dcache_*, entry_timeout=...: see caches.go
 	MaxConns     int           // -o max_conns=N: SFTP sessions over the one SSH connection
 
 	PasswordStdin bool // -o password_stdin: read the password from stdin once
@@ -45,6 +45,7 @@ type options struct {
 	Nonempty           bool   // -o nonempty: mount over a directory that has files
 	FsName             string // -o fsname=: what df and /proc/mounts show
 	SFTPServer         string // -o sftp_server=: run this on the server instead of the sftp subsystem
+	DisableHardlink    bool   // -o disable_hardlink: link(2) fails with EPERM
 
 	Foreground bool // -f
 	Debug      bool // -d, -o debug (implies -f, as in sshfs)
@@ -56,7 +57,7 @@ func defaultOptions() options {
 	return options{
 		SSH:             sshconf.Overrides{},
 		Timeout:         30 * time.Second,
-		CacheTimeout:    20 * time.Second,
+		Cache:           defaultCacheOptions(),
 		MaxConns:        defaultMaxConns,
 		ContainSymlinks: true,
 		Reconnect:       true,
@@ -135,20 +136,13 @@ func (o *options) setOption(opt string) error {
 	if c, ok := sshfsCompat[strings.ToLower(name)]; ok {
 		return o.applyCompat(name, value, hasValue, c)
 	}
+	if set, ok := cacheSetters[strings.ToLower(name)]; ok {
+		return set(&o.Cache, name, value, hasValue)
+	}
 
 	switch strings.ToLower(name) {
 	case "timeout":
 		return seconds(&o.Timeout, 1)
-	case "cache_timeout":
-		return seconds(&o.CacheTimeout, 0)
-	case "cache":
-		switch value {
-		case "yes":
-		case "no":
-			o.CacheTimeout = 0
-		default:
-			return fmt.Errorf("option cache=%s: want yes or no", value)
-		}
 	case "max_conns":
 		n, err := strconv.Atoi(value)
 		if !hasValue || err != nil || n < 1 || n > maxMaxConns {
@@ -210,6 +204,8 @@ func (o *options) setOption(opt string) error {
 		default:
 			return fmt.Errorf("option idmap=%s: want user or none (idmap=file is not supported)", value)
 		}
+	case "disable_hardlink":
+		return flag(&o.DisableHardlink)
 	case "allow_other":
 		return flag(&o.AllowOther)
 	case "default_permissions":

@@ -64,8 +64,12 @@ func serve(o options, st *startup) error {
 	}
 	defer rc.Close()
 
+	caches := o.Cache.fsCaches()
 	fsOpts := sftpfs.Options{
-		CacheTimeout:      o.CacheTimeout,
+		Caches:            caches,
+		KernelCache:       o.Cache.KernelCache,
+		DirectIO:          o.Cache.DirectIO,
+		DisableHardlink:   o.DisableHardlink,
 		Timeout:           o.Timeout,
 		Debug:             debug,
 		ContainSymlinks:   o.ContainSymlinks,
@@ -85,7 +89,7 @@ func serve(o options, st *startup) error {
 		FsName:     o.FsName,
 		Name:       "sftpmount",
 		AllowOther: o.AllowOther,
-		MaxWrite:   1 << 20,
+		MaxWrite:   o.Cache.MaxWrite,
 		// With READDIRPLUS the kernel has go-fuse look up every entry of
 		// every listing again, even when its dentries are cached: a warm
 		// `ls -lR` of 2 000 files took 10 times sshfs's time. Plain
@@ -100,14 +104,18 @@ func serve(o options, st *startup) error {
 	if o.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
 	}
+	if o.Cache.MaxRead > 0 {
+		mo.Options = append(mo.Options, fmt.Sprintf("max_read=%d", o.Cache.MaxRead))
+	}
 	server, err := fusefs.Mount(o.Mountpoint, root, &fusefs.Options{
 		MountOptions: mo,
-		EntryTimeout: &o.CacheTimeout,
-		AttrTimeout:  &o.CacheTimeout,
-		// The kernel remembers "no such file" as long as it remembers
-		// files: git and compilers probe many absent names again and
-		// again. Our own creates update the kernel's cache themselves.
-		NegativeTimeout: &o.CacheTimeout,
+		EntryTimeout: &caches.KernelEntry,
+		AttrTimeout:  &caches.KernelAttr,
+		// An absent name is remembered by the kernel for
+		// negative_timeout (1 s): git and compilers probe many absent
+		// names again and again, and a file another client makes is
+		// found within it. Our own creates update the kernel's cache.
+		NegativeTimeout: &caches.Negative,
 		NullPermissions: true,
 		// Every other node's number derives from the root's (fs/identity.go).
 		RootStableAttr: &fusefs.StableAttr{Ino: fuse.FUSE_ROOT_ID},

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sftpmount/sftpmount/cache"
+	sftpfs "github.com/sftpmount/sftpmount/fs"
+)
+
+// cacheOptions are sshfs's cache options and the FUSE ones sshfs passed to
+// libfuse, with the meaning sshfs(1) 3.7 gives them. Each is applied in
+// the order given, so a later one wins, as in sshfs:
+// "dcache_timeout=5,dcache_stat_timeout=1" caches attributes for 1 s.
+type cacheOptions struct {
+	On              bool          // dir_cache=yes|no (cache=yes|no, sshfs 2)
+	Stat, Dir, Link time.Duration // dcache_{stat,dir,link}_timeout; dcache_timeout sets all three
+	Limits          cache.Limits  // dcache_max_size, dcache_clean_interval, dcache_min_clean_interval
+
+	// The kernel's, as libfuse takes them (seconds, fractions allowed);
+	// nil leaves the default (see fsCaches).
+	Entry, Attr, Negative *time.Duration
+
+	KernelCache bool // kernel_cache: keep a file's pages across opens whatever the server says
+	DirectIO    bool // direct_io: no page cache, every read and write reaches the server
+	MaxRead     int  // max_read=N: the kernel's largest read, bytes (0: its own)
+	MaxWrite    int  // max_write=N: the kernel's largest write, bytes
+}
+
+const (
+	defaultCacheTimeout = 20 * time.Second // sshfs's
+	// defaultNegativeTimeout: a name another client made is found
+	// within about a second (libfuse's default is 0, and sshfs caches no
+	// absent names; a listing of ours answers them, see fs.Caches).
+	defaultNegativeTimeout = time.Second
+	// libfuseTimeout is libfuse's entry_timeout and attr_timeout, which
+	// sshfs leaves as they are: the kernel's default with dir_cache=no.
+	libfuseTimeout = time.Second
+	maxWriteLimit  = 1 << 20 // the largest write go-fuse takes
+)
+
+func defaultCacheOptions() cacheOptions {
+	return cacheOptions{On: true, Stat: defaultCacheTimeout, Dir: defaultCacheTimeout, Link: defaultCacheTimeout,
+		Limits: cache.DefaultLimits, MaxWrite: maxWriteLimit}
+}
+
+// fsCaches is what the node tree and the kernel are told. The kernel
+// keeps entries and attributes as long as we do (sshfs's answers come
+// from its own cache for dcache_stat_timeout anyway, whatever libfuse's
+// one second lets the kernel keep), libfuse's second with dir_cache=no.
+func (c cacheOptions) fsCaches() sftpfs.Caches {
+	fc := sftpfs.Caches{Attr: c.Stat, Dir: c.Dir, Link: c.Link, Limits: c.Limits}
+	kernel := c.Stat
+	if !c.On {
+		fc.Attr, fc.Dir, fc.Link = 0, 0, 0
+		kernel = libfuseTimeout
+	}
+	fc.KernelEntry, fc.KernelAttr = orDefault(c.Entry, kernel), orDefault(c.Attr, kernel)
+	fc.Negative = orDefault(c.Negative, min(defaultNegativeTimeout, fc.Dir))
+	return fc
+}
+
+func orDefault(d *time.Duration, def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return *d
+}
+
+// cacheSetters apply the options of cacheOptions, by lowercase name.
+var cacheSetters = map[string]func(c *cacheOptions, name, value string, hasValue bool) error{
+	"dir_cache": cacheYesNo(func(c *cacheOptions, on bool) { c.On = on }),
+	"cache":     cacheYesNo(func(c *cacheOptions, on bool) { c.On = on }),
+
+	"dcache_timeout":      wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Stat, c.Dir, c.Link = d, d, d }),
+	"cache_timeout":       wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Stat, c.Dir, c.Link = d, d, d }),
+	"dcache_stat_timeout": wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Stat = d }),
+	"cache_stat_timeout":  wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Stat = d }),
+	"dcache_dir_timeout":  wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Dir = d }),
+	"cache_dir_timeout":   wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Dir = d }),
+	"dcache_link_timeout": wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Link = d }),
+	"cache_link_timeout":  wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Link = d }),
+
+	"dcache_max_size":           count(1, func(c *cacheOptions, n int) { c.Limits.MaxEntries = n }),
+	"cache_max_size":            count(1, func(c *cacheOptions, n int) { c.Limits.MaxEntries = n }),
+	"dcache_clean_interval":     wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Limits.CleanInterval = max(d, time.Nanosecond) }),
+	"cache_clean_interval":      wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Limits.CleanInterval = max(d, time.Nanosecond) }),
+	"dcache_min_clean_interval": wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Limits.MinCleanInterval = max(d, time.Nanosecond) }),
+	"cache_min_clean_interval":  wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Limits.MinCleanInterval = max(d, time.Nanosecond) }),
+
+	"entry_timeout":    fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Entry = &d }),
+	"attr_timeout":     fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Attr = &d }),
+	"negative_timeout": fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Negative = &d }),
+
+	"kernel_cache": flagOpt(func(c *cacheOptions) { c.KernelCache = true }),
+	// auto_cache is what a mount does anyway: a file's pages are kept
+	// across opens while the server's size and mtime are unchanged.
+	"auto_cache": flagOpt(func(c *cacheOptions) { c.KernelCache = false }),
+	"direct_io":  flagOpt(func(c *cacheOptions) { c.DirectIO = true }),
+	"max_read":   count(4096, func(c *cacheOptions, n int) { c.MaxRead = n }),
+	"max_write":  count(4096, func(c *cacheOptions, n int) { c.MaxWrite = n }),
+}
+
+func cacheYesNo(set func(*cacheOptions, bool)) func(*cacheOptions, string, string, bool) error {
+	return func(c *cacheOptions, name, value string, _ bool) error {
+		switch value {
+		case "yes":
+			set(c, true)
+		case "no":
+			set(c, false)
+		default:
+			return fmt.Errorf("option %s=%s: want yes or no", name, value)
+		}
+		return nil
+	}
+}
+
+func wholeSeconds(set func(*cacheOptions, time.Duration)) func(*cacheOptions, string, string, bool) error {
+	return func(c *cacheOptions, name, value string, hasValue bool) error {
+		n, err := strconv.ParseUint(value, 10, 31)
+		if !hasValue || err != nil {
+			return fmt.Errorf("option %s=%s: want a whole number of seconds >= 0", name, value)
+		}
+		set(c, time.Duration(n)*time.Second)
+		return nil
+	}
+}
+
+func fractionalSeconds(set func(*cacheOptions, time.Duration)) func(*cacheOptions, string, string, bool) error {
+	return func(c *cacheOptions, name, value string, hasValue bool) error {
+		f, err := strconv.ParseFloat(value, 64)
+		if !hasValue || err != nil || f < 0 || f > 1e9 {
+			return fmt.Errorf("option %s=%s: want a number of seconds >= 0, such as 0.5", name, value)
+		}
+		set(c, time.Duration(f*float64(time.Second)))
+		return nil
+	}
+}
+
+func count(least int, set func(*cacheOptions, int)) func(*cacheOptions, string, string, bool) error {
+	return func(c *cacheOptions, name, value string, hasValue bool) error {
+		n, err := strconv.Atoi(value)
+		if !hasValue || err != nil || n < least {
+			return fmt.Errorf("option %s=%s: want a whole number >= %d", name, value, least)
+		}
+		if name == "max_write" && n > maxWriteLimit {
+			return fmt.Errorf("option max_write=%s: at most %d (the largest write go-fuse takes)", value, maxWriteLimit)
+		}
+		set(c, n)
+		return nil
+	}
+}
+
+func flagOpt(set func(*cacheOptions)) func(*cacheOptions, string, string, bool) error {
+	return func(c *cacheOptions, name, _ string, hasValue bool) error {
+		if hasValue {
+			return fmt.Errorf("option %s takes no value", name)
+		}
+		set(c)
+		return nil
+	}
+}
