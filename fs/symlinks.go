@@ -20,10 +20,15 @@ import (
 func (f *FS) presentTarget(rel, target string) (string, syscall.Errno) {
 	if f.opts.TransformSymlinks && path.IsAbs(target) {
 		if inside, ok := underRoot(f.remote.Root(), target); ok {
-			// Walks up the link's own directories, which are real
-			// directories of the mount, then down: it cannot escape.
+			// With containment the transformed target is held to
+			// the same rule as any (as sshfs 3.7.6 does): one that
+			// climbs with ".." to reach a sibling directory is
+			// refused; one below the link's directory passes.
 			r, err := filepath.Rel("/"+path.Dir(rel), "/"+inside)
 			if err == nil {
+				if f.opts.ContainSymlinks && mayEscape(r) {
+					return "", syscall.EPERM
+				}
 				return r, 0
 			}
 		}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,19 +37,44 @@ func TestLinksThatCouldLeaveTheMountAreRefusedByDefault(t *testing.T) {
 	}
 }
 
+// transform_symlinks makes absolute targets inside the served directory
+// relative. With containment (the default) a transformed target is held
+// to the same rule as any, as in sshfs 3.7.6: one that climbs with ".."
+// to reach a sibling directory is EPERM, one below the link's directory
+// passes; without containment both work.
 func TestTransformSymlinksMakesAbsoluteTargetsInsideRelative(t *testing.T) {
-	m := mount(t, "-o", "transform_symlinks")
-	sh(t, m.remote, "mkdir -p a b && echo B > b/f && ln -s "+m.remote+"/b/f a/l && ln -s /etc/hostname a/out")
-	if got, err := os.Readlink(filepath.Join(m.mnt, "a/l")); err != nil || got != "../b/f" {
-		t.Fatalf("readlink a/l: %q %v, want ../b/f", got, err)
-	}
-	if got := readFile(t, filepath.Join(m.mnt, "a/l")); got != "B\n" {
-		t.Fatalf("read through transformed link: %q", got)
-	}
-	_, err := os.Readlink(filepath.Join(m.mnt, "a/out"))
-	wantErrno(t, "absolute target outside the served dir", err, syscall.EPERM)
-	if got, _ := os.Readlink(filepath.Join(m.remote, "a/l")); got != m.remote+"/b/f" {
-		t.Fatalf("server link changed: %q", got)
+	for _, contain := range []bool{true, false} {
+		t.Run(fmt.Sprintf("contain=%v", contain), func(t *testing.T) {
+			opts := "transform_symlinks"
+			if !contain {
+				opts += ",no_contain_symlinks"
+			}
+			m := mount(t, "-o", opts)
+			sh(t, m.remote, "mkdir -p a b && echo B > b/f && ln -s "+m.remote+"/b/f a/l && ln -s "+m.remote+"/b/f inbase && ln -s /etc/hostname a/out")
+			if got, err := os.Readlink(filepath.Join(m.mnt, "inbase")); err != nil || got != "b/f" {
+				t.Fatalf("readlink inbase: %q %v, want b/f", got, err)
+			}
+			if got := readFile(t, filepath.Join(m.mnt, "inbase")); got != "B\n" {
+				t.Fatalf("read through the transformed link: %q", got)
+			}
+			got, err := os.Readlink(filepath.Join(m.mnt, "a/l"))
+			if contain {
+				wantErrno(t, "a transformed target that climbs with ..", err, syscall.EPERM)
+			} else if err != nil || got != "../b/f" {
+				t.Fatalf("readlink a/l: %q %v, want ../b/f", got, err)
+			} else if got := readFile(t, filepath.Join(m.mnt, "a/l")); got != "B\n" {
+				t.Fatalf("read through transformed link: %q", got)
+			}
+			got, err = os.Readlink(filepath.Join(m.mnt, "a/out"))
+			if contain {
+				wantErrno(t, "absolute target outside the served dir", err, syscall.EPERM)
+			} else if err != nil || got != "/etc/hostname" {
+				t.Fatalf("readlink a/out without containment: %q %v", got, err)
+			}
+			if got, _ := os.Readlink(filepath.Join(m.remote, "a/l")); got != m.remote+"/b/f" {
+				t.Fatalf("server link changed: %q", got)
+			}
+		})
 	}
 }
 

@@ -177,5 +177,27 @@ func (o *options) setRemote(spec string) error {
 	if o.Host == "" {
 		return bad
 	}
+	if !validHostname(o.Host) {
+		return fmt.Errorf("invalid hostname %q: a host name or address does not start with '-' or hold spaces, control characters or any of %s", o.Host, hostnameMetachars)
+	}
 	return nil
+}
+
+// hostnameMetachars are refused in a host, as OpenSSH's ssh (9.6) refuses
+// them: shell and ssh_config metacharacters. sshfs refuses a host that
+// starts with '-' (3.7.5), which ssh would take as an option; we run no
+// ssh, but such a host is a mistake (an option written where the host
+// goes), and is said to be one before anything is looked up.
+const hostnameMetachars = "'`\"$\\;&<>|(){}"
+
+func validHostname(h string) bool {
+	if strings.HasPrefix(h, "-") {
+		return false
+	}
+	for _, r := range h {
+		if strings.ContainsRune(hostnameMetachars, r) || r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -311,3 +311,28 @@ func TestCacheOptionsHaveSshfsMeaning(t *testing.T) {
 		}
 	}
 }
+
+// A host that starts with '-' or holds characters no host name or address
+// has is refused as sshfs and ssh refuse it, before anything is looked up,
+// also after "--".
+func TestAnInvalidHostnameIsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"--", "-oProxyCommand=touch /tmp/pwned:/path", "/mnt"},
+		{"--", "-x:", "/mnt"},
+		{"host;reboot:/d", "/mnt"},
+		{"a b:/d", "/mnt"},
+		{"user@$(id):/d", "/mnt"},
+		{"h`x`:", "/mnt"},
+		{"h\tx:", "/mnt"},
+	} {
+		_, err := parseArgs(args)
+		if err == nil || !strings.HasPrefix(err.Error(), "invalid hostname") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line starting \"invalid hostname\"", args, err)
+		}
+	}
+	for _, ok := range []string{"example.org:", "my_alias:/d", "[fe80::1%eth0]:/d", "10.0.0.1:", "bastion-1.corp:"} {
+		if _, err := parseArgs([]string{ok, "/mnt"}); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}

@@ -15,26 +15,26 @@ var sshfsCompat = map[string]compat{
 	// sshfs's cache options are in caches.go.
 
 	// sshfs's own transfer and protocol tuning.
-	"sshfs_sync":       {notice: "writes are always confirmed by the server before close and fsync return"},
-	"no_readahead":     {notice: "read-ahead starts only on sequential reads, so random reads never fetch extra data"},
-	"sync_readdir":     {notice: "directories are always listed in one pass"},
-	"workaround":       {notice: "the workarounds are for old servers and the C sshfs; none is needed"},
-	"delay_connect":    {notice: "sftpmount connects before the mount appears, so a wrong host or key is reported at once"},
-	"compression":      {notice: compressionNotice},
-	"ssh_command":      {refuse: "sftpmount speaks SSH itself; put what the command did (ProxyJump, IdentityFile, User...) in ~/.ssh/config or -o"},
-	"ssh_protocol":     {refuse: "only SSH protocol 2 exists"},
-	"directport":       {refuse: "SFTP is always carried over SSH"},
-	"slave":            {refuse: "SFTP is always carried over SSH"},
-	"passive":          {refuse: "SFTP is always carried over SSH"},
+	"sshfs_sync":    {notice: "writes are always confirmed by the server before close and fsync return"},
+	"no_readahead":  {notice: "read-ahead starts only on sequential reads, so random reads never fetch extra data"},
+	"sync_readdir":  {notice: "directories are always listed in one pass"},
+	"workaround":    {notice: "the workarounds are for old servers and the C sshfs; none is needed"},
+	"delay_connect": {notice: "sftpmount connects before the mount appears, so a wrong host or key is reported at once"},
+	"compression":   {notice: compressionNotice},
+	"ssh_command":   {refuse: "sftpmount speaks SSH itself; put what the command did (ProxyJump, IdentityFile, User...) in ~/.ssh/config or -o"},
+	"ssh_protocol":  {refuse: "only SSH protocol 2 exists"},
+	"directport":    {refuse: "SFTP is always carried over SSH"},
+	"slave":         {refuse: "SFTP is always carried over SSH"},
+	"passive":       {refuse: "SFTP is always carried over SSH"},
 
 	// libfuse options sshfs passed to the kernel (the cache ones, and
 	// max_read and max_write, are in caches.go).
-	"big_writes": {notice: "writes of up to 1 MiB are always used"},
-	"large_read": {notice: "the kernel's largest reads are always used"},
-	"writeback_cache":  {notice: "writes are pipelined by sftpmount itself"},
-	"subtype":          {notice: "the type is always fuse.sftpmount"},
-	"auto_unmount":     {refuse: "unmount with fusermount3 -u, or stop the process with SIGTERM, which unmounts"},
-	"allow_root":       {refuse: "use allow_other (with default_permissions to keep permission checks)"},
+	"big_writes":      {notice: "writes of up to 1 MiB are always used"},
+	"large_read":      {notice: "the kernel's largest reads are always used"},
+	"writeback_cache": {notice: "writes are pipelined by sftpmount itself"},
+	"subtype":         {notice: "the type is always fuse.sftpmount"},
+	"auto_unmount":    {refuse: "unmount with fusermount3 -u, or stop the process with SIGTERM, which unmounts"},
+	"allow_root":      {refuse: "use allow_other (with default_permissions to keep permission checks)"},
 }
 
 // compressionNotice answers -C and Compression=yes: x/crypto/ssh has no

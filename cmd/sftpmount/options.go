@@ -22,10 +22,10 @@ type options struct {
 	SSH           sshconf.Overrides // -p, -o Port=, IdentityFile=, ProxyJump=...: win over ssh_config
 	SSHConfigFile string            // -F FILE: instead of ~/.ssh/config and /etc/ssh/ssh_config
 
-	Timeout      time.Duration // -o timeout= (seconds): deadline of every remote call
-	Reconnect    bool          // -o reconnect[=yes|no] (default yes)
-	Cache        cacheOptions  // -o dir_cache=, dcache_*, entry_timeout=...: see caches.go
-	MaxConns     int           // -o max_conns=N: SFTP sessions over the one SSH connection
+	Timeout   time.Duration // -o timeout= (seconds): deadline of every remote call
+	Reconnect bool          // -o reconnect[=yes|no] (default yes)
+	Cache     cacheOptions  // -o dir_cache=, dcache_*, entry_timeout=...: see caches.go
+	MaxConns  int           // -o max_conns=N: SFTP sessions over the one SSH connection
 
 	PasswordStdin bool // -o password_stdin: read the password from stdin once
 	KeepPassword  bool // -o keep_password: keep it in memory for reconnects
