@@ -76,10 +76,16 @@ func (f *FS) fillEntry(a remote.Attr, out *fuse.EntryOut) {
 	out.SetAttrTimeout(f.opts.Caches.KernelAttr)
 }
 
-func (f *FS) fillAttrOut(a remote.Attr, out *fuse.AttrOut) {
+// fillAttrOut fills a getattr or setattr reply; EPERM for an owner that
+// idmap=file cannot map under nomap=error.
+func (f *FS) fillAttrOut(a remote.Attr, out *fuse.AttrOut) syscall.Errno {
+	if errno := f.opts.Owner.check(a); errno != 0 {
+		return errno
+	}
 	fillAttr(a, &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetTimeout(f.opts.Caches.KernelAttr)
+	return 0
 }
 
 // lstat answers from the attribute cache or asks the server, once the
@@ -143,7 +149,9 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 		n.retire()
 		return n.fs.result("getattr", rel, syscall.ESTALE, nil)
 	}
-	n.fs.fillAttrOut(a, out)
+	if errno := n.fs.fillAttrOut(a, out); errno != 0 {
+		return n.fs.result("getattr", rel, errno, nil)
+	}
 	n.showLinks(&out.Attr)
 	return 0
 }
@@ -215,7 +223,10 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
 	if uok || gok {
-		uid, gid = n.fs.opts.Owner.toRemote(uid, gid)
+		var errno syscall.Errno
+		if uid, gid, errno = n.fs.opts.Owner.toRemote(uid, gid, uok, gok); errno != 0 {
+			return n.fs.result("chown", rel, errno, nil)
+		}
 		if !uok {
 			uid = cur.UID
 		}
@@ -262,8 +273,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	if !n.unlinked() {
 		n.fs.attrs.Put(rel, cur)
 	}
-	n.fs.fillAttrOut(cur, out)
-	return n.fs.result("setattr", rel, nil, nil)
+	return n.fs.result("setattr", rel, errOf(n.fs.fillAttrOut(cur, out)), nil)
 }
 
 // current returns the file's attributes: from the cache, else through the

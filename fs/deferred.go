@@ -52,7 +52,10 @@ func (n *Node) deferSetattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.A
 	}
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
-	uid, gid = n.fs.opts.Owner.toRemote(uid, gid)
+	uid, gid, errno := n.fs.opts.Owner.toRemote(uid, gid, uok, gok)
+	if errno != 0 {
+		return false // the setattr itself says so
+	}
 	if uok {
 		c.uid = &uid
 	}
@@ -65,12 +68,15 @@ func (n *Node) deferSetattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.A
 	if t, ok := in.GetATime(); ok {
 		c.atime = &t
 	}
+	if n.fs.opts.Owner.check(cur) != 0 {
+		return false // the setattr itself says so
+	}
 	a, ok := h.later.record(c, cur)
 	if !ok {
 		return false
 	}
 	n.fs.attrs.Put(rel, a)
-	n.fs.fillAttrOut(a, out)
+	n.fs.fillAttrOut(a, out) // its owner is checked above
 	out.SetTimeout(0) // not on the server yet: see createNew
 	return true
 }

@@ -144,3 +144,11 @@ func isFailure(err error) bool {
 	code, ok := statusCode(err)
 	return ok && code == fxFailure
 }
+
+// errOf is errno as an error: nil for 0.
+func errOf(errno syscall.Errno) error {
+	if errno == 0 {
+		return nil
+	}
+	return errno
+}

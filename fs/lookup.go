@@ -37,6 +37,9 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)
 	}
+	if errno := n.fs.opts.Owner.check(a); errno != 0 {
+		return nil, n.fs.result("lookup", rel, errno, nil) // nomap=error
+	}
 	return n.newChild(ctx, name, a, false, out), 0
 }
 

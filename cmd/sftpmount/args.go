@@ -79,6 +79,12 @@ func parseArgs(args []string) (options, error) {
 		o.SSH.Set("User", o.User)
 	}
 	o.Mountpoint = positional[1]
+	if o.IDMap == "file" && o.UIDFile == "" && o.GIDFile == "" {
+		return o, fmt.Errorf("option idmap=file needs uidfile= or gidfile= (or both)")
+	}
+	if o.IDMap != "file" && (o.UIDFile != "" || o.GIDFile != "" || o.NoMapError) {
+		return o, fmt.Errorf("options uidfile=, gidfile= and nomap= are for idmap=file")
+	}
 	return o, o.makePathsAbsolute()
 }
 
@@ -99,6 +105,7 @@ func (o *options) makePathsAbsolute() error {
 	if o.SSHConfigFile != "" {
 		o.SSHConfigFile = abs(o.SSHConfigFile)
 	}
+	o.UIDFile, o.GIDFile = abs(o.UIDFile), abs(o.GIDFile)
 	for key, values := range o.SSH {
 		if !sshKeywords[key].path {
 			continue

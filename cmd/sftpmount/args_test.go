@@ -2,11 +2,14 @@ package main
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	sftpfs "github.com/sftpmount/sftpmount/fs"
 )
 
 func TestSshfsStyleArgumentsParse(t *testing.T) {
@@ -333,6 +336,53 @@ func TestAnInvalidHostnameIsRefused(t *testing.T) {
 	for _, ok := range []string{"example.org:", "my_alias:/d", "[fe80::1%eth0]:/d", "10.0.0.1:", "bastion-1.corp:"} {
 		if _, err := parseArgs([]string{ok, "/mnt"}); err != nil {
 			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+// uidfile= and gidfile= as sshfs reads them: "local-name:remote-id" lines;
+// a bad line is one line naming the file and line; idmap=file without
+// either, or the files without idmap=file, are refused.
+func TestIdmapFileReadsItsFilesAndRefusesBadOnes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("uids", "# local:remote\nroot:1003\n\n")
+	o, err := parseArgs([]string{"h:", "/m", "-o", "idmap=file,uidfile=" + good + ",nomap=error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var owner sftpfs.Owner
+	if err := o.idMaps(&owner); err != nil {
+		t.Fatal(err)
+	}
+	if owner.UIDs == nil || owner.UIDs.ToLocal[1003] != 0 || owner.UIDs.ToRemote[0] != 1003 || owner.GIDs != nil || !owner.NoMapError {
+		t.Fatalf("maps: %+v", owner)
+	}
+	for text, want := range map[string]string{
+		"root\n":                   ":1: want user-name:remote-id",
+		"root:x\n":                 ":1: remote id",
+		"no-such-user-here:5\n":    ":1: no local user",
+		"root:1\nroot:2\nbad\n":    ":3: want",
+		"root:99999999999999999\n": ":1: remote id",
+	} {
+		o, err := parseArgs([]string{"h:", "/m", "-o", "idmap=file,uidfile=" + write("bad", text)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = o.idMaps(&sftpfs.Owner{})
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "bad") {
+			t.Errorf("%q: %v, want one line with %q", text, err, want)
+		}
+	}
+	for _, opts := range []string{"idmap=file", "uidfile=" + good, "idmap=user,gidfile=" + good, "nomap=error", "nomap=sometimes", "idmap=both"} {
+		if _, err := parseArgs([]string{"h:", "/m", "-o", opts}); err == nil {
+			t.Errorf("%s: accepted", opts)
 		}
 	}
 }

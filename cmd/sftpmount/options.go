@@ -34,10 +34,14 @@ type options struct {
 	TransformSymlinks bool // -o transform_symlinks
 	FollowSymlinks    bool // -o follow_symlinks
 
-	UID       *uint32 // -o uid=N
-	GID       *uint32 // -o gid=N
-	Umask     uint32  // -o umask=OCTAL
-	IDMapUser bool    // -o idmap=user (idmap=none is the default)
+	UID        *uint32 // -o uid=N
+	GID        *uint32 // -o gid=N
+	Umask      uint32  // -o umask=OCTAL
+	IDMapUser  bool    // -o idmap=user (idmap=none is the default)
+	IDMap      string  // -o idmap=none|user|file
+	UIDFile    string  // -o uidfile=FILE, with idmap=file (idmap.go)
+	GIDFile    string  // -o gidfile=FILE, with idmap=file
+	NoMapError bool    // -o nomap=error (nomap=ignore is the default)
 
 	AllowOther         bool   // -o allow_other
 	DefaultPermissions bool   // -o default_permissions
@@ -197,12 +201,26 @@ func (o *options) setOption(opt string) error {
 		o.Umask = uint32(n)
 	case "idmap":
 		switch value {
-		case "user":
-			o.IDMapUser = true
-		case "none":
-			o.IDMapUser = false
+		case "none", "user", "file":
+			o.IDMap, o.IDMapUser = value, value == "user"
 		default:
-			return fmt.Errorf("option idmap=%s: want user or none (idmap=file is not supported)", value)
+			return fmt.Errorf("option idmap=%s: want none, user or file", value)
+		}
+	case "uidfile", "gidfile":
+		if err := needValue(); err != nil {
+			return err
+		}
+		if name == "uidfile" {
+			o.UIDFile = value
+		} else {
+			o.GIDFile = value
+		}
+	case "nomap":
+		switch value {
+		case "ignore", "error":
+			o.NoMapError = value == "error"
+		default:
+			return fmt.Errorf("option nomap=%s: want ignore or error", value)
 		}
 	case "disable_hardlink":
 		return flag(&o.DisableHardlink)

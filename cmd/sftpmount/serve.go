@@ -45,6 +45,11 @@ func serve(o options, st *startup) error {
 	if o.Debug {
 		debug = log.New(os.Stderr, "sftpmount: ", log.Ltime|log.Lmicroseconds)
 	}
+	var owner sftpfs.Owner // idmap=file's maps, read before anything is asked of the server
+	if err := o.idMaps(&owner); err != nil {
+		st.ready(err)
+		return err
+	}
 	cfg, err := connectConfig(o, st, debug)
 	if err != nil {
 		st.ready(err)
@@ -75,7 +80,8 @@ func serve(o options, st *startup) error {
 		ContainSymlinks:   o.ContainSymlinks,
 		TransformSymlinks: o.TransformSymlinks,
 		FollowSymlinks:    o.FollowSymlinks,
-		Owner:             sftpfs.Owner{UID: o.UID, GID: o.GID, Umask: o.Umask, MapUser: o.IDMapUser},
+		Owner: sftpfs.Owner{UID: o.UID, GID: o.GID, Umask: o.Umask, MapUser: o.IDMapUser,
+			UIDs: owner.UIDs, GIDs: owner.GIDs, NoMapError: owner.NoMapError},
 	}
 	if st, err := rc.StatFS(context.Background(), ""); err == nil {
 		fsOpts.NameMax = int(st.NameMax)
