@@ -85,6 +85,17 @@ func (m *Map[V]) Get(key string) (V, bool) {
 	return e.value, true
 }
 
+// Left reports how long key's entry has left to live, if it is held.
+func (m *Map[V]) Left(key string) (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok {
+		return 0, false
+	}
+	return max(0, e.expires.Sub(m.now())), true
+}
+
 // Put stores value for key, replacing what was there.
 func (m *Map[V]) Put(key string, value V) {
 	if m.ttl <= 0 {

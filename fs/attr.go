@@ -69,23 +69,34 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 	out.SetTimes(&a.Atime, &a.Mtime, &a.Mtime)
 }
 
-func (f *FS) fillEntry(a remote.Attr, out *fuse.EntryOut) {
+// fillEntry and fillAttrOut fill a reply about rel. The kernel may keep
+// it for its timeout, but no longer than our own cache keeps rel's
+// attributes: an answer given from the cache near the end of its life
+// would otherwise be kept twice as long in all.
+func (f *FS) fillEntry(rel string, a remote.Attr, out *fuse.EntryOut) {
 	fillAttr(a, &out.Attr)
 	f.opts.Owner.show(&out.Attr)
-	out.SetEntryTimeout(f.opts.Caches.KernelEntry)
-	out.SetAttrTimeout(f.opts.Caches.KernelAttr)
+	out.SetEntryTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelEntry))
+	out.SetAttrTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
 }
 
 // fillAttrOut fills a getattr or setattr reply; EPERM for an owner that
 // idmap=file cannot map under nomap=error.
-func (f *FS) fillAttrOut(a remote.Attr, out *fuse.AttrOut) syscall.Errno {
+func (f *FS) fillAttrOut(rel string, a remote.Attr, out *fuse.AttrOut) syscall.Errno {
 	if errno := f.opts.Owner.check(a); errno != 0 {
 		return errno
 	}
 	fillAttr(a, &out.Attr)
 	f.opts.Owner.show(&out.Attr)
-	out.SetTimeout(f.opts.Caches.KernelAttr)
+	out.SetTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
 	return 0
+}
+
+func (f *FS) kernelTimeout(rel string, d time.Duration) time.Duration {
+	if left, ok := f.attrs.Left(rel); ok {
+		return min(d, left)
+	}
+	return d
 }
 
 // lstat answers from the attribute cache or asks the server, once the
@@ -149,7 +160,7 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 		n.retire()
 		return n.fs.result("getattr", rel, syscall.ESTALE, nil)
 	}
-	if errno := n.fs.fillAttrOut(a, out); errno != 0 {
+	if errno := n.fs.fillAttrOut(rel, a, out); errno != 0 {
 		return n.fs.result("getattr", rel, errno, nil)
 	}
 	n.showLinks(&out.Attr)
@@ -273,7 +284,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	if !n.unlinked() {
 		n.fs.attrs.Put(rel, cur)
 	}
-	return n.fs.result("setattr", rel, errOf(n.fs.fillAttrOut(cur, out)), nil)
+	return n.fs.result("setattr", rel, errOf(n.fs.fillAttrOut(rel, cur, out)), nil)
 }
 
 // current returns the file's attributes: from the cache, else through the

@@ -76,7 +76,7 @@ func (n *Node) deferSetattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.A
 		return false
 	}
 	n.fs.attrs.Put(rel, a)
-	n.fs.fillAttrOut(a, out) // its owner is checked above
+	n.fs.fillAttrOut(rel, a, out) // its owner is checked above
 	out.SetTimeout(0)        // not on the server yet: see createNew
 	return true
 }

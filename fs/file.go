@@ -231,7 +231,7 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 // the size is the one the application expects.
 func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 	if a, ok := h.node.fs.attrs.Get(h.rel); ok && !h.node.unlinked() {
-		return h.node.fs.fillAttrOut(a, out)
+		return h.node.fs.fillAttrOut(h.rel, a, out)
 	}
 	h.flush()
 	if h.node.unlinked() {
@@ -239,12 +239,12 @@ func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Err
 		if err != nil {
 			return h.node.fs.result("fgetattr", h.rel, err, nil)
 		}
-		return h.node.fs.fillAttrOut(a, out)
+		return h.node.fs.fillAttrOut(h.rel, a, out)
 	}
 	// Cached when not stale: read-ahead's size, too.
 	a, err := h.node.fs.fetchAttr(h.rel, func() (remote.Attr, error) { return h.f.Stat(ctx) })
 	if err != nil {
 		return h.node.fs.result("fgetattr", h.rel, err, nil)
 	}
-	return h.node.fs.fillAttrOut(a, out)
+	return h.node.fs.fillAttrOut(h.rel, a, out)
 }

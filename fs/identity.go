@@ -154,7 +154,7 @@ func (t *identities) setPlace(n *Node, at place) {
 // object (mkdir, symlink, an exclusive create): a node still held for the
 // name belongs to an object that is gone.
 func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh bool, out *fuse.EntryOut) *fusefs.Inode {
-	n.fs.fillEntry(a, out)
+	n.fs.fillEntry(n.child(name), a, out)
 	mode := sysMode(a.Mode) & syscall.S_IFMT
 	t := &n.fs.ids
 	t.mu.Lock()

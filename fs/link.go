@@ -70,7 +70,7 @@ func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	// The same inode under a second name, so both show one inode number.
 	node := target.EmbeddedInode().Operations().(*Node)
 	n.fs.linked(node, n, name)
-	n.fs.fillEntry(a, out)
+	n.fs.fillEntry(rel, a, out)
 	node.showLinks(&out.Attr)
 	return target.EmbeddedInode(), 0
 }

@@ -22,9 +22,9 @@ type Owner struct {
 	LocalGID, RemoteGID uint32
 
 	// UIDs and GIDs, when set, map ids both ways (idmap=file, with
-	// uidfile= and gidfile=). An id with no mapping is shown as it is,
-	// or with NoMapError (nomap=error) makes stat and chown fail with
-	// EPERM, as in sshfs.
+	// uidfile= and gidfile=). An id with no mapping makes stat and chown
+	// fail with EPERM when NoMapError (nomap=error, sshfs's default), or
+	// is shown as it is.
 	UIDs, GIDs *IDMap
 	NoMapError bool
 }

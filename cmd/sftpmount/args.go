@@ -39,6 +39,10 @@ func parseArgs(args []string) (options, error) {
 			o.Foreground = true
 		case a == "-d":
 			o.Debug = true
+		case a == "-s":
+			o.Notices = append(o.Notices, "-s has no effect: requests are always served concurrently, each with its own deadline")
+		case a == "-1":
+			return o, fmt.Errorf("-1 is not supported: only SSH protocol 2 exists")
 		case a == "-C":
 			// sshfs passes it to ssh: compression.
 			o.Notices = append(o.Notices, "-C: "+compressionNotice)
@@ -82,7 +86,7 @@ func parseArgs(args []string) (options, error) {
 	if o.IDMap == "file" && o.UIDFile == "" && o.GIDFile == "" {
 		return o, fmt.Errorf("option idmap=file needs uidfile= or gidfile= (or both)")
 	}
-	if o.IDMap != "file" && (o.UIDFile != "" || o.GIDFile != "" || o.NoMapError) {
+	if o.IDMap != "file" && (o.UIDFile != "" || o.GIDFile != "" || o.NoMapGiven) {
 		return o, fmt.Errorf("options uidfile=, gidfile= and nomap= are for idmap=file")
 	}
 	return o, o.makePathsAbsolute()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -384,5 +385,102 @@ func TestIdmapFileReadsItsFilesAndRefusesBadOnes(t *testing.T) {
 		if _, err := parseArgs([]string{"h:", "/m", "-o", opts}); err == nil {
 			t.Errorf("%s: accepted", opts)
 		}
+	}
+}
+
+// The README's table of sshfs options is what the parser does: each
+// option in a row is accepted without a notice ("same"), with one notice
+// ("notice") or refused ("refused"), and every option sshfs 3.7's man
+// page lists has a row.
+func TestTheSshfsOptionTableInTheReadmeIsWhatTheParserDoes(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "**Options written for the C sshfs.**")
+	if start < 0 {
+		t.Fatal("no sshfs table in the README")
+	}
+	text = text[start:]
+	text = text[:strings.Index(text, "\n### ")]
+	idFile := filepath.Join(t.TempDir(), "ids")
+	if err := os.WriteFile(idFile, []byte("root:1\n"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	fill := strings.NewReplacer("PORT", "2222", "=N", "=5", "=T", "=0.5", "FILE", idFile, "=CMD", "=/bin/true",
+		"=LIST", "=aes128-ctr", "=HOST", "=bastion", "=BYTES", "=65536")
+	backticked := regexp.MustCompile("`([^`]+)`")
+	documented := map[string]bool{}
+	rows := 0
+	for _, line := range strings.Split(text, "\n") {
+		cols := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `") || len(cols) != 3 {
+			continue
+		}
+		rows++
+		here := strings.TrimSuffix(cols[2], " |")
+		var class string
+		for _, c := range []string{"same", "notice", "refused"} {
+			if strings.HasPrefix(here, c) {
+				class = c
+			}
+		}
+		if class == "" {
+			t.Errorf("row %q: the last column must start with same, notice or refused", cols[0])
+			continue
+		}
+		for _, m := range backticked.FindAllStringSubmatch(cols[0], -1) {
+			opt := m[1]
+			if strings.Contains(opt, "ProxyCommand=...") { // the hostname row, tested below
+				continue
+			}
+			var args []string
+			if rest, ok := strings.CutPrefix(opt, "-o "); ok {
+				args = []string{"-o", fill.Replace(rest)}
+				for _, o := range strings.Split(rest, ",") {
+					name, _, _ := strings.Cut(o, "=")
+					documented[name] = true
+					documented[o] = true
+				}
+			} else {
+				args = strings.Fields(fill.Replace(opt))
+				documented[strings.Fields(opt)[0]] = true
+			}
+			o, err := parseArgs(append([]string{"h:", "/m"}, args...))
+			switch {
+			case class == "refused" && err == nil:
+				t.Errorf("%s: accepted, the README says refused", opt)
+			case class != "refused" && err != nil:
+				t.Errorf("%s: %v, the README says %s", opt, err, class)
+			case class == "same" && len(o.Notices) != 0:
+				t.Errorf("%s: notices %q, the README says same", opt, o.Notices)
+			case class == "notice" && len(o.Notices) != 1:
+				t.Errorf("%s: notices %q, the README says one", opt, o.Notices)
+			}
+		}
+	}
+	if rows < 15 {
+		t.Fatalf("only %d rows found in the README's sshfs table", rows)
+	}
+	// sshfs 3.7's man page (sshfs.rst), every option, and the FUSE
+	// ones of point 1 of the drop-in issue.
+	for _, opt := range []string{"-h", "-V", "-d", "-p", "-f", "-s", "-C", "-F", "-1", "reconnect", "delay_connect",
+		"sshfs_sync", "no_readahead", "sync_readdir", "workaround", "idmap=none", "idmap=user", "idmap=file", "uidfile", "gidfile",
+		"nomap=ignore", "nomap=error", "ssh_command", "ssh_protocol", "sftp_server", "directport", "slave", "disable_hardlink",
+		"transform_symlinks", "follow_symlinks", "no_check_root", "password_stdin", "dir_cache", "dcache_max_size",
+		"dcache_timeout", "dcache_stat_timeout", "dcache_link_timeout", "dcache_dir_timeout", "dcache_clean_interval",
+		"dcache_min_clean_interval", "max_conns", "passive", "contain_symlinks", "no_contain_symlinks",
+		"entry_timeout", "attr_timeout", "negative_timeout", "kernel_cache", "auto_cache", "direct_io", "max_read", "max_write"} {
+		if opt == "-h" || opt == "-V" {
+			continue // help and version: tested on their own
+		}
+		if !documented[opt] {
+			t.Errorf("sshfs's %s has no row in the README's table", opt)
+		}
+	}
+	// The hostname row.
+	if _, err := parseArgs([]string{"--", "-oProxyCommand=x:/d", "/m"}); err == nil || !strings.HasPrefix(err.Error(), "invalid hostname") {
+		t.Errorf("a host starting with '-': %v", err)
 	}
 }

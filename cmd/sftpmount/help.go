@@ -44,9 +44,12 @@ Connection:
   -o sftp_server=COMMAND         run COMMAND on the server instead of its sftp subsystem
   -C, -o Compression=yes         accepted, with a notice: Go's SSH has no compression
 
-Caching:
-  -o cache_timeout=SECONDS       how long attributes and listings are trusted (20)
-  -o cache=no                    trust nothing; ask the server every time
+Caching (sshfs's options, sshfs's meanings):
+  -o dcache_timeout=SECONDS      attributes, listings and link targets (20); also
+                                 dcache_stat_timeout, dcache_dir_timeout, dcache_link_timeout
+  -o negative_timeout=SECONDS    how long a name is answered absent (1)
+  -o dir_cache=no                no cache of ours (the kernel's: entry_timeout=, attr_timeout=)
+  -o kernel_cache, -o direct_io  trust the page cache; or have none
 
 Symlinks:
   -o no_contain_symlinks         pass absolute and ".." targets through (default: EPERM)
@@ -55,6 +58,7 @@ Symlinks:
 
 Ownership and permissions:
   -o idmap=user                  the remote user's files appear as yours
+  -o idmap=file,uidfile=F,gidfile=F  map ids through name:id files (nomap=error|ignore)
   -o uid=N, -o gid=N             show every file as owned by N
   -o umask=OCTAL                 clear these bits from every mode shown
 
@@ -64,6 +68,7 @@ Mount:
   -o ro                          mount read-only
   -o nonempty                    mount over a directory that has files
   -o fsname=NAME                 source shown by df and /proc/mounts
+  -o disable_hardlink            link(2) fails with EPERM
 
 Options written for the C sshfs are accepted where they apply; the others
 get a one-line notice or a refusal saying why (see the README). Exit codes:

@@ -13,8 +13,9 @@ import (
 
 // sshfs's idmap=file: uidfile= and gidfile= name files of "name:id" lines,
 // name a local user (group) and id the server's number for it; ids with no
-// line are shown as they are, or with nomap=error make stat and chown fail
-// with EPERM. Blank lines and lines starting with '#' are skipped.
+// line make stat and chown fail with EPERM (nomap=error, sshfs's default),
+// or with nomap=ignore are shown as they are. Blank lines and lines
+// starting with '#' are skipped.
 
 // idMaps reads the files -o uidfile= and gidfile= name, before anything
 // is asked of the server; a bad line is one line on stderr (ExitConfig).
@@ -45,7 +46,7 @@ func (o *options) idMaps(owner *sftpfs.Owner) error {
 			return err
 		}
 	}
-	owner.NoMapError = o.NoMapError
+	owner.NoMapError = !o.NoMapIgnore
 	return nil
 }
 

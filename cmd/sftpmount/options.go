@@ -34,14 +34,15 @@ type options struct {
 	TransformSymlinks bool // -o transform_symlinks
 	FollowSymlinks    bool // -o follow_symlinks
 
-	UID        *uint32 // -o uid=N
-	GID        *uint32 // -o gid=N
-	Umask      uint32  // -o umask=OCTAL
-	IDMapUser  bool    // -o idmap=user (idmap=none is the default)
-	IDMap      string  // -o idmap=none|user|file
-	UIDFile    string  // -o uidfile=FILE, with idmap=file (idmap.go)
-	GIDFile    string  // -o gidfile=FILE, with idmap=file
-	NoMapError bool    // -o nomap=error (nomap=ignore is the default)
+	UID         *uint32 // -o uid=N
+	GID         *uint32 // -o gid=N
+	Umask       uint32  // -o umask=OCTAL
+	IDMapUser   bool    // -o idmap=user (idmap=none is the default)
+	IDMap       string  // -o idmap=none|user|file
+	UIDFile     string  // -o uidfile=FILE, with idmap=file (idmap.go)
+	GIDFile     string  // -o gidfile=FILE, with idmap=file
+	NoMapIgnore bool    // -o nomap=ignore (nomap=error is sshfs's default)
+	NoMapGiven  bool    // nomap= was given (it is only for idmap=file)
 
 	AllowOther         bool   // -o allow_other
 	DefaultPermissions bool   // -o default_permissions
@@ -218,7 +219,7 @@ func (o *options) setOption(opt string) error {
 	case "nomap":
 		switch value {
 		case "ignore", "error":
-			o.NoMapError = value == "error"
+			o.NoMapIgnore, o.NoMapGiven = value == "ignore", true
 		default:
 			return fmt.Errorf("option nomap=%s: want ignore or error", value)
 		}
