@@ -45,8 +45,8 @@ Connection:
   -C, -o Compression=yes         accepted, with a notice: Go's SSH has no compression
 
 Caching (sshfs's options, sshfs's meanings):
-  -o dcache_timeout=SECONDS      attributes, listings and link targets (20); also
-                                 dcache_stat_timeout, dcache_dir_timeout, dcache_link_timeout
+  -o dcache_timeout=SECONDS      attributes, listings and link targets (20)
+  -o dcache_stat_timeout=SECONDS one of them (also dcache_dir_timeout, dcache_link_timeout)
   -o negative_timeout=SECONDS    how long a name is answered absent (1)
   -o dir_cache=no                no cache of ours (the kernel's: entry_timeout=, attr_timeout=)
   -o kernel_cache, -o direct_io  trust the page cache; or have none
