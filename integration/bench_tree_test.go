@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -93,6 +95,37 @@ func BenchmarkGitStatusAfterRemount(b *testing.B) {
 			mnt := benchMount(b, m, link, served)
 			b.StartTimer()
 			run(b, mnt+"/w", "git -c safe.directory='*' status --porcelain > /dev/null")
+		}
+	})
+}
+
+// BenchmarkFileMadeOnTheServerThenCat: a directory is listed through the
+// mount, then a file is made in it directly on the server, as another
+// client or the server's own job would; the figure is the time until
+// `cat` through the mount gives its bytes (polled every 10 ms).
+func BenchmarkFileMadeOnTheServerThenCat(b *testing.B) {
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		mnt := benchMount(b, m, link, served)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			name := fmt.Sprintf("made%d", i)
+			run(b, mnt, "ls -l > /dev/null && cat "+name+" 2>/dev/null || true")
+			want := "made on the server " + name
+			if err := os.WriteFile(filepath.Join(served, name), []byte(want), 0644); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			for {
+				got, _ := os.ReadFile(filepath.Join(mnt, name))
+				if string(got) == want {
+					break
+				}
+				if time.Since(start) > time.Minute {
+					b.Fatalf("%s: not seen after a minute", name)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms-until-seen")
 		}
 	})
 }
