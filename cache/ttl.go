@@ -153,6 +153,19 @@ func (m *Map[V]) DeleteTree(key string) {
 	}
 }
 
+// Range calls fn for each live entry until fn returns false. fn runs
+// with the Map locked: it must not call the Map.
+func (m *Map[V]) Range(fn func(key string, value V) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for k, e := range m.entries {
+		if now.Before(e.expires) && !fn(k, e.value) {
+			return
+		}
+	}
+}
+
 // Len is the number of entries held, expired or not.
 func (m *Map[V]) Len() int {
 	m.mu.Lock()

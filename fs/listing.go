@@ -24,6 +24,13 @@ type listing struct {
 
 	absent atomic.Int64 // lookups answered "no such name" from it
 	fresh  atomic.Int64 // when it was made or last changed by us, in Unix nanoseconds
+
+	// probed are names looked up and found absent, each with when the
+	// server last said so (Unix nanoseconds; 0: not asked since the
+	// listing): git, make and compilers probe the same absent names
+	// (.gitignore, include paths) on every run, and absent.go asks for
+	// all of them at once when they are asked for again.
+	probed map[string]int64
 }
 
 func newListing(names []string) *listing {
@@ -47,6 +54,54 @@ func (l *listing) has(name string) bool {
 	_, ok := l.names[name]
 	return ok
 }
+
+// probe notes that name was answered absent; confirmedAt notes that the
+// server said so at t.
+func (l *listing) probe(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.probed[name]; !ok && len(l.probed) < maxProbed {
+		if l.probed == nil {
+			l.probed = map[string]int64{}
+		}
+		l.probed[name] = 0
+	}
+}
+
+func (l *listing) confirmedAt(name string, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, present := l.names[name]; present {
+		return // made by us since the question was asked
+	}
+	if _, ok := l.probed[name]; !ok && len(l.probed) >= maxProbed {
+		return
+	}
+	if l.probed == nil {
+		l.probed = map[string]int64{}
+	}
+	l.probed[name] = t.UnixNano()
+}
+
+// confirmed reports whether the server said name is absent within negative.
+func (l *listing) confirmed(name string, negative time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	at := l.probed[name]
+	return at != 0 && time.Since(time.Unix(0, at)) < negative
+}
+
+// learn adds a name the server has, which the listing lacked: unlike set
+// it says nothing of the other names.
+func (l *listing) learn(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.names[name] = struct{}{}
+	delete(l.probed, name)
+}
+
+// maxProbed bounds the absent names kept per directory.
+const maxProbed = 64
 
 func (l *listing) set(name string, present bool) {
 	l.mu.Lock()
@@ -97,9 +152,14 @@ func parentOf(rel string) string { return cleanRel(path.Dir(rel)) }
 func (f *FS) knownAbsent(rel string) bool {
 	dir := parentOf(rel)
 	l, ok := f.listings.Get(dir)
-	if !ok || l.has(path.Base(rel)) || !l.answersAbsent(f.opts.Caches.Negative) {
+	name := path.Base(rel)
+	if !ok || l.has(name) {
 		return false
 	}
+	if !l.answersAbsent(f.opts.Caches.Negative) && !l.confirmed(name, f.opts.Caches.Negative) {
+		return false
+	}
+	l.probe(name)
 	if l.absent.Add(1) >= relistCost(l) {
 		f.relistable.Put(dir, struct{}{})
 	}

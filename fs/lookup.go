@@ -2,9 +2,11 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -33,7 +35,15 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if _, cached := n.fs.attrs.Get(rel); !cached && n.fs.missed(ctx, n.rel()) && n.fs.knownAbsent(rel) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}
+	l, listed := n.fs.listings.Get(n.rel())
+	if listed && !l.has(name) {
+		n.fs.sweepAbsent(rel) // its answers expired: ask for the others' at once
+	}
+	asked := time.Now()
 	a, err := n.fs.lookupAttr(ctx, rel)
+	if listed && errors.Is(err, os.ErrNotExist) {
+		l.confirmedAt(name, asked)
+	}
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)
 	}

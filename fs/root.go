@@ -92,6 +92,8 @@ type FS struct {
 	writers   map[string]map[*fileHandle]struct{} // writable handles by the path they were opened at (fetch.go)
 
 	ids identities // inode numbers of the live nodes (identity.go)
+
+	sweep absentSweep // absent names asked about at once (absent.go)
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.

@@ -286,3 +286,60 @@ func TestIdmapFileShowsMappedOwnersAndRefusesUnmappedOnesWithNomapError(t *testi
 		t.Errorf("a missing uidfile: exit %d, stderr %q; want 9 and one line", r.code, r.stderr)
 	}
 }
+
+// The absent names a walk probes in every directory (git status opens
+// .gitignore in each) are asked for again once their answers are older
+// than the negative timeout, all at once rather than one round trip each:
+// each is asked once per round, a name made on the server meanwhile is
+// found, and the others are still absent.
+func TestAbsentNamesProbedInManyDirectoriesAreAskedForAgainAllAtOnce(t *testing.T) {
+	needServer(t)
+	link := newSlowLink(t, 20)
+	_, log, m := startForegroundThrough(t, link)
+	const dirs = 12
+	sh(t, m.remote, "for i in $(seq 1 "+strconv.Itoa(dirs)+"); do mkdir d$i && echo x > d$i/f; done")
+	probe := func() (found []string, took time.Duration) {
+		start := time.Now()
+		for i := 1; i <= dirs; i++ {
+			if _, err := os.ReadFile(filepath.Join(m.mnt, "d"+strconv.Itoa(i), ".gitignore")); err == nil {
+				found = append(found, "d"+strconv.Itoa(i))
+			} else if !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+		return found, time.Since(start)
+	}
+	sh(t, m.mnt, "ls -R > /dev/null") // every listing cached
+	if found, _ := probe(); len(found) != 0 {
+		t.Fatalf("found %v before any was made", found)
+	}
+	for round := 1; round <= 2; round++ {
+		time.Sleep(1200 * time.Millisecond) // past the negative timeout
+		writeFile(t, filepath.Join(m.remote, "d7", ".gitignore"), "made", 0644)
+		before := len(log.String())
+		found, took := probe()
+		if len(found) != 1 || found[0] != "d7" {
+			t.Fatalf("round %d: found %v, want d7 only", round, found)
+		}
+		asked := log.String()[before:]
+		// All at once: every other directory's name was asked for, and
+		// answered, before the fourth directory's lookup was; one by
+		// one, the twelfth would be asked during the twelfth lookup.
+		fourth := strings.Index(asked, `lookup "/d4/.gitignore"`)
+		if fourth < 0 {
+			t.Fatalf("round %d: no lookup of d4/.gitignore in the log", round)
+		}
+		for i := 5; i <= dirs; i++ {
+			if i == 7 && round == 2 {
+				continue // known to exist since round 1 (and made again)
+			}
+			name := regexp.QuoteMeta(filepath.Join(m.remote, "d"+strconv.Itoa(i), ".gitignore"))
+			at := regexp.MustCompile(`  sftp lstat ` + name + `:`).FindStringIndex(asked)
+			if at == nil || at[0] > fourth {
+				t.Errorf("round %d: d%d/.gitignore was not asked for before d4's lookup was answered", round, i)
+			}
+		}
+		t.Logf("round %d: %d absent names probed at 20 ms in %v", round, dirs, took.Round(time.Millisecond))
+		os.Remove(filepath.Join(m.remote, "d7", ".gitignore"))
+	}
+}
