@@ -77,7 +77,7 @@ func (n *Node) deferSetattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.A
 	}
 	n.fs.attrs.Put(rel, a)
 	n.fs.fillAttrOut(rel, a, out) // its owner is checked above
-	out.SetTimeout(0)        // not on the server yet: see createNew
+	out.SetTimeout(0)             // not on the server yet: see createNew
 	return true
 }
 

@@ -154,7 +154,7 @@ func TestADirectoryThisMountFillsAnswersAbsentNamesWithoutARoundTripPastTheNegat
 	if took < 1500*time.Millisecond {
 		t.Logf("the extraction took only %v: the negative timeout was barely passed", took)
 	}
-	lookups := regexp.MustCompile(`  sftp (l?stat) ` + regexp.QuoteMeta(m.remote) + `/t/f\d+:`).FindAllString(log.String(), -1)
+	lookups := regexp.MustCompile(`  sftp (l?stat) `+regexp.QuoteMeta(m.remote)+`/t/f\d+:`).FindAllString(log.String(), -1)
 	if len(lookups) > 0 {
 		t.Errorf("tar of 60 files into a new directory (%v) looked %d of them up on the server: %q", took.Round(time.Millisecond), len(lookups), lookups[:min(3, len(lookups))])
 	}
