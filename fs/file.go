@@ -90,7 +90,11 @@ func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []b
 		}, writeBehindLimit, h.node.fs.buffers)
 		// A new file's write sent unbuffered must not wait at its gate
 		// for its own creator's close (pending.go).
-		h.wb.Unbuffered = h.letDataGo
+		h.wb.Unbuffered = func() {
+			if h.later != nil {
+				h.later.letDataGoUnlessHeld() // settle may hold p.mu, waiting for this write
+			}
+		}
 		h.wb.MaxWait = h.node.fs.waitLimit()
 	}
 	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY && !h.node.fs.opts.DirectIO {

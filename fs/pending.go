@@ -160,18 +160,24 @@ func (p *pending) waitGate() error {
 		return p.gateErr
 	case <-t.C:
 	}
-	// Open it ourselves, unless whoever holds p.mu does: settle holds it
-	// while it waits for this very write, after opening the gate.
+	p.letDataGoUnlessHeld()
+	return p.gateErr
+}
+
+// letDataGoUnlessHeld opens the gate itself, unless whoever holds p.mu
+// does: settle holds it while it waits for this very write, after opening
+// the gate. A plain Lock here would wait for settle while settle waits
+// for this write, until settle's deadline.
+func (p *pending) letDataGoUnlessHeld() {
 	for !p.mu.TryLock() {
 		select {
 		case <-p.gate:
-			return p.gateErr
+			return
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	p.letDataGoLocked()
 	p.mu.Unlock()
-	return p.gateErr
 }
 
 // exposesNoMore reports whether the server's mode and owner let nobody at

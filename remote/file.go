@@ -450,7 +450,11 @@ func (f *File) Sync(ctx context.Context) error {
 // matters; but a handle whose connection is gone was closed by the server
 // with it, and every write on it had been answered (callers flush first).
 func (f *File) Close(ctx context.Context) error {
-	bulkErr := f.closeBulk(ctx)
+	// The kernel's release has no deadline: the bulk handles' closes get
+	// the call's own, as every remote call does.
+	bctx, cancel := f.c.callContext(ctx)
+	defer cancel()
+	bulkErr := f.closeBulk(bctx)
 	err := f.run(ctx, "close", false, func(h *sftp.File) error { return h.Close() })
 	if lostConnection(err) {
 		err = nil

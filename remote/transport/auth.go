@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -81,7 +82,7 @@ func (a *authenticator) methods(p Prompter) ([]ssh.AuthMethod, func(), error) {
 	var methods []ssh.AuthMethod
 	release := func() {}
 	if a.ep.PubkeyAuthentication {
-		signers, closeAgent := a.agentSigners()
+		signers, closeAgent := a.agentSigners(p == nil)
 		release = closeAgent
 		var offered []ssh.Signer
 		for _, s := range append(signers, a.keys...) {
@@ -173,8 +174,12 @@ func (a *authenticator) keyboardInteractive(p Prompter) ssh.KeyboardInteractiveC
 }
 
 // agentSigners lists the agent's keys; with IdentitiesOnly only those
-// that match a configured key file.
-func (a *authenticator) agentSigners() ([]ssh.Signer, func()) {
+// that match a configured key file. Unattended (a reconnect, BatchMode:
+// nobody to confirm a key's use) the agent's answers, the signature too,
+// must come within ConnectTimeout: an agent that waits for a confirmation
+// nobody gives would hold the reconnect, and every call after it, for
+// good.
+func (a *authenticator) agentSigners(unattended bool) ([]ssh.Signer, func()) {
 	if a.ep.AgentSocket == "" {
 		return nil, func() {}
 	}
@@ -182,6 +187,9 @@ func (a *authenticator) agentSigners() ([]ssh.Signer, func()) {
 	if err != nil {
 		a.debugf("ssh-agent at %s unreachable: %v", a.ep.AgentSocket, err)
 		return nil, func() {}
+	}
+	if unattended && a.ep.ConnectTimeout > 0 {
+		conn.SetDeadline(time.Now().Add(a.ep.ConnectTimeout))
 	}
 	signers, err := agent.NewClient(conn).Signers()
 	if err != nil {
