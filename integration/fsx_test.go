@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,17 +63,21 @@ func fsx(path, served string, seed int64, ops int) (summary string, err error) {
 		}
 	}()
 	var model []byte
+	runBegun, opBegun := time.Now(), time.Now()
 	check := func(op int, what string, got, want []byte) error {
 		if !bytes.Equal(got, want) {
 			i := 0
 			for i < len(got) && i < len(want) && got[i] == want[i] {
 				i++
 			}
-			return fmt.Errorf("%s: op %d (%s): mismatch at byte %d: got %d bytes, want %d", path, op, what, i, len(got), len(want))
+			// The times let a failure be found in the mount's -d log.
+			return fmt.Errorf("%s: op %d (%s, begun %s; seed %d, run begun %s): mismatch at byte %d: got %d bytes, want %d",
+				path, op, what, opBegun.Format("15:04:05.000000"), seed, runBegun.Format("15:04:05.000000"), i, len(got), len(want))
 		}
 		return nil
 	}
 	for op := 0; op < ops; op++ {
+		opBegun = time.Now()
 		switch r := rng.Intn(100); {
 		case r < 40: // write
 			off := rng.Intn(fsxMaxSize - 1)
