@@ -259,7 +259,8 @@ func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client)
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	s, err := c.callOnce(ctx, op, rel, fn)
-	for _, wait := range reopenBackoff {
+	for try := 0; ; try++ {
+		wait := reopenBackoff[min(try, len(reopenBackoff)-1)]
 		if err == nil || !lostConnection(err) {
 			return err
 		}
@@ -271,7 +272,6 @@ func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client)
 		}
 		s, err = c.callOnce(ctx, op, rel, fn) // the server may have been restarting
 	}
-	return err
 }
 
 // changingOps change the server: cut off by a lost connection, each is

@@ -194,8 +194,10 @@ func (f *File) runAt(ctx context.Context, op string, off int64, repeatable bool,
 	s, h := f.current()
 	err := f.runOnce(ctx, op, s, f.handleFor(ctx, s, h, off), fn)
 	// After a lost connection: reopen (the server may take a moment to
-	// come back, so with a short backoff) and try again.
-	for _, wait := range reopenBackoff {
+	// come back, so with a short backoff) and try again, for as long as
+	// the deadline allows: a link that keeps failing gets every chance.
+	for try := 0; ; try++ {
+		wait := reopenBackoff[min(try, len(reopenBackoff)-1)]
 		if err == nil || !repeatable || !f.c.cfg.Reconnect || !lostConnection(err) || ctx.Err() != nil {
 			return err
 		}
@@ -216,11 +218,11 @@ func (f *File) runAt(ctx context.Context, op string, off int64, repeatable bool,
 		}
 		err = f.runOnce(ctx, op, s, f.handleFor(ctx, s, h, off), fn)
 	}
-	return err
 }
 
 // reopenBackoff spaces the attempts to reopen a file after a lost
-// connection; all attempts share the call's one deadline.
+// connection, the last repeated; all attempts share the call's one
+// deadline.
 var reopenBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
 func (f *File) runOnce(ctx context.Context, op string, s *session, h *sftp.File, fn func(*sftp.File) error) error {

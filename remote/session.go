@@ -41,14 +41,17 @@ type session struct {
 // settleTime is how long after a connection is given up a change cut off
 // on it is sent again, or asked about. The old server may still run what
 // it had received (sshd hands it over as it dies, sftp-server works
-// through its queue): a write sent again at once, and a newer write over
-// the same bytes, could both land before that old copy, which would then
-// put back bytes the file no longer has. SFTP has no way to fence an old
-// session, so this is a bound, not a proof: a server that is still busy
-// with the old requests a second later (its disk stuck) can still do it.
-// Our own kernel sends nothing more on a given-up connection (see
-// transport's SetLinger), so only what had reached the server counts.
-const settleTime = time.Second
+// through what it has read, if descheduled on a loaded machine only
+// later): a write sent again at once, and a newer write over the same
+// bytes, could both land before that old copy, which would then put back
+// bytes the file no longer has. SFTP has no way to fence an old session,
+// so this is a bound, not a proof: an old server still busy with them
+// later than this (its disk stuck) can still do it. It is short, since
+// every change cut off waits for it, and a link that fails again within
+// it costs a round more. Our own kernel sends nothing more on a given-up
+// connection (see transport's SetLinger), so only what had reached the
+// server counts.
+const settleTime = 300 * time.Millisecond
 
 // settle waits until settleTime has passed since s was given up, or ctx
 // ends; it reports whether time is left.
