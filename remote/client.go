@@ -336,16 +336,35 @@ func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client
 			err = s.why
 		}
 	case <-s.dead:
-		err = s.why
+		err = outlive(done, s.why)
 	case <-ctx.Done():
 		s.close(fmt.Errorf("%w: %s %s got no answer in time", ErrConnectionLost, op, abs))
-		err = ErrTimeout
+		err = outlive(done, ErrTimeout)
 	}
 	if err == nil || errors.Is(err, io.EOF) {
 		return err
 	}
 	return &OpError{Op: op, Path: abs, Err: transport.UnwrapPathError(err)}
 }
+
+// outlive waits for a call whose session was closed under it to return,
+// and then reports why. fn writes into its caller's memory (a read's
+// buffer and count): a call the caller tried again while the first still
+// ran could see the first one's late copy of old bytes land over the
+// second's. Once the session's transport is closed, pkg/sftp fails every
+// request at once, so this is short; should it not be (a transport that
+// will not close), the caller must not try again, and gets ErrAbandoned.
+func outlive(done <-chan error, why error) error {
+	select {
+	case <-done:
+		return why
+	case <-time.After(abandonAfter):
+		return fmt.Errorf("%w: %v", ErrAbandoned, why)
+	}
+}
+
+// abandonAfter bounds outlive's wait.
+const abandonAfter = 5 * time.Second
 
 // brokenTransport reports errors that mean the connection itself failed
 // (a reset, a closed pipe), not the operation.

@@ -3,8 +3,11 @@ package remote
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pkg/sftp"
 )
 
 func TestCallToASilentServerFailsAtItsDeadlineAndDropsTheConnection(t *testing.T) {
@@ -52,5 +55,29 @@ func TestInterruptedCallStillGetsTheServersAnswer(t *testing.T) {
 	}
 	if s.isDead() {
 		t.Error("an interrupt must not drop the connection everybody shares")
+	}
+}
+
+// A call whose session dies under it is waited for before runOn returns:
+// it writes into its caller's memory (a read's buffer), and a caller that
+// tries again must not have the first call's late copy land over the
+// second's. It was abandoned at once: the race detector saw a read cut off
+// by a reset and its retry both writing the count and the buffer.
+func TestACallCutOffByALostConnectionHasReturnedBeforeItsCallerGoesOn(t *testing.T) {
+	s := pipeSession(t, silentServer)
+	var wrote atomic.Bool
+	release := make(chan struct{})
+	time.AfterFunc(50*time.Millisecond, func() { s.close(ErrConnectionLost) })
+	go func() { <-s.dead; time.Sleep(100 * time.Millisecond); close(release) }()
+	err := runOn(context.Background(), s, "read", "/f", func(*sftp.Client) error {
+		<-release // pkg/sftp fails the request once the transport is closed
+		wrote.Store(true)
+		return errors.New("connection closed")
+	})
+	if !wrote.Load() {
+		t.Fatal("runOn returned while the call it ran could still write into its caller's memory")
+	}
+	if !errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("got %v, want ErrConnectionLost (to be tried again)", err)
 	}
 }

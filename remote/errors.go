@@ -16,6 +16,11 @@ var ErrTimeout = errors.New("remote call timed out")
 // before it could start.
 var ErrConnectionLost = errors.New("connection to server lost")
 
+// ErrAbandoned means a call cut off by a lost connection did not return
+// once the connection was closed: it is not tried again, since it may
+// still write into its caller's memory (see outlive).
+var ErrAbandoned = errors.New("call cut off by a lost connection did not end")
+
 // ErrNotConnected means the connection was lost and reconnecting is off
 // (-o reconnect=no): the mount has given up.
 var ErrNotConnected = errors.New("not connected to the server (reconnect is off)")
