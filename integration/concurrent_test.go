@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 var (
@@ -94,5 +95,50 @@ func TestManyProcessesReadingAndWritingNeverCorruptData(t *testing.T) {
 	// A race-enabled program that saw a race exits 66.
 	if strings.Contains(stderr.String(), "DATA RACE") || cmd.ProcessState.ExitCode() == 66 {
 		t.Fatalf("the race detector found a race:\n%s", stderr.String())
+	}
+}
+
+// Copies in and out, and reads of one file, while the link is reset every
+// 700 ms, under the race detector: calls cut off by a reset and tried again
+// on the next connection must share nothing with their first attempt. (A
+// read's first attempt, left running, wrote its count and bytes over its
+// retry's; only the detector saw it, as the rare wrong read of the soak.)
+func TestCallsCutOffByResetsAndTriedAgainRaceWithNothing(t *testing.T) {
+	needServer(t)
+	bin := raceBuild(t)
+	link := newSlowLink(t, 0)
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	cmd := exec.Command(bin, append([]string{remoteSpec(m.remote), m.mnt, "-f", "-o", "timeout=20"}, link.args()...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "GORACE=halt_on_error=0"}, home(t)...)
+	stderr := serveInForeground(t, cmd, m.mnt)
+
+	local := t.TempDir()
+	randomFile(t, filepath.Join(local, "src"), 16<<20)
+	randomFile(t, filepath.Join(m.remote, "static"), 8<<20)
+	stop := make(chan struct{})
+	resetting := make(chan struct{})
+	go func() {
+		defer close(resetting)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(700 * time.Millisecond):
+				link.reset(t)
+			}
+		}
+	}()
+	deadline := time.Now().Add(8 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		// Errors are expected (EIO for what cannot be repeated); bytes
+		// that arrive must be right, checked below and by cmp.
+		shErr(m.mnt, fmt.Sprintf("cp %s/src c%d && cmp %s/src c%d && cmp static %s/static", local, i, local, i, m.remote))
+	}
+	close(stop)
+	<-resetting
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if strings.Contains(stderr.String(), "DATA RACE") || cmd.ProcessState.ExitCode() == 66 {
+		t.Fatalf("the race detector found a race:\n%s", tail(stderr.String(), 80))
 	}
 }
