@@ -179,11 +179,12 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		n.dropPages()
 	}
 	h, _ := fh.(*fileHandle)
-	if n.StableAttr().Mode == syscall.S_IFLNK && !n.fs.opts.FollowSymlinks && in.Valid&(fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_MODE) != 0 {
-		// SFTP v3's setstat follows symlinks and pkg/sftp has no
-		// lsetstat@openssh.com, so this would change the link's target.
-		// ENOTSUP is what tar and rsync expect from a filesystem that
-		// cannot set a link's own times or owner.
+	// A symlink's own owner and times go by lsetstat@openssh.com
+	// (remote/wire): SFTP v3's setstat would change the link's target.
+	// Its mode cannot be set on Linux at all; ENOTSUP, as for a server
+	// without the extension, is what tar and rsync expect then.
+	link := n.StableAttr().Mode == syscall.S_IFLNK && !n.fs.opts.FollowSymlinks
+	if link && in.Valid&fuse.FATTR_MODE != 0 {
 		return n.fs.result("setattr", rel, syscall.ENOTSUP, nil)
 	}
 	if n.deferSetattr(ctx, in, out) {
@@ -244,7 +245,11 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		if !gok {
 			gid = cur.GID
 		}
-		if err := rc.Chown(ctx, rel, uid, gid); err != nil {
+		chown := rc.Chown
+		if link {
+			chown = rc.LChown
+		}
+		if err := chown(ctx, rel, uid, gid); err != nil {
 			return notOwner(n.fs.result("chown", rel, err, nil))
 		}
 		cur.UID, cur.GID = uid, gid
@@ -270,7 +275,11 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		if aok {
 			cur.Atime = time.Unix(atime.Unix(), 0)
 		}
-		if err := rc.Chtimes(ctx, rel, cur); err != nil {
+		chtimes := rc.Chtimes
+		if link {
+			chtimes = rc.LChtimes
+		}
+		if err := chtimes(ctx, rel, cur); err != nil {
 			return n.fs.result("utimens", rel, err, nil)
 		}
 	} else if truncated {

@@ -93,7 +93,7 @@ func TestWritingToADirectoryIsEISDIR(t *testing.T) {
 
 func TestWhatSFTPCannotExpressIsENOTSUPWithNothingChanged(t *testing.T) {
 	forEachUser(t, func(t *testing.T, m *mounted) {
-		sh(t, m.remote, "touch -d '2001-01-01 00:00:00 UTC' target && ln -s target link")
+		sh(t, m.remote, "touch -d '2001-01-01 00:00:00 UTC' target && ln -s target link && chown -h --reference=. link")
 		wantErrno(t, "setxattr", syscall.Setxattr(filepath.Join(m.mnt, "target"), "user.x", []byte("v"), 0), syscall.ENOTSUP)
 		_, err := syscall.Getxattr(filepath.Join(m.mnt, "target"), "user.x", make([]byte, 64))
 		wantErrno(t, "getxattr", err, syscall.ENOTSUP)
@@ -102,13 +102,21 @@ func TestWhatSFTPCannotExpressIsENOTSUPWithNothingChanged(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(m.remote, "fifo")); !os.IsNotExist(err) {
 			t.Errorf("fifo left on server: %v", err)
 		}
-		// touch -h: a link's own time cannot be set over SFTP v3, and
-		// following the link would change the target instead.
+		// touch -h: a link's own time is set with lsetstat@openssh.com
+		// (SFTP v3's setstat would follow the link to its target).
 		ts := []syscall.Timespec{{Sec: 5}, {Sec: 5}}
-		err = utimensNoFollow(filepath.Join(m.mnt, "link"), ts)
-		wantErrno(t, "utimensat(AT_SYMLINK_NOFOLLOW) on a link", err, syscall.ENOTSUP)
+		if err := utimensNoFollow(filepath.Join(m.mnt, "link"), ts); err != nil {
+			t.Errorf("utimensat(AT_SYMLINK_NOFOLLOW) on a link: %v", err)
+		}
+		if fi, _ := os.Lstat(filepath.Join(m.remote, "link")); fi.ModTime().Unix() != 5 {
+			t.Errorf("the link's own mtime on the server is %v, want 5", fi.ModTime().Unix())
+		}
 		if fi, _ := os.Stat(filepath.Join(m.remote, "target")); fi.ModTime().Unix() != 978307200 {
 			t.Errorf("target's mtime changed to %v", fi.ModTime())
+		}
+		// chmod of a link's own mode: Linux has none to set.
+		if fi, err := os.Lstat(filepath.Join(m.mnt, "link")); err != nil || fi.ModTime().Unix() != 5 {
+			t.Errorf("the link through the mount: %v %v, want mtime 5", fi, err)
 		}
 		// The mount keeps working, and the application never sees ENOSYS.
 		wantErrno(t, "setxattr again", syscall.Setxattr(filepath.Join(m.mnt, "target"), "user.x", []byte("v"), 0), syscall.ENOTSUP)

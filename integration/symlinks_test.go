@@ -108,3 +108,31 @@ func TestSymlinkLoopIsELOOP(t *testing.T) {
 		})
 	}
 }
+
+// A symlink's own times and owner are set with lsetstat@openssh.com: tar
+// -x restores them, touch -h and chown -h change them, and the target is
+// never touched (SFTP v3's setstat would follow the link).
+func TestALinksOwnTimesAndOwnerAreSetWithoutTouchingItsTarget(t *testing.T) {
+	m := mount(t)
+	src := t.TempDir()
+	sh(t, src, "mkdir t && echo x > t/target && ln -s target t/link && touch -d @1200000000 t/target && chown -h 1234:5678 t/link && touch -h -d @1000000000 t/link && tar -cf t.tar t")
+	sh(t, m.mnt, "tar -xpf "+src+"/t.tar")
+	link := statInfo(t, filepath.Join(m.remote, "t/link"))
+	if st := link.Sys().(*syscall.Stat_t); link.ModTime().Unix() != 1000000000 || st.Uid != 1234 || st.Gid != 5678 {
+		t.Fatalf("the link on the server after tar -x: mtime %d, owner %d:%d; want 1000000000, 1234:5678", link.ModTime().Unix(), st.Uid, st.Gid)
+	}
+	if fi, _ := os.Stat(filepath.Join(m.remote, "t/target")); fi.ModTime().Unix() != 1200000000 {
+		t.Fatalf("the target's mtime is %d, want 1200000000", fi.ModTime().Unix())
+	}
+	sh(t, m.mnt, "touch -h -d @1100000000 t/link && chown -h 4321:8765 t/link")
+	link = statInfo(t, filepath.Join(m.remote, "t/link"))
+	if st := link.Sys().(*syscall.Stat_t); link.ModTime().Unix() != 1100000000 || st.Uid != 4321 || st.Gid != 8765 {
+		t.Fatalf("after touch -h and chown -h: mtime %d, owner %d:%d", link.ModTime().Unix(), st.Uid, st.Gid)
+	}
+	if st := statInfo(t, filepath.Join(m.remote, "t/target")).Sys().(*syscall.Stat_t); st.Uid != 0 {
+		t.Fatalf("the target's owner changed to %d", st.Uid)
+	}
+	if fi := statInfo(t, filepath.Join(m.mnt, "t/link")); fi.ModTime().Unix() != 1100000000 {
+		t.Fatalf("the mount shows the link's mtime as %d", fi.ModTime().Unix())
+	}
+}

@@ -250,12 +250,17 @@ func (c *Client) callContext(ctx context.Context) (context.Context, context.Canc
 // for a change that did happen, so their error goes to the caller.
 var repeatableOps = map[string]bool{
 	"lstat": true, "stat": true, "readdir": true, "readlink": true, "statfs": true,
-	"chmod": true, "chown": true, "utimens": true, "truncate": true,
+	"chmod": true, "chown": true, "utimens": true, "truncate": true, "lsetstat": true,
 }
 
 // call runs fn against the current session. One deadline covers the call
 // and any retries: a kernel request never waits longer than -o timeout.
 func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client) error) error {
+	return c.callSession(ctx, op, rel, func(s *session) error { return fn(s.sftp) })
+}
+
+// callSession is call for what needs the session itself (its wire.Conn).
+func (c *Client) callSession(ctx context.Context, op, rel string, fn func(*session) error) error {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	s, err := c.callOnce(ctx, op, rel, fn)
@@ -278,7 +283,7 @@ func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client)
 // sent again, or its error returned for the caller to ask what happened,
 // only once the old session has settled (session.settle).
 var changingOps = map[string]bool{
-	"chmod": true, "chown": true, "utimens": true, "truncate": true,
+	"chmod": true, "chown": true, "utimens": true, "truncate": true, "lsetstat": true,
 	"rename": true, "remove": true, "rmdir": true, "mkdir": true, "symlink": true, "link": true, "create": true,
 	"write": true, "ftruncate": true, "fchmod": true, "fsetstat": true,
 }
@@ -295,13 +300,13 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // callOnce runs fn on the current session, which it returns (nil if
 // there was none to run on).
-func (c *Client) callOnce(ctx context.Context, op, rel string, fn func(*sftp.Client) error) (*session, error) {
+func (c *Client) callOnce(ctx context.Context, op, rel string, fn func(*session) error) (*session, error) {
 	s, err := c.session(ctx)
 	if err != nil {
 		return nil, &OpError{Op: op, Path: c.abs(rel), Err: err}
 	}
 	start := time.Now()
-	err = runOn(ctx, s, op, c.abs(rel), fn)
+	err = runOn(ctx, s, op, c.abs(rel), func(*sftp.Client) error { return fn(s) })
 	c.cfg.debugf("  sftp %s %s: %v in %v", op, c.abs(rel), errOrOK(err), time.Since(start).Round(time.Microsecond))
 	return s, err
 }

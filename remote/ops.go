@@ -2,9 +2,13 @@ package remote
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/pkg/sftp"
+
+	"github.com/sftpmount/sftpmount/remote/wire"
 )
 
 // Lstat returns the attributes of rel without following a final symlink.
@@ -147,6 +151,44 @@ func (c *Client) Chtimes(ctx context.Context, rel string, a Attr) error {
 	return c.call(ctx, "utimens", rel, func(sc *sftp.Client) error {
 		return sc.Chtimes(c.abs(rel), a.Atime, a.Mtime)
 	})
+}
+
+// LChown and LChtimes set a symlink's own owner and times
+// (lsetstat@openssh.com, OpenSSH 8.0): SFTP v3's setstat follows links.
+// A server without the extension gives ErrUnsupported.
+func (c *Client) LChown(ctx context.Context, rel string, uid, gid uint32) error {
+	return c.lsetstat(ctx, rel, wire.Attrs{HasOwner: true, UID: uid, GID: gid})
+}
+
+func (c *Client) LChtimes(ctx context.Context, rel string, a Attr) error {
+	c.changing(c.abs(rel))
+	return c.lsetstat(ctx, rel, wire.Attrs{HasTimes: true, Atime: a.Atime, Mtime: a.Mtime})
+}
+
+func (c *Client) lsetstat(ctx context.Context, rel string, a wire.Attrs) error {
+	return c.callSession(ctx, "lsetstat", rel, func(s *session) error {
+		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
+		if err != nil {
+			return err
+		}
+		if !w.Has("lsetstat@openssh.com") {
+			return sftp.ErrSSHFxOpUnsupported
+		}
+		return fromWire(w.LSetStat(ctx, c.abs(rel), a))
+	})
+}
+
+// fromWire gives a wire status the type the rest of remote (and fs's
+// errno mapping) knows: pkg/sftp's.
+func fromWire(err error) error {
+	var st *wire.StatusError
+	if errors.As(err, &st) {
+		return &sftp.StatusError{Code: st.Code}
+	}
+	if errors.Is(err, wire.ErrClosed) {
+		return fmt.Errorf("%w: %v", ErrConnectionLost, err)
+	}
+	return err
 }
 
 // Truncate sets the size of a file by path.

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sftpmount/sftpmount/remote/transport"
+	"github.com/sftpmount/sftpmount/remote/wire"
 )
 
 // session is one SSH connection carrying one SFTP subsystem for every
@@ -32,6 +34,11 @@ type session struct {
 	bulkMu   sync.Mutex
 	bulkConn func()        // closes the bulk sessions' own connection, if they have one
 	dead     chan struct{} // closed when the session is unusable
+
+	// wire speaks what pkg/sftp cannot (lsetstat@openssh.com...), on an
+	// SFTP channel of its own, started at first use (wireConn).
+	wireMu sync.Mutex
+	wire   *wire.Conn
 
 	closeOnce sync.Once
 	why       error        // set once, before dead is closed
@@ -77,6 +84,11 @@ func (s *session) close(why error) {
 		// server that wait would be forever.
 		s.conn.Close()
 		go s.sftp.Close()
+		s.wireMu.Lock()
+		if s.wire != nil {
+			go s.wire.Close()
+		}
+		s.wireMu.Unlock()
 		for i := range s.bulk {
 			if b := s.bulk[i].Load(); b != nil {
 				go b.Close()
@@ -192,5 +204,68 @@ func (s *session) keepalive(cfg *Config, conn *ssh.Client) {
 		case <-s.dead:
 			return
 		}
+	}
+}
+
+// wireConn returns the session's wire.Conn, starting it on a new SFTP
+// channel (the server's subsystem, or the -o sftp_server command) at first
+// use, within ctx. A session over a pipe (tests) has none.
+func (s *session) wireConn(ctx context.Context, server string) (*wire.Conn, error) {
+	s.wireMu.Lock()
+	defer s.wireMu.Unlock()
+	if s.wire != nil && s.wire.Err() == nil {
+		return s.wire, nil
+	}
+	if s.ssh == nil {
+		return nil, errors.New("no SSH connection to start an SFTP channel on")
+	}
+	type started struct {
+		c   *wire.Conn
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		ch, err := s.ssh.NewSession()
+		if err != nil {
+			done <- started{nil, err}
+			return
+		}
+		stdin, err1 := ch.StdinPipe()
+		stdout, err2 := ch.StdoutPipe()
+		if err = errors.Join(err1, err2); err == nil {
+			if server == "" {
+				err = ch.RequestSubsystem("sftp")
+			} else {
+				err = ch.Start(server)
+			}
+		}
+		if err != nil {
+			ch.Close()
+			done <- started{nil, err}
+			return
+		}
+		c, err := wire.Start(stdout, sessionInput{stdin, ch})
+		if err != nil {
+			ch.Close()
+		}
+		done <- started{c, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, r.err
+		}
+		s.wire = r.c
+		if s.isDead() {
+			r.c.Close()
+		}
+		return r.c, nil
+	case <-ctx.Done():
+		go func() { // closes the channel once it is known
+			if r := <-done; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, ErrTimeout
 	}
 }
