@@ -283,7 +283,7 @@ func (c *Client) callSession(ctx context.Context, op, rel string, fn func(*sessi
 // sent again, or its error returned for the caller to ask what happened,
 // only once the old session has settled (session.settle).
 var changingOps = map[string]bool{
-	"chmod": true, "chown": true, "utimens": true, "truncate": true, "lsetstat": true,
+	"chmod": true, "chown": true, "utimens": true, "truncate": true, "lsetstat": true, "copy-data": true,
 	"rename": true, "remove": true, "rmdir": true, "mkdir": true, "symlink": true, "link": true, "create": true,
 	"write": true, "ftruncate": true, "fchmod": true, "fsetstat": true,
 }

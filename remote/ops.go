@@ -219,3 +219,35 @@ func (c *Client) StatFS(ctx context.Context, rel string) (StatFS, error) {
 	})
 	return out, err
 }
+
+// CopyData copies n bytes of src from srcOff to dst at dstOff on the
+// server, without the bytes crossing the link (copy-data, OpenSSH 9.0):
+// both are opened on the wire layer's channel, as the extension needs
+// handles of one session. dst must exist. A server without it gives
+// ErrSSHFxOpUnsupported. Not repeated after a lost connection: the caller
+// learns what landed from the file.
+func (c *Client) CopyData(ctx context.Context, src string, srcOff, n uint64, dst string, dstOff uint64) error {
+	c.changing(c.abs(dst))
+	return c.callSession(ctx, "copy-data", dst, func(s *session) error {
+		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
+		if err != nil {
+			return err
+		}
+		if !w.Has("copy-data") {
+			return sftp.ErrSSHFxOpUnsupported
+		}
+		rh, err := w.Open(ctx, c.abs(src), wire.OpenRead, wire.Attrs{})
+		if err != nil {
+			return fromWire(err)
+		}
+		defer w.CloseHandle(ctx, rh)
+		wh, err := w.Open(ctx, c.abs(dst), wire.OpenWrite, wire.Attrs{})
+		if err != nil {
+			return fromWire(err)
+		}
+		err = fromWire(w.CopyData(ctx, rh, srcOff, n, wh, dstOff))
+		// The copy is only done once the handle is closed (a server may
+		// report a write error at close).
+		return errors.Join(err, fromWire(w.CloseHandle(ctx, wh)))
+	})
+}
