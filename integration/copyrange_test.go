@@ -52,10 +52,10 @@ func TestCopyFileRangeCopiesOnTheServer(t *testing.T) {
 		t.Fatalf("the mount shows %d bytes of the copy, want %d", len(got), len(want))
 	}
 	dir := regexp.QuoteMeta(m.remote)
-	if reads := regexp.MustCompile(`  sftp read ` + dir + `/src: `).FindAllString(log.String(), -1); len(reads) > 0 {
+	if reads := regexp.MustCompile(`  sftp read `+dir+`/src: `).FindAllString(log.String(), -1); len(reads) > 0 {
 		t.Errorf("the source's bytes crossed the link: %d reads", len(reads))
 	}
-	if writes := regexp.MustCompile(`  sftp write ` + dir + `/dst: `).FindAllString(log.String(), -1); len(writes) > 1 {
+	if writes := regexp.MustCompile(`  sftp write `+dir+`/dst: `).FindAllString(log.String(), -1); len(writes) > 1 {
 		t.Errorf("the copy's bytes crossed the link: %d writes (one is the 4-byte head)", len(writes))
 	}
 	if !regexp.MustCompile(`  sftp copy-data `).MatchString(log.String()) {
@@ -66,7 +66,7 @@ func TestCopyFileRangeCopiesOnTheServer(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(m.remote, "viacp")); !bytes.Equal(got, src) {
 		t.Fatalf("cp inside the mount: the server's copy has %d bytes, want %d", len(got), len(src))
 	}
-	if reads := regexp.MustCompile(`  sftp read ` + dir + `/src: `).FindAllString(log.String(), -1); len(reads) > 0 {
+	if reads := regexp.MustCompile(`  sftp read `+dir+`/src: `).FindAllString(log.String(), -1); len(reads) > 0 {
 		t.Errorf("cp inside the mount read the source over the link: %d reads", len(reads))
 	}
 }
