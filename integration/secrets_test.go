@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // processesShowing lists every process whose command line or environment
@@ -49,7 +50,9 @@ func TestPasswordNeverAppearsInArgvEnvironmentOrTheDebugLog(t *testing.T) {
 	if err := canary.Start(); err != nil {
 		t.Fatal(err)
 	}
-	found := processesShowing(a.password + "-canary")
+	// Until the child has exec'd, /proc shows the parent's environment.
+	var found []string
+	waitFor(5*time.Second, func() bool { found = processesShowing(a.password + "-canary"); return len(found) == 1 })
 	canary.Process.Kill()
 	canary.Wait()
 	if len(found) != 1 {
