@@ -3,7 +3,10 @@ package wire
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -274,4 +277,124 @@ func (c *Conn) CopyData(ctx context.Context, readHandle string, readOff, n uint6
 	b = binary.BigEndian.AppendUint64(b, writeOff)
 	_, err := c.extended(ctx, name, b)
 	return err
+}
+
+// Entry is one name of a directory listing: the server's attributes, and
+// the link count OpenSSH writes in the ls -l style long name (0 when the
+// long name does not say).
+type Entry struct {
+	Name  string
+	Attrs Attrs
+	Nlink uint32
+}
+
+const (
+	typeOpendir = 11
+	typeReaddir = 12
+	typeName    = 104
+)
+
+// ReadDir lists dir with several READDIR requests in flight at once
+// (OpenSSH answers them in order, a batch each), calling fn for each
+// batch as it arrives, "." and ".." left out; the handle's close is sent
+// without waiting for its answer. fn returning false stops the listing.
+func (c *Conn) ReadDir(ctx context.Context, dir string, inFlight int, fn func([]Entry) bool) error {
+	r, err := c.call(ctx, typeOpendir, appendString(nil, dir))
+	if err != nil {
+		return err
+	}
+	if r.typ != typeHandle {
+		return statusOrUnexpected(r, "HANDLE")
+	}
+	d := decoder{b: r.body}
+	h := d.string()
+	if d.err != nil {
+		return d.err
+	}
+	defer c.closeLater(h)
+	inFlight = max(1, inFlight)
+	// One goroutine starts every READDIR, so the server sees them in
+	// this order and answers each with the next batch.
+	var pending []asked
+	send := func() error {
+		p, err := c.start(typeReaddir, appendString(nil, h))
+		if err == nil {
+			pending = append(pending, p)
+		}
+		return err
+	}
+	for i := 0; i < inFlight; i++ {
+		if err := send(); err != nil {
+			return err
+		}
+	}
+	for len(pending) > 0 {
+		r, err := pending[0].wait(ctx)
+		pending = pending[1:]
+		if err != nil {
+			return err
+		}
+		if r.typ == typeStatus {
+			if err := status(r); err != nil {
+				var st *StatusError
+				if errors.As(err, &st) && st.Code == StatusEOF {
+					return nil // those sent after it get EOF too
+				}
+				return err
+			}
+			return &ProtocolError{"STATUS OK where NAME was due"}
+		}
+		if r.typ != typeName {
+			return &ProtocolError{fmt.Sprintf("reply of type %d, want NAME", r.typ)}
+		}
+		entries, err := names(r.body)
+		if err != nil {
+			return err
+		}
+		if !fn(entries) {
+			return nil
+		}
+		if err := send(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// names decodes a NAME reply.
+func names(body []byte) ([]Entry, error) {
+	d := decoder{b: body}
+	n := d.uint32()
+	if uint64(n)*13 > uint64(len(d.b)) { // each name is at least two lengths and the flags
+		d.fail("NAME reply of %d names in %d bytes", n, len(d.b))
+	}
+	out := make([]Entry, 0, min(n, 1024))
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		name, long := d.string(), d.string()
+		a := d.attrs()
+		if name == "." || name == ".." {
+			continue
+		}
+		out = append(out, Entry{Name: name, Attrs: a, Nlink: linkCount(long)})
+	}
+	return out, d.err
+}
+
+// linkCount reads the link count from an ls -l style long name
+// ("-rw-r--r--    2 user group ..."): its second field.
+func linkCount(long string) uint32 {
+	f := strings.Fields(long)
+	if len(f) < 2 || len(f[0]) != 10 {
+		return 0
+	}
+	n, err := strconv.ParseUint(f[1], 10, 32)
+	if err != nil {
+		return 0
+	}
+	return uint32(n)
+}
+
+// closeLater closes a handle without waiting for the answer.
+func (c *Conn) closeLater(h string) {
+	go c.CloseHandle(context.Background(), h)
 }

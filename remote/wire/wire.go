@@ -195,12 +195,29 @@ func (c *Conn) nextID() uint32 {
 // call sends a request of type typ with body after its id and waits for
 // the reply, or ctx's end.
 func (c *Conn) call(ctx context.Context, typ byte, body []byte) (reply, error) {
+	p, err := c.start(typ, body)
+	if err != nil {
+		return reply{}, err
+	}
+	return p.wait(ctx)
+}
+
+// asked is a request sent and not yet answered.
+type asked struct {
+	c  *Conn
+	id uint32
+	ch chan reply
+}
+
+// start sends a request and returns at once: requests started one after
+// another from one goroutine reach the server in that order.
+func (c *Conn) start(typ byte, body []byte) (asked, error) {
 	ch := make(chan reply, 1)
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		return reply{}, err
+		return asked{}, err
 	}
 	id := c.next
 	c.next++
@@ -209,18 +226,23 @@ func (c *Conn) call(ctx context.Context, typ byte, body []byte) (reply, error) {
 	pkt := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(body)), id)
 	if err := c.send(typ, append(pkt, body...)); err != nil {
 		c.fail(err)
-		return reply{}, err
+		return asked{}, err
 	}
+	return asked{c, id, ch}, nil
+}
+
+// wait returns the request's reply, or gives up when ctx ends.
+func (p asked) wait(ctx context.Context) (reply, error) {
 	select {
-	case r, ok := <-ch:
+	case r, ok := <-p.ch:
 		if !ok {
-			return reply{}, c.Err()
+			return reply{}, p.c.Err()
 		}
 		return r, nil
 	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
+		p.c.mu.Lock()
+		delete(p.c.pending, p.id)
+		p.c.mu.Unlock()
 		return reply{}, ctx.Err()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -263,5 +264,68 @@ func FuzzReplies(f *testing.F) {
 		defer c.Close()
 		c.Lstat(ctx(t), "x")
 		c.Limits(ctx(t))
+	})
+}
+
+// ReadDir with several READDIRs in flight gives every name once, with
+// its attributes and the link count of OpenSSH's long name.
+func TestReadDirGivesEveryNameOnceWithItsLinkCount(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 1000; i++ {
+		os.WriteFile(filepath.Join(dir, "f"+strconvItoa(i)), []byte("x"), 0644)
+	}
+	os.Link(filepath.Join(dir, "f1"), filepath.Join(dir, "hard"))
+	os.Mkdir(filepath.Join(dir, "sub"), 0755)
+	os.Mkdir(filepath.Join(dir, "sub", "inner"), 0755)
+	for name, c := range map[string]*Conn{"openssh": openssh(t, dir), "pkg/sftp": pkgsftp(t, dir)} {
+		t.Run(name, func(t *testing.T) {
+			seen := map[string]Entry{}
+			batches := 0
+			err := c.ReadDir(ctx(t), dir, 4, func(es []Entry) bool {
+				batches++
+				for _, e := range es {
+					if _, dup := seen[e.Name]; dup {
+						t.Errorf("%s listed twice", e.Name)
+					}
+					seen[e.Name] = e
+				}
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(seen) != 1002 {
+				t.Fatalf("%d names in %d batches, want 1002", len(seen), batches)
+			}
+			if e := seen["hard"]; e.Nlink != 2 || !e.Attrs.HasSize || e.Attrs.Size != 1 {
+				t.Errorf("hard: %+v, want nlink 2, size 1", e)
+			}
+			if e := seen["f2"]; e.Nlink != 1 {
+				t.Errorf("f2: nlink %d, want 1", e.Nlink)
+			}
+			if e := seen["sub"]; e.Nlink != 3 || e.Attrs.Perm&0o170000 != 0o040000 {
+				t.Errorf("sub: %+v, want a directory with nlink 3", e)
+			}
+			stopped := 0
+			if err := c.ReadDir(ctx(t), dir, 4, func(es []Entry) bool { stopped++; return false }); err != nil || stopped != 1 {
+				t.Errorf("a listing stopped after one batch: %d batches, %v", stopped, err)
+			}
+			if _, err := c.Lstat(ctx(t), dir); err != nil || c.Err() != nil {
+				t.Errorf("the Conn after a stopped listing: %v %v", err, c.Err())
+			}
+		})
+	}
+}
+
+func strconvItoa(i int) string { return strconv.Itoa(i) }
+
+// FuzzNames feeds arbitrary bytes to the NAME reply decoder and the
+// long-name parser: a value or an error, never a panic.
+func FuzzNames(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		names(body)
+		linkCount(string(body))
 	})
 }
