@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -113,30 +114,10 @@ func newOrderedClient(conn *ssh.Client, server string) (*sftp.Client, *sentWatch
 // server's login shell as ssh runs one. With watch, requests go through
 // a sentWatch (see WaitSent in file.go).
 func startSFTP(conn *ssh.Client, server string, watch bool) (*sftp.Client, *sentWatch, error) {
-	s, err := conn.NewSession()
+	in, stdout, s, err := sftpChannel(conn, server)
 	if err != nil {
 		return nil, nil, err
 	}
-	stdin, err := s.StdinPipe()
-	if err != nil {
-		s.Close()
-		return nil, nil, err
-	}
-	stdout, err := s.StdoutPipe()
-	if err != nil {
-		s.Close()
-		return nil, nil, err
-	}
-	if server == "" {
-		err = s.RequestSubsystem("sftp")
-	} else {
-		err = s.Start(server)
-	}
-	if err != nil {
-		s.Close()
-		return nil, nil, err
-	}
-	in := sessionInput{stdin, s}
 	if !watch {
 		sc, err := sftp.NewClientPipe(stdout, in, sftpOptions...)
 		if err != nil {
@@ -151,6 +132,30 @@ func startSFTP(conn *ssh.Client, server string, watch bool) (*sftp.Client, *sent
 		return nil, nil, err
 	}
 	return sc, w, nil
+}
+
+// sftpChannel opens a new session of conn running the server's sftp
+// subsystem, or the -o sftp_server command: its input (closing it ends
+// the session) and output.
+func sftpChannel(conn *ssh.Client, server string) (sessionInput, io.Reader, *ssh.Session, error) {
+	s, err := conn.NewSession()
+	if err != nil {
+		return sessionInput{}, nil, nil, err
+	}
+	stdin, err1 := s.StdinPipe()
+	stdout, err2 := s.StdoutPipe()
+	if err = errors.Join(err1, err2); err == nil {
+		if server == "" {
+			err = s.RequestSubsystem("sftp")
+		} else {
+			err = s.Start(server)
+		}
+	}
+	if err != nil {
+		s.Close()
+		return sessionInput{}, nil, nil, err
+	}
+	return sessionInput{stdin, s}, stdout, s, nil
 }
 
 // sessionInput closes the SSH session with its input, as sftp.NewClient's

@@ -225,26 +225,12 @@ func (s *session) wireConn(ctx context.Context, server string) (*wire.Conn, erro
 	}
 	done := make(chan started, 1)
 	go func() {
-		ch, err := s.ssh.NewSession()
+		in, stdout, ch, err := sftpChannel(s.ssh, server)
 		if err != nil {
 			done <- started{nil, err}
 			return
 		}
-		stdin, err1 := ch.StdinPipe()
-		stdout, err2 := ch.StdoutPipe()
-		if err = errors.Join(err1, err2); err == nil {
-			if server == "" {
-				err = ch.RequestSubsystem("sftp")
-			} else {
-				err = ch.Start(server)
-			}
-		}
-		if err != nil {
-			ch.Close()
-			done <- started{nil, err}
-			return
-		}
-		c, err := wire.Start(stdout, sessionInput{stdin, ch})
+		c, err := wire.Start(stdout, in)
 		if err != nil {
 			ch.Close()
 		}

@@ -204,6 +204,22 @@ func packet(typ byte, body []byte) []byte {
 	return append(append(b, typ), body...)
 }
 
+// answering starts a Conn on a server that answers VERSION, reads one
+// request, sends replies as they are, and closes.
+func answering(replies []byte) (*Conn, error) {
+	cr, sw := io.Pipe()
+	sr, cw := io.Pipe()
+	go func() {
+		readPacket(sr, MaxPacket)
+		sw.Write(packet(typeVersion, []byte{0, 0, 0, 3}))
+		readPacket(sr, MaxPacket)
+		sw.Write(replies)
+		sw.Close()
+		io.Copy(io.Discard, sr)
+	}()
+	return Start(cr, cw)
+}
+
 // A hostile server's replies end the Conn with a ProtocolError: never a
 // panic, never a reply taken for another request's.
 func TestHostileRepliesEndTheConn(t *testing.T) {
@@ -215,17 +231,7 @@ func TestHostileRepliesEndTheConn(t *testing.T) {
 		"ends inside the header": {0, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cr, sw := io.Pipe()
-			sr, cw := io.Pipe()
-			go func() {
-				readPacket(sr, MaxPacket)
-				sw.Write(packet(typeVersion, []byte{0, 0, 0, 3}))
-				readPacket(sr, MaxPacket)
-				sw.Write(bad)
-				sw.Close()
-				io.Copy(io.Discard, sr)
-			}()
-			c, err := Start(cr, cw)
+			c, err := answering(bad)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,17 +253,7 @@ func FuzzReplies(f *testing.F) {
 	f.Add(packet(typeStatus, []byte{0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 'n', 'o'}))
 	f.Add(packet(typeAttrs, []byte{0, 0, 0, 0, 0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}))
 	f.Fuzz(func(t *testing.T, replies []byte) {
-		cr, sw := io.Pipe()
-		sr, cw := io.Pipe()
-		go func() {
-			readPacket(sr, MaxPacket)
-			sw.Write(packet(typeVersion, []byte{0, 0, 0, 3}))
-			readPacket(sr, MaxPacket)
-			sw.Write(replies)
-			sw.Close()
-			io.Copy(io.Discard, sr)
-		}()
-		c, err := Start(cr, cw)
+		c, err := answering(replies)
 		if err != nil {
 			return
 		}
