@@ -22,15 +22,9 @@ type listing struct {
 	mu    sync.Mutex // guards names
 	names map[string]struct{}
 
-	absent atomic.Int64 // lookups answered "no such name" from it
+	absent atomic.Int64 // names answered absent from it, each counted once
 	fresh  atomic.Int64 // when it was made or last changed by us, in Unix nanoseconds
 
-	// probed are names looked up and found absent, each with when the
-	// server last said so (Unix nanoseconds; 0: not asked since the
-	// listing): git, make and compilers probe the same absent names
-	// (.gitignore, include paths) on every run, and absent.go asks for
-	// all of them at once when they are asked for again.
-	probed map[string]int64
 }
 
 func newListing(names []string) *listing {
@@ -55,53 +49,13 @@ func (l *listing) has(name string) bool {
 	return ok
 }
 
-// probe notes that name was answered absent; confirmedAt notes that the
-// server said so at t.
-func (l *listing) probe(name string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.probed[name]; !ok && len(l.probed) < maxProbed {
-		if l.probed == nil {
-			l.probed = map[string]int64{}
-		}
-		l.probed[name] = 0
-	}
-}
-
-func (l *listing) confirmedAt(name string, t time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, present := l.names[name]; present {
-		return // made by us since the question was asked
-	}
-	if _, ok := l.probed[name]; !ok && len(l.probed) >= maxProbed {
-		return
-	}
-	if l.probed == nil {
-		l.probed = map[string]int64{}
-	}
-	l.probed[name] = t.UnixNano()
-}
-
-// confirmed reports whether the server said name is absent within negative.
-func (l *listing) confirmed(name string, negative time.Duration) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	at := l.probed[name]
-	return at != 0 && time.Since(time.Unix(0, at)) < negative
-}
-
 // learn adds a name the server has, which the listing lacked: unlike set
 // it says nothing of the other names.
 func (l *listing) learn(name string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.names[name] = struct{}{}
-	delete(l.probed, name)
 }
-
-// maxProbed bounds the absent names kept per directory.
-const maxProbed = 64
 
 func (l *listing) set(name string, present bool) {
 	l.mu.Lock()
@@ -147,20 +101,19 @@ func (f *FS) cachedListing(dir string) ([]remote.DirEntry, bool) {
 
 func parentOf(rel string) string { return cleanRel(path.Dir(rel)) }
 
-// knownAbsent reports that rel's directory was listed, or changed by us,
-// within Caches.Negative and rel was not in it.
+// knownAbsent reports that rel is known absent: its directory was listed,
+// or changed by us, within Caches.Negative and rel was not in it, or the
+// server said rel was absent within Caches.Negative (absent.go).
 func (f *FS) knownAbsent(rel string) bool {
 	dir := parentOf(rel)
-	l, ok := f.listings.Get(dir)
-	name := path.Base(rel)
-	if !ok || l.has(name) {
+	l, listed := f.listings.Get(dir)
+	if listed && l.has(path.Base(rel)) {
 		return false
 	}
-	if !l.answersAbsent(f.opts.Caches.Negative) && !l.confirmed(name, f.opts.Caches.Negative) {
+	if !(listed && l.answersAbsent(f.opts.Caches.Negative)) && !f.confirmedAbsent(rel) {
 		return false
 	}
-	l.probe(name)
-	if l.absent.Add(1) >= relistCost(l) {
+	if first := f.usedAbsent(rel); listed && first && l.absent.Add(1) >= relistCost(l) {
 		f.relistable.Put(dir, struct{}{})
 	}
 	return true
@@ -174,9 +127,11 @@ func relistCost(l *listing) int64 {
 	return 3 + int64(len(l.names))/100
 }
 
-// A directory whose listing has answered more lookups of absent names
-// than listing it again costs is one being filled, by tar, cp -r or
-// rsync: each file is looked up before it is created. When its listing
+// A directory whose listing has answered more distinct absent names than
+// listing it again costs is one being filled, by tar, cp -r or rsync:
+// each file is looked up before it is created. (The same few names asked
+// on every run, as git status asks .gitignore, are renewed instead:
+// absent.go.) When its listing
 // expires, the next lookup of a name not in the cache lists it again
 // instead of asking for that one name, so the lookups that follow cost
 // no round trip again. relisted reports whether it did. (The kernel holds
@@ -201,6 +156,7 @@ func (n *Node) relisted(ctx context.Context, rel string) bool {
 // added records that rel now exists.
 func (f *FS) added(rel string) {
 	f.changed.Changed(rel, parentOf(rel))
+	f.absent.DeleteTree(rel)
 	if l, ok := f.listings.Get(parentOf(rel)); ok {
 		l.set(path.Base(rel), true)
 	}
@@ -236,5 +192,6 @@ func (f *FS) settled(rel string, err error, exists bool) {
 // outcome is not known (it failed, perhaps half-way).
 func (f *FS) unsure(rel string) {
 	f.changed.Changed(rel, parentOf(rel))
+	f.absent.DeleteTree(rel)
 	f.listings.Delete(parentOf(rel))
 }

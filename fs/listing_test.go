@@ -107,3 +107,36 @@ func TestADirectoryIsWorthListingAgainOnceItsListingHasPaidForItself(t *testing.
 		t.Fatal("not relistable after 5 lookups saved")
 	}
 }
+
+// The server's "no such name" is kept for the negative timeout, also in a
+// directory never listed, unless a change of ours to the name may have
+// come after it: ours always wins.
+func TestAnAbsentAnswerIsKeptUnlessOurChangeMayBeMissingFromIt(t *testing.T) {
+	f := testFS()
+	tok := f.changed.Begin()
+	f.confirmAbsent("u/y", time.Now(), tok)
+	f.changed.End(tok)
+	if !f.knownAbsent("u/y") {
+		t.Fatal("the server's fresh answer about a name in an unlisted directory was not kept")
+	}
+	f.settled("u/y", nil, true)
+	if f.knownAbsent("u/y") {
+		t.Fatal("a name we made is still answered absent")
+	}
+
+	tok = f.changed.Begin()
+	asked := time.Now()
+	f.settled("u/x", nil, true) // made by us while the question was on its way
+	f.confirmAbsent("u/x", asked, tok)
+	f.changed.End(tok)
+	if f.knownAbsent("u/x") {
+		t.Fatal("an answer that may predate our own create was kept")
+	}
+
+	tok = f.changed.Begin()
+	f.confirmAbsent("u/old", time.Now().Add(-2*f.opts.Caches.Negative), tok)
+	f.changed.End(tok)
+	if f.knownAbsent("u/old") {
+		t.Fatal("an answer older than the negative timeout was used")
+	}
+}

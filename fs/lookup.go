@@ -14,8 +14,9 @@ import (
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-// errKnownAbsent is a lookup answered from a fresh directory listing.
-var errKnownAbsent = fmt.Errorf("not in the cached listing: %w", syscall.ENOENT)
+// errKnownAbsent is a lookup answered without a round trip, from a fresh
+// directory listing or the server's fresh answer about the name.
+var errKnownAbsent = fmt.Errorf("known absent: %w", syscall.ENOENT)
 
 // Lookup resolves a name in a directory. After a readdir the attributes are
 // in the cache, so `ls -l` costs one round trip per directory, not per name.
@@ -35,15 +36,19 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if _, cached := n.fs.attrs.Get(rel); !cached && n.fs.missed(ctx, n.rel()) && n.fs.knownAbsent(rel) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}
-	l, listed := n.fs.listings.Get(n.rel())
-	if listed && !l.has(name) {
-		n.fs.sweepAbsent(rel) // its answers expired: ask for the others' at once
+	if n.fs.awaitAsked(ctx, rel) && n.fs.knownAbsent(rel) {
+		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil) // asked again just now
 	}
-	asked := time.Now()
+	if _, cached := n.fs.attrs.Get(rel); !cached {
+		n.fs.sweepAbsent(rel) // if its answer expired, the others' may have: ask for them at once
+	}
+	asked, tok := time.Now(), n.fs.changed.Begin()
 	a, err := n.fs.lookupAttr(ctx, rel)
-	if listed && errors.Is(err, os.ErrNotExist) {
-		l.confirmedAt(name, asked)
+	if errors.Is(err, os.ErrNotExist) {
+		n.fs.confirmAbsent(rel, asked, tok)
+		n.fs.usedAbsent(rel)
 	}
+	n.fs.changed.End(tok)
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)
 	}

@@ -93,7 +93,8 @@ type FS struct {
 
 	ids identities // inode numbers of the live nodes (identity.go)
 
-	sweep absentSweep // absent names asked about at once (absent.go)
+	absent  *cache.Map[*absentName] // what the server said of names not there (absent.go)
+	renewal absentRenewal           // those asked about again
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.
@@ -210,11 +211,13 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		prefetchSlots: make(chan struct{}, prefetchParallel),
 		buffers:       cache.NewBudget(bufferBudget),
 		relistable:    cache.NewLimited[struct{}](c.Dir, c.Limits),
-		newFiles:      cache.NewLimited[remote.Attr](c.Attr, c.Limits),
-		pending:       map[*fileHandle]struct{}{},
-		writers:       map[string]map[*fileHandle]struct{}{},
-		changed:       cache.NewChanges(),
-		ids:           newIdentities(),
+		// Kept as long as listings, for the sweep (absent.go).
+		absent:   cache.NewLimited[*absentName](max(c.Dir, renewWindow(c.Negative)+c.Negative), c.Limits),
+		newFiles: cache.NewLimited[remote.Attr](c.Attr, c.Limits),
+		pending:  map[*fileHandle]struct{}{},
+		writers:  map[string]map[*fileHandle]struct{}{},
+		changed:  cache.NewChanges(),
+		ids:      newIdentities(),
 	}
 	f.changed.Busy = f.busy
 	// A listing made ahead of a walk holds its entries' attributes: a

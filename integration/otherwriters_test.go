@@ -288,58 +288,106 @@ func TestIdmapFileShowsMappedOwnersAndRefusesUnmappedOnesWithNomapError(t *testi
 }
 
 // The absent names a walk probes in every directory (git status opens
-// .gitignore in each) are asked for again once their answers are older
-// than the negative timeout, all at once rather than one round trip each:
-// each is asked once per round, a name made on the server meanwhile is
-// found, and the others are still absent.
-func TestAbsentNamesProbedInManyDirectoriesAreAskedForAgainAllAtOnce(t *testing.T) {
+// .gitignore in each) are kept fresh while the walk goes on: repeated
+// past the negative timeout, every lookup is answered without a round
+// trip, and a name made on the server is still found within about the
+// negative timeout. Once unused for the renewal window (five negative
+// timeouts) they are no longer asked about; the first lookup then asks
+// for all the expired names at once rather than one round trip each.
+func names(n int, name func(int) string) (out []string) {
+	for i := 1; i <= n; i++ {
+		out = append(out, name(i))
+	}
+	return out
+}
+
+func TestAbsentNamesProbedInManyDirectoriesAreKeptFreshAndAskedForAllAtOnce(t *testing.T) {
 	needServer(t)
 	link := newSlowLink(t, 20)
 	_, log, m := startForegroundThrough(t, link)
 	const dirs = 12
-	sh(t, m.remote, "for i in $(seq 1 "+strconv.Itoa(dirs)+"); do mkdir d$i && echo x > d$i/f; done")
-	probe := func() (found []string, took time.Duration) {
-		start := time.Now()
+	sh(t, m.remote, "for i in $(seq 1 "+strconv.Itoa(dirs)+"); do mkdir d$i && echo x > d$i/f; done; mkdir u && echo x > u/f")
+	gitignore := func(i int) string { return filepath.Join("d"+strconv.Itoa(i), ".gitignore") }
+	probe := func() (found []string) {
+		// And a name in a directory never listed (as git asks for
+		// .git/refs/tags/HEAD).
+		if _, err := os.Lstat(filepath.Join(m.mnt, "u", "HEAD")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("u/HEAD: %v", err)
+		}
 		for i := 1; i <= dirs; i++ {
-			if _, err := os.ReadFile(filepath.Join(m.mnt, "d"+strconv.Itoa(i), ".gitignore")); err == nil {
+			if _, err := os.ReadFile(filepath.Join(m.mnt, gitignore(i))); err == nil {
 				found = append(found, "d"+strconv.Itoa(i))
 			} else if !errors.Is(err, os.ErrNotExist) {
 				t.Fatal(err)
 			}
 		}
-		return found, time.Since(start)
+		return found
 	}
-	sh(t, m.mnt, "ls -R > /dev/null") // every listing cached
-	if found, _ := probe(); len(found) != 0 {
+	sh(t, m.mnt, "ls -R d* > /dev/null") // every listing cached but u's
+	if found := probe(); len(found) != 0 {
 		t.Fatalf("found %v before any was made", found)
 	}
-	for round := 1; round <= 2; round++ {
+	for round := 1; round <= 3; round++ {
 		time.Sleep(1200 * time.Millisecond) // past the negative timeout
-		writeFile(t, filepath.Join(m.remote, "d7", ".gitignore"), "made", 0644)
 		before := len(log.String())
-		found, took := probe()
-		if len(found) != 1 || found[0] != "d7" {
-			t.Fatalf("round %d: found %v, want d7 only", round, found)
+		if found := probe(); len(found) != 0 {
+			t.Fatalf("round %d: found %v, none was made", round, found)
 		}
+		time.Sleep(100 * time.Millisecond) // the -d log reaches us through a pipe
 		asked := log.String()[before:]
-		// All at once: every other directory's name was asked for, and
-		// answered, before the fourth directory's lookup was; one by
-		// one, the twelfth would be asked during the twelfth lookup.
-		fourth := strings.Index(asked, `lookup "/d4/.gitignore"`)
-		if fourth < 0 {
-			t.Fatalf("round %d: no lookup of d4/.gitignore in the log", round)
-		}
-		for i := 5; i <= dirs; i++ {
-			if i == 7 && round == 2 {
-				continue // known to exist since round 1 (and made again)
-			}
-			name := regexp.QuoteMeta(filepath.Join(m.remote, "d"+strconv.Itoa(i), ".gitignore"))
-			at := regexp.MustCompile(`  sftp lstat ` + name + `:`).FindStringIndex(asked)
-			if at == nil || at[0] > fourth {
-				t.Errorf("round %d: d%d/.gitignore was not asked for before d4's lookup was answered", round, i)
+		// The kernel forgets its own answers after the negative timeout
+		// too, and asks; each lookup is answered without asking the
+		// server in its turn.
+		for _, name := range append(names(dirs, gitignore), "u/HEAD") {
+			if strings.Contains(asked, `lookup "/`+name+`": no such file or directory (lstat`) {
+				t.Errorf("round %d: the lookup of %s asked the server:\n%s", round, name, asked)
 			}
 		}
-		t.Logf("round %d: %d absent names probed at 20 ms in %v", round, dirs, took.Round(time.Millisecond))
-		os.Remove(filepath.Join(m.remote, "d7", ".gitignore"))
+		if n := strings.Count(asked, `.gitignore": no such file or directory (known absent`); n < dirs/2 {
+			t.Errorf("round %d: %d lookups answered from fresh answers, want most of %d:\n%s", round, n, dirs, asked)
+		}
+	}
+	writeFile(t, filepath.Join(m.remote, gitignore(7)), "made", 0644)
+	made := time.Now()
+	var found []string
+	for time.Since(made) < 5*time.Second {
+		if found = probe(); len(found) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(found) != 1 || found[0] != "d7" {
+		t.Fatalf("found %v, want d7 only", found)
+	}
+	// The negative timeout, a renewal round (a quarter of it) and the
+	// question's round trip, with room for a slow machine.
+	if took := time.Since(made); took > 1800*time.Millisecond {
+		t.Errorf("a name made on the server was found %v later, want about a second", took)
+	}
+	os.Remove(filepath.Join(m.mnt, gitignore(7)))
+
+	time.Sleep(6 * time.Second) // past the renewal window: nothing asked about since
+	writeFile(t, filepath.Join(m.remote, gitignore(9)), "made", 0644)
+	before := len(log.String())
+	if found := probe(); len(found) != 1 || found[0] != "d9" {
+		t.Fatalf("after the window: found %v, want d9 only", found)
+	}
+	asked := log.String()[before:]
+	// All at once: every other directory's name was asked for, and
+	// answered, before the fourth directory's lookup was; one by one,
+	// the twelfth would be asked during the twelfth lookup.
+	fourth := strings.Index(asked, `lookup "/d4/.gitignore"`)
+	if fourth < 0 {
+		t.Fatalf("no lookup of d4/.gitignore in the log")
+	}
+	for i := 5; i <= dirs; i++ {
+		if i == 7 {
+			continue // removed through the mount: not asked about since
+		}
+		name := regexp.QuoteMeta(filepath.Join(m.remote, gitignore(i)))
+		at := regexp.MustCompile(`  sftp lstat ` + name + `:`).FindStringIndex(asked)
+		if at == nil || at[0] > fourth {
+			t.Errorf("after the window: d%d/.gitignore was not asked for before d4's lookup was answered:\n%s", i, asked)
+		}
 	}
 }
