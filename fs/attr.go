@@ -63,7 +63,7 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 	out.Size = a.Size
 	out.Blocks = (a.Size + 511) / 512
 	out.Blksize = 4096
-	out.Nlink = 1
+	out.Nlink = max(a.Nlink, 1) // from the listing; 1 where none told (showLinks)
 	out.Uid, out.Gid = a.UID, a.GID
 	// SFTP v3 has no ctime; mtime is the closest a tool like make can use.
 	out.SetTimes(&a.Atime, &a.Mtime, &a.Mtime)
@@ -74,7 +74,7 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 // attributes: an answer given from the cache near the end of its life
 // would otherwise be kept twice as long in all.
 func (f *FS) fillEntry(rel string, a remote.Attr, out *fuse.EntryOut) {
-	fillAttr(a, &out.Attr)
+	fillAttr(f.withLinks(rel, a), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetEntryTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelEntry))
 	out.SetAttrTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
@@ -86,7 +86,7 @@ func (f *FS) fillAttrOut(rel string, a remote.Attr, out *fuse.AttrOut) syscall.E
 	if errno := f.opts.Owner.check(a); errno != 0 {
 		return errno
 	}
-	fillAttr(a, &out.Attr)
+	fillAttr(f.withLinks(rel, a), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
 	return 0

@@ -75,6 +75,9 @@ func (f *FS) remember(dir string, entries []remote.DirEntry, tok cache.Token) []
 		if e.Attr.Mode&os.ModeSymlink == 0 || !f.opts.FollowSymlinks {
 			// A followed link's attributes are its target's: lookup asks.
 			f.putFetched(path.Join(dir, e.Name), e.Attr, tok)
+			if e.Attr.Nlink > 0 {
+				f.changed.Keep(tok, func() { f.links.Put(path.Join(dir, e.Name), e.Attr.Nlink) }, path.Join(dir, e.Name))
+			}
 		}
 		kept = append(kept, e)
 		names = append(names, e.Name)
@@ -93,6 +96,8 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	}
 	n.fs.added(rel)
 	n.fs.listings.Put(rel, newListing(nil)) // new, so empty
+	n.fs.subdirs(n.rel(), +1)
+	n.fs.links.Put(rel, 2)
 	a, err := n.fs.fresh(ctx, rel)
 	if err != nil {
 		return nil, n.fs.result("mkdir", rel, err, nil)
@@ -109,6 +114,7 @@ func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	n.fs.settled(rel, err, false)
 	if err == nil {
 		n.dropName(name)
+		n.fs.subdirs(n.rel(), -1)
 	}
 	return n.fs.result("rmdir", rel, err, n.explainRemoveDir(ctx, rel))
 }
@@ -118,10 +124,12 @@ func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
 	defer n.fs.forget(rel)
 	n.fs.settleWhere(at(rel)) // they go by path: not to another file made there next
+	others, k := n.otherNames(name), n.fs.linkCount(rel)
 	err := n.fs.remote.Remove(ctx, rel)
 	n.fs.settled(rel, err, false)
 	if err == nil {
 		n.dropName(name)
+		n.fs.linkGone(k, others)
 	}
 	return n.fs.result("unlink", rel, err, nil)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/fnv"
+	"path"
 	"sync"
 	"syscall"
 	"time"
@@ -239,9 +240,12 @@ func (f *FS) moved(from *Node, name string, to *Node, newName string) {
 	}
 }
 
-// showLinks sets st_nlink: the names this mount knows the node by (more
-// than one only for links made through the mount; SFTP v3 carries no
-// link count).
+// showLinks sets st_nlink to at least the names this mount knows the
+// node by (more than one only for links made through the mount). The
+// count itself comes from the last listing of the node's directory
+// (OpenSSH's long names); SFTP v3's attributes carry none, so where no
+// listing has told, or since the attributes were fetched again by name,
+// it is those names, 1 for a file or directory known by one.
 func (n *Node) showLinks(out *fuse.Attr) {
 	n.fs.ids.mu.Lock()
 	defer n.fs.ids.mu.Unlock()
@@ -249,9 +253,7 @@ func (n *Node) showLinks(out *fuse.Attr) {
 }
 
 func (n *Node) showLinksLocked(out *fuse.Attr) {
-	if len(n.places) > 1 {
-		out.Nlink = uint32(len(n.places))
-	}
+	out.Nlink = max(out.Nlink, uint32(len(n.places)))
 }
 
 // goneIfMissing retires n when the server answered a request by its path
@@ -298,4 +300,29 @@ func (n *Node) retire() {
 	case <-told:
 	case <-time.After(100 * time.Millisecond):
 	}
+}
+
+// otherNames are the paths, other than name in n, at which the node at
+// name is known (hard links made through the mount, or found to be one
+// node), whose directories have live nodes.
+func (n *Node) otherNames(name string) []string {
+	t := &n.fs.ids
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	child := t.byPlace[place{n.StableAttr().Ino, name}]
+	if child == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range child.places {
+		if p == (place{n.StableAttr().Ino, name}) {
+			continue
+		}
+		if dir := t.byIno[p.dir]; dir != nil {
+			out = append(out, path.Join(dir.rel(), p.name))
+		} else if p.dir == n.Root().StableAttr().Ino {
+			out = append(out, p.name)
+		}
+	}
+	return out
 }

@@ -67,6 +67,10 @@ func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 		return nil, n.fs.result("link", rel, err, nil)
 	}
 	n.fs.result("link", rel, nil, nil)
+	if k, ok := n.fs.links.Get(existing); ok {
+		n.fs.links.Put(existing, k+1)
+		n.fs.links.Put(rel, k+1)
+	}
 	// The same inode under a second name, so both show one inode number.
 	node := target.EmbeddedInode().Operations().(*Node)
 	n.fs.linked(node, n, name)

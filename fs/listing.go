@@ -165,6 +165,7 @@ func (f *FS) added(rel string) {
 // removed records that rel no longer exists, nor anything below it.
 func (f *FS) removed(rel string) {
 	f.changed.Changed(rel, parentOf(rel))
+	f.links.DeleteTree(rel)
 	f.prefetched.DeleteTree(rel)
 	if l, ok := f.listings.Get(parentOf(rel)); ok {
 		l.set(path.Base(rel), false)

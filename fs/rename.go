@@ -45,10 +45,19 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 		// hear, not EIO and then "cannot stat" the old name.
 		err = nil
 	}
+	k, counted := n.fs.links.Get(from)
+	a, known := n.fs.attrs.Get(from)
 	n.fs.settled(from, err, false)
 	n.fs.settled(to, err, true)
 	if err == nil {
 		n.fs.moved(n, name, newParent.EmbeddedInode().Operations().(*Node), newName)
+		if counted {
+			n.fs.links.Put(to, k)
+		}
+		if known && a.Mode.IsDir() && parentOf(from) != parentOf(to) {
+			n.fs.subdirs(parentOf(from), -1)
+			n.fs.subdirs(parentOf(to), +1)
+		}
 	} else if _, answered := statusCode(err); !answered {
 		// Cut off (a lost connection): the server may have renamed.
 		// The kernel is told to look both names up again, once this

@@ -93,6 +93,7 @@ type FS struct {
 
 	ids identities // inode numbers of the live nodes (identity.go)
 
+	links   *cache.Map[uint32]      // link counts from listings (links.go)
 	absent  *cache.Map[*absentName] // what the server said of names not there (absent.go)
 	renewal absentRenewal           // those asked about again
 }
@@ -212,6 +213,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		buffers:       cache.NewBudget(bufferBudget),
 		relistable:    cache.NewLimited[struct{}](c.Dir, c.Limits),
 		// Kept as long as listings, for the sweep (absent.go).
+		links:    cache.NewLimited[uint32](c.Attr, c.Limits),
 		absent:   cache.NewLimited[*absentName](max(c.Dir, renewWindow(c.Negative)+c.Negative), c.Limits),
 		newFiles: cache.NewLimited[remote.Attr](c.Attr, c.Limits),
 		pending:  map[*fileHandle]struct{}{},

@@ -357,3 +357,37 @@ func TestFsyncAndFdatasyncSucceedOnOpenSSH(t *testing.T) {
 		t.Fatalf("server: %q", got)
 	}
 }
+
+// st_nlink is the server's, from OpenSSH's long names in the directory's
+// listing (SFTP v3 attributes carry none), a directory's included; links
+// made and removed through the mount move it on.
+func TestLinkCountsAreTheServersFromTheListing(t *testing.T) {
+	m := mount(t)
+	sh(t, m.remote, "echo f > f && echo a > a && ln a b && mkdir -p d/s1 d/s2 e")
+	nlink := func(name string) uint64 { return uint64(statT(t, filepath.Join(m.mnt, name)).Nlink) }
+	server := func(name string) uint64 { return uint64(statT(t, filepath.Join(m.remote, name)).Nlink) }
+	sh(t, m.mnt, "ls -l > /dev/null")
+	for _, name := range []string{"f", "a", "b", "d", "e"} {
+		if got, want := nlink(name), server(name); got != want {
+			t.Errorf("%s: st_nlink %d through the mount, %d on the server", name, got, want)
+		}
+	}
+	sh(t, m.mnt, "ln a c")
+	if server("a") != 3 {
+		t.Fatalf("the server's a has %d links after ln", server("a"))
+	}
+	for _, name := range []string{"a", "c"} {
+		if got := nlink(name); got != 3 {
+			t.Errorf("after ln a c: %s shows %d links, the server has 3", name, got)
+		}
+	}
+	sh(t, m.mnt, "rm c")
+	if got := nlink("a"); got != 2 || server("a") != 2 {
+		t.Errorf("after rm c: a shows %d links, the server has %d", got, server("a"))
+	}
+	sh(t, m.mnt, "mkdir e/s")
+	sh(t, m.mnt, "ls -l > /dev/null")
+	if got := nlink("e"); got != server("e") || got != 3 {
+		t.Errorf("after mkdir e/s and a listing: e shows %d links, the server has %d", got, server("e"))
+	}
+}

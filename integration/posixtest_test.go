@@ -14,8 +14,6 @@ import (
 var posixtestExpectedToFail = map[string]string{
 	"Fallocate":           "SFTP has no request to reserve space; fallocate(2) gets EOPNOTSUPP",
 	"FallocateKeepSize":   "SFTP has no request to reserve space; fallocate(2) gets EOPNOTSUPP",
-	"Link":                "SFTP v3 attributes carry no link count, so st_nlink stays 1 after ln",
-	"NlinkZero":           "SFTP v3 attributes carry no link count: a file replaced by rename still shows 1",
 	"XAttr":               "SFTP v3 has no extended attributes: setxattr gets ENOTSUP",
 	"OpenSymlinkRace":     "SFTP v3 open has no O_NOFOLLOW: a name swapped for a link on the server between lookup and open opens the link's target on the server (here the server is this machine, so /etc/passwd), which the SFTP user can read anyway; no local file is reached",
 	"FcntlFlockLocksFile": "expects two fds of one process to conflict; POSIX locks are per process, and a local ext4 grants this lock too",

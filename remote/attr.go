@@ -1,6 +1,9 @@
 package remote
 
 import (
+	"syscall"
+
+	"github.com/sftpmount/sftpmount/remote/wire"
 	"os"
 	"time"
 
@@ -15,6 +18,10 @@ type Attr struct {
 	GID   uint32
 	Atime time.Time
 	Mtime time.Time
+	// Nlink is the link count, known only from a listing of OpenSSH's
+	// (its ls -l style long names): SFTP v3 attributes carry none. 0:
+	// not known.
+	Nlink uint32
 }
 
 // DirEntry is one name in a listing, with the attributes that came with it.
@@ -40,4 +47,41 @@ type StatFS struct {
 	Files, FilesFree                uint64
 	NameMax                         uint64
 	FSID                            uint64 // tells two filesystems of the server apart
+}
+
+// attrFromWire converts the wire layer's attributes as pkg/sftp's
+// FileInfo would (attrOf): type and permission bits, owner, whole-second
+// times.
+func attrFromWire(a wire.Attrs, nlink uint32) Attr {
+	out := Attr{Size: a.Size, UID: a.UID, GID: a.GID, Nlink: nlink}
+	out.Mode = os.FileMode(a.Perm & 0777)
+	switch a.Perm & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		out.Mode |= os.ModeDir
+	case syscall.S_IFLNK:
+		out.Mode |= os.ModeSymlink
+	case syscall.S_IFBLK:
+		out.Mode |= os.ModeDevice
+	case syscall.S_IFCHR:
+		out.Mode |= os.ModeDevice | os.ModeCharDevice
+	case syscall.S_IFIFO:
+		out.Mode |= os.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		out.Mode |= os.ModeSocket
+	}
+	if a.Perm&syscall.S_ISUID != 0 {
+		out.Mode |= os.ModeSetuid
+	}
+	if a.Perm&syscall.S_ISGID != 0 {
+		out.Mode |= os.ModeSetgid
+	}
+	if a.Perm&syscall.S_ISVTX != 0 {
+		out.Mode |= os.ModeSticky
+	}
+	if a.HasTimes {
+		out.Atime, out.Mtime = a.Atime, a.Mtime
+	} else {
+		out.Atime, out.Mtime = time.Unix(0, 0), time.Unix(0, 0)
+	}
+	return out
 }

@@ -256,13 +256,16 @@ var repeatableOps = map[string]bool{
 // call runs fn against the current session. One deadline covers the call
 // and any retries: a kernel request never waits longer than -o timeout.
 func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client) error) error {
-	return c.callSession(ctx, op, rel, func(s *session) error { return fn(s.sftp) })
+	return c.callSession(ctx, op, rel, func(_ context.Context, s *session) error { return fn(s.sftp) })
 }
 
 // callSession is call for what needs the session itself (its wire.Conn).
-func (c *Client) callSession(ctx context.Context, op, rel string, fn func(*session) error) error {
+// fn gets the call's own context, which only its deadline ends (not the
+// kernel's interrupt: see callContext).
+func (c *Client) callSession(ctx context.Context, op, rel string, call func(context.Context, *session) error) error {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
+	fn := func(s *session) error { return call(ctx, s) }
 	s, err := c.callOnce(ctx, op, rel, fn)
 	for try := 0; ; try++ {
 		wait := reopenBackoff[min(try, len(reopenBackoff)-1)]

@@ -37,19 +37,67 @@ func (c *Client) Stat(ctx context.Context, rel string) (Attr, error) {
 	return a, err
 }
 
-// ReadDir lists a directory with every entry's attributes (one round trip
-// per batch of names, not per name).
+// ReadDir lists a directory with every entry's attributes and, from
+// OpenSSH's long names, its link count. It goes through the wire layer
+// with readDirInFlight READDIRs in flight and the close not waited for
+// (opendir and one round trip for a small directory); where the wire
+// layer's channel cannot be had, through pkg/sftp, which waits for each
+// reply (and leaves Nlink 0).
 func (c *Client) ReadDir(ctx context.Context, rel string) ([]DirEntry, error) {
 	var out []DirEntry
-	err := c.call(ctx, "readdir", rel, func(sc *sftp.Client) error {
-		fis, err := sc.ReadDir(c.abs(rel)) // not the kernel's ctx: an interrupt must not abort it (see callContext)
-		out = make([]DirEntry, 0, len(fis))
-		for _, fi := range fis {
-			out = append(out, DirEntry{Name: fi.Name(), Attr: attrOf(fi)})
-		}
-		return err
-	})
+	err := c.readDir(ctx, rel, func(batch []DirEntry) bool {
+		out = append(out, batch...)
+		return true
+	}, func() bool { out = out[:0]; return true })
 	return out, err
+}
+
+const readDirInFlight = 8
+
+// ReadDirBatches is ReadDir handing each batch of names to fn as it
+// arrives; fn returning false ends the listing. A listing cut off by a
+// lost connection is started again only if fn has been given nothing.
+func (c *Client) ReadDirBatches(ctx context.Context, rel string, fn func([]DirEntry) bool) error {
+	return c.readDir(ctx, rel, fn, func() bool { return false })
+}
+
+// errCutOff is a listing's lost connection after some of its names were
+// handed on: not tried again.
+var errCutOff = errors.New("the connection was lost in the middle of the listing")
+
+// readDir lists rel, calling again before trying once more a listing cut
+// off after some names were handed to fn; again false gives up.
+func (c *Client) readDir(ctx context.Context, rel string, fn func([]DirEntry) bool, again func() bool) error {
+	given := false
+	return c.callSession(ctx, "readdir", rel, func(ctx context.Context, s *session) error {
+		if given && !again() {
+			return errCutOff
+		}
+		given = false
+		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
+		if err != nil {
+			// No second channel (a server's MaxSessions, a forced
+			// command): pkg/sftp's session answers alone.
+			fis, err := s.sftp.ReadDir(c.abs(rel))
+			if err == nil && len(fis) > 0 {
+				batch := make([]DirEntry, 0, len(fis))
+				for _, fi := range fis {
+					batch = append(batch, DirEntry{Name: fi.Name(), Attr: attrOf(fi)})
+				}
+				given = true
+				fn(batch)
+			}
+			return err
+		}
+		return fromWire(w.ReadDir(ctx, c.abs(rel), readDirInFlight, func(entries []wire.Entry) bool {
+			batch := make([]DirEntry, len(entries))
+			for i, e := range entries {
+				batch[i] = DirEntry{Name: e.Name, Attr: attrFromWire(e.Attrs, e.Nlink)}
+			}
+			given = true
+			return fn(batch)
+		}))
+	})
 }
 
 // Mkdir creates a directory and gives it mode. SFTP's mkdir carries
@@ -166,7 +214,7 @@ func (c *Client) LChtimes(ctx context.Context, rel string, a Attr) error {
 }
 
 func (c *Client) lsetstat(ctx context.Context, rel string, a wire.Attrs) error {
-	return c.callSession(ctx, "lsetstat", rel, func(s *session) error {
+	return c.callSession(ctx, "lsetstat", rel, func(ctx context.Context, s *session) error {
 		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
 		if err != nil {
 			return err
@@ -228,7 +276,7 @@ func (c *Client) StatFS(ctx context.Context, rel string) (StatFS, error) {
 // learns what landed from the file.
 func (c *Client) CopyData(ctx context.Context, src string, srcOff, n uint64, dst string, dstOff uint64) error {
 	c.changing(c.abs(dst))
-	return c.callSession(ctx, "copy-data", dst, func(s *session) error {
+	return c.callSession(ctx, "copy-data", dst, func(ctx context.Context, s *session) error {
 		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
 		if err != nil {
 			return err

@@ -77,6 +77,9 @@ type Conn struct {
 	w   io.WriteCloser
 	wmu sync.Mutex // one packet at a time
 
+	closeOnce sync.Once
+	closeErr  error
+
 	mu      sync.Mutex // guards next, pending, err
 	next    uint32
 	pending map[uint32]chan reply
@@ -124,9 +127,16 @@ func (c *Conn) Has(name string) bool {
 
 // Close ends the Conn; calls in flight fail with ErrClosed.
 func (c *Conn) Close() error {
-	err := c.w.Close()
+	err := c.closeWriter()
 	c.fail(ErrClosed)
 	return err
+}
+
+// closeWriter closes the channel's input once: x/crypto's ssh channel
+// does not guard a close from two goroutines (Close and the read loop's).
+func (c *Conn) closeWriter() error {
+	c.closeOnce.Do(func() { c.closeErr = c.w.Close() })
+	return c.closeErr
 }
 
 // Err is why the Conn ended, or nil while it works.
@@ -158,12 +168,12 @@ func (c *Conn) readLoop(r io.Reader) {
 				err = ErrClosed
 			}
 			c.fail(err)
-			c.w.Close()
+			c.closeWriter()
 			return
 		}
 		if len(body) < 4 {
 			c.fail(&ProtocolError{fmt.Sprintf("reply of type %d without a request id", typ)})
-			c.w.Close()
+			c.closeWriter()
 			return
 		}
 		id := binary.BigEndian.Uint32(body)
@@ -177,7 +187,7 @@ func (c *Conn) readLoop(r io.Reader) {
 			// ever handed out.
 			if id >= c.nextID() {
 				c.fail(&ProtocolError{fmt.Sprintf("reply for request %d, which was never sent", id)})
-				c.w.Close()
+				c.closeWriter()
 				return
 			}
 			continue

@@ -1,0 +1,114 @@
+package integration
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Directory benchmarks of issue 16: listings through the wire layer
+// (several READDIRs in flight, the close not waited for), a directory too
+// large for the attribute cache, and tar into a directory the mount has
+// not listed.
+
+// hugeDirNames is the large directory's size: 100 000 names, 5 000 in the
+// reduced size.
+func hugeDirNames() int {
+	if small() {
+		return 5000
+	}
+	return 100000
+}
+
+// makeNames makes n empty files in dir on the server side.
+func makeNames(b *testing.B, dir string, n int) {
+	run(b, dir, fmt.Sprintf("seq -f 'name%%06g' 1 %d | xargs touch", n))
+}
+
+// BenchmarkFreshLsL is `ls -l` of a 50-name directory on a fresh mount:
+// the listing's round trips, with every name's attributes from it.
+func BenchmarkFreshLsL(b *testing.B) {
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		run(b, served, "mkdir d")
+		makeNames(b, filepath.Join(served, "d"), 50)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			mnt := benchMount(b, m, link, served)
+			run(b, mnt, "stat d > /dev/null") // the directory itself looked up: the figure is the listing
+			b.StartTimer()
+			run(b, mnt, "ls -l d > /dev/null")
+		}
+	})
+}
+
+// BenchmarkHugeDirLs and BenchmarkHugeDirLsL list a directory of
+// hugeDirNames names on a fresh mount.
+func BenchmarkHugeDirLs(b *testing.B)  { benchHugeDir(b, "ls -f d | wc -l > /dev/null") }
+func BenchmarkHugeDirLsL(b *testing.B) { benchHugeDir(b, "ls -l d | wc -l > /dev/null") }
+
+func benchHugeDir(b *testing.B, script string) {
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		run(b, served, "mkdir d")
+		makeNames(b, filepath.Join(served, "d"), hugeDirNames())
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			mnt := benchMount(b, m, link, served)
+			run(b, mnt, "stat d > /dev/null")
+			b.StartTimer()
+			run(b, mnt, script)
+		}
+	})
+}
+
+// BenchmarkUntarIntoAnUnlistedDir is tar -x of 500 files of 2 KiB whose
+// entries have no top directory (./f1...) into a directory made on the
+// server and never listed through the mount.
+func BenchmarkUntarIntoAnUnlistedDir(b *testing.B) {
+	n := 500
+	if small() {
+		n = 20
+	}
+	src := filepath.Join(workDir, "bench-tar-flat")
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		run(b, "/", fmt.Sprintf("rm -rf %s && mkdir -p %s/t && cd %s/t && for i in $(seq 1 %d); do head -c 2048 /dev/urandom > f$i; done && tar -cf ../flat.tar .", src, src, src, n))
+		mnt := benchMount(b, m, link, served)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			dir := "x" + strconv.Itoa(i)
+			run(b, served, "mkdir "+dir)
+			b.StartTimer()
+			start := time.Now()
+			run(b, mnt, "tar -xf "+src+"/flat.tar -C "+dir)
+			b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(n), "ms/file")
+		}
+	})
+}
+
+// BenchmarkCopyInsideTheMount is `cp` of a 1 GiB file (64 MiB in the
+// reduced size) to another name in the mount: with copy-data the bytes
+// stay on the server. The server's own disk copy of it is reported
+// beside it (local-cp-ms).
+func BenchmarkCopyInsideTheMount(b *testing.B) {
+	size := 1 << 30
+	if small() {
+		size = 64 << 20
+	}
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		run(b, served, fmt.Sprintf("head -c %d /dev/urandom > big", size))
+		start := time.Now()
+		run(b, served, "cp big local-copy && sync local-copy && rm local-copy")
+		local := time.Since(start)
+		mnt := benchMount(b, m, link, served)
+		b.SetBytes(int64(size))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			run(b, mnt, "cp big copy"+strconv.Itoa(i))
+		}
+		b.ReportMetric(float64(local.Milliseconds()), "local-cp-ms")
+	})
+}
