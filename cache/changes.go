@@ -31,7 +31,13 @@ type Changes struct {
 	mu     sync.Mutex        // guards the fields below
 	seq    uint64            // counts changes
 	at     map[string]uint64 // path -> seq of its latest change
+	order  []change          // the changes in at, oldest first (a path changed again is in it twice)
 	active map[uint64]int    // tokens in use -> how many fetches hold each
+}
+
+type change struct {
+	seq  uint64
+	path string
 }
 
 // Token marks when a fetch began.
@@ -60,21 +66,26 @@ func (c *Changes) End(t Token) {
 	c.pruneLocked()
 }
 
-// pruneLocked forgets changes no fetch on its way began before.
+// pruneLocked forgets changes no fetch on its way began before, oldest
+// first: a long fetch (a listing of a million names) while rm -r runs
+// must not make every End scan every change.
 func (c *Changes) pruneLocked() {
 	if len(c.active) == 0 {
 		clear(c.at)
+		c.order = c.order[:0]
 		return
 	}
 	oldest := c.seq
 	for s := range c.active {
 		oldest = min(oldest, s)
 	}
-	for p, s := range c.at {
-		if s <= oldest {
-			delete(c.at, p)
+	i := 0
+	for ; i < len(c.order) && c.order[i].seq <= oldest; i++ {
+		if ch := c.order[i]; c.at[ch.path] == ch.seq {
+			delete(c.at, ch.path)
 		}
 	}
+	c.order = c.order[i:]
 }
 
 // Changed records a change of path made through the mount (for a
@@ -98,6 +109,7 @@ func (c *Changes) Changed(paths ...string) {
 	for _, p := range paths {
 		c.seq++
 		c.at[p] = c.seq
+		c.order = append(c.order, change{c.seq, p})
 	}
 }
 

@@ -50,9 +50,10 @@ type Map[V any] struct {
 	limits Limits
 	now    func() time.Time // replaced in tests
 
-	mu      sync.Mutex // guards entries and cleaned
+	mu      sync.Mutex // guards entries, below and cleaned
 	entries map[string]entry[V]
-	cleaned time.Time // when expired entries were last dropped
+	below   map[string]int // entries below each path, for DeleteTree: rm -r of a big tree would scan every entry per name
+	cleaned time.Time      // when expired entries were last dropped
 }
 
 type entry[V any] struct {
@@ -65,7 +66,7 @@ func New[V any](ttl time.Duration) *Map[V] { return NewLimited[V](ttl, DefaultLi
 
 // NewLimited returns a Map whose entries live for ttl, bounded by l.
 func NewLimited[V any](ttl time.Duration, l Limits) *Map[V] {
-	return &Map[V]{ttl: ttl, limits: l.orDefaults(), now: time.Now, entries: map[string]entry[V]{}, cleaned: time.Now()}
+	return &Map[V]{ttl: ttl, limits: l.orDefaults(), now: time.Now, entries: map[string]entry[V]{}, below: map[string]int{}, cleaned: time.Now()}
 }
 
 // Get returns the value stored for key if it has not expired.
@@ -78,7 +79,7 @@ func (m *Map[V]) Get(key string) (V, bool) {
 		return zero, false
 	}
 	if !m.now().Before(e.expires) {
-		delete(m.entries, key)
+		m.removeLocked(key)
 		var zero V
 		return zero, false
 	}
@@ -105,7 +106,48 @@ func (m *Map[V]) Put(key string, value V) {
 	defer m.mu.Unlock()
 	now := m.now()
 	m.cleanLocked(now)
+	if _, held := m.entries[key]; !held {
+		m.countLocked(key, 1)
+	}
 	m.entries[key] = entry[V]{value: value, expires: now.Add(m.ttl)}
+}
+
+// countLocked moves the count of entries below each of key's ancestors
+// ("" included) by delta.
+func (m *Map[V]) countLocked(key string, delta int) {
+	if key == "" {
+		return
+	}
+	for dir := key; ; {
+		i := strings.LastIndexByte(dir, '/')
+		if i < 0 {
+			dir = ""
+		} else {
+			dir = dir[:i]
+		}
+		if n := m.below[dir] + delta; n > 0 {
+			m.below[dir] = n
+		} else {
+			delete(m.below, dir)
+		}
+		if dir == "" {
+			return
+		}
+	}
+}
+
+// removeLocked forgets key, which may not be held.
+func (m *Map[V]) removeLocked(key string) {
+	if _, held := m.entries[key]; held {
+		delete(m.entries, key)
+		m.countLocked(key, -1)
+	}
+}
+
+// clearLocked forgets everything.
+func (m *Map[V]) clearLocked() {
+	clear(m.entries)
+	clear(m.below)
 }
 
 // cleanLocked drops expired entries every CleanInterval, or sooner (but
@@ -118,13 +160,13 @@ func (m *Map[V]) cleanLocked(now time.Time) {
 	if since >= m.limits.CleanInterval || (full && since >= m.limits.MinCleanInterval) {
 		for k, e := range m.entries {
 			if !now.Before(e.expires) {
-				delete(m.entries, k)
+				m.removeLocked(k)
 			}
 		}
 		m.cleaned = now
 	}
 	if len(m.entries) >= m.limits.MaxEntries {
-		clear(m.entries)
+		m.clearLocked()
 	}
 }
 
@@ -132,7 +174,7 @@ func (m *Map[V]) cleanLocked(now time.Time) {
 func (m *Map[V]) Delete(key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.entries, key)
+	m.removeLocked(key)
 }
 
 // DeleteTree forgets key and every path below it, for a directory that was
@@ -140,15 +182,18 @@ func (m *Map[V]) Delete(key string) {
 func (m *Map[V]) DeleteTree(key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.entries, key)
 	if key == "" {
-		clear(m.entries)
+		m.clearLocked()
 		return
+	}
+	m.removeLocked(key)
+	if m.below[key] == 0 {
+		return // nothing below: no scan
 	}
 	prefix := key + "/"
 	for k := range m.entries {
 		if strings.HasPrefix(k, prefix) {
-			delete(m.entries, k)
+			m.removeLocked(k)
 		}
 	}
 }

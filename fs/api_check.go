@@ -9,7 +9,6 @@ var (
 	_ = (fusefs.NodeLookuper)((*Node)(nil))
 	_ = (fusefs.NodeGetattrer)((*Node)(nil))
 	_ = (fusefs.NodeSetattrer)((*Node)(nil))
-	_ = (fusefs.NodeReaddirer)((*Node)(nil))
 	_ = (fusefs.NodeMkdirer)((*Node)(nil))
 	_ = (fusefs.NodeRmdirer)((*Node)(nil))
 	_ = (fusefs.NodeUnlinker)((*Node)(nil))

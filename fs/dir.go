@@ -13,32 +13,6 @@ import (
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-// Readdir lists a directory in one go and caches every entry's attributes
-// for the lookups that `ls -l` makes next. Within the cache
-// timeout a directory listed before is listed again from the cache, which
-// is not refreshed by that: the server is asked once the timeout passes.
-func (n *Node) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	rel := n.rel()
-	entries, cached := n.fs.cachedListing(rel)
-	if !cached {
-		var err error
-		if entries, err = n.listRemote(ctx, rel, true); err != nil {
-			return nil, n.fs.result("readdir", rel, err, n.explainNotDir(ctx, rel))
-		}
-	}
-	// "." and ".." first, as a local disk lists them; the kernel resolves
-	// them itself, so their inode numbers do not matter.
-	list := make([]fuse.DirEntry, 0, len(entries)+2)
-	list = append(list, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
-	dir := n.StableAttr().Ino
-	for _, e := range entries {
-		mode := sysMode(e.Attr.Mode)
-		list = append(list, fuse.DirEntry{Name: e.Name, Mode: mode, Ino: n.fs.ids.number(dir, e.Name, mode&syscall.S_IFMT)})
-	}
-	n.fs.result("readdir", rel, nil, nil)
-	return fusefs.NewListDirStream(list), 0
-}
-
 // listRemote lists rel on the server (or takes the listing prefetched for
 // it) and caches the names and every entry's attributes. For a walk
 // (readdir), the subdirectories are listed ahead too.
@@ -66,23 +40,33 @@ func (n *Node) listRemote(ctx context.Context, rel string, walk bool) ([]remote.
 // its names and every entry's attributes, those our changes since have
 // not made stale (fetch.go). It returns the entries less "." and "..".
 func (f *FS) remember(dir string, entries []remote.DirEntry, tok cache.Token) []remote.DirEntry {
+	kept := f.keepAttrs(dir, entries, tok)
+	names := make([]string, 0, len(kept))
+	for _, e := range kept {
+		names = append(names, e.Name)
+	}
+	f.changed.Keep(tok, func() { f.listings.Put(dir, newListing(names)) }, dir)
+	return kept
+}
+
+// keepAttrs caches the attributes and link counts of entries of dir, a
+// listing asked once tok began, and returns them less "." and "..".
+func (f *FS) keepAttrs(dir string, entries []remote.DirEntry, tok cache.Token) []remote.DirEntry {
 	kept := entries[:0:0]
-	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if e.Name == "." || e.Name == ".." {
 			continue
 		}
 		if e.Attr.Mode&os.ModeSymlink == 0 || !f.opts.FollowSymlinks {
 			// A followed link's attributes are its target's: lookup asks.
-			f.putFetched(path.Join(dir, e.Name), e.Attr, tok)
+			rel := path.Join(dir, e.Name)
+			f.putFetched(rel, e.Attr, tok)
 			if e.Attr.Nlink > 0 {
-				f.changed.Keep(tok, func() { f.links.Put(path.Join(dir, e.Name), e.Attr.Nlink) }, path.Join(dir, e.Name))
+				f.changed.Keep(tok, func() { f.links.Put(rel, e.Attr.Nlink) }, rel)
 			}
 		}
 		kept = append(kept, e)
-		names = append(names, e.Name)
 	}
-	f.changed.Keep(tok, func() { f.listings.Put(dir, newListing(names)) }, dir)
 	return kept
 }
 

@@ -99,3 +99,13 @@ func (f *FS) takePrefetched(ctx context.Context, dir string) ([]remote.DirEntry,
 	}
 	return entries, ok
 }
+
+// prefetchedFor reports whether a listing of dir made ahead of a walk is
+// kept or on its way.
+func (f *FS) prefetchedFor(dir string) bool {
+	f.prefetchMu.Lock()
+	wait := f.prefetching[dir]
+	f.prefetchMu.Unlock()
+	_, kept := f.prefetched.Get(dir)
+	return wait != nil || kept
+}

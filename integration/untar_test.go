@@ -253,3 +253,24 @@ func TestFillingADirectoryLooksNoNameUpAfterItsListingExpires(t *testing.T) {
 		t.Error("the directory was never listed again: its listing did not expire, the test proves nothing")
 	}
 }
+
+// tar -x of an archive without a top directory (./f1, ./f2...) into a
+// directory made on the server and never listed through the mount: once
+// a few names have missed, the directory is listed, and the other names
+// cost no lookup on the server; every file lands with its bytes.
+func TestUntarIntoADirectoryNeverListedLooksUpOnlyTheFirstNames(t *testing.T) {
+	_, log, m := startForeground(t)
+	src := t.TempDir()
+	sh(t, src, "mkdir t && cd t && for i in $(seq 1 60); do echo $i > f$i; done && tar -cf ../flat.tar .")
+	sh(t, m.remote, "mkdir existing")
+	sh(t, m.mnt, "tar -xf "+src+"/flat.tar -C existing")
+	d := regexp.QuoteMeta(filepath.Join(m.remote, "existing"))
+	if n := len(regexp.MustCompile(`  sftp lstat `+d+`/f\d+: lstat`).FindAllString(log.String(), -1)); n > 3 {
+		t.Errorf("%d names looked up on the server (absent), want at most 3 before the listing", n)
+	}
+	for i := 1; i <= 60; i++ {
+		if got := readFile(t, filepath.Join(m.remote, "existing", "f"+strconv.Itoa(i))); got != strconv.Itoa(i)+"\n" {
+			t.Fatalf("f%d on the server: %q", i, got)
+		}
+	}
+}

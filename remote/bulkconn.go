@@ -6,9 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sftpmount/sftpmount/remote/transport"
+	"github.com/sftpmount/sftpmount/remote/wire"
 )
 
 // The bulk sessions run on an SSH connection of their own when one can be
@@ -34,8 +36,9 @@ func (c *Client) startBulk(s *session) {
 		} else {
 			on, how = conn, "a second connection"
 		}
-		started := s.startBulkOn(&c.cfg, on)
-		c.cfg.debugf("%d extra sftp sessions for large files, on %s", started, how)
+		size := c.packetSize(ctx, s)
+		started := s.startBulkOn(&c.cfg, on, sftp.MaxPacketUnchecked(size))
+		c.cfg.debugf("%d extra sftp sessions for large files, on %s, reading and writing %d bytes a request", started, how, size)
 	}()
 }
 
@@ -72,14 +75,14 @@ func (c *Client) secondConnection(ctx context.Context, s *session) (*ssh.Client,
 // startBulkOn starts the bulk subsystems on conn, all at once. One that
 // does not start leaves its slot empty: the server may cap sessions per
 // connection (sshd's MaxSessions, 10 by default).
-func (s *session) startBulkOn(cfg *Config, conn *ssh.Client) int {
+func (s *session) startBulkOn(cfg *Config, conn *ssh.Client, opts ...sftp.ClientOption) int {
 	var wg sync.WaitGroup
 	var started atomic.Int32
 	for i := range s.bulk {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc, _, err := startSFTP(conn, cfg.SFTPServer, false)
+			sc, _, err := startSFTP(conn, cfg.SFTPServer, false, opts...)
 			if err != nil {
 				cfg.debugf("an extra sftp session did not start: %v", err)
 				return
@@ -94,4 +97,54 @@ func (s *session) startBulkOn(cfg *Config, conn *ssh.Client) int {
 	}
 	wg.Wait()
 	return int(started.Load())
+}
+
+// startWire starts s's wire layer channel in the background, so that the
+// first listing (every listing goes through it) does not wait for the
+// channel's open, its subsystem and its hello: three round trips.
+func (c *Client) startWire(s *session) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Target.ConnectTimeout)
+		defer cancel()
+		if _, err := s.wireConn(ctx, c.cfg.SFTPServer); err != nil {
+			c.cfg.debugf("no SFTP channel of our own (%v): listings go through pkg/sftp", err)
+		}
+	}()
+}
+
+// defaultPacket is what every SFTP server must take, and what pkg/sftp
+// sends unless told: 32 KiB of data a read or write request.
+const defaultPacket = 32 << 10
+
+// packetSize is the data a bulk session's read or write request carries:
+// the largest the server's limits@openssh.com (OpenSSH 8.6 and later)
+// allows for both, so that no read is answered shorter than asked (which
+// pkg/sftp would take as a short read), at most 1 MiB; 32 KiB without the
+// extension.
+func (c *Client) packetSize(ctx context.Context, s *session) int {
+	w, err := s.wireConn(ctx, c.cfg.SFTPServer)
+	if err != nil || !w.Has("limits@openssh.com") {
+		return defaultPacket
+	}
+	l, err := w.Limits(ctx)
+	if err != nil {
+		c.cfg.debugf("limits@openssh.com: %v", err)
+		return defaultPacket
+	}
+	return packetFor(l)
+}
+
+func packetFor(l wire.Limits) int {
+	size := uint64(1 << 20)
+	for _, lim := range []uint64{l.MaxRead, l.MaxWrite} {
+		if lim > 0 {
+			size = min(size, lim)
+		}
+	}
+	if l.MaxPacket > 0 {
+		// A write's packet also holds its header, the handle and the
+		// offset: 1 KiB is OpenSSH's own margin.
+		size = min(size, l.MaxPacket-min(l.MaxPacket, 1024))
+	}
+	return int(max(size, 512)) // a server that allows less than 32 KiB gets what it allows
 }

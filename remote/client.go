@@ -107,6 +107,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	chain.LoggedIn()
 	c.cur = s
 	c.startBulk(s)
+	c.startWire(s)
 	root, rootAttr, err := resolveRoot(s.sftp, cfg.Dir)
 	if err != nil {
 		s.close(errors.New("startup failed"))
@@ -204,6 +205,7 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		if err == nil {
 			c.cur = s
 			c.startBulk(s)
+			c.startWire(s)
 		}
 		c.mu.Unlock()
 		close(done)
@@ -241,7 +243,41 @@ func waitOrGiveUp(ctx context.Context, done <-chan struct{}) error {
 // rename the server may already have done would report EINTR for an
 // operation that happened. The deadline still bounds every wait.
 func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Value(progressKey{}).(bool); ok {
+		return progressContext(context.WithoutCancel(ctx), c.cfg.Timeout)
+	}
 	return context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+}
+
+// A call made with withProgress (a listing of a million names) has its
+// deadline -o timeout after its last progress, not after its start: each
+// progress (a batch of names) calls progressed.
+type progressKey struct{}
+type touchKey struct{}
+
+func withProgress(ctx context.Context) context.Context {
+	return context.WithValue(ctx, progressKey{}, true)
+}
+
+// progressContext ends timeout after it was made or last progressed.
+func progressContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	t := time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	pause := func() (resume func()) {
+		t.Stop()
+		return func() { t.Reset(timeout) }
+	}
+	return context.WithValue(ctx, touchKey{}, pause), func() { t.Stop(); cancel(context.Canceled) }
+}
+
+// progressed notes progress of the call whose context ctx is, and holds
+// its deadline while the caller's own work runs (a reader that pauses is
+// not a silent server): the deadline starts again when resume is called.
+func progressed(ctx context.Context) (resume func()) {
+	if pause, ok := ctx.Value(touchKey{}).(func() func()); ok {
+		return pause()
+	}
+	return func() {}
 }
 
 // repeatableOps may run twice with the same outcome, so a call cut off by

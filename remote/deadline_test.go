@@ -81,3 +81,31 @@ func TestACallCutOffByALostConnectionHasReturnedBeforeItsCallerGoesOn(t *testing
 		t.Fatalf("got %v, want ErrConnectionLost (to be tried again)", err)
 	}
 }
+
+// A listing's deadline runs from its last batch, and stops while the
+// caller works on a batch: a long listing that keeps coming is not cut
+// off, a silent one is, and a reader that pauses is not taken for a
+// silent server.
+func TestAListingsDeadlineRunsFromItsLastBatch(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	ctx, cancel := progressContext(context.Background(), timeout)
+	defer cancel()
+	for i := 0; i < 6; i++ { // 300 ms in all, a batch every 50 ms
+		time.Sleep(timeout / 2)
+		progressed(ctx)()
+	}
+	resume := progressed(ctx)
+	time.Sleep(3 * timeout) // the caller works on a batch
+	if ctx.Err() != nil {
+		t.Fatalf("ended while batches kept coming or the caller worked: %v", ctx.Err())
+	}
+	resume()
+	select {
+	case <-ctx.Done():
+	case <-time.After(3 * timeout):
+		t.Fatal("a listing silent for three timeouts did not end")
+	}
+	if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		t.Fatalf("ended with %v, want the deadline", context.Cause(ctx))
+	}
+}

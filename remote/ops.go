@@ -57,6 +57,8 @@ const readDirInFlight = 8
 // ReadDirBatches is ReadDir handing each batch of names to fn as it
 // arrives; fn returning false ends the listing. A listing cut off by a
 // lost connection is started again only if fn has been given nothing.
+// Its deadline is -o timeout without a batch, not for the whole listing,
+// and fn's own time does not count.
 func (c *Client) ReadDirBatches(ctx context.Context, rel string, fn func([]DirEntry) bool) error {
 	return c.readDir(ctx, rel, fn, func() bool { return false })
 }
@@ -69,7 +71,7 @@ var errCutOff = errors.New("the connection was lost in the middle of the listing
 // off after some names were handed to fn; again false gives up.
 func (c *Client) readDir(ctx context.Context, rel string, fn func([]DirEntry) bool, again func() bool) error {
 	given := false
-	return c.callSession(ctx, "readdir", rel, func(ctx context.Context, s *session) error {
+	return c.callSession(withProgress(ctx), "readdir", rel, func(ctx context.Context, s *session) error {
 		if given && !again() {
 			return errCutOff
 		}
@@ -95,6 +97,7 @@ func (c *Client) readDir(ctx context.Context, rel string, fn func([]DirEntry) bo
 				batch[i] = DirEntry{Name: e.Name, Attr: attrFromWire(e.Attrs, e.Nlink)}
 			}
 			given = true
+			defer progressed(ctx)()
 			return fn(batch)
 		}))
 	})

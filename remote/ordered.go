@@ -113,20 +113,21 @@ func newOrderedClient(conn *ssh.Client, server string) (*sftp.Client, *sentWatch
 // "sudo -n /usr/lib/openssh/sftp-server"), that command, run by the
 // server's login shell as ssh runs one. With watch, requests go through
 // a sentWatch (see WaitSent in file.go).
-func startSFTP(conn *ssh.Client, server string, watch bool) (*sftp.Client, *sentWatch, error) {
+func startSFTP(conn *ssh.Client, server string, watch bool, opts ...sftp.ClientOption) (*sftp.Client, *sentWatch, error) {
+	opts = append(append([]sftp.ClientOption{}, sftpOptions...), opts...)
 	in, stdout, s, err := sftpChannel(conn, server)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !watch {
-		sc, err := sftp.NewClientPipe(stdout, in, sftpOptions...)
+		sc, err := sftp.NewClientPipe(stdout, in, opts...)
 		if err != nil {
 			s.Close()
 		}
 		return sc, nil, err
 	}
 	w := &sentWatch{WriteCloser: in}
-	sc, err := sftp.NewClientPipe(stdout, w, sftpOptions...)
+	sc, err := sftp.NewClientPipe(stdout, w, opts...)
 	if err != nil {
 		s.Close()
 		return nil, nil, err

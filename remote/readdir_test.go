@@ -108,3 +108,35 @@ func TestAListingThroughTheWireLayerIsPkgSftpsWithLinkCounts(t *testing.T) {
 		}
 	}
 }
+
+// A bulk session's request size is the largest OpenSSH's limits allow for
+// both reads and writes (so no read comes back shorter than asked), and
+// 32 KiB where the server tells none.
+func TestTheRequestSizeComesFromTheServersLimits(t *testing.T) {
+	r, w := opensshPipes(t, t.TempDir())
+	wc, err := wire.Start(r, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := wc.Limits(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// OpenSSH 9.2: 256 KiB packets, 255 KiB reads and writes.
+	if got := packetFor(l); got != int(l.MaxRead) || uint64(got)+1024 > l.MaxPacket {
+		t.Errorf("request size %d for limits %+v", got, l)
+	}
+	for _, c := range []struct {
+		l    wire.Limits
+		want int
+	}{
+		{wire.Limits{}, 1 << 20},
+		{wire.Limits{MaxRead: 64 << 10, MaxWrite: 128 << 10}, 64 << 10},
+		{wire.Limits{MaxPacket: 34000, MaxRead: 1 << 20}, 34000 - 1024},
+		{wire.Limits{MaxRead: 1000}, 1000},
+	} {
+		if got := packetFor(c.l); got != c.want {
+			t.Errorf("limits %+v: %d, want %d", c.l, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"path"
+	"sync"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// An open directory. A directory listed within the cache timeout is
+// served from the cache; otherwise its listing streams: names reach the
+// kernel batch by batch as the server sends them (remote.ReadDirBatches,
+// several READDIRs in flight), so `ls -f` or `find` of a million names
+// starts printing within a few round trips, and readdirplus (ls -l) takes
+// each name's attributes from the batch it came in, whatever the size of
+// the attribute cache: no name costs a lookup of its own. The names are
+// kept as the directory's listing only up to maxKeptListing; a larger
+// directory is listed from the server at every opendir.
+//
+// go-fuse serializes the calls on one handle, so dirHandle needs no lock.
+
+// maxKeptListing bounds the names kept as one directory's listing.
+const maxKeptListing = 100000
+
+type dirHandle struct {
+	n   *Node
+	rel string
+	pos uint64 // entries handed out, "." and ".." included
+
+	cur  []remote.DirEntry // the batch being handed out
+	last remote.DirEntry   // the entry handed out last, for Lookup
+
+	s *dirStream // the listing streaming in; nil once ended or when served from a slice
+}
+
+// dirStream is one listing on its way.
+type dirStream struct {
+	batches chan []remote.DirEntry
+	stop    chan struct{} // closed when the handle is done with it
+	once    sync.Once
+	err     error // the listing's outcome, set before batches is closed
+}
+
+func (s *dirStream) end() { s.once.Do(func() { close(s.stop) }) }
+
+var (
+	_ = (fusefs.NodeOpendirHandler)((*Node)(nil))
+	_ = (fusefs.FileReaddirenter)((*dirHandle)(nil))
+	_ = (fusefs.FileLookuper)((*dirHandle)(nil))
+	_ = (fusefs.FileSeekdirer)((*dirHandle)(nil))
+	_ = (fusefs.FileReleasedirer)((*dirHandle)(nil))
+)
+
+// OpendirHandle opens a directory: from the cache, from a listing made
+// ahead of a walk, or by starting its listing, whose first batch (or
+// error: ENOENT, EACCES, ENOTDIR) it waits for.
+func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	h := &dirHandle{n: n, rel: n.rel()}
+	if errno := h.start(ctx); errno != 0 {
+		return nil, 0, errno
+	}
+	return h, 0, 0
+}
+
+func (h *dirHandle) start(ctx context.Context) syscall.Errno {
+	f := h.n.fs
+	h.pos, h.cur, h.s = 0, nil, nil
+	if entries, ok := f.cachedListing(h.rel); ok {
+		h.cur = entries
+		f.result("readdir", h.rel, nil, nil)
+		return 0
+	}
+	if f.prefetchedFor(h.rel) {
+		entries, err := h.n.listRemote(ctx, h.rel, true)
+		if err != nil {
+			return f.result("readdir", h.rel, err, h.n.explainNotDir(ctx, h.rel))
+		}
+		h.cur = entries
+		f.result("readdir", h.rel, nil, nil)
+		return 0
+	}
+	st := &dirStream{batches: make(chan []remote.DirEntry, 4), stop: make(chan struct{})}
+	first := make(chan error, 1)
+	go f.stream(h.rel, st, first)
+	if err := <-first; err != nil { // bounded: the listing's own deadline
+		return f.result("readdir", h.rel, err, h.n.explainNotDir(ctx, h.rel))
+	}
+	h.s = st
+	f.result("readdir", h.rel, nil, nil)
+	return 0
+}
+
+// stream lists rel onto st, caching every entry's attributes as it goes
+// and, once complete, the names; first gets nil at the first batch, or the
+// listing's outcome if it ends before one.
+func (f *FS) stream(rel string, st *dirStream, first chan<- error) {
+	f.settleWhere(func(p string) bool { return parentOf(p) == rel })
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
+	var names []string
+	var subdirs []remote.DirEntry
+	keep, started, stopped := true, false, false
+	err := f.remote.ReadDirBatches(context.Background(), rel, func(batch []remote.DirEntry) bool {
+		batch = f.keepAttrs(rel, batch, tok)
+		for _, e := range batch {
+			if keep {
+				names = append(names, e.Name)
+			}
+			if e.Attr.Mode.IsDir() && len(subdirs) < prefetchPerDir {
+				subdirs = append(subdirs, e)
+			}
+		}
+		if len(names) > maxKeptListing {
+			keep, names = false, nil
+		}
+		if !started {
+			started = true
+			first <- nil
+		}
+		select {
+		case st.batches <- batch:
+			return true
+		case <-st.stop:
+			stopped = true
+			return false
+		}
+	})
+	if err == nil && keep && !stopped {
+		f.changed.Keep(tok, func() { f.listings.Put(rel, newListing(names)) }, rel)
+	}
+	if err == nil {
+		f.prefetchSubdirs(rel, subdirs) // a walk goes on into them
+	}
+	st.err = err
+	close(st.batches)
+	if !started {
+		first <- err
+	}
+}
+
+// Readdirent hands out ".", "..", then the entries, waiting for the
+// stream's next batch when the last is handed out.
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	switch h.pos {
+	case 0, 1:
+		// "." and ".." first, as a local disk lists them; the kernel
+		// resolves them itself, so their inode numbers do not matter.
+		h.pos++
+		return &fuse.DirEntry{Name: [...]string{".", ".."}[h.pos-1], Mode: syscall.S_IFDIR}, 0
+	}
+	for len(h.cur) == 0 {
+		if h.s == nil {
+			return nil, 0
+		}
+		select {
+		case b, ok := <-h.s.batches:
+			if !ok {
+				err := h.s.err // set before the close
+				h.s = nil
+				if err != nil {
+					return nil, h.n.fs.result("readdir", h.rel, err, nil)
+				}
+				continue
+			}
+			h.cur = b
+		case <-ctx.Done():
+			return nil, syscall.EINTR
+		}
+	}
+	e := h.cur[0]
+	h.cur, h.last = h.cur[1:], e
+	h.pos++
+	mode := sysMode(e.Attr.Mode)
+	return &fuse.DirEntry{Name: e.Name, Mode: mode, Ino: h.n.fs.ids.number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT)}, 0
+}
+
+// Lookup serves readdirplus for the entry handed out last, with the
+// attributes its batch brought: no round trip, whatever the cache holds.
+func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	a := h.last.Attr
+	if h.last.Name != name || (h.n.fs.opts.FollowSymlinks && a.Mode&os.ModeSymlink != 0) {
+		return h.n.Lookup(ctx, name, out) // a followed link shows its target's
+	}
+	if errno := h.n.fs.opts.Owner.check(a); errno != 0 {
+		return nil, h.n.fs.result("lookup", path.Join(h.rel, name), errno, nil)
+	}
+	return h.n.newChild(ctx, name, a, false, out), 0
+}
+
+// Seekdir serves rewinddir (0: the directory listed again, as a local
+// disk shows changes after a rewind) and seekdir to an offset telldir
+// gave: the listing started again and that many entries passed over.
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if off == h.pos {
+		return 0
+	}
+	h.Releasedir(ctx, 0)
+	if errno := h.start(ctx); errno != 0 {
+		return errno
+	}
+	for h.pos < off {
+		e, errno := h.Readdirent(ctx)
+		if errno != 0 {
+			return errno
+		}
+		if e == nil {
+			break
+		}
+	}
+	return 0
+}
+
+// Releasedir ends the stream, if one runs.
+func (h *dirHandle) Releasedir(ctx context.Context, flags uint32) {
+	if h.s != nil {
+		h.s.end()
+	}
+}
