@@ -10,8 +10,11 @@ import (
 	"time"
 )
 
-// DefaultMaxEntries bounds a Map's memory on huge trees.
-const DefaultMaxEntries = 100_000
+// DefaultMaxEntries bounds a Map's memory on huge trees: some 40 MiB of
+// attributes. A listing of a directory larger than the bound would
+// otherwise be cleared while `ls -l` still stats its names, each then a
+// round trip of its own.
+const DefaultMaxEntries = 250_000
 
 // Limits bound a Map, as sshfs's dcache_max_size, dcache_clean_interval
 // and dcache_min_clean_interval do its cache. Zero fields take the

@@ -26,7 +26,7 @@ import (
 // go-fuse serializes the calls on one handle, so dirHandle needs no lock.
 
 // maxKeptListing bounds the names kept as one directory's listing.
-const maxKeptListing = 100000
+const maxKeptListing = 250000
 
 type dirHandle struct {
 	n   *Node

@@ -89,14 +89,14 @@ func BenchmarkUntarIntoAnUnlistedDir(b *testing.B) {
 	})
 }
 
-// BenchmarkCopyInsideTheMount is `cp` of a 1 GiB file (64 MiB in the
+// BenchmarkCopyInsideTheMount is `cp` of a 1 GiB file (16 MiB in the
 // reduced size) to another name in the mount: with copy-data the bytes
 // stay on the server. The server's own disk copy of it is reported
 // beside it (local-cp-ms).
 func BenchmarkCopyInsideTheMount(b *testing.B) {
 	size := 1 << 30
 	if small() {
-		size = 64 << 20
+		size = 16 << 20
 	}
 	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
 		run(b, served, fmt.Sprintf("head -c %d /dev/urandom > big", size))

@@ -288,6 +288,10 @@ type Entry struct {
 	Nlink uint32
 }
 
+// maxInFlight bounds a listing's READDIRs on their way: OpenSSH's replies
+// hold 100 names, so 64 are some 640 KiB of names.
+const maxInFlight = 64
+
 const (
 	typeOpendir = 11
 	typeReaddir = 12
@@ -298,6 +302,10 @@ const (
 // (OpenSSH answers them in order, a batch each), calling fn for each
 // batch as it arrives, "." and ".." left out; the handle's close is sent
 // without waiting for its answer. fn returning false stops the listing.
+// It starts with inFlight requests and, for a directory that goes on,
+// sends two for every batch received until maxInFlight are out: a small
+// directory costs a few requests, a large one as many as a round trip
+// can use.
 func (c *Conn) ReadDir(ctx context.Context, dir string, inFlight int, fn func([]Entry) bool) error {
 	r, err := c.call(ctx, typeOpendir, appendString(nil, dir))
 	if err != nil {
@@ -354,8 +362,10 @@ func (c *Conn) ReadDir(ctx context.Context, dir string, inFlight int, fn func([]
 		if !fn(entries) {
 			return nil
 		}
-		if err := send(); err != nil {
-			return err
+		for n := 0; n < 2 && (n == 0 || len(pending) < maxInFlight); n++ {
+			if err := send(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
