@@ -9,6 +9,7 @@ var (
 	_ = (fusefs.NodeLookuper)((*Node)(nil))
 	_ = (fusefs.NodeGetattrer)((*Node)(nil))
 	_ = (fusefs.NodeSetattrer)((*Node)(nil))
+	_ = (fusefs.NodeOpendirHandler)((*Node)(nil))
 	_ = (fusefs.NodeMkdirer)((*Node)(nil))
 	_ = (fusefs.NodeRmdirer)((*Node)(nil))
 	_ = (fusefs.NodeUnlinker)((*Node)(nil))
@@ -31,4 +32,9 @@ var (
 	_ = (fusefs.FileFsyncer)((*fileHandle)(nil))
 	_ = (fusefs.FileReleaser)((*fileHandle)(nil))
 	_ = (fusefs.FileGetattrer)((*fileHandle)(nil))
+
+	_ = (fusefs.FileReaddirenter)((*dirHandle)(nil))
+	_ = (fusefs.FileLookuper)((*dirHandle)(nil))
+	_ = (fusefs.FileSeekdirer)((*dirHandle)(nil))
+	_ = (fusefs.FileReleasedirer)((*dirHandle)(nil))
 )

@@ -49,14 +49,6 @@ type dirStream struct {
 
 func (s *dirStream) end() { s.once.Do(func() { close(s.stop) }) }
 
-var (
-	_ = (fusefs.NodeOpendirHandler)((*Node)(nil))
-	_ = (fusefs.FileReaddirenter)((*dirHandle)(nil))
-	_ = (fusefs.FileLookuper)((*dirHandle)(nil))
-	_ = (fusefs.FileSeekdirer)((*dirHandle)(nil))
-	_ = (fusefs.FileReleasedirer)((*dirHandle)(nil))
-)
-
 // OpendirHandle opens a directory: from the cache, from a listing made
 // ahead of a walk, or by starting its listing, whose first batch (or
 // error: ENOENT, EACCES, ENOTDIR) it waits for.
