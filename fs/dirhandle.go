@@ -126,8 +126,8 @@ func (f *FS) stream(rel string, st *dirStream, first chan<- error) {
 	if err == nil && keep && !stopped {
 		f.changed.Keep(tok, func() { f.listings.Put(rel, newListing(names)) }, rel)
 	}
-	if err == nil {
-		f.prefetchSubdirs(rel, subdirs) // a walk goes on into them
+	if err == nil && !stopped {
+		f.prefetchSubdirs(rel, subdirs) // a walk goes on into them; not for a reader that gave up (ls | head)
 	}
 	st.err = err
 	close(st.batches)

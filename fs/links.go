@@ -21,12 +21,6 @@ func (f *FS) withLinks(rel string, a remote.Attr) remote.Attr {
 	return a
 }
 
-// linkCount is rel's link count as a listing told it, 0 if none did.
-func (f *FS) linkCount(rel string) uint32 {
-	k, _ := f.links.Get(rel)
-	return k
-}
-
 // linkGone notes that a name of a file also known at others, whose count
 // was k, was removed: their count is one less.
 func (f *FS) linkGone(k uint32, others []string) {
