@@ -8,8 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -18,8 +18,6 @@ import (
 	"github.com/sftpmount/sftpmount/remote"
 	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
-
-const memoryLimit = 80 << 20
 
 // startup is what only the start of a mount uses: the terminal to ask
 // on, a password from stdin, and where the outcome and notices go.
@@ -35,11 +33,8 @@ type startup struct {
 func serve(o options, st *startup) error {
 	// Before the mount appears: Go's own SIGQUIT would end the process.
 	defer dumpOnSIGQUIT()()
-	// Buffers come and go at transfer speed; the default GC lets the heap
-	// reach twice what is live. A soft limit keeps the mount small while
-	// copies run (the read-ahead budget bounds what is live).
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
+		defer followLiveHeap(250 * time.Millisecond)()
 	}
 	var debug *log.Logger
 	if o.Debug {
@@ -132,7 +127,6 @@ func serve(o options, st *startup) error {
 		return err
 	}
 	st.ready(nil)
-
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
