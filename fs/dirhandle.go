@@ -10,6 +10,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -23,6 +24,12 @@ import (
 // kept as the directory's listing only up to maxKeptListing; a larger
 // directory is listed from the server at every opendir.
 //
+// Readdirplus gives the kernel a node only for a name it holds none for,
+// and only while the mount has not changed that name since the handle
+// began (cache.Changes): a batch may wait in the stream while `mv r x`
+// runs, and linking its "r" would bring back a name the rename took. A
+// name passed over is looked up when asked for.
+//
 // go-fuse serializes the calls on one handle, so dirHandle needs no lock.
 
 // maxKeptListing bounds the names kept as one directory's listing.
@@ -35,6 +42,10 @@ type dirHandle struct {
 
 	cur  []remote.DirEntry // the batch being handed out
 	last remote.DirEntry   // the entry handed out last, for Lookup
+	live bool              // the kernel holds a node for last
+
+	tok    cache.Token // taken when the listing began, for Lookup
+	hasTok bool        // tok is taken and not yet given back
 
 	s *dirStream // the listing streaming in; nil once ended or when served from a slice
 }
@@ -55,6 +66,7 @@ func (s *dirStream) end() { s.once.Do(func() { close(s.stop) }) }
 func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	h := &dirHandle{n: n, rel: n.rel()}
 	if errno := h.start(ctx); errno != 0 {
+		h.giveBack()
 		return nil, 0, errno
 	}
 	return h, 0, 0
@@ -63,6 +75,8 @@ func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHand
 func (h *dirHandle) start(ctx context.Context) syscall.Errno {
 	f := h.n.fs
 	h.pos, h.cur, h.s = 0, nil, nil
+	h.giveBack()
+	h.tok, h.hasTok = f.changed.Begin(), true
 	if entries, ok := f.cachedListing(h.rel); ok {
 		h.cur = entries
 		f.result("readdir", h.rel, nil, nil)
@@ -148,6 +162,7 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	}
 	for len(h.cur) == 0 {
 		if h.s == nil {
+			h.giveBack()
 			return nil, 0
 		}
 		select {
@@ -169,18 +184,42 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	h.cur, h.last = h.cur[1:], e
 	h.pos++
 	mode := sysMode(e.Attr.Mode)
-	return &fuse.DirEntry{Name: e.Name, Mode: mode, Ino: h.n.fs.ids.number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT)}, 0
+	ino, live := h.n.fs.ids.number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT)
+	h.live = live
+	return &fuse.DirEntry{Name: e.Name, Mode: mode, Ino: ino}, 0
+}
+
+// giveBack returns the handle's token: it has handed out its last entry,
+// or is done.
+func (h *dirHandle) giveBack() {
+	if h.hasTok {
+		h.hasTok = false
+		h.n.fs.changed.End(h.tok)
+	}
 }
 
 // Lookup serves readdirplus for the entry handed out last, with the
 // attributes its batch brought: no round trip, whatever the cache holds.
+// (A name handed out before, again, is looked up as the kernel would.)
+// A name the kernel holds a node for keeps it as it is (its attributes
+// may be newer than the listing's: writes on their way), and a name the
+// mount changed since the listing began is passed over: any errno makes
+// go-fuse send the entry without a node, which the kernel takes as
+// nothing known, not as absent.
 func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	f := h.n.fs
 	a := h.last.Attr
-	if h.last.Name != name || (h.n.fs.opts.FollowSymlinks && a.Mode&os.ModeSymlink != 0) {
-		return h.n.Lookup(ctx, name, out) // a followed link shows its target's
+	if h.last.Name != name || (f.opts.FollowSymlinks && a.Mode&os.ModeSymlink != 0) {
+		// go-fuse hands out again what the kernel did not take of its
+		// last batch; a followed link shows its target's.
+		return h.n.Lookup(ctx, name, out)
 	}
-	if errno := h.n.fs.opts.Owner.check(a); errno != 0 {
-		return nil, h.n.fs.result("lookup", path.Join(h.rel, name), errno, nil)
+	rel := path.Join(h.rel, name)
+	if h.live || !h.hasTok || !f.changed.Keep(h.tok, func() {}, rel) {
+		return nil, syscall.EAGAIN
+	}
+	if errno := f.opts.Owner.check(a); errno != 0 {
+		return nil, syscall.EAGAIN // the lookup says why
 	}
 	return h.n.newChild(ctx, name, a, false, out), 0
 }
@@ -210,6 +249,7 @@ func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 
 // Releasedir ends the stream, if one runs.
 func (h *dirHandle) Releasedir(ctx context.Context, flags uint32) {
+	h.giveBack()
 	if h.s != nil {
 		h.s.end()
 	}

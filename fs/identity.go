@@ -110,16 +110,17 @@ func (t *identities) maxGen(n *Node) uint64 {
 }
 
 // number is the inode number a listing shows for name in dir: its live
-// node's when it has one of that type, else the one a lookup would give.
-func (t *identities) number(dir uint64, name string, mode uint32) uint64 {
+// node's when it has one of that type (live then), else the one a lookup
+// would give.
+func (t *identities) number(dir uint64, name string, mode uint32) (ino uint64, live bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at := place{dir, name}
 	if n := t.byPlace[at]; n != nil && n.StableAttr().Mode == mode {
-		return n.StableAttr().Ino
+		return n.StableAttr().Ino, true
 	}
-	ino, _ := t.freeIno(at)
-	return ino
+	ino, _ = t.freeIno(at)
+	return ino, false
 }
 
 // unplace drops n's name at. Caller holds mu.

@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"bufio"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -40,10 +43,10 @@ func TestADirectoryOfManyNames(t *testing.T) {
 	if got := count("ls -l d | grep -c '^-'"); got != n+1 {
 		t.Errorf("ls -l: %d files, want %d", got, n+1)
 	}
-	// The kernel sends readdirplus (names with their attributes) for a
-	// directory's first batch only, and then looks names up one by one
-	// as ls stats them; the lookups are answered from the attributes the
-	// listing brought, but the attribute cache holds 250 000 of them.
+	// The kernel asks for readdirplus (names with their attributes) for
+	// a listing's first batch, and for each next one while ls stats the
+	// names: the attributes come with the listing, whatever the size of
+	// the attribute cache.
 	lstats := strings.Count(log.String(), "  sftp lstat ") - before
 	t.Logf("ls -l of %d names sent %d lstats", n, lstats)
 	if lstats > n/20 {
@@ -60,5 +63,122 @@ func TestADirectoryOfManyNames(t *testing.T) {
 	count("rm -r d && echo 0")
 	if _, err := os.Stat(filepath.Join(m.remote, "d")); !os.IsNotExist(err) {
 		t.Fatalf("d still on the server after rm -r: %v", err)
+	}
+}
+
+// getdentsScript reads directory argv[1] a few entries at a time with
+// getdents64, printing each name. After 200 names it prints "paused" and
+// reads a line of names from stdin; it then reads on, and before each
+// getdents64 looks one of those names up, which has the kernel ask for
+// the next batch with attributes (readdirplus).
+const getdentsScript = `
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+buf = ctypes.create_string_buffer(1024)
+seen, paused = [], False
+while True:
+    n = libc.syscall(217, fd, buf, len(buf))
+    if n < 0:
+        print("getdents64:", os.strerror(ctypes.get_errno()), flush=True)
+        sys.exit(1)
+    if n == 0:
+        break
+    off = 0
+    while off < n:
+        reclen = struct.unpack_from("H", buf.raw, off + 16)[0]
+        name = buf.raw[off + 19:off + reclen].split(b"\0")[0].decode()
+        off += reclen
+        if name not in (".", ".."):
+            seen.append(name)
+            print(name, flush=True)
+    if not paused and len(seen) >= 200:
+        paused = True
+        print("paused", flush=True)
+        probes = sys.stdin.readline().split()
+    if paused and probes:
+        os.lstat(os.path.join(sys.argv[1], probes.pop()))
+print("end", flush=True)
+`
+
+// A listing's batches can wait in the mount while their reader pauses.
+// The kernel takes the later ones with attributes (readdirplus) while
+// the reader looks names up: a name renamed away through the mount
+// meanwhile must not come back with them, or `mkdir -p` of it would find
+// it and a file made in it would fail. Read in small steps, the listing
+// pauses; every other name it has not shown yet is renamed away through
+// the mount; then it reads on, looking up the names left in place.
+func TestNamesRenamedAwayWhileTheirListingIsReadStayGone(t *testing.T) {
+	m := mount(t)
+	const n = 3000
+	sh(t, m.remote, "mkdir d && cd d && seq -f 'f%04g' 1 "+strconv.Itoa(n)+" | xargs touch")
+	cmd := exec.Command("python3", "-c", getdentsScript, filepath.Join(m.mnt, "d"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	seen := map[string]bool{}
+	for lines.Scan() && lines.Text() != "paused" {
+		seen[lines.Text()] = true
+	}
+	if len(seen) < 200 || len(seen) > n/2 {
+		t.Fatalf("the listing paused after %d names, want a small part of %d", len(seen), n)
+	}
+	var moved, stay []string
+	movedSet := map[string]bool{}
+	for i := 1; i <= n; i++ {
+		switch name := fmt.Sprintf("f%04d", i); {
+		case seen[name]:
+		case len(moved) <= len(stay):
+			moved = append(moved, name)
+			movedSet[name] = true
+		default:
+			stay = append(stay, name)
+		}
+	}
+	sh(t, m.mnt, "mkdir e && cd d && mv "+strings.Join(moved, " ")+" ../e/")
+	fmt.Fprintln(stdin, strings.Join(stay, " "))
+	// The names the listing still shows were fetched before the moves
+	// and waited in the mount.
+	var late []string
+	for lines.Scan() && lines.Text() != "end" {
+		if movedSet[lines.Text()] {
+			late = append(late, lines.Text())
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the listing failed: %v", err)
+	}
+	if len(late) == 0 {
+		t.Fatal("the listing showed no moved name after its pause: no batch waited in the mount")
+	}
+	t.Logf("%d names moved away, %d of them still shown by the listing", len(moved), len(late))
+	// A name a late batch linked back would be found by lstat, and
+	// mkdir -p would take it for the directory.
+	for _, name := range late {
+		if _, err := os.Lstat(filepath.Join(m.mnt, "d", name)); !os.IsNotExist(err) {
+			t.Fatalf("d/%s, renamed away through the mount, is still seen: %v", name, err)
+		}
+	}
+	for _, name := range stay[:100] {
+		if _, err := os.Lstat(filepath.Join(m.mnt, "d", name)); err != nil {
+			t.Fatalf("d/%s, left in place: %v", name, err)
+		}
+	}
+	sh(t, m.mnt, "mkdir -p d/"+late[0]+" && echo x > d/"+late[0]+"/a")
+	if got := readFile(t, filepath.Join(m.remote, "d", late[0], "a")); got != "x\n" {
+		t.Fatalf("d/%s/a on the server holds %q", late[0], got)
+	}
+	if _, err := os.Stat(filepath.Join(m.remote, "e", late[0])); err != nil {
+		t.Fatalf("the renamed file is not in e on the server: %v", err)
 	}
 }

@@ -91,13 +91,13 @@ func serve(o options, st *startup) error {
 		Name:       "sftpmount",
 		AllowOther: o.AllowOther,
 		MaxWrite:   o.Cache.MaxWrite,
-		// With READDIRPLUS the kernel has go-fuse look up every entry of
-		// every listing again, even when its dentries are cached: a warm
-		// `ls -lR` of 2 000 files took 10 times sshfs's time. Plain
-		// readdir lets cached dentries answer; a cold `ls -l` costs a
-		// lookup per name either way, answered from the attribute cache
-		// the listing filled.
-		DisableReadDirPlus: true,
+		// Readdirplus, adaptive: the kernel asks for attributes with
+		// the first batch of a listing and with the next ones only while
+		// its reader stats the names (ls -l), so `ls -f` makes no node
+		// per name and `ls -l` of 100 000 names makes no lookup per
+		// name. Names the kernel already holds are passed over (see
+		// fs/dirhandle.go): a warm `ls -lR` is answered by its dentries.
+		ExtraCapabilities: fuse.CAP_READDIRPLUS_AUTO,
 	}
 	if o.DefaultPermissions {
 		mo.Options = append(mo.Options, "default_permissions")
