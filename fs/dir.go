@@ -108,6 +108,7 @@ func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
 	defer n.fs.forget(rel)
 	n.fs.settleWhere(at(rel)) // they go by path: not to another file made there next
+	n.fs.openLaterWhere(ctx, at(rel))
 	others := n.otherNames(name)
 	k, _ := n.fs.links.Get(rel) // 0: no listing told
 	err := n.fs.remote.Remove(ctx, rel)

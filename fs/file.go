@@ -215,6 +215,9 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 // already reported any write error to close(2); this one is only logged.
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	h.flush()
+	h.node.fs.laterMu.Lock()
+	delete(h.node.fs.later, h)
+	h.node.fs.laterMu.Unlock()
 	h.node.removeHandle(h)
 	h.node.fs.dropPending(h)
 	h.node.fs.dropWriter(h)

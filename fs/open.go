@@ -35,6 +35,10 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		n.fs.forget(rel)
 		n.fs.truncated(rel, 0)
 	}
+	if h := n.openLater(rel, fl); h != nil {
+		n.fs.result("open", rel, nil, nil)
+		return h, fuse.FOPEN_KEEP_CACHE, 0
+	}
 	// Another handle's queued writes land first, so this open reads them.
 	n.flushHandles()
 	// With another handle open the cached mtime may be our own estimate
@@ -91,6 +95,67 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		n.dropPages()
 	}
 	return newFileHandle(f, n, rel, fl, nil), keep, 0
+}
+
+// openLater opens rel for reading without asking the server, when this
+// mount knows enough to answer as the server would: nothing else has it
+// open, the server told its size and mtime within Caches.Open, the
+// kernel's pages hold what the file held then, and the mode lets anyone
+// read it (so the server's open could not refuse). The remote handle is
+// opened when a read first reaches the mount (remote.OpenLater), before
+// a rename or unlink through the mount takes the path from it
+// (openLaterWhere), or never: `cat`, git and compilers reading the same
+// files again are answered by the pages. Otherwise nil.
+func (n *Node) openLater(rel string, fl int) *fileHandle {
+	f := n.fs
+	if fl != os.O_RDONLY || f.opts.Caches.Open <= 0 || f.opts.DirectIO || n.hasHandles() || n.unlinked() {
+		return nil
+	}
+	a, ok := f.attrs.Get(rel)
+	left, _ := f.attrs.Left(rel)
+	if !ok || !a.Mode.IsRegular() || a.Mode.Perm()&0o004 == 0 || f.opts.Caches.Attr-left > f.opts.Caches.Open {
+		return nil
+	}
+	if !f.opts.KernelCache && !n.pagesHold(a) {
+		return nil
+	}
+	rf, ok := f.remote.OpenLater(rel, a, func(now remote.Attr) {
+		// Changed on the server since: the pages are the old file's.
+		f.attrs.Delete(rel)
+		n.dropPages()
+		go n.NotifyContent(-1, 0) // not from within the read that found it: the kernel holds its page
+	})
+	if !ok {
+		return nil
+	}
+	h := newFileHandle(rf, n, rel, fl, nil)
+	f.laterMu.Lock()
+	if f.later == nil {
+		f.later = map[*fileHandle]struct{}{}
+	}
+	f.later[h] = struct{}{}
+	f.laterMu.Unlock()
+	return h
+}
+
+// openLaterWhere opens the remote handles of the files opened without
+// asking whose path match accepts, before a rename or an unlink by path
+// takes the path from them: a handle opened after it would find another
+// file there, or none.
+func (f *FS) openLaterWhere(ctx context.Context, match func(rel string) bool) {
+	f.laterMu.Lock()
+	var hs []*fileHandle
+	for h := range f.later {
+		if !h.node.unlinked() && match(h.node.rel()) {
+			hs = append(hs, h)
+		}
+	}
+	f.laterMu.Unlock()
+	for _, h := range hs {
+		if err := h.f.Opened(ctx); err != nil {
+			f.result("open", h.rel, err, nil) // logged: its reads will fail the same way
+		}
+	}
 }
 
 // freshAttr is an answer of askAttr; ok is false when there was none to

@@ -14,11 +14,19 @@ import (
 // keepPages reports whether pages cached under attributes a are still
 // good, and records a as what the pages hold from this open on.
 func (n *Node) keepPages(a remote.Attr) bool {
+	keep := n.pagesHold(a)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	keep := n.pages != nil && n.pages.Size == a.Size && n.pages.Mtime.Equal(a.Mtime)
 	n.pages = &a
 	return keep
+}
+
+// pagesHold reports whether pages cached under attributes a are still
+// good, as keepPages does, without recording anything.
+func (n *Node) pagesHold(a remote.Attr) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.pages != nil && n.pages.Size == a.Size && n.pages.Mtime.Equal(a.Mtime)
 }
 
 // dropPages forgets what the pages hold: after a write or a change of

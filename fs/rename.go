@@ -38,6 +38,8 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	// Held-back changes go by path: to the file at its old name first.
 	n.fs.settleWhere(under(from))
 	n.fs.settleWhere(under(to))
+	n.fs.openLaterWhere(ctx, under(from))
+	n.fs.openLaterWhere(ctx, under(to))
 	err := n.fs.remote.Rename(ctx, from, to)
 	if _, answered := statusCode(err); err != nil && !answered && n.fs.renameHappened(ctx, from, to) {
 		// Cut off by a lost connection after the server did it (the

@@ -60,12 +60,16 @@ type Caches struct {
 	Negative time.Duration
 	// What the kernel is told it may keep (entry_timeout, attr_timeout).
 	KernelEntry, KernelAttr time.Duration
-	Limits                  cache.Limits // dcache_max_size and cleaning
+	// Open is how long after the server told a file's size and mtime an
+	// open for reading trusts them without asking (open_timeout; see
+	// openLater in open.go). 0: every open asks.
+	Open   time.Duration
+	Limits cache.Limits // dcache_max_size and cleaning
 }
 
 // CachesFor is every cache and the kernel's at d.
 func CachesFor(d time.Duration) Caches {
-	return Caches{Attr: d, Dir: d, Link: d, Negative: d, KernelEntry: d, KernelAttr: d}
+	return Caches{Attr: d, Dir: d, Link: d, Negative: d, KernelEntry: d, KernelAttr: d, Open: d}
 }
 
 // FS is the state shared by every node of one mount.
@@ -90,6 +94,9 @@ type FS struct {
 	pendingMu sync.Mutex                          // guards pending and writers
 	pending   map[*fileHandle]struct{}            // handles that may hold changes back (see pending.go)
 	writers   map[string]map[*fileHandle]struct{} // writable handles by the path they were opened at (fetch.go)
+
+	laterMu sync.Mutex               // guards later
+	later   map[*fileHandle]struct{} // handles opened without asking, their remote handle maybe not yet open (open.go)
 
 	ids identities // inode numbers of the live nodes (identity.go)
 

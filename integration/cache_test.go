@@ -109,3 +109,50 @@ func TestANameRemovedOnTheServerCanBeCreatedAgainAtOnce(t *testing.T) {
 		t.Fatalf("server has %q", got)
 	}
 }
+
+// A file read again within open_timeout of the server's last word on it
+// costs no remote call: the open asks nothing and the kernel's pages
+// answer the reads. Past it, one open asks again, and a file another
+// client changed in the served directory is read as it now is. A reader
+// sits in the mount through many timeouts while the server's copy
+// changes under it, and each change shows within the timeout.
+func TestARereadWithinTheOpenTimeoutCostsNoRemoteCallAndAChangeShowsAfterIt(t *testing.T) {
+	needServer(t)
+	const openTimeout = 300 * time.Millisecond
+	_, log, m := startForegroundWith(t, standardArgs(), "-o", "cache_timeout=2,open_timeout=0.3")
+	served := filepath.Join(m.remote, "f")
+	writeFile(t, served, "version 0\n", 0644)
+	if got := readFile(t, filepath.Join(m.mnt, "f")); got != "version 0\n" {
+		t.Fatalf("first read: %q", got)
+	}
+	before := sftpCalls(log.String())
+	for i := 0; i < 5; i++ {
+		if got := readFile(t, filepath.Join(m.mnt, "f")); got != "version 0\n" {
+			t.Fatalf("re-read %d: %q", i, got)
+		}
+	}
+	if n := sftpCalls(log.String()) - before; n != 0 {
+		t.Fatalf("5 re-reads within the open timeout made %d remote calls, want none:\n%s", n, log.String()[before:])
+	}
+	// Many timeouts long: the server's copy changes every 700 ms (its
+	// size with it); a read 150 ms past the open timeout sees the change.
+	reads, opens := 0, strings.Count(log.String(), "  sftp open ")
+	for v := 1; v <= 8; v++ {
+		want := fmt.Sprintf("version %d%s\n", v, strings.Repeat("!", v))
+		writeFile(t, served, want, 0644)
+		changed := time.Now()
+		for time.Since(changed) < 700*time.Millisecond {
+			got := readFile(t, filepath.Join(m.mnt, "f"))
+			reads++
+			if time.Since(changed) > openTimeout+150*time.Millisecond && got != want {
+				t.Fatalf("%v after the server's change, a read gave %q, want %q", time.Since(changed).Round(time.Millisecond), got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	opens = strings.Count(log.String(), "  sftp open ") - opens
+	t.Logf("%d reads over 8 changes sent %d opens", reads, opens)
+	if opens > reads/3 {
+		t.Fatalf("%d reads sent %d opens: re-reads within the open timeout must send none", reads, opens)
+	}
+}

@@ -46,6 +46,11 @@ type File struct {
 	firstErr     error
 
 	rewrites atomic.Uint64 // see Rewrites
+
+	// later is set for a file opened by OpenLater whose handle is not
+	// open yet; changed is its OnChange.
+	later   bool
+	changed func(Attr)
 }
 
 // Expect records the attributes the caller believes the file has, for the
@@ -114,6 +119,73 @@ func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, er
 	return f, nil
 }
 
+// OpenLater returns rel, opened for reading, without asking the server:
+// its handle is opened when a call first needs one (Opened), so an open
+// whose reads the kernel's pages answer costs no round trip. a is what
+// the caller knows of the file. The handle, once open, is checked
+// against it: a file another client changed since is read as it now is,
+// and onChange, when set, hears of its new attributes first. ok is false
+// for a file large enough for the bulk sessions, which OpenKnown opens.
+func (c *Client) OpenLater(rel string, a Attr, onChange func(Attr)) (f *File, ok bool) {
+	if a.Size > bulkFrom {
+		return nil, false
+	}
+	f = c.newFile(rel, os.O_RDONLY)
+	f.expect, f.expectChanges = &a, c.changeCount(f.abs)
+	f.later, f.changed = true, onChange
+	return f, true
+}
+
+// Opened opens the handle of a file OpenLater gave, if not open yet. A
+// file renamed or removed through this mount since fails with ErrStale:
+// its path names another file now, or none (callers open the handle
+// before such a change, see fs).
+func (f *File) Opened(ctx context.Context) error {
+	f.mu.Lock()
+	later := f.later
+	f.mu.Unlock()
+	if !later {
+		return nil
+	}
+	ctx, cancel := f.c.callContext(ctx)
+	defer cancel()
+	_, _, err := f.reopenAfter(ctx, nil)
+	return err
+}
+
+// openLater is reopen for the first open of an OpenLater file.
+func (f *File) openLater(ctx context.Context, expect Attr) (*session, *sftp.File, error) {
+	if f.c.nameCount(f.abs) != f.names {
+		return nil, nil, &OpError{Op: "open", Path: f.abs, Err: ErrStale}
+	}
+	s, h, err := f.c.open(ctx, f.abs, f.reopenFlags)
+	if err != nil {
+		return nil, nil, err
+	}
+	var now Attr
+	err = runOn(ctx, s, "fstat", f.abs, func(*sftp.Client) error {
+		fi, err := h.Stat()
+		if err == nil {
+			now = attrOf(fi)
+		}
+		return err
+	})
+	if err != nil {
+		go h.Close()
+		return nil, nil, err
+	}
+	if now.Size != expect.Size || !now.Mtime.Equal(expect.Mtime) {
+		f.c.cfg.debugf("%s changed on the server since it was known: read as it now is", f.abs)
+		f.mu.Lock()
+		f.expect = &now
+		f.mu.Unlock()
+		if f.changed != nil {
+			f.changed(now)
+		}
+	}
+	return s, h, nil
+}
+
 func (c *Client) newFile(rel string, flags int) *File {
 	return &File{c: c, abs: c.abs(rel), reopenFlags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), names: c.nameCount(c.abs(rel))}
 }
@@ -148,11 +220,13 @@ func (c *Client) open(ctx context.Context, abs string, flags int) (*session, *sf
 		return nil, nil, &OpError{Op: "open", Path: abs, Err: err}
 	}
 	var h *sftp.File
+	start := time.Now()
 	err = runOn(ctx, s, "open", abs, func(sc *sftp.Client) error {
 		var err error
 		h, err = sc.OpenFile(abs, flags)
 		return err
 	})
+	c.cfg.debugf("  sftp open %s: %v in %v", abs, errOrOK(err), time.Since(start).Round(time.Microsecond))
 	if err != nil {
 		if h != nil {
 			go h.Close()
@@ -192,6 +266,12 @@ func (f *File) runAt(ctx context.Context, op string, off int64, repeatable bool,
 	ctx, cancel := f.c.callContext(ctx) // one deadline for the call and its retries
 	defer cancel()
 	s, h := f.current()
+	if s == nil { // OpenLater's, not open yet
+		var err error
+		if s, h, err = f.reopenAfter(ctx, nil); err != nil {
+			return err
+		}
+	}
 	err := f.runOnce(ctx, op, s, f.handleFor(ctx, s, h, off), fn)
 	// After a lost connection: reopen (the server may take a moment to
 	// come back, so with a short backoff) and try again, for as long as
@@ -250,16 +330,27 @@ func (f *File) reopenAfter(ctx context.Context, dead *session) (*session, *sftp.
 			}
 			continue
 		}
+		if dead == nil && !f.later { // an OpenLater file closed before it was opened
+			f.mu.Unlock()
+			return nil, nil, &OpError{Op: "read", Path: f.abs, Err: os.ErrClosed}
+		}
 		done := make(chan struct{})
 		f.reopening = done
-		expect, expectChanges := f.expect, f.expectChanges
+		expect, expectChanges, later := f.expect, f.expectChanges, f.later
 		f.mu.Unlock()
 
-		s, h, err := f.reopen(ctx, expect, expectChanges)
+		var s *session
+		var h *sftp.File
+		var err error
+		if later {
+			s, h, err = f.openLater(ctx, *expect)
+		} else {
+			s, h, err = f.reopen(ctx, expect, expectChanges)
+		}
 		f.mu.Lock()
 		f.reopening = nil
 		if err == nil {
-			f.s, f.f = s, h
+			f.s, f.f, f.later = s, h, false
 			f.bulk = nil // they went with the old session
 		}
 		f.mu.Unlock()
@@ -457,6 +548,13 @@ func (f *File) Close(ctx context.Context) error {
 	bctx, cancel := f.c.callContext(ctx)
 	defer cancel()
 	bulkErr := f.closeBulk(bctx)
+	f.mu.Lock()
+	never := f.later
+	f.later = false // a call racing the close opens nothing more
+	f.mu.Unlock()
+	if never {
+		return bulkErr
+	}
 	err := f.run(ctx, "close", false, func(h *sftp.File) error { return h.Close() })
 	if lostConnection(err) {
 		err = nil

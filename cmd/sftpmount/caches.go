@@ -22,6 +22,10 @@ type cacheOptions struct {
 	// nil leaves the default (see fsCaches).
 	Entry, Attr, Negative *time.Duration
 
+	// Open is open_timeout (ours): how long an open for reading trusts a
+	// file's size and mtime as the server last told them; nil: default.
+	Open *time.Duration
+
 	KernelCache bool // kernel_cache: keep a file's pages across opens whatever the server says
 	DirectIO    bool // direct_io: no page cache, every read and write reaches the server
 	MaxRead     int  // max_read=N: the kernel's largest read, bytes (0: its own)
@@ -37,7 +41,12 @@ const (
 	// libfuseTimeout is libfuse's entry_timeout and attr_timeout, which
 	// sshfs leaves as they are: the kernel's default with dir_cache=no.
 	libfuseTimeout = time.Second
-	maxWriteLimit  = 1 << 20 // the largest write go-fuse takes
+	// defaultOpenTimeout: a file another client changed is read fresh
+	// by an open more than a second after the server last told us its
+	// size and mtime; within it, an open whose pages the kernel holds
+	// costs nothing.
+	defaultOpenTimeout = time.Second
+	maxWriteLimit      = 1 << 20 // the largest write go-fuse takes
 )
 
 func defaultCacheOptions() cacheOptions {
@@ -58,6 +67,7 @@ func (c cacheOptions) fsCaches() sftpfs.Caches {
 	}
 	fc.KernelEntry, fc.KernelAttr = orDefault(c.Entry, kernel), orDefault(c.Attr, kernel)
 	fc.Negative = orDefault(c.Negative, min(defaultNegativeTimeout, fc.Dir))
+	fc.Open = min(orDefault(c.Open, defaultOpenTimeout), fc.Attr)
 	return fc
 }
 
@@ -92,6 +102,7 @@ var cacheSetters = map[string]func(c *cacheOptions, name, value string, hasValue
 	"entry_timeout":    fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Entry = &d }),
 	"attr_timeout":     fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Attr = &d }),
 	"negative_timeout": fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Negative = &d }),
+	"open_timeout":     fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Open = &d }),
 
 	"kernel_cache": flagOpt(func(c *cacheOptions) { c.KernelCache = true }),
 	// auto_cache is what a mount does anyway: a file's pages are kept
