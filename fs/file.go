@@ -29,6 +29,7 @@ type fileHandle struct {
 	wb   *cache.WriteBehind // nil: synchronous writes
 	ra   *cache.ReadAhead   // nil: write-only handle
 
+	writable  bool         // opened for writing (set before it is registered)
 	wrote     atomic.Bool  // this handle changed the file: its mtime is the server's to tell
 	appending atomic.Int32 // synchronous (O_APPEND) writes on their way
 	end       atomic.Int64 // how far this handle's writes reach (since a truncate): the kernel was told the file is this long
@@ -59,6 +60,7 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pen
 // register makes the handle one of its node's, and, if it may write, one
 // that answers from the server wait for (fetch.go).
 func (h *fileHandle) register(flags int) {
+	h.writable = flags&(os.O_WRONLY|os.O_RDWR) != 0
 	h.node.addHandle(h)
 	if flags&(os.O_WRONLY|os.O_RDWR) != 0 {
 		h.node.fs.addWriter(h)
@@ -214,7 +216,7 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 // Release closes the remote handle after the last close(2). Flush has
 // already reported any write error to close(2); this one is only logged.
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
-	h.flush()
+	flushErr := h.flush()
 	h.node.fs.laterMu.Lock()
 	delete(h.node.fs.later, h)
 	h.node.fs.laterMu.Unlock()
@@ -230,8 +232,35 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	if h.wrote.Load() {
 		// The cached mtime is our estimate (see wrote); ask the server.
 		h.node.fs.attrs.Delete(h.rel)
+		if flushErr == nil {
+			h.knowWritten(ctx)
+		}
 	}
 	return h.node.fs.result("release", h.rel, h.f.Close(ctx), nil)
+}
+
+// knowWritten asks the server, through the handle, for the attributes of
+// the file this handle wrote and, when nothing else has it open, takes
+// the kernel's pages as holding it: they hold what was written, so the
+// next open keeps them (and, within open_timeout, asks nothing). The
+// close(2) has returned already; this costs the application nothing.
+func (h *fileHandle) knowWritten(ctx context.Context) {
+	n, f := h.node, h.node.fs
+	if n.hasWriters() || n.unlinked() {
+		return
+	}
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
+	a, err := h.f.Stat(ctx)
+	if err != nil {
+		return
+	}
+	f.changed.Keep(tok, func() {
+		f.attrs.Put(h.rel, a)
+		n.mu.Lock()
+		n.pages = &a
+		n.mu.Unlock()
+	}, h.rel)
 }
 
 // Getattr through an open handle (fstat). Queued writes land first, so

@@ -41,10 +41,10 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	}
 	// Another handle's queued writes land first, so this open reads them.
 	n.flushHandles()
-	// With another handle open the cached mtime may be our own estimate
+	// With a writing handle open the cached mtime may be our own estimate
 	// (see wrote), which is no ground for either check.
 	a, known := n.fs.attrs.Get(rel)
-	known = known && fl&os.O_TRUNC == 0 && !n.hasHandles()
+	known = known && fl&os.O_TRUNC == 0 && !n.hasWriters()
 	var fresh chan freshAttr
 	if fl&os.O_TRUNC == 0 && !n.fs.opts.KernelCache {
 		fresh = make(chan freshAttr, 1)
@@ -80,7 +80,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 				// further than its size: it asks again (from the cache).
 				n.NotifyContent(-1, 0)
 			}
-			a, known = r.a, fl&os.O_TRUNC == 0 && !n.hasHandles()
+			a, known = r.a, fl&os.O_TRUNC == 0 && !n.hasWriters()
 		}
 	}
 	var keep uint32
@@ -99,7 +99,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 
 // openLater opens rel for reading without asking the server, when this
 // mount knows enough to answer as the server would: nothing else has it
-// open, the server told its size and mtime within Caches.Open, the
+// open for writing, the server told its size and mtime within Caches.Open, the
 // kernel's pages hold what the file held then, and the mode lets anyone
 // read it (so the server's open could not refuse). The remote handle is
 // opened when a read first reaches the mount (remote.OpenLater), before
@@ -108,7 +108,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 // files again are answered by the pages. Otherwise nil.
 func (n *Node) openLater(rel string, fl int) *fileHandle {
 	f := n.fs
-	if fl != os.O_RDONLY || f.opts.Caches.Open <= 0 || f.opts.DirectIO || n.hasHandles() || n.unlinked() {
+	if fl != os.O_RDONLY || f.opts.Caches.Open <= 0 || f.opts.DirectIO || n.hasWriters() || n.unlinked() {
 		return nil
 	}
 	a, ok := f.attrs.Get(rel)

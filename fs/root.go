@@ -136,6 +136,21 @@ func (n *Node) hasHandles() bool {
 	return len(n.handles) > 0
 }
 
+// hasWriters reports whether a handle that may write the file is open:
+// while one is, the cached mtime may be our own estimate (see wrote). A
+// reader's handle changes nothing; the kernel releases it after close(2)
+// has returned, so the next open may come before that release.
+func (n *Node) hasWriters() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for h := range n.handles {
+		if h.writable {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *Node) removeHandle(h *fileHandle) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

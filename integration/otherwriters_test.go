@@ -119,12 +119,14 @@ func TestByDefaultAFileMadeOnTheServerIsFoundWithinASecondAndNewContentAtTheNext
 		return string(b) == "made on the server"
 	})
 
-	// Close-to-open: the next open sees the new bytes, longer or shorter,
+	// Close-to-open: the first open more than open_timeout (1 s) after
+	// the server last told us of f sees the new bytes, longer or shorter,
 	// and the kernel's pages of the old ones are dropped.
 	for _, content := range []string{"second, and longer than the first", "third"} {
 		writeFile(t, filepath.Join(m.remote, "f"), content, 0644)
+		time.Sleep(1100 * time.Millisecond)
 		if got := readFile(t, filepath.Join(m.mnt, "f")); got != content {
-			t.Fatalf("the next open after the server rewrote f reads %q, want %q", got, content)
+			t.Fatalf("the first open past open_timeout after the server rewrote f reads %q, want %q", got, content)
 		}
 		if fi, err := os.Stat(filepath.Join(m.mnt, "f")); err != nil || fi.Size() != int64(len(content)) {
 			t.Fatalf("stat after that open: %v %v, want size %d", fi, err, len(content))
@@ -133,6 +135,7 @@ func TestByDefaultAFileMadeOnTheServerIsFoundWithinASecondAndNewContentAtTheNext
 	// Same size, new mtime: the pages are dropped too.
 	writeFile(t, filepath.Join(m.remote, "f"), "THIRD", 0644)
 	sh(t, m.remote, "touch -d '+10 seconds' f")
+	time.Sleep(1100 * time.Millisecond)
 	if got := readFile(t, filepath.Join(m.mnt, "f")); got != "THIRD" {
 		t.Fatalf("same size, new mtime: the next open reads %q", got)
 	}
@@ -388,6 +391,24 @@ func TestAbsentNamesProbedInManyDirectoriesAreKeptFreshAndAskedForAllAtOnce(t *t
 		at := regexp.MustCompile(`  sftp lstat ` + name + `:`).FindStringIndex(asked)
 		if at == nil || at[0] > fourth {
 			t.Errorf("after the window: d%d/.gitignore was not asked for before d4's lookup was answered:\n%s", i, asked)
+		}
+	}
+}
+
+// -o open_timeout=0: every open asks, so the very next open after the
+// server rewrote a file reads the new bytes, and the page cache still
+// serves the reads of a file that did not change.
+func TestWithOpenTimeoutZeroTheNextOpenSeesTheServersNewContent(t *testing.T) {
+	m := mount(t, "-o", "open_timeout=0")
+	served, mounted := filepath.Join(m.remote, "f"), filepath.Join(m.mnt, "f")
+	for i, content := range []string{"one", "two, longer", "3", "4"} {
+		writeFile(t, served, content, 0644)
+		if i == 3 {
+			// Same size as before: only the mtime tells.
+			sh(t, m.remote, "touch -d '+10 seconds' f")
+		}
+		if got := readFile(t, mounted); got != content {
+			t.Fatalf("open %d right after the server wrote %q reads %q", i, content, got)
 		}
 	}
 }

@@ -158,20 +158,35 @@ func (f *File) openLater(ctx context.Context, expect Attr) (*session, *sftp.File
 	if f.c.nameCount(f.abs) != f.names {
 		return nil, nil, &OpError{Op: "open", Path: f.abs, Err: ErrStale}
 	}
-	s, h, err := f.c.open(ctx, f.abs, f.reopenFlags)
-	if err != nil {
-		return nil, nil, err
-	}
+	// The attributes are asked for beside the open, not after it: the
+	// open and its check cost one round trip, as an open that asks does.
 	var now Attr
-	err = runOn(ctx, s, "fstat", f.abs, func(*sftp.Client) error {
-		fi, err := h.Stat()
-		if err == nil {
-			now = attrOf(fi)
+	var statErr error
+	asked := make(chan struct{})
+	go func() {
+		defer close(asked)
+		s, err := f.c.session(ctx)
+		if err != nil {
+			statErr = err
+			return
 		}
-		return err
-	})
-	if err != nil {
+		start := time.Now()
+		statErr = runOn(ctx, s, "stat", f.abs, func(sc *sftp.Client) error {
+			fi, err := sc.Stat(f.abs)
+			if err == nil {
+				now = attrOf(fi)
+			}
+			return err
+		})
+		f.c.cfg.debugf("  sftp stat %s: %v in %v", f.abs, errOrOK(statErr), time.Since(start).Round(time.Microsecond))
+	}()
+	s, h, err := f.c.open(ctx, f.abs, f.reopenFlags)
+	<-asked
+	if err == nil && statErr != nil {
 		go h.Close()
+		err = statErr
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	if now.Size != expect.Size || !now.Mtime.Equal(expect.Mtime) {
