@@ -48,6 +48,8 @@ type dirHandle struct {
 	hasTok bool        // tok is taken and not yet given back
 
 	s *dirStream // the listing streaming in; nil once ended or when served from a slice
+
+	files []string // the regular files handed out, in order, for walks (walkahead.go); nil past aheadOrderMax
 }
 
 // dirStream is one listing on its way.
@@ -74,7 +76,7 @@ func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHand
 
 func (h *dirHandle) start(ctx context.Context) syscall.Errno {
 	f := h.n.fs
-	h.pos, h.cur, h.s = 0, nil, nil
+	h.pos, h.cur, h.s, h.files = 0, nil, nil, []string{}
 	h.giveBack()
 	h.tok, h.hasTok = f.changed.Begin(), true
 	if entries, ok := f.cachedListing(h.rel); ok {
@@ -162,6 +164,9 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	}
 	for len(h.cur) == 0 {
 		if h.s == nil {
+			if h.hasTok && h.files != nil {
+				h.n.fs.listedOrder(h.rel, h.files)
+			}
 			h.giveBack()
 			return nil, 0
 		}
@@ -186,6 +191,11 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	mode := sysMode(e.Attr.Mode)
 	ino, live := h.n.fs.ids.number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT)
 	h.live = live
+	if e.Attr.Mode.IsRegular() && h.files != nil {
+		if h.files = append(h.files, e.Name); len(h.files) > aheadOrderMax {
+			h.files = nil
+		}
+	}
 	return &fuse.DirEntry{Name: e.Name, Mode: mode, Ino: ino}, 0
 }
 

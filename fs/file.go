@@ -34,6 +34,8 @@ type fileHandle struct {
 	appending atomic.Int32 // synchronous (O_APPEND) writes on their way
 	end       atomic.Int64 // how far this handle's writes reach (since a truncate): the kernel was told the file is this long
 
+	ahead atomic.Pointer[aheadFile] // the file's first bytes, fetched ahead of a walk (walkahead.go); nil: none
+
 	later *pending // changes held back until the data has landed (see pending.go); nil: none
 }
 
@@ -45,6 +47,18 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pen
 		_, err := f.WriteAtThen(context.Background(), p, off, sent)
 		return err
 	}, func(p []byte, off int64) (int, error) {
+		if e := h.ahead.Load(); e != nil {
+			n, eof, ok := e.read(p, off)
+			switch {
+			case ok && eof:
+				return n, io.EOF
+			case ok:
+				return n, nil
+			case n > 0:
+				m, err := f.ReadAt(context.Background(), p[n:], off+int64(n))
+				return n + m, err
+			}
+		}
 		return f.ReadAt(context.Background(), p, off)
 	})
 	if h.ra != nil {
@@ -228,6 +242,9 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	}
 	if h.ra != nil {
 		h.ra.Close()
+	}
+	if e := h.ahead.Swap(nil); e != nil {
+		h.node.fs.buffers.Give(e.cost)
 	}
 	if h.wrote.Load() {
 		// The cached mtime is our estimate (see wrote); ask the server.

@@ -35,9 +35,18 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		n.fs.forget(rel)
 		n.fs.truncated(rel, 0)
 	}
+	if fl == os.O_RDONLY {
+		n.fs.walkStep(rel)
+	}
 	if h := n.openLater(rel, fl); h != nil {
 		n.fs.result("open", rel, nil, nil)
 		return h, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	if h, keep := n.openAhead(ctx, rel, fl); h != nil {
+		if n.fs.opts.Debug != nil {
+			n.fs.opts.Debug.Printf("open %q: ok, fetched ahead", "/"+rel)
+		}
+		return h, keep, 0
 	}
 	// Another handle's queued writes land first, so this open reads them.
 	n.flushHandles()
@@ -119,15 +128,61 @@ func (n *Node) openLater(rel string, fl int) *fileHandle {
 	if !f.opts.KernelCache && !n.pagesHold(a) {
 		return nil
 	}
-	rf, ok := f.remote.OpenLater(rel, a, func(now remote.Attr) {
-		// Changed on the server since: the pages are the old file's.
-		f.attrs.Delete(rel)
-		n.dropPages()
-		go n.NotifyContent(-1, 0) // not from within the read that found it: the kernel holds its page
-	})
+	rf, ok := f.remote.OpenLater(rel, a, n.changedOnServer(rel))
 	if !ok {
 		return nil
 	}
+	return n.laterHandle(rf, rel, fl)
+}
+
+// openAhead opens rel for reading on what was fetched ahead of a walk
+// (walkahead.go), under openLater's conditions but for the pages: the
+// fetch told the attributes, and holds the first bytes. keep says
+// whether the kernel's pages hold the file as fetched. nil: nothing
+// fetched, or too old.
+func (n *Node) openAhead(ctx context.Context, rel string, fl int) (*fileHandle, uint32) {
+	f := n.fs
+	if fl != os.O_RDONLY || f.opts.Caches.Open <= 0 || f.opts.DirectIO || n.hasWriters() || n.unlinked() {
+		return nil, 0
+	}
+	before, known := f.attrs.Get(rel)
+	e := f.takeAhead(ctx, rel)
+	if e == nil {
+		return nil, 0
+	}
+	if known && (before.Size != e.a.Size || !before.Mtime.Equal(e.a.Mtime)) {
+		// As Open: the kernel's size may be the old one, and it reads
+		// no further than its size.
+		n.NotifyContent(-1, 0)
+	}
+	rf, ok := f.remote.OpenLater(rel, e.a, n.changedOnServer(rel))
+	if !ok {
+		f.buffers.Give(e.cost)
+		return nil, 0
+	}
+	h := n.laterHandle(rf, rel, fl)
+	h.ahead.Store(e)
+	if n.keepPages(e.a) {
+		return h, fuse.FOPEN_KEEP_CACHE
+	}
+	return h, 0
+}
+
+// changedOnServer is what a file opened without asking hears when its
+// handle, once open, finds it changed on the server since: the pages
+// are the old file's.
+func (n *Node) changedOnServer(rel string) func(remote.Attr) {
+	return func(remote.Attr) {
+		n.fs.attrs.Delete(rel)
+		n.dropPages()
+		go n.NotifyContent(-1, 0) // not from within the read that found it: the kernel holds its page
+	}
+}
+
+// laterHandle is the handle of rf, opened without asking the server,
+// kept where a rename or unlink finds it (openLaterWhere).
+func (n *Node) laterHandle(rf *remote.File, rel string, fl int) *fileHandle {
+	f := n.fs
 	h := newFileHandle(rf, n, rel, fl, nil)
 	f.laterMu.Lock()
 	if f.later == nil {

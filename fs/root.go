@@ -95,6 +95,8 @@ type FS struct {
 	pending   map[*fileHandle]struct{}            // handles that may hold changes back (see pending.go)
 	writers   map[string]map[*fileHandle]struct{} // writable handles by the path they were opened at (fetch.go)
 
+	ahead *walkAhead // files fetched ahead of a walk (walkahead.go)
+
 	laterMu sync.Mutex               // guards later
 	later   map[*fileHandle]struct{} // handles opened without asking, their remote handle maybe not yet open (open.go)
 
@@ -242,6 +244,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		writers:  map[string]map[*fileHandle]struct{}{},
 		changed:  cache.NewChanges(),
 		ids:      newIdentities(),
+		ahead:    newWalkAhead(c),
 	}
 	f.changed.Busy = f.busy
 	// A listing made ahead of a walk holds its entries' attributes: a

@@ -1,0 +1,274 @@
+package fs
+
+import (
+	"context"
+	"path"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// Reading a tree file after file (grep -r, tar -c, cp -r out of the
+// mount, rsync's sender, `cat *`) costs each file an open and a first
+// read, one round trip after the other, and the walk waits for each file
+// in turn. When the files of one directory are opened for reading one
+// after another in the order the directory was listed to the kernel, or
+// in the order of their names, the next files are fetched ahead, several
+// at once (remote.Peek: open, then fstat and the first aheadBytes read
+// together, the handle closed at once). The open of a file fetched so
+// asks the server nothing and its first reads are answered from here,
+// under openLater's rule: what the server said within open_timeout.
+//
+// Bounds: nothing before two opens in a row follow an order (a random
+// pattern fetches nothing); then 4 files ahead, doubling with each open
+// in order up to aheadFiles; aheadParallel fetches in flight across the
+// mount; every fetch takes aheadBytes of the shared buffer budget first
+// (none is started when it is spent), and what is not opened within
+// open_timeout is dropped and its memory given back. A file whose size
+// is known to be past aheadMaxSize, or which is not a regular file, is
+// not fetched. A directory keeps its order only up to aheadOrderMax
+// files.
+const (
+	aheadFiles    = 32
+	aheadParallel = 16
+	aheadBytes    = 128 << 10
+	aheadMaxSize  = 2 << 20 // past it the file's own transfer hides its open
+	aheadOrderMax = 20000
+)
+
+// dirOrder is the order a directory's regular files were listed to the
+// kernel, and the order of their names.
+type dirOrder struct {
+	listed, sorted     []string
+	listedAt, sortedAt map[string]int
+}
+
+func newDirOrder(listed []string) *dirOrder {
+	o := &dirOrder{listed: listed, sorted: append([]string(nil), listed...),
+		listedAt: make(map[string]int, len(listed)), sortedAt: make(map[string]int, len(listed))}
+	sort.Strings(o.sorted)
+	for i, n := range o.listed {
+		o.listedAt[n] = i
+	}
+	for i, n := range o.sorted {
+		o.sortedAt[n] = i
+	}
+	return o
+}
+
+// dirWalk is what the opens in one directory have shown so far.
+type dirWalk struct {
+	ord            *dirOrder
+	listed, sorted int  // the last open's place in each order
+	run            int  // opens in a row that followed byName's order
+	byName         bool // the order the run follows
+	upTo           int  // fetches were started up to this place in it
+}
+
+// aheadFile is one file fetched ahead; done is closed once the fields
+// below it are set.
+type aheadFile struct {
+	tok  cache.Token // taken before the open was sent; given back when taken or dropped
+	at   time.Time   // when the open was sent: what it learned is as old
+	cost int64       // of the buffer budget
+
+	done  chan struct{}
+	a     remote.Attr
+	data  []byte
+	whole bool
+	err   error
+}
+
+// walkAhead is the mount's state for fetching ahead of walks.
+type walkAhead struct {
+	orders *cache.Map[*dirOrder]
+	slots  chan struct{} // bounds fetches in flight
+
+	mu    sync.Mutex // guards walks and files
+	walks map[string]*dirWalk
+	files map[string]*aheadFile
+
+	fetched, used atomic.Int64 // counters, for tests and the log
+}
+
+func newWalkAhead(c Caches) *walkAhead {
+	return &walkAhead{orders: cache.NewLimited[*dirOrder](c.Dir, c.Limits), slots: make(chan struct{}, aheadParallel),
+		walks: map[string]*dirWalk{}, files: map[string]*aheadFile{}}
+}
+
+// listedOrder records the order in which dir's regular files were
+// listed to the kernel, once a listing was handed out to its end.
+func (f *FS) listedOrder(dir string, names []string) {
+	if f.opts.Caches.Open <= 0 || f.opts.DirectIO || len(names) > aheadOrderMax {
+		return
+	}
+	w := f.ahead
+	w.orders.Put(dir, newDirOrder(names))
+	w.mu.Lock()
+	delete(w.walks, dir) // a walk of the old order is over
+	w.mu.Unlock()
+}
+
+// walkStep notes an open of rel for reading and, when it follows the
+// opens before it in an order of its directory, fetches the next files.
+func (f *FS) walkStep(rel string) {
+	if f.opts.Caches.Open <= 0 || f.opts.DirectIO {
+		return
+	}
+	w := f.ahead
+	dir, name := parentOf(rel), path.Base(rel)
+	ord, ok := w.orders.Get(dir)
+	if !ok {
+		return
+	}
+	li, ok := ord.listedAt[name]
+	if !ok {
+		return
+	}
+	si := ord.sortedAt[name]
+	w.mu.Lock()
+	wk := w.walks[dir]
+	if wk == nil || wk.ord != ord {
+		if len(w.walks) >= 4*aheadParallel {
+			clear(w.walks) // bounded; a walk dropped starts over
+		}
+		wk = &dirWalk{ord: ord, listed: -2, sorted: -2}
+		w.walks[dir] = wk
+	}
+	inListed, inSorted := li == wk.listed+1, si == wk.sorted+1
+	byName := inSorted && (!inListed || wk.run > 0 && wk.byName)
+	switch {
+	case !inListed && !inSorted:
+		wk.run = 0
+	case wk.run > 0 && byName != wk.byName:
+		wk.run, wk.byName = 1, byName // the other order from here
+	default:
+		wk.run, wk.byName = wk.run+1, byName
+	}
+	wk.listed, wk.sorted = li, si
+	names, at := ord.listed, li
+	if wk.byName {
+		names, at = ord.sorted, si
+	}
+	if wk.run <= 1 {
+		wk.upTo = at // a new run: nothing fetched ahead of it yet
+	}
+	var next []string
+	if wk.run > 0 {
+		window := min(aheadFiles, 4<<min(wk.run-1, 3))
+		for i := max(wk.upTo+1, at+1); i < len(names) && i <= at+window; i++ {
+			wk.upTo = i
+			next = append(next, path.Join(dir, names[i]))
+		}
+	}
+	w.mu.Unlock()
+	for _, p := range next {
+		if !f.fetchAhead(p) {
+			break // the budget is spent
+		}
+	}
+}
+
+// fetchAhead starts fetching rel ahead of a walk, unless it is being
+// fetched already or is known not to be worth it. It reports false when
+// the buffer budget is spent.
+func (f *FS) fetchAhead(rel string) bool {
+	if a, ok := f.attrs.Get(rel); ok && (!a.Mode.IsRegular() || a.Size > aheadMaxSize) {
+		return true
+	}
+	w := f.ahead
+	w.mu.Lock()
+	if _, ok := w.files[rel]; ok {
+		w.mu.Unlock()
+		return true
+	}
+	if !f.buffers.TryTake(aheadBytes) {
+		w.mu.Unlock()
+		return false
+	}
+	e := &aheadFile{tok: f.changed.Begin(), cost: aheadBytes, done: make(chan struct{})}
+	w.files[rel] = e
+	w.mu.Unlock()
+	w.fetched.Add(1)
+	if f.opts.Debug != nil {
+		f.opts.Debug.Printf("fetching %q ahead of a walk", "/"+rel)
+	}
+	go func() {
+		w.slots <- struct{}{}
+		e.at = time.Now()
+		a, data, whole, err := f.remote.Peek(context.Background(), rel, aheadBytes)
+		<-w.slots
+		e.a, e.data, e.whole, e.err = a, data, whole, err
+		if left := int64(cap(data)); err != nil || left < e.cost {
+			f.buffers.Give(e.cost - left)
+			e.cost = left
+		}
+		close(e.done)
+		// Not taken within open_timeout: of no use any more.
+		time.AfterFunc(f.opts.Caches.Open, func() { f.dropAhead(rel, e) })
+	}()
+	return true
+}
+
+// dropAhead forgets e, fetched ahead at rel, unless taken already.
+func (f *FS) dropAhead(rel string, e *aheadFile) {
+	w := f.ahead
+	w.mu.Lock()
+	mine := w.files[rel] == e
+	if mine {
+		delete(w.files, rel)
+	}
+	w.mu.Unlock()
+	if mine {
+		f.changed.End(e.tok)
+		f.buffers.Give(e.cost)
+	}
+}
+
+// takeAhead returns what was fetched ahead at rel, waiting for it if it
+// is on its way, when it may answer an open now: fetched within
+// open_timeout, and no change of ours to rel since it was asked. The
+// caller owns its cost of the budget.
+func (f *FS) takeAhead(ctx context.Context, rel string) *aheadFile {
+	w := f.ahead
+	w.mu.Lock()
+	e := w.files[rel]
+	delete(w.files, rel)
+	w.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	defer f.changed.End(e.tok)
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		go func() { <-e.done; f.buffers.Give(e.cost) }()
+		return nil
+	}
+	ok := e.err == nil && e.a.Mode.IsRegular() && time.Since(e.at) <= f.opts.Caches.Open &&
+		f.changed.Keep(e.tok, func() { f.attrs.Put(rel, e.a) }, rel)
+	if !ok {
+		f.buffers.Give(e.cost)
+		return nil
+	}
+	w.used.Add(1)
+	return e
+}
+
+// read answers a read at off from the bytes fetched ahead; ok is false
+// when they do not hold all of it: the first n bytes are theirs, the rest
+// the file's to read.
+func (e *aheadFile) read(p []byte, off int64) (n int, eof bool, ok bool) {
+	if off >= int64(len(e.data)) {
+		return 0, e.whole, e.whole
+	}
+	n = copy(p, e.data[off:])
+	if n == len(p) {
+		return n, false, true
+	}
+	return n, e.whole, e.whole
+}

@@ -1,0 +1,86 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A developer's day on a remote work tree (issue 17): a repository of
+// source-like files made by the benchmark itself (no network), cloned
+// into the mount, then git status, grep -r, git status past the cache
+// timeout, and git status and grep -r on a fresh mount. Each step is
+// reported in seconds (clone-s, status-s...); the cache timeout is 5 s
+// on both mounts so that "past the timeout" costs the run little.
+
+// sourceRepo makes a git repository of files (Go-like sources, 200 B to
+// 40 KiB, a few larger) in dirs directories outside the mount.
+func sourceRepo(b *testing.B, files, dirs int) string {
+	b.Helper()
+	repo, err := os.MkdirTemp(workDir, "repo-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < files; i++ {
+		dir := filepath.Join(repo, fmt.Sprintf("pkg%02d", i%dirs))
+		if err := os.MkdirAll(dir, 0755); err != nil {
+			b.Fatal(err)
+		}
+		size := 200 + (i*7919)%(40<<10)
+		if i%50 == 0 {
+			size = 200 << 10
+		}
+		line := fmt.Sprintf("func f%d() int { return %d } // source line\n", i, i)
+		body := strings.Repeat(line, size/len(line)+1)[:size]
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file%03d.go", i)), []byte(body), 0644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run(b, repo, "git init -q && git add -A && git -c user.name=b -c user.email=b@example.org commit -qm tree")
+	return repo
+}
+
+func BenchmarkDevDay(b *testing.B) {
+	files, dirs := 279, 12
+	if small() {
+		files, dirs = 60, 4
+	}
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		repo := sourceRepo(b, files, dirs)
+		const git = "git -c safe.directory='*' "
+		steps := []struct{ name, dir, script string }{
+			{"clone-s", "", "git clone -q " + repo + " w"},
+			{"status-s", "w", git + "status --porcelain > /dev/null"},
+			{"grep-s", "w", "grep -r 'source line' . | wc -l > /dev/null"},
+		}
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			os.RemoveAll(filepath.Join(served, "w"))
+			mnt := benchMount(b, m, link, served, "cache_timeout=5")
+			b.StartTimer()
+			for _, s := range steps {
+				start := time.Now()
+				run(b, filepath.Join(mnt, s.dir), s.script)
+				b.ReportMetric(time.Since(start).Seconds(), s.name)
+			}
+			b.StopTimer()
+			time.Sleep(6 * time.Second) // past the cache timeout
+			b.StartTimer()
+			start := time.Now()
+			run(b, filepath.Join(mnt, "w"), git+"status --porcelain > /dev/null")
+			b.ReportMetric(time.Since(start).Seconds(), "status-after-timeout-s")
+			b.StopTimer()
+			fresh := benchMount(b, m, link, served, "cache_timeout=5")
+			b.StartTimer()
+			start = time.Now()
+			run(b, filepath.Join(fresh, "w"), git+"status --porcelain > /dev/null")
+			b.ReportMetric(time.Since(start).Seconds(), "status-after-remount-s")
+			start = time.Now()
+			run(b, filepath.Join(fresh, "w"), "grep -r 'source line' . | wc -l > /dev/null")
+			b.ReportMetric(time.Since(start).Seconds(), "cold-grep-s")
+		}
+	})
+}

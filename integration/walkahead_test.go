@@ -1,0 +1,159 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// makeSourceFiles writes n files of source-like sizes (every seventh past the
+// 128 KiB fetched ahead) into dir on the server side and returns their
+// names, sorted.
+func makeSourceFiles(t *testing.T, dir string, n int) []string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0755); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("f%03d.go", i)
+		size := 200 + i*97
+		if i%7 == 3 {
+			size = 300<<10 + i
+		}
+		body := strings.Repeat(fmt.Sprintf("// %s line\n", name), size/16+1)[:size]
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+// A walk that reads a directory's files one after another (grep -r, cat
+// of every name) finds the next ones fetched ahead: their opens ask the
+// server nothing, and every byte read is the server's, small and large
+// files alike. A random order fetches nothing ahead; a walk is never
+// fetched further than aheadFiles (32) past what it opened.
+func TestAWalkReadingFilesInOrderFindsTheNextOnesFetchedAhead(t *testing.T) {
+	_, log, m := startForeground(t)
+	names := makeSourceFiles(t, filepath.Join(m.remote, "src"), 60)
+
+	// grep -r: the directory's order as listed to the kernel.
+	out, err := exec.Command("grep", "-rc", "line", filepath.Join(m.mnt, "src")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("grep -r: %v %s", err, out)
+	}
+	if got := strings.Count(string(out), "\n"); got != len(names) {
+		t.Fatalf("grep -r saw %d files, want %d:\n%s", got, len(names), out)
+	}
+	ahead := strings.Count(log.String(), "fetched ahead")
+	t.Logf("grep -r of %d files: %d opened on bytes fetched ahead", len(names), ahead)
+	if ahead < len(names)-5 {
+		t.Fatalf("grep -r of %d files opened %d on bytes fetched ahead, want all but the first few:\n%s", len(names), ahead, log.String())
+	}
+
+	// Past open_timeout what was fetched is not used; cat in name order
+	// then reads every file through fetches of its own, checked against
+	// the server's bytes.
+	time.Sleep(1500 * time.Millisecond)
+	before := len(log.String())
+	for _, name := range names {
+		got, err := os.ReadFile(filepath.Join(m.mnt, "src", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(m.remote, "src", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%s: read %d bytes through the mount, the server has %d (or other bytes)", name, len(got), len(want))
+		}
+	}
+	inOrder := log.String()[before:]
+	if n := strings.Count(inOrder, "fetched ahead"); n < len(names)-5 {
+		t.Fatalf("reading in name order opened %d of %d files on bytes fetched ahead:\n%s", n, len(names), inOrder)
+	}
+
+	// A random order (never two in a row that follow each other by name
+	// or as listed to the kernel) fetches nothing ahead.
+	time.Sleep(1500 * time.Millisecond)
+	listed := strings.Fields(sh(t, m.mnt, "ls -f src | grep -v '^[.]'"))
+	before = len(log.String())
+	for _, name := range randomOrder(t, names, listed) {
+		if _, err := os.ReadFile(filepath.Join(m.mnt, "src", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(log.String()[before:], "ahead of a walk"); n != 0 {
+		t.Fatalf("a random order fetched %d files ahead, want none", n)
+	}
+}
+
+// A walk that stops: what was fetched ahead and not opened is dropped
+// past open_timeout, and a walk of a large directory never fetches more
+// than 32 files past the last one it opened.
+func TestAWalkFetchesABoundedNumberOfFilesAhead(t *testing.T) {
+	_, log, m := startForeground(t)
+	names := makeSourceFiles(t, filepath.Join(m.remote, "d"), 200)
+	if _, err := os.ReadDir(filepath.Join(m.mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names[:10] {
+		readFile(t, filepath.Join(m.mnt, "d", name))
+	}
+	time.Sleep(300 * time.Millisecond)
+	fetched := strings.Count(log.String(), "ahead of a walk")
+	t.Logf("10 files read in order: %d fetched ahead", fetched)
+	if fetched == 0 || fetched > 10+32 {
+		t.Fatalf("10 files read in order fetched %d ahead, want some and at most 32 past the tenth", fetched)
+	}
+	// The file changed on the server once its fetch is too old to use:
+	// the open reads the server's new bytes.
+	next := filepath.Join(m.remote, "d", names[10])
+	time.Sleep(1200 * time.Millisecond)
+	writeFile(t, next, "changed on the server", 0644)
+	time.Sleep(1100 * time.Millisecond)
+	if got := readFile(t, filepath.Join(m.mnt, "d", names[10])); got != "changed on the server" {
+		t.Fatalf("a file changed on the server after it was fetched ahead reads %q", got)
+	}
+}
+
+// randomOrder returns names in an order in which no name follows the
+// one before it in either sorted or listed.
+func randomOrder(t *testing.T, sorted, listed []string) []string {
+	t.Helper()
+	place := func(order []string) map[string]int {
+		at := map[string]int{}
+		for i, n := range order {
+			at[n] = i
+		}
+		return at
+	}
+	bySort, byList := place(sorted), place(listed)
+	for _, stride := range []int{7, 11, 13, 17, 19, 23, 29, 31, 37} {
+		var out []string
+		ok := true
+		for i := range sorted {
+			n := sorted[(i*stride)%len(sorted)]
+			if len(out) > 0 {
+				prev := out[len(out)-1]
+				if bySort[n] == bySort[prev]+1 || byList[n] == byList[prev]+1 {
+					ok = false
+					break
+				}
+			}
+			out = append(out, n)
+		}
+		if ok {
+			return out
+		}
+	}
+	t.Fatal("no stride gives a random order")
+	return nil
+}
