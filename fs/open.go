@@ -38,15 +38,23 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	if fl == os.O_RDONLY {
 		n.fs.walkStep(rel)
 	}
-	if h := n.openLater(rel, fl); h != nil {
-		n.fs.result("open", rel, nil, nil)
-		return h, fuse.FOPEN_KEEP_CACHE, 0
-	}
-	if h, keep := n.openAhead(ctx, rel, fl); h != nil {
-		if n.fs.opts.Debug != nil {
-			n.fs.opts.Debug.Printf("open %q: ok, fetched ahead", "/"+rel)
+	// Bytes fetched ahead first when they are here: the kernel's pages
+	// of a file this mount wrote may lack its last page, which a read
+	// then asks for; else no wait for a fetch when the pages may do.
+	for _, wait := range []bool{false, true} {
+		if h, keep := n.openAhead(ctx, rel, fl, wait); h != nil {
+			if n.fs.opts.Debug != nil {
+				n.fs.opts.Debug.Printf("open %q: ok, fetched ahead", "/"+rel)
+			}
+			return h, keep, 0
 		}
-		return h, keep, 0
+		if wait {
+			break
+		}
+		if h := n.openLater(rel, fl); h != nil {
+			n.fs.result("open", rel, nil, nil)
+			return h, fuse.FOPEN_KEEP_CACHE, 0
+		}
 	}
 	// Another handle's queued writes land first, so this open reads them.
 	n.flushHandles()
@@ -139,14 +147,14 @@ func (n *Node) openLater(rel string, fl int) *fileHandle {
 // (walkahead.go), under openLater's conditions but for the pages: the
 // fetch told the attributes, and holds the first bytes. keep says
 // whether the kernel's pages hold the file as fetched. nil: nothing
-// fetched, or too old.
-func (n *Node) openAhead(ctx context.Context, rel string, fl int) (*fileHandle, uint32) {
+// fetched, or too old, or (unless wait) not here yet.
+func (n *Node) openAhead(ctx context.Context, rel string, fl int, wait bool) (*fileHandle, uint32) {
 	f := n.fs
 	if fl != os.O_RDONLY || f.opts.Caches.Open <= 0 || f.opts.DirectIO || n.hasWriters() || n.unlinked() {
 		return nil, 0
 	}
 	before, known := f.attrs.Get(rel)
-	e := f.takeAhead(ctx, rel)
+	e := f.takeAhead(ctx, rel, wait)
 	if e == nil {
 		return nil, 0
 	}

@@ -24,7 +24,9 @@ import (
 // under openLater's rule: what the server said within open_timeout.
 //
 // Bounds: nothing before two opens in a row follow an order (a random
-// pattern fetches nothing); then 4 files ahead, doubling with each open
+// pattern fetches nothing; a walk that goes on into another directory
+// within a second counts that directory's first file as following, and
+// has its first 4 files fetched as soon as it is listed); then 4 files ahead, doubling with each open
 // in order up to aheadFiles; aheadParallel fetches in flight across the
 // mount; every fetch takes aheadBytes of the shared buffer budget first
 // (none is started when it is spent), and what is not opened within
@@ -88,9 +90,10 @@ type walkAhead struct {
 	orders *cache.Map[*dirOrder]
 	slots  chan struct{} // bounds fetches in flight
 
-	mu    sync.Mutex // guards walks and files
-	walks map[string]*dirWalk
-	files map[string]*aheadFile
+	mu      sync.Mutex // guards walks and files
+	walks   map[string]*dirWalk
+	files   map[string]*aheadFile
+	lastRun time.Time // when an open last followed an order
 
 	fetched, used atomic.Int64 // counters, for tests and the log
 }
@@ -107,10 +110,33 @@ func (f *FS) listedOrder(dir string, names []string) {
 		return
 	}
 	w := f.ahead
-	w.orders.Put(dir, newDirOrder(names))
+	ord := newDirOrder(names)
+	w.orders.Put(dir, ord)
 	w.mu.Lock()
 	delete(w.walks, dir) // a walk of the old order is over
+	var next []string
+	if time.Since(w.lastRun) < time.Second {
+		// A walk going on lists its next directory (grep -r and tar
+		// read a directory whole, then its files): its first files
+		// are fetched before the first open asks for them.
+		wk := &dirWalk{ord: ord, listed: -1, sorted: -1, run: 1, upTo: -1}
+		for i := 0; i < len(names) && i < 4; i++ {
+			wk.upTo = i
+			next = append(next, path.Join(dir, names[i]))
+		}
+		w.walks[dir] = wk
+	}
 	w.mu.Unlock()
+	f.fetchAll(next)
+}
+
+// fetchAll fetches paths ahead, in order, until the budget is spent.
+func (f *FS) fetchAll(paths []string) {
+	for _, p := range paths {
+		if !f.fetchAhead(p) {
+			return
+		}
+	}
 }
 
 // walkStep notes an open of rel for reading and, when it follows the
@@ -137,6 +163,11 @@ func (f *FS) walkStep(rel string) {
 			clear(w.walks) // bounded; a walk dropped starts over
 		}
 		wk = &dirWalk{ord: ord, listed: -2, sorted: -2}
+		if time.Since(w.lastRun) < time.Second {
+			// A walk going on from another directory: its first file
+			// counts as the run's next.
+			wk.listed, wk.sorted = -1, -1
+		}
 		w.walks[dir] = wk
 	}
 	inListed, inSorted := li == wk.listed+1, si == wk.sorted+1
@@ -150,6 +181,9 @@ func (f *FS) walkStep(rel string) {
 		wk.run, wk.byName = wk.run+1, byName
 	}
 	wk.listed, wk.sorted = li, si
+	if wk.run > 0 {
+		w.lastRun = time.Now()
+	}
 	names, at := ord.listed, li
 	if wk.byName {
 		names, at = ord.sorted, si
@@ -166,11 +200,7 @@ func (f *FS) walkStep(rel string) {
 		}
 	}
 	w.mu.Unlock()
-	for _, p := range next {
-		if !f.fetchAhead(p) {
-			break // the budget is spent
-		}
-	}
+	f.fetchAll(next)
 }
 
 // fetchAhead starts fetching rel ahead of a walk, unless it is being
@@ -229,15 +259,24 @@ func (f *FS) dropAhead(rel string, e *aheadFile) {
 	}
 }
 
-// takeAhead returns what was fetched ahead at rel, waiting for it if it
-// is on its way, when it may answer an open now: fetched within
-// open_timeout, and no change of ours to rel since it was asked. The
-// caller owns its cost of the budget.
-func (f *FS) takeAhead(ctx context.Context, rel string) *aheadFile {
+// takeAhead returns what was fetched ahead at rel, when it may answer an
+// open now: fetched within open_timeout, and no change of ours to rel
+// since it was asked. If it is on its way, it waits for it, or with wait
+// false leaves it be. The caller owns its cost of the budget.
+func (f *FS) takeAhead(ctx context.Context, rel string, wait bool) *aheadFile {
 	w := f.ahead
 	w.mu.Lock()
 	e := w.files[rel]
-	delete(w.files, rel)
+	if e != nil && !wait {
+		select {
+		case <-e.done:
+		default:
+			e = nil
+		}
+	}
+	if e != nil {
+		delete(w.files, rel)
+	}
 	w.mu.Unlock()
 	if e == nil {
 		return nil

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -14,8 +15,11 @@ import (
 // not listed.
 
 // hugeDirNames is the large directory's size: 100 000 names, 5 000 in the
-// reduced size.
+// reduced size, or SFTPMOUNT_HUGEDIR_NAMES (a million for the find row).
 func hugeDirNames() int {
+	if n, err := strconv.Atoi(os.Getenv("SFTPMOUNT_HUGEDIR_NAMES")); err == nil && n > 0 {
+		return n
+	}
 	if small() {
 		return 5000
 	}
@@ -48,6 +52,9 @@ func BenchmarkFreshLsL(b *testing.B) {
 // hugeDirNames names on a fresh mount.
 func BenchmarkHugeDirLs(b *testing.B)  { benchHugeDir(b, "ls -f d | wc -l > /dev/null") }
 func BenchmarkHugeDirLsL(b *testing.B) { benchHugeDir(b, "ls -l d | wc -l > /dev/null") }
+
+// BenchmarkHugeDirFind is find(1) of the large directory on a fresh mount.
+func BenchmarkHugeDirFind(b *testing.B) { benchHugeDir(b, "find d | wc -l > /dev/null") }
 
 func benchHugeDir(b *testing.B, script string) {
 	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
