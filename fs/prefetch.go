@@ -77,7 +77,17 @@ func (f *FS) keepPrefetched(dir string, got []remote.DirEntry, tok cache.Token) 
 			paths = append(paths, path.Join(dir, e.Name))
 		}
 	}
-	f.changed.Keep(tok, func() { f.prefetched.Put(dir, got) }, paths...)
+	if f.changed.Keep(tok, func() { f.prefetched.Put(dir, got) }, paths...) {
+		// The walk will be handed these names in this order: a walk
+		// reading files has the first ones fetched now (walkahead.go).
+		var files []string
+		for _, e := range got {
+			if e.Attr.Mode.IsRegular() && e.Name != "." && e.Name != ".." {
+				files = append(files, e.Name)
+			}
+		}
+		f.listedOrder(dir, files)
+	}
 }
 
 // takePrefetched returns (and forgets) a prefetched listing of dir,

@@ -52,6 +52,38 @@ var mounters = []mounter{
 	}},
 }
 
+// rclone is `rclone mount --vfs-cache-mode writes` (Debian's rclone),
+// the baseline of the workloads where it applies (issue 17): it returns
+// from close before uploading. Only where installed; cache_timeout=N
+// becomes its --dir-cache-time.
+var rclone = mounter{"rclone", func(b *testing.B, served, mnt string, link *slowLink, opts ...string) {
+	args := []string{"mount", "bench:" + served, mnt, "--vfs-cache-mode", "writes", "--daemon",
+		"--cache-dir", b.TempDir(), "--sftp-host", "127.0.0.1", "--sftp-port", strconv.Itoa(link.port),
+		"--sftp-user", "root", "--sftp-key-file", server.userKey, "--sftp-known-hosts-file", link.knownHosts}
+	for _, o := range opts {
+		if t, ok := strings.CutPrefix(o, "cache_timeout="); ok {
+			args = append(args, "--dir-cache-time", t+"s")
+		}
+	}
+	cmd := exec.Command("rclone", args...)
+	cmd.Env = append(os.Environ(), "RCLONE_CONFIG_BENCH_TYPE=sftp")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("rclone mount: %v %s", err, out)
+	}
+	if !waitFor(30*time.Second, func() bool { return isMounted(mnt) }) {
+		b.Fatal("rclone mount did not appear")
+	}
+}}
+
+// withRclone is the mounters, and rclone where installed (not in the
+// reduced size: CI's run stays short).
+func withRclone() []mounter {
+	if _, err := exec.LookPath("rclone"); err != nil || small() {
+		return mounters
+	}
+	return append(append([]mounter(nil), mounters...), rclone)
+}
+
 // settle is how long a fresh mount is left before a workload starts.
 const settle = 2 * time.Second
 
@@ -73,13 +105,18 @@ func small() bool { return os.Getenv("SFTPMOUNT_BENCH_SMALL") != "" }
 
 // eachSetup runs body for every RTT and mounter, with a fresh served dir.
 func eachSetup(b *testing.B, body func(b *testing.B, m mounter, link *slowLink, served string)) {
+	eachSetupOf(b, mounters, body)
+}
+
+// eachSetupOf is eachSetup over the mounters ms.
+func eachSetupOf(b *testing.B, ms []mounter, body func(b *testing.B, m mounter, link *slowLink, served string)) {
 	if skipAll != "" {
 		b.Skip(skipAll)
 	}
 	for _, rtt := range benchRTTs() {
 		b.Run(fmt.Sprintf("rtt%dms", rtt), func(b *testing.B) {
 			link := newSlowLink(b, rtt)
-			for _, m := range mounters {
+			for _, m := range ms {
 				b.Run(m.name, func(b *testing.B) { body(b, m, link, benchServedDir(b)) })
 			}
 		})

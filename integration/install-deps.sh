@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs, on Debian 12 as root, what sftpmount's tests and demo need:
 # FUSE 3, an OpenSSH server and client, sshfs (the benchmark baseline),
-# rsync, git, tar and setfacl. Does nothing when all are present.
+# rsync, git, tar, setfacl and rclone (the write-back baseline of the
+# developer's-day benchmark). Does nothing when all are present.
 set -euo pipefail
 need=()
-for cmd in fusermount3 sshfs rsync git tar ssh-keygen ssh-agent ssh-add setfacl; do
+for cmd in fusermount3 sshfs rsync git tar ssh-keygen ssh-agent ssh-add setfacl rclone; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 [ -x /usr/sbin/sshd ] || need+=(sshd)
@@ -17,4 +18,4 @@ fi
 echo "installing packages for: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq fuse3 openssh-server openssh-sftp-server openssh-client sshfs rsync git tar acl >/dev/null
+apt-get install -y -qq fuse3 openssh-server openssh-sftp-server openssh-client sshfs rsync git tar acl rclone >/dev/null

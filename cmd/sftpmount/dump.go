@@ -41,4 +41,11 @@ func writeGoroutines() {
 		pprof.Lookup("goroutine").WriteTo(f, 2)
 		f.Close()
 	}
+	// And what holds the memory (go tool pprof -sample_index=inuse_space).
+	heap := filepath.Join(os.TempDir(), fmt.Sprintf("sftpmount-%d-heap-%s.pprof", os.Getpid(), time.Now().Format("150405")))
+	if f, err := os.OpenFile(heap, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0600); err == nil {
+		pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+		fmt.Fprintf(os.Stderr, "sftpmount: SIGQUIT: heap profile in %s\n", heap)
+	}
 }
