@@ -61,7 +61,14 @@ func (f *FS) keepAttrs(dir string, entries []remote.DirEntry, tok cache.Token) [
 			// A followed link's attributes are its target's: lookup asks.
 			rel := path.Join(dir, e.Name)
 			f.putFetched(rel, e.Attr, tok)
-			if e.Attr.Nlink > 0 {
+			switch {
+			case e.Attr.Nlink == 1 && !e.Attr.Mode.IsDir():
+				// What showLinks says anyway: a directory of a million
+				// files keeps no count for each.
+				if _, ok := f.links.Get(rel); ok {
+					f.changed.Keep(tok, func() { f.links.Delete(rel) }, rel)
+				}
+			case e.Attr.Nlink > 0:
 				f.changed.Keep(tok, func() { f.links.Put(rel, e.Attr.Nlink) }, rel)
 			}
 		}
