@@ -170,6 +170,21 @@ func (f *FS) walkStep(rel string) {
 		}
 		w.walks[dir] = wk
 	}
+	var next []string
+	for _, name := range wk.next(li, si) {
+		next = append(next, path.Join(dir, name))
+	}
+	if wk.run > 0 {
+		w.lastRun = time.Now()
+	}
+	w.mu.Unlock()
+	f.fetchAll(next)
+}
+
+// next notes an open of the file at li in the listed order and si in
+// the name order, and returns the names to fetch ahead now: none unless
+// it follows the open before in one of them, then the window past it.
+func (wk *dirWalk) next(li, si int) []string {
 	inListed, inSorted := li == wk.listed+1, si == wk.sorted+1
 	byName := inSorted && (!inListed || wk.run > 0 && wk.byName)
 	switch {
@@ -181,26 +196,23 @@ func (f *FS) walkStep(rel string) {
 		wk.run, wk.byName = wk.run+1, byName
 	}
 	wk.listed, wk.sorted = li, si
-	if wk.run > 0 {
-		w.lastRun = time.Now()
-	}
-	names, at := ord.listed, li
+	names, at := wk.ord.listed, li
 	if wk.byName {
-		names, at = ord.sorted, si
+		names, at = wk.ord.sorted, si
 	}
 	if wk.run <= 1 {
 		wk.upTo = at // a new run: nothing fetched ahead of it yet
 	}
-	var next []string
-	if wk.run > 0 {
-		window := min(aheadFiles, 4<<min(wk.run-1, 3))
-		for i := max(wk.upTo+1, at+1); i < len(names) && i <= at+window; i++ {
-			wk.upTo = i
-			next = append(next, path.Join(dir, names[i]))
-		}
+	if wk.run == 0 {
+		return nil
 	}
-	w.mu.Unlock()
-	f.fetchAll(next)
+	var next []string
+	window := min(aheadFiles, 4<<min(wk.run-1, 3))
+	for i := max(wk.upTo+1, at+1); i < len(names) && i <= at+window; i++ {
+		wk.upTo = i
+		next = append(next, names[i])
+	}
+	return next
 }
 
 // fetchAhead starts fetching rel ahead of a walk, unless it is being

@@ -1,6 +1,10 @@
 package fs
 
-import "testing"
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
 
 // What was fetched ahead answers a read only where it holds every byte
 // asked for, or the file's end; the rest is the file's to read.
@@ -29,6 +33,67 @@ func TestBytesFetchedAheadAnswerOnlyWhatTheyHold(t *testing.T) {
 		}
 		if string(p[:n]) != string(c.e.data[min(c.off, len(c.e.data)):][:n]) {
 			t.Errorf("read %d at %d gave %q", c.len, c.off, p[:n])
+		}
+	}
+}
+
+// The opens of a walk: nothing is fetched until two opens in a row follow
+// the listed order or the name order; then 4, 8, 16 and 32 files past
+// the open, each once; a random order fetches nothing.
+func TestAWalkFetchesAheadOnlyInOrderAndWithinItsWindow(t *testing.T) {
+	var listed []string
+	for i := 0; i < 100; i++ {
+		listed = append(listed, fmt.Sprintf("n%03d", (i*37)%100)) // listed order is not name order
+	}
+	ord := newDirOrder(listed)
+	walk := func(order []string) [][]string {
+		wk := &dirWalk{ord: ord, listed: -2, sorted: -2}
+		var got [][]string
+		for _, name := range order {
+			got = append(got, wk.next(ord.listedAt[name], ord.sortedAt[name]))
+		}
+		return got
+	}
+	for _, c := range []struct {
+		what  string
+		order []string
+	}{{"listed", listed}, {"by name", ord.sorted}} {
+		got := walk(c.order)
+		if len(got[0]) != 0 {
+			t.Errorf("%s: the first open fetched %v", c.what, got[0])
+		}
+		fetched := map[string]int{}
+		for i, names := range got {
+			for _, n := range names {
+				if fetched[n]++; fetched[n] > 1 {
+					t.Errorf("%s: %s fetched twice", c.what, n)
+				}
+				at := slices.Index(c.order, n)
+				if at <= i || at > i+aheadFiles {
+					t.Errorf("%s: open %d fetched %s, at %d: not within the %d files after it", c.what, i, n, at, aheadFiles)
+				}
+			}
+		}
+		for i, window := range []int{1: 4, 2: 8, 3: 16, 4: 32, 5: 32} {
+			if i == 0 {
+				continue
+			}
+			if last := got[i][len(got[i])-1]; slices.Index(c.order, last) != i+window {
+				t.Errorf("%s: open %d fetched up to %d, want %d past it", c.what, i, slices.Index(c.order, last), window)
+			}
+		}
+		if len(fetched) != len(c.order)-2 {
+			t.Errorf("%s: %d of %d files fetched ahead, want all but the first two", c.what, len(fetched), len(c.order))
+		}
+	}
+	// A stride of 7 through the names, which follows neither order.
+	var random []string
+	for i := 0; i < 100; i++ {
+		random = append(random, ord.sorted[(i*7)%100])
+	}
+	for i, names := range walk(random) {
+		if len(names) != 0 {
+			t.Fatalf("random open %d fetched %v", i, names)
 		}
 	}
 }
