@@ -26,7 +26,7 @@ import (
 // Bounds: nothing before two opens in a row follow an order (a random
 // pattern fetches nothing; a walk that goes on into another directory
 // within a second counts that directory's first file as following, and
-// has its first 4 files fetched as soon as it is listed); then 4 files ahead, doubling with each open
+// has its first 8 files fetched as soon as it is listed); then 4 files ahead, doubling with each open
 // in order up to aheadFiles; aheadParallel fetches in flight across the
 // mount; every fetch takes aheadBytes of the shared buffer budget first
 // (none is started when it is spent), and what is not opened within
@@ -36,10 +36,11 @@ import (
 // files.
 const (
 	aheadFiles    = 32
-	aheadParallel = 16
+	aheadParallel = 32
 	aheadBytes    = 128 << 10
 	aheadMaxSize  = 2 << 20 // past it the file's own transfer hides its open
 	aheadOrderMax = 20000
+	aheadFirst    = 8 // fetched of a directory a walk going on lists
 )
 
 // dirOrder is the order a directory's regular files were listed to the
@@ -120,7 +121,7 @@ func (f *FS) listedOrder(dir string, names []string) {
 		// read a directory whole, then its files): its first files
 		// are fetched before the first open asks for them.
 		wk := &dirWalk{ord: ord, listed: -1, sorted: -1, run: 1, upTo: -1}
-		for i := 0; i < len(names) && i < 4; i++ {
+		for i := 0; i < len(names) && i < aheadFirst; i++ {
 			wk.upTo = i
 			next = append(next, path.Join(dir, names[i]))
 		}
