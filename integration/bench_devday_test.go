@@ -14,7 +14,7 @@ import (
 // into the mount (over file://, as from a server: one pack), then git status, grep -r, git status past the cache
 // timeout, and git status and grep -r on a fresh mount. Each step is
 // reported in seconds (clone-s, status-s...); the cache timeout is 5 s
-// (2 s in the reduced size) on both mounts so that "past the timeout"
+// (1 s in the reduced size) on every mount so that "past the timeout"
 // costs the run little.
 
 // sourceRepo makes a git repository of files (Go-like sources, 200 B to
@@ -47,7 +47,7 @@ func sourceRepo(b *testing.B, files, dirs int) string {
 func BenchmarkDevDay(b *testing.B) {
 	files, dirs, timeout := 279, 12, 5*time.Second
 	if small() {
-		files, dirs, timeout = 60, 4, 2*time.Second
+		files, dirs, timeout = 40, 4, time.Second
 	}
 	cacheTimeout := fmt.Sprintf("cache_timeout=%d", int(timeout.Seconds()))
 	eachSetupOf(b, withRclone(), func(b *testing.B, m mounter, link *slowLink, served string) {
