@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -156,4 +157,96 @@ func randomOrder(t *testing.T, sorted, listed []string) []string {
 	}
 	t.Fatal("no stride gives a random order")
 	return nil
+}
+
+// A walk repeated through many open timeouts while another client
+// rewrites the files in the served directory: every file a walk reads,
+// fetched ahead or not, holds what the server had at most open_timeout
+// (plus the read's own time) before the read began, never older.
+func TestWalksThroughManyTimeoutsWhileTheServerChangesTheFilesSeeNothingStale(t *testing.T) {
+	const openTimeout = 300 * time.Millisecond
+	_, log, m := startForeground(t, "-o", "open_timeout=0.3,cache_timeout=2")
+	dir := filepath.Join(m.remote, "t")
+	if err := os.MkdirAll(dir, 0755); err != nil {
+		t.Fatal(err)
+	}
+	const files = 40
+	name := func(i int) string { return fmt.Sprintf("f%02d", i) }
+	var mu sync.Mutex
+	written := make([][]time.Time, files) // when each version was written: version v at written[i][v]
+	write := func(i, v int) {
+		body := fmt.Sprintf("%s version %d %s\n", name(i), v, strings.Repeat("x", 100+v%50))
+		tmp := filepath.Join(dir, "."+name(i)+".tmp")
+		if err := os.WriteFile(tmp, []byte(body), 0644); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		written[i] = append(written[i], time.Now())
+		mu.Unlock()
+		if err := os.Rename(tmp, filepath.Join(dir, name(i))); err != nil {
+			t.Error(err)
+		}
+	}
+	for i := 0; i < files; i++ {
+		write(i, 0)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // another client, writing straight into the served directory
+		defer close(done)
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			i := (k * 7) % files
+			mu.Lock()
+			v := len(written[i])
+			mu.Unlock()
+			write(i, v)
+		}
+	}()
+	walks, stale, behind := 0, 0, 0
+	for start := time.Now(); time.Since(start) < 6*time.Second; walks++ {
+		if _, err := os.ReadDir(filepath.Join(m.mnt, "t")); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < files; i++ {
+			began := time.Now()
+			b, err := os.ReadFile(filepath.Join(m.mnt, "t", name(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got int
+			if _, err := fmt.Sscanf(string(b), name(i)+" version %d", &got); err != nil {
+				t.Fatalf("%s read %q", name(i), b)
+			}
+			// The newest version written before began-openTimeout (and
+			// some slack for the rename after it) must be seen.
+			mu.Lock()
+			must := -1
+			latest := len(written[i]) - 1
+			for v, at := range written[i] {
+				if at.Before(began.Add(-openTimeout - 200*time.Millisecond)) {
+					must = v
+				}
+			}
+			mu.Unlock()
+			if got < latest {
+				behind++ // not the newest: allowed within open_timeout
+			}
+			if got < must {
+				stale++
+				t.Errorf("walk %d: %s read version %d, but version %d was on the server more than open_timeout before the read", walks, name(i), got, must)
+			}
+		}
+	}
+	close(stop)
+	<-done
+	ahead := strings.Count(log.String(), "fetched ahead")
+	t.Logf("%d walks of %d files while the server changed them: %d opens served from bytes fetched ahead, %d reads not of the newest version, %d stale", walks, files, ahead, behind, stale)
+	if ahead == 0 {
+		t.Fatal("no open was served from bytes fetched ahead: the walk was not exercised")
+	}
 }
