@@ -50,6 +50,7 @@ type dirHandle struct {
 	s *dirStream // the listing streaming in; nil once ended or when served from a slice
 
 	files []string // the regular files handed out, in order, for walks (walkahead.go); nil past aheadOrderMax
+	dirs  []string // likewise the subdirectories
 }
 
 // dirStream is one listing on its way.
@@ -76,7 +77,7 @@ func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHand
 
 func (h *dirHandle) start(ctx context.Context) syscall.Errno {
 	f := h.n.fs
-	h.pos, h.cur, h.s, h.files = 0, nil, nil, []string{}
+	h.pos, h.cur, h.s, h.files, h.dirs = 0, nil, nil, []string{}, nil
 	h.giveBack()
 	h.tok, h.hasTok = f.changed.Begin(), true
 	if entries, ok := f.cachedListing(h.rel); ok {
@@ -165,7 +166,7 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	for len(h.cur) == 0 {
 		if h.s == nil {
 			if h.hasTok && h.files != nil {
-				h.n.fs.listedOrder(h.rel, h.files)
+				h.n.fs.listedOrder(h.rel, h.files, h.dirs, true)
 			}
 			h.giveBack()
 			return nil, 0
@@ -191,9 +192,15 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	mode := sysMode(e.Attr.Mode)
 	ino, live := h.n.fs.ids.number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT)
 	h.live = live
-	if e.Attr.Mode.IsRegular() && h.files != nil {
-		if h.files = append(h.files, e.Name); len(h.files) > aheadOrderMax {
-			h.files = nil
+	if h.files != nil {
+		switch {
+		case e.Attr.Mode.IsRegular():
+			h.files = append(h.files, e.Name)
+		case e.Attr.Mode.IsDir():
+			h.dirs = append(h.dirs, e.Name)
+		}
+		if len(h.files)+len(h.dirs) > aheadOrderMax {
+			h.files, h.dirs = nil, nil
 		}
 	}
 	return &fuse.DirEntry{Name: e.Name, Mode: mode, Ino: ino}, 0

@@ -162,7 +162,10 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		n, err = h.readAt(ctx, dest, off)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, h.node.fs.result("read", h.rel, err, nil)
+		// A handle opened without asking (open.go) meets a file
+		// removed on the server at its first read: the name goes, as
+		// an open that asked would have found.
+		return nil, h.node.fs.result("read", h.rel, h.node.goneIfMissing(h.rel, err), nil)
 	}
 	if n < len(dest) && h.node.fs.opts.Debug != nil {
 		// The kernel takes a short read as the end of the file.

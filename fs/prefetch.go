@@ -79,14 +79,19 @@ func (f *FS) keepPrefetched(dir string, got []remote.DirEntry, tok cache.Token) 
 	}
 	if f.changed.Keep(tok, func() { f.prefetched.Put(dir, got) }, paths...) {
 		// The walk will be handed these names in this order: a walk
-		// reading files has the first ones fetched now (walkahead.go).
-		var files []string
+		// reading files fetches the first ones before it gets here
+		// (walkahead.go).
+		var files, dirs []string
 		for _, e := range got {
-			if e.Attr.Mode.IsRegular() && e.Name != "." && e.Name != ".." {
+			switch {
+			case e.Name == "." || e.Name == "..":
+			case e.Attr.Mode.IsRegular():
 				files = append(files, e.Name)
+			case e.Attr.Mode.IsDir():
+				dirs = append(dirs, e.Name)
 			}
 		}
-		f.listedOrder(dir, files)
+		f.listedOrder(dir, files, dirs, false)
 	}
 }
 

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"path"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,10 @@ import (
 // Bounds: nothing before two opens in a row follow an order (a random
 // pattern fetches nothing; a walk that goes on into another directory
 // within a second counts that directory's first file as following, and
-// has its first 8 files fetched as soon as it is listed); then 4 files ahead, doubling with each open
+// has its first 8 files fetched as soon as it is listed, or, when that
+// directory follows the one just read in their parent's listing and was
+// listed ahead, as soon as the last files of the one before are on their
+// way); then 4 files ahead, doubling with each open
 // in order up to aheadFiles; aheadParallel fetches in flight across the
 // mount; every fetch takes aheadBytes of the shared buffer budget first
 // (none is started when it is spent), and what is not opened within
@@ -44,14 +48,16 @@ const (
 )
 
 // dirOrder is the order a directory's regular files were listed to the
-// kernel, and the order of their names.
+// kernel, and the order of their names; subdirs, its subdirectories as
+// listed (a walk goes into them in that order).
 type dirOrder struct {
 	listed, sorted     []string
 	listedAt, sortedAt map[string]int
+	subdirs            []string
 }
 
-func newDirOrder(listed []string) *dirOrder {
-	o := &dirOrder{listed: listed, sorted: append([]string(nil), listed...),
+func newDirOrder(listed, subdirs []string) *dirOrder {
+	o := &dirOrder{listed: listed, subdirs: subdirs, sorted: append([]string(nil), listed...),
 		listedAt: make(map[string]int, len(listed)), sortedAt: make(map[string]int, len(listed))}
 	sort.Strings(o.sorted)
 	for i, n := range o.listed {
@@ -70,6 +76,7 @@ type dirWalk struct {
 	run            int  // opens in a row that followed byName's order
 	byName         bool // the order the run follows
 	upTo           int  // fetches were started up to this place in it
+	chained        bool // the next directory's first files were fetched
 }
 
 // aheadFile is one file fetched ahead; done is closed once the fields
@@ -104,19 +111,25 @@ func newWalkAhead(c Caches) *walkAhead {
 		walks: map[string]*dirWalk{}, files: map[string]*aheadFile{}}
 }
 
-// listedOrder records the order in which dir's regular files were
-// listed to the kernel, once a listing was handed out to its end.
-func (f *FS) listedOrder(dir string, names []string) {
-	if f.opts.Caches.Open <= 0 || f.opts.DirectIO || len(names) > aheadOrderMax {
+// listedOrder records the order in which dir's regular files (names)
+// and subdirectories were listed to the kernel, once a listing was
+// handed out to its end (handedOut), or made ahead of a walk (see
+// prefetch.go: recorded only, for nextDirFilesLocked).
+func (f *FS) listedOrder(dir string, names, subdirs []string, handedOut bool) {
+	if f.opts.Caches.Open <= 0 || f.opts.DirectIO || len(names)+len(subdirs) > aheadOrderMax {
 		return
 	}
 	w := f.ahead
-	ord := newDirOrder(names)
+	ord := newDirOrder(names, subdirs)
 	w.orders.Put(dir, ord)
 	w.mu.Lock()
-	delete(w.walks, dir) // a walk of the old order is over
 	var next []string
-	if time.Since(w.lastRun) < time.Second {
+	if wk := w.walks[dir]; wk != nil && !handedOut {
+		wk.ord = ord // a walk started on the names made ahead goes on
+	} else {
+		delete(w.walks, dir) // a walk of the old order is over
+	}
+	if handedOut && time.Since(w.lastRun) < time.Second {
 		// A walk going on lists its next directory (grep -r and tar
 		// read a directory whole, then its files): its first files
 		// are fetched before the first open asks for them.
@@ -177,9 +190,47 @@ func (f *FS) walkStep(rel string) {
 	}
 	if wk.run > 0 {
 		w.lastRun = time.Now()
+		if wk.upTo >= len(ord.listed)-1 && !wk.chained {
+			// The last of dir's files are on their way: the walk goes
+			// next into the directory after dir in its parent's order.
+			wk.chained = true
+			next = append(next, f.nextDirFilesLocked(dir)...)
+		}
 	}
 	w.mu.Unlock()
 	f.fetchAll(next)
+}
+
+// nextDirFilesLocked starts a walk in the directory that follows dir in
+// its parent's listed order, if its order is known (its listing was made
+// ahead), and returns its first files to fetch. w.mu is held.
+func (f *FS) nextDirFilesLocked(dir string) []string {
+	w := f.ahead
+	if dir == "" {
+		return nil
+	}
+	parent := parentOf(dir)
+	pord, ok := w.orders.Get(parent)
+	if !ok {
+		return nil
+	}
+	i := slices.Index(pord.subdirs, path.Base(dir))
+	if i < 0 || i+1 >= len(pord.subdirs) {
+		return nil
+	}
+	next := path.Join(parent, pord.subdirs[i+1])
+	ord, ok := w.orders.Get(next)
+	if !ok || w.walks[next] != nil {
+		return nil
+	}
+	wk := &dirWalk{ord: ord, listed: -1, sorted: -1, run: 1, upTo: -1}
+	var files []string
+	for j := 0; j < len(ord.listed) && j < aheadFirst; j++ {
+		wk.upTo = j
+		files = append(files, path.Join(next, ord.listed[j]))
+	}
+	w.walks[next] = wk
+	return files
 }
 
 // next notes an open of the file at li in the listed order and si in

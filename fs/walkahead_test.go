@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 // What was fetched ahead answers a read only where it holds every byte
@@ -45,7 +46,7 @@ func TestAWalkFetchesAheadOnlyInOrderAndWithinItsWindow(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		listed = append(listed, fmt.Sprintf("n%03d", (i*37)%100)) // listed order is not name order
 	}
-	ord := newDirOrder(listed)
+	ord := newDirOrder(listed, nil)
 	walk := func(order []string) [][]string {
 		wk := &dirWalk{ord: ord, listed: -2, sorted: -2}
 		var got [][]string
@@ -95,5 +96,34 @@ func TestAWalkFetchesAheadOnlyInOrderAndWithinItsWindow(t *testing.T) {
 		if len(names) != 0 {
 			t.Fatalf("random open %d fetched %v", i, names)
 		}
+	}
+}
+
+// A walk that has the last files of a directory on their way goes on
+// with the first files of the directory after it in its parent's
+// listing, once, and only when that directory's order is known.
+func TestAWalkGoesOnIntoTheNextDirectoryOfItsParentsListing(t *testing.T) {
+	f := &FS{ahead: newWalkAhead(CachesFor(time.Minute))}
+	w := f.ahead
+	w.orders.Put("p", newDirOrder([]string{"x"}, []string{"a", "b", "c"}))
+	var files []string
+	for i := 0; i < 20; i++ {
+		files = append(files, fmt.Sprintf("f%02d", i))
+	}
+	w.orders.Put("p/b", newDirOrder(files, nil))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	got := f.nextDirFilesLocked("p/a")
+	if len(got) != aheadFirst || got[0] != "p/b/f00" || got[aheadFirst-1] != fmt.Sprintf("p/b/f%02d", aheadFirst-1) {
+		t.Fatalf("after p/a: %v, want p/b's first %d files", got, aheadFirst)
+	}
+	if again := f.nextDirFilesLocked("p/a"); len(again) != 0 {
+		t.Errorf("asked again: %v, want nothing (p/b's walk has begun)", again)
+	}
+	if none := f.nextDirFilesLocked("p/b"); len(none) != 0 {
+		t.Errorf("after p/b, whose next (c) was never listed: %v", none)
+	}
+	if none := f.nextDirFilesLocked("p/c"); len(none) != 0 {
+		t.Errorf("after the last directory: %v", none)
 	}
 }

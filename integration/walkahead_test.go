@@ -52,6 +52,8 @@ func TestAWalkReadingFilesInOrderFindsTheNextOnesFetchedAhead(t *testing.T) {
 	if got := strings.Count(string(out), "\n"); got != len(names) {
 		t.Fatalf("grep -r saw %d files, want %d:\n%s", got, len(names), out)
 	}
+	// The -d log reaches the test through a pipe, behind the calls.
+	logged(t, log, 0, `release "/src/`, len(names))
 	ahead := strings.Count(log.String(), "fetched ahead")
 	t.Logf("grep -r of %d files: %d opened on bytes fetched ahead", len(names), ahead)
 	if ahead < len(names)-5 {
@@ -76,6 +78,7 @@ func TestAWalkReadingFilesInOrderFindsTheNextOnesFetchedAhead(t *testing.T) {
 			t.Fatalf("%s: read %d bytes through the mount, the server has %d (or other bytes)", name, len(got), len(want))
 		}
 	}
+	logged(t, log, before, `release "/src/`, len(names))
 	inOrder := log.String()[before:]
 	if n := strings.Count(inOrder, "fetched ahead"); n < len(names)-5 {
 		t.Fatalf("reading in name order opened %d of %d files on bytes fetched ahead:\n%s", n, len(names), inOrder)
@@ -91,6 +94,7 @@ func TestAWalkReadingFilesInOrderFindsTheNextOnesFetchedAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	logged(t, log, before, `release "/src/`, len(names))
 	if n := strings.Count(log.String()[before:], "ahead of a walk"); n != 0 {
 		t.Fatalf("a random order fetched %d files ahead, want none", n)
 	}
@@ -108,6 +112,7 @@ func TestAWalkFetchesABoundedNumberOfFilesAhead(t *testing.T) {
 	for _, name := range names[:10] {
 		readFile(t, filepath.Join(m.mnt, "d", name))
 	}
+	logged(t, log, 0, `release "/d/`, 10)
 	time.Sleep(300 * time.Millisecond)
 	fetched := strings.Count(log.String(), "ahead of a walk")
 	t.Logf("10 files read in order: %d fetched ahead", fetched)
@@ -248,5 +253,14 @@ func TestWalksThroughManyTimeoutsWhileTheServerChangesTheFilesSeeNothingStale(t 
 	t.Logf("%d walks of %d files while the server changed them: %d opens served from bytes fetched ahead, %d reads not of the newest version, %d stale", walks, files, ahead, behind, stale)
 	if ahead == 0 {
 		t.Fatal("no open was served from bytes fetched ahead: the walk was not exercised")
+	}
+}
+
+// logged waits until the -d log from byte from on holds n lines with
+// what: it comes through a pipe, behind the calls it tells of.
+func logged(t *testing.T, log *lockedBuffer, from int, what string, n int) {
+	t.Helper()
+	if !waitFor(10*time.Second, func() bool { return strings.Count(log.String()[from:], what) >= n }) {
+		t.Fatalf("the log shows %d of %d %q after 10 s", strings.Count(log.String()[from:], what), n, what)
 	}
 }
