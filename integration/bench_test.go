@@ -105,15 +105,16 @@ func small() bool { return os.Getenv("SFTPMOUNT_BENCH_SMALL") != "" }
 
 // eachSetup runs body for every RTT and mounter, with a fresh served dir.
 func eachSetup(b *testing.B, body func(b *testing.B, m mounter, link *slowLink, served string)) {
-	eachSetupOf(b, mounters, body)
+	eachSetupOf(b, benchRTTs(), mounters, body)
 }
 
-// eachSetupOf is eachSetup over the mounters ms.
-func eachSetupOf(b *testing.B, ms []mounter, body func(b *testing.B, m mounter, link *slowLink, served string)) {
+// eachSetupOf is eachSetup at the round-trip times rtts, over the
+// mounters ms.
+func eachSetupOf(b *testing.B, rtts []int, ms []mounter, body func(b *testing.B, m mounter, link *slowLink, served string)) {
 	if skipAll != "" {
 		b.Skip(skipAll)
 	}
-	for _, rtt := range benchRTTs() {
+	for _, rtt := range rtts {
 		b.Run(fmt.Sprintf("rtt%dms", rtt), func(b *testing.B) {
 			link := newSlowLink(b, rtt)
 			for _, m := range ms {
