@@ -40,21 +40,17 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	}
 	// Bytes fetched ahead first when they are here: the kernel's pages
 	// of a file this mount wrote may lack its last page, which a read
-	// then asks for; else no wait for a fetch when the pages may do.
-	for _, wait := range []bool{false, true} {
-		if h, keep := n.openAhead(ctx, rel, fl, wait); h != nil {
-			if n.fs.opts.Debug != nil {
-				n.fs.opts.Debug.Printf("open %q: ok, fetched ahead", "/"+rel)
-			}
-			return h, keep, 0
-		}
-		if wait {
-			break
-		}
-		if h := n.openLater(rel, fl); h != nil {
-			n.fs.result("open", rel, nil, nil)
-			return h, fuse.FOPEN_KEEP_CACHE, 0
-		}
+	// then asks for; a fetch on its way is waited for only when the
+	// pages cannot do.
+	if h, keep := n.openAhead(ctx, rel, fl, false); h != nil {
+		return h, keep, 0
+	}
+	if h := n.openLater(rel, fl); h != nil {
+		n.fs.result("open", rel, nil, nil)
+		return h, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	if h, keep := n.openAhead(ctx, rel, fl, true); h != nil {
+		return h, keep, 0
 	}
 	// Another handle's queued writes land first, so this open reads them.
 	n.flushHandles()
@@ -125,7 +121,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 // files again are answered by the pages. Otherwise nil.
 func (n *Node) openLater(rel string, fl int) *fileHandle {
 	f := n.fs
-	if fl != os.O_RDONLY || f.opts.Caches.Open <= 0 || f.opts.DirectIO || n.hasWriters() || n.unlinked() {
+	if !n.mayOpenWithoutAsking(fl) {
 		return nil
 	}
 	a, ok := f.attrs.Get(rel)
@@ -150,7 +146,7 @@ func (n *Node) openLater(rel string, fl int) *fileHandle {
 // fetched, or too old, or (unless wait) not here yet.
 func (n *Node) openAhead(ctx context.Context, rel string, fl int, wait bool) (*fileHandle, uint32) {
 	f := n.fs
-	if fl != os.O_RDONLY || f.opts.Caches.Open <= 0 || f.opts.DirectIO || n.hasWriters() || n.unlinked() {
+	if !n.mayOpenWithoutAsking(fl) {
 		return nil, 0
 	}
 	before, known := f.attrs.Get(rel)
@@ -170,10 +166,21 @@ func (n *Node) openAhead(ctx context.Context, rel string, fl int, wait bool) (*f
 	}
 	h := n.laterHandle(rf, rel, fl)
 	h.ahead.Store(e)
+	if f.opts.Debug != nil {
+		f.opts.Debug.Printf("open %q: ok, fetched ahead", "/"+rel)
+	}
 	if n.keepPages(e.a) {
 		return h, fuse.FOPEN_KEEP_CACHE
 	}
 	return h, 0
+}
+
+// mayOpenWithoutAsking reports whether an open with flags fl may be
+// answered without the server (openLater, openAhead): for reading only,
+// with open_timeout on, pages kept, and nothing writing the file.
+func (n *Node) mayOpenWithoutAsking(fl int) bool {
+	f := n.fs
+	return fl == os.O_RDONLY && f.opts.Caches.Open > 0 && !f.opts.DirectIO && !n.hasWriters() && !n.unlinked()
 }
 
 // changedOnServer is what a file opened without asking hears when its

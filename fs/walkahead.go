@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sftpmount/sftpmount/cache"
@@ -102,8 +101,6 @@ type walkAhead struct {
 	walks   map[string]*dirWalk
 	files   map[string]*aheadFile
 	lastRun time.Time // when an open last followed an order
-
-	fetched, used atomic.Int64 // counters, for tests and the log
 }
 
 func newWalkAhead(c Caches) *walkAhead {
@@ -287,7 +284,6 @@ func (f *FS) fetchAhead(rel string) bool {
 	e := &aheadFile{tok: f.changed.Begin(), cost: aheadBytes, done: make(chan struct{})}
 	w.files[rel] = e
 	w.mu.Unlock()
-	w.fetched.Add(1)
 	if f.opts.Debug != nil {
 		f.opts.Debug.Printf("fetching %q ahead of a walk", "/"+rel)
 	}
@@ -358,7 +354,6 @@ func (f *FS) takeAhead(ctx context.Context, rel string, wait bool) *aheadFile {
 		f.buffers.Give(e.cost)
 		return nil
 	}
-	w.used.Add(1)
 	return e
 }
 

@@ -20,8 +20,8 @@ import (
 // not, so an append cut off by a lost connection fails instead.
 type File struct {
 	c           *Client
-	abs         string
-	reopenFlags int // flags to reopen with
+	rel, abs    string // the path opened, relative to the root and absolute
+	reopenFlags int    // flags to reopen with
 
 	mu sync.Mutex // guards s, f, expect and reopening
 	s  *session
@@ -165,20 +165,7 @@ func (f *File) openLater(ctx context.Context, expect Attr) (*session, *sftp.File
 	asked := make(chan struct{})
 	go func() {
 		defer close(asked)
-		s, err := f.c.session(ctx)
-		if err != nil {
-			statErr = err
-			return
-		}
-		start := time.Now()
-		statErr = runOn(ctx, s, "stat", f.abs, func(sc *sftp.Client) error {
-			fi, err := sc.Stat(f.abs)
-			if err == nil {
-				now = attrOf(fi)
-			}
-			return err
-		})
-		f.c.cfg.debugf("  sftp stat %s: %v in %v", f.abs, errOrOK(statErr), time.Since(start).Round(time.Microsecond))
+		now, statErr = f.c.Stat(ctx, f.rel)
 	}()
 	s, h, err := f.c.open(ctx, f.abs, f.reopenFlags)
 	<-asked
@@ -202,7 +189,7 @@ func (f *File) openLater(ctx context.Context, expect Attr) (*session, *sftp.File
 }
 
 func (c *Client) newFile(rel string, flags int) *File {
-	return &File{c: c, abs: c.abs(rel), reopenFlags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), names: c.nameCount(c.abs(rel))}
+	return &File{c: c, rel: rel, abs: c.abs(rel), reopenFlags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), names: c.nameCount(c.abs(rel))}
 }
 
 // open opens f with flags on the current session, as OpenFile says.
