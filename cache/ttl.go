@@ -52,6 +52,7 @@ type Map[V any] struct {
 	ttl    time.Duration
 	limits Limits
 	now    func() time.Time // replaced in tests
+	base   time.Time        // what expiry times count from
 
 	mu      sync.Mutex // guards entries, below and cleaned
 	entries map[string]entry[V]
@@ -59,9 +60,11 @@ type Map[V any] struct {
 	cleaned time.Time      // when expired entries were last dropped
 }
 
+// entry's expiry is a count of nanoseconds from the Map's base, not a
+// time.Time: 8 bytes and no pointer in each of up to MaxEntries entries.
 type entry[V any] struct {
 	value   V
-	expires time.Time
+	expires time.Duration
 }
 
 // New returns a Map whose entries live for ttl, with DefaultLimits.
@@ -69,8 +72,12 @@ func New[V any](ttl time.Duration) *Map[V] { return NewLimited[V](ttl, DefaultLi
 
 // NewLimited returns a Map whose entries live for ttl, bounded by l.
 func NewLimited[V any](ttl time.Duration, l Limits) *Map[V] {
-	return &Map[V]{ttl: ttl, limits: l.orDefaults(), now: time.Now, entries: map[string]entry[V]{}, below: map[string]int{}, cleaned: time.Now()}
+	now := time.Now()
+	return &Map[V]{ttl: ttl, limits: l.orDefaults(), now: time.Now, base: now, entries: map[string]entry[V]{}, below: map[string]int{}, cleaned: now}
 }
+
+// since is how long after base it is now.
+func (m *Map[V]) since() time.Duration { return m.now().Sub(m.base) }
 
 // Get returns the value stored for key if it has not expired.
 func (m *Map[V]) Get(key string) (V, bool) {
@@ -81,7 +88,7 @@ func (m *Map[V]) Get(key string) (V, bool) {
 		var zero V
 		return zero, false
 	}
-	if !m.now().Before(e.expires) {
+	if m.since() >= e.expires {
 		m.removeLocked(key)
 		var zero V
 		return zero, false
@@ -97,7 +104,7 @@ func (m *Map[V]) Left(key string) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	return max(0, e.expires.Sub(m.now())), true
+	return max(0, e.expires-m.since()), true
 }
 
 // Put stores value for key, replacing what was there.
@@ -112,7 +119,7 @@ func (m *Map[V]) Put(key string, value V) {
 	if _, held := m.entries[key]; !held {
 		m.countLocked(key, 1)
 	}
-	m.entries[key] = entry[V]{value: value, expires: now.Add(m.ttl)}
+	m.entries[key] = entry[V]{value: value, expires: now.Sub(m.base) + m.ttl}
 }
 
 // countLocked moves the count of entries below each of key's ancestors
@@ -161,8 +168,9 @@ func (m *Map[V]) cleanLocked(now time.Time) {
 	since := now.Sub(m.cleaned)
 	full := len(m.entries) >= m.limits.MaxEntries
 	if since >= m.limits.CleanInterval || (full && since >= m.limits.MinCleanInterval) {
+		at := now.Sub(m.base)
 		for k, e := range m.entries {
-			if !now.Before(e.expires) {
+			if at >= e.expires {
 				m.removeLocked(k)
 			}
 		}
@@ -206,9 +214,9 @@ func (m *Map[V]) DeleteTree(key string) {
 func (m *Map[V]) Range(fn func(key string, value V) bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
+	at := m.since()
 	for k, e := range m.entries {
-		if now.Before(e.expires) && !fn(k, e.value) {
+		if at < e.expires && !fn(k, e.value) {
 			return
 		}
 	}

@@ -48,6 +48,7 @@ type identities struct {
 	mu      sync.Mutex       // guards byIno, byPlace and every Node's places, displaced, forgotten
 	byIno   map[uint64]*Node // every live node but the root, by number
 	byPlace map[place]*Node  // the node at each name the tree holds
+	perDir  map[uint64]int   // names byPlace holds in each directory, by its number (shed.go)
 }
 
 // place is a name in a directory, the directory by its inode number.
@@ -57,7 +58,7 @@ type place struct {
 }
 
 func newIdentities() identities {
-	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}}
+	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}, perDir: map[uint64]int{}}
 }
 
 // inoOf is the number a new object at name in directory dir gets on its
@@ -127,6 +128,9 @@ func (t *identities) number(dir uint64, name string, mode uint32) (ino uint64, l
 func (t *identities) unplace(n *Node, at place) {
 	if t.byPlace[at] == n {
 		delete(t.byPlace, at)
+		if t.perDir[at.dir]--; t.perDir[at.dir] <= 0 {
+			delete(t.perDir, at.dir)
+		}
 	}
 	for i, p := range n.places {
 		if p == at {
@@ -141,6 +145,9 @@ func (t *identities) unplace(n *Node, at place) {
 func (t *identities) setPlace(n *Node, at place) {
 	if old := t.byPlace[at]; old != nil && old != n {
 		t.unplace(old, at)
+	}
+	if t.byPlace[at] == nil {
+		t.perDir[at.dir]++
 	}
 	t.byPlace[at] = n
 	for _, p := range n.places {
@@ -174,6 +181,7 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 	ch := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino, Gen: gen})
 	t.byIno[ino] = child
 	t.setPlace(child, at)
+	n.fs.shed.made(n.fs, n, child, t.perDir[at.dir])
 	return ch
 }
 

@@ -18,10 +18,15 @@ import (
 // read, and a prefetched listing is used once. A listing is four or five
 // round trips (opendir, readdir until empty, close) whatever the latency,
 // so on a slow link a walk goes as fast as the listings in flight: 32
-// covers a level of most trees in one go.
+// covers a level of most trees in one go. A huge directory is not listed
+// ahead: a listing kept for a walk that may never come would hold every
+// name and its attributes (a million names: some 100 MB), while the walk
+// that does come streams it to the kernel as it arrives.
 const (
-	prefetchPerDir   = 32
-	prefetchParallel = 32
+	prefetchPerDir      = 32
+	prefetchParallel    = 32
+	prefetchMaxNames    = 20_000
+	prefetchMaxDirBytes = 1 << 20 // its size as the server's filesystem tells it; ext4: some 25 000 names
 )
 
 // prefetchSubdirs lists up to prefetchPerDir subdirectories of dir in the
@@ -37,7 +42,7 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 			break
 		}
 		sub := path.Join(dir, e.Name)
-		if !e.Attr.Mode.IsDir() || e.Name == "." || e.Name == ".." || f.prefetching[sub] != nil {
+		if !e.Attr.Mode.IsDir() || e.Attr.Size > prefetchMaxDirBytes || e.Name == "." || e.Name == ".." || f.prefetching[sub] != nil {
 			continue
 		}
 		if _, ok := f.prefetched.Get(sub); ok {
@@ -51,9 +56,13 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 		go func() {
 			f.prefetchSlots <- struct{}{}
 			tok := f.changed.Begin()
-			got, err := f.remote.ReadDir(context.Background(), sub)
+			var got []remote.DirEntry
+			err := f.remote.ReadDirBatches(context.Background(), sub, func(batch []remote.DirEntry) bool {
+				got = append(got, batch...)
+				return len(got) <= prefetchMaxNames
+			})
 			<-f.prefetchSlots
-			if err == nil {
+			if err == nil && len(got) <= prefetchMaxNames {
 				f.keepPrefetched(sub, got, tok)
 			}
 			f.changed.End(tok)

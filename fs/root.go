@@ -65,6 +65,10 @@ type Caches struct {
 	// openLater in open.go). 0: every open asks.
 	Open   time.Duration
 	Limits cache.Limits // dcache_max_size and cleaning
+	// DirNodes is how many nodes one directory keeps before the older
+	// ones are handed back to the kernel (dir_nodes; shed.go); 0:
+	// defaultDirNodes.
+	DirNodes int
 }
 
 // CachesFor is every cache and the kernel's at d.
@@ -76,9 +80,9 @@ func CachesFor(d time.Duration) Caches {
 type FS struct {
 	remote   *remote.Client
 	opts     Options
-	attrs    *cache.Map[remote.Attr] // by path relative to the root
-	listings *cache.Map[*listing]    // names in a directory, by its path
-	targets  *cache.Map[string]      // symlink targets as the server has them
+	attrs    attrCache            // by path relative to the root (attrcache.go)
+	listings *cache.Map[*listing] // names in a directory, by its path
+	targets  *cache.Map[string]   // symlink targets as the server has them
 
 	buffers       *cache.Budget                 // memory all handles may read ahead into and write behind from
 	prefetched    *cache.Map[[]remote.DirEntry] // listings made ahead of a walk
@@ -100,7 +104,8 @@ type FS struct {
 	laterMu sync.Mutex               // guards later
 	later   map[*fileHandle]struct{} // handles opened without asking, their remote handle maybe not yet open (open.go)
 
-	ids identities // inode numbers of the live nodes (identity.go)
+	ids  identities // inode numbers of the live nodes (identity.go)
+	shed shedder    // nodes of huge directories handed back to the kernel (shed.go)
 
 	links   *cache.Map[uint32]      // link counts from listings (links.go)
 	absent  *cache.Map[*absentName] // what the server said of names not there (absent.go)
@@ -228,7 +233,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 	f := &FS{
 		remote:   rc,
 		opts:     opts,
-		attrs:    cache.NewLimited[remote.Attr](c.Attr, c.Limits),
+		attrs:    newAttrCache(c.Attr, c.Limits),
 		listings: cache.NewLimited[*listing](c.Dir, c.Limits),
 		targets:  cache.NewLimited[string](c.Link, c.Limits),
 		// A prefetched listing holds names and their attributes.

@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,4 +192,101 @@ func TestNamesRenamedAwayWhileTheirListingIsReadStayGone(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(m.remote, "e", late[0])); err != nil {
 		t.Fatalf("the renamed file is not in e on the server: %v", err)
 	}
+}
+
+// A directory holding more than dir_nodes names hands the older nodes
+// back to the kernel, which forgets them (or, on kernels before 6.17,
+// drops their names). What a process sees must not change: every name
+// keeps its inode number, sizes and modes are the server's, a file held
+// open meanwhile reads and keeps its number, a change made on the server
+// shows after the cache timeout, and a name removed through the mount
+// is gone on the server.
+func TestAHugeDirectoryHandsOldNodesBackAndEveryNameKeepsItsIdentity(t *testing.T) {
+	const n, keep = 3000, 400
+	_, log, m := startForeground(t, "-o", "dir_nodes="+strconv.Itoa(keep)+",cache_timeout=2")
+	sh(t, m.remote, "mkdir d")
+	for i := 1; i <= n; i++ {
+		writeFile(t, filepath.Join(m.remote, "d", fmt.Sprintf("f%04d", i)), strings.Repeat("x", i%53), os.FileMode(0600|(i%3)<<3))
+	}
+	held, err := os.Open(filepath.Join(m.mnt, "d", "f0007"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	statAll := func() string { return sh(t, m.mnt, "stat -c '%n %i %s %a' d/* | sort") }
+	first := statAll()
+	if got := strings.Count(first, "\n"); got != n {
+		t.Fatalf("stat listed %d names, want %d", got, n)
+	}
+	// The sizes and modes are the server's.
+	served := sh(t, m.remote, "stat -c '%n %s %a' d/* | sort")
+	if strip := stripInos(first); strip != served {
+		t.Fatalf("sizes and modes through the mount differ from the server's:\n%s", firstDiff(strip, served))
+	}
+	// A second pass looks up again the names handed back after the first.
+	if again := statAll(); again != first {
+		t.Fatalf("after the nodes were handed back, a name's number, size or mode changed:\n%s", firstDiff(again, first))
+	}
+	logged(t, log, 0, "nodes of \"/d\"", 2)
+	// The kernel forgot: the directory held fewer nodes at some batch
+	// than it has names, though every name was looked up twice.
+	least := n
+	for _, l := range strings.Split(log.String(), "\n") {
+		if i := strings.Index(l, `nodes of "/d", which held `); i >= 0 {
+			if held, err := strconv.Atoi(strings.TrimSpace(l[i+len(`nodes of "/d", which held `):])); err == nil {
+				least = min(least, held)
+			}
+		}
+	}
+	if least >= n {
+		t.Fatalf("the directory never held fewer than its %d names' nodes: the kernel forgot none", n)
+	}
+	t.Logf("least nodes held in the directory at a batch: %d of %d names", least, n)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(held.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(first, fmt.Sprintf("d/f0007 %d ", st.Ino)) {
+		t.Errorf("the file held open has number %d, not the one its name shows", st.Ino)
+	}
+	if b, err := io.ReadAll(held); err != nil || string(b) != strings.Repeat("x", 7) {
+		t.Errorf("the file held open reads %q, %v", b, err)
+	}
+	// A change on the server shows after the cache timeout.
+	sh(t, m.remote, "echo changed on the server > d/f0001 && chmod 0644 d/f0001")
+	if !waitFor(10*time.Second, func() bool {
+		return sh(t, m.mnt, "stat -c '%s %a' d/f0001") == "22 644\n"
+	}) {
+		t.Errorf("a change on the server to a name handed back never showed: %s", sh(t, m.mnt, "stat -c '%s %a' d/f0001"))
+	}
+	sh(t, m.mnt, "rm d/f0002 d/f2999")
+	for _, name := range []string{"f0002", "f2999"} {
+		if _, err := os.Lstat(filepath.Join(m.remote, "d", name)); !os.IsNotExist(err) {
+			t.Errorf("%s removed through the mount is still on the server: %v", name, err)
+		}
+	}
+	if got := strings.TrimSpace(sh(t, m.mnt, "ls d | wc -l")); got != strconv.Itoa(n-2) {
+		t.Errorf("ls after two removals: %s names, want %d", got, n-2)
+	}
+}
+
+// stripInos drops the second field (the inode number) of each line.
+func stripInos(s string) string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		f := strings.Fields(l)
+		out = append(out, strings.Join(append(f[:1:1], f[2:]...), " "))
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// firstDiff is the first line where a and b differ.
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d: %q against %q", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("%d lines against %d", len(al), len(bl))
 }

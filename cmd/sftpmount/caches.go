@@ -26,6 +26,10 @@ type cacheOptions struct {
 	// file's size and mtime as the server last told them; nil: default.
 	Open *time.Duration
 
+	// DirNodes is dir_nodes (ours): nodes one directory keeps before the
+	// older ones are handed back to the kernel; 0: the default.
+	DirNodes int
+
 	KernelCache bool // kernel_cache: keep a file's pages across opens whatever the server says
 	DirectIO    bool // direct_io: no page cache, every read and write reaches the server
 	MaxRead     int  // max_read=N: the kernel's largest read, bytes (0: its own)
@@ -68,6 +72,7 @@ func (c cacheOptions) fsCaches() sftpfs.Caches {
 	fc.KernelEntry, fc.KernelAttr = orDefault(c.Entry, kernel), orDefault(c.Attr, kernel)
 	fc.Negative = orDefault(c.Negative, min(defaultNegativeTimeout, fc.Dir))
 	fc.Open = min(orDefault(c.Open, defaultOpenTimeout), fc.Attr)
+	fc.DirNodes = c.DirNodes
 	return fc
 }
 
@@ -103,6 +108,8 @@ var cacheSetters = map[string]func(c *cacheOptions, name, value string, hasValue
 	"attr_timeout":     fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Attr = &d }),
 	"negative_timeout": fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Negative = &d }),
 	"open_timeout":     fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Open = &d }),
+
+	"dir_nodes": count(2, func(c *cacheOptions, n int) { c.DirNodes = n }),
 
 	"kernel_cache": flagOpt(func(c *cacheOptions) { c.KernelCache = true }),
 	// auto_cache is what a mount does anyway: a file's pages are kept
