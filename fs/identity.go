@@ -45,10 +45,11 @@ import (
 // Entries are dropped when go-fuse forgets the node (OnForget), so the
 // table holds only what the kernel still references.
 type identities struct {
-	mu      sync.Mutex       // guards byIno, byPlace and every Node's places, displaced, forgotten
-	byIno   map[uint64]*Node // every live node but the root, by number
-	byPlace map[place]*Node  // the node at each name the tree holds
-	perDir  map[uint64]int   // names byPlace holds in each directory, by its number (shed.go)
+	mu      sync.Mutex          // guards byIno, byPlace and every Node's places, displaced, forgotten
+	byIno   map[uint64]*Node    // every live node but the root, by number
+	byPlace map[place]*Node     // the node at each name the tree holds
+	perDir  map[uint64]int      // names byPlace holds in each directory, by its number (shed.go)
+	shedQ   map[uint64][]string // per directory past dir_nodes, its names given nodes since, oldest first (shed.go)
 }
 
 // place is a name in a directory, the directory by its inode number.
@@ -130,6 +131,7 @@ func (t *identities) unplace(n *Node, at place) {
 		delete(t.byPlace, at)
 		if t.perDir[at.dir]--; t.perDir[at.dir] <= 0 {
 			delete(t.perDir, at.dir)
+			delete(t.shedQ, at.dir)
 		}
 	}
 	for i, p := range n.places {
@@ -181,7 +183,7 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 	ch := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino, Gen: gen})
 	t.byIno[ino] = child
 	t.setPlace(child, at)
-	n.fs.shed.made(n.fs, n, child, t.perDir[at.dir])
+	n.fs.queueShed(at.dir, name)
 	return ch
 }
 

@@ -104,6 +104,7 @@ type FS struct {
 	laterMu sync.Mutex               // guards later
 	later   map[*fileHandle]struct{} // handles opened without asking, their remote handle maybe not yet open (open.go)
 
+	root *Node
 	ids  identities // inode numbers of the live nodes (identity.go)
 	shed shedder    // nodes of huge directories handed back to the kernel (shed.go)
 
@@ -224,6 +225,7 @@ const bufferBudget = 2 * cache.ReadAheadMax
 // NewRoot returns the root node of a mount served by rc.
 func NewRoot(rc *remote.Client, opts Options) *Node {
 	n := &Node{fs: newFS(rc, opts)}
+	n.fs.root = n
 	n.fs.attrs.Put("", rc.RootAttr()) // stat'ed at mount
 	return n
 }

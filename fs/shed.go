@@ -5,6 +5,7 @@ import (
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // Huge directories. The kernel keeps a node for every name it has looked
@@ -12,8 +13,8 @@ import (
 // costs about 450 bytes here and in go-fuse: `ls -l` of a million names
 // would keep half a gigabyte. Once a directory holds more than dir_nodes
 // live nodes (defaultDirNodes), the mount hands back the older ones that
-// nothing holds open, keeping the half it made there last: the kernel is asked
-// to forget them (NOTIFY_PRUNE, Linux 6.17 and later) or, on older
+// nothing holds open, keeping the half it made there last: the kernel is
+// asked to forget them (NOTIFY_PRUNE, Linux 6.17 and later) or, on older
 // kernels, to drop their names (NOTIFY_INVAL_ENTRY; a FUSE inode goes
 // with its last name). That is what the kernel does by itself when memory
 // is short, so nothing else changes: a name's number derives from its
@@ -30,34 +31,11 @@ const (
 	shedBatch       = 256 // node ids per NOTIFY_PRUNE
 )
 
+// shedder hands nodes back, off the request path: a notification for a
+// directory waits for the kernel's requests in it to end.
 type shedder struct {
-	mu     sync.Mutex
-	queues map[*Node][]*Node // per directory, the nodes made in it since it held dir_nodes, oldest first
-	kick   chan struct{}     // a queue is longer than it should be
-	once   sync.Once
-}
-
-// made records child, just made in dir, which holds live nodes. Caller
-// holds fs.ids.mu.
-func (s *shedder) made(f *FS, dir, child *Node, live int) {
-	if live <= f.dirNodes() {
-		return
-	}
-	s.once.Do(func() {
-		s.queues = map[*Node][]*Node{}
-		s.kick = make(chan struct{}, 1)
-		go s.loop(f)
-	})
-	s.mu.Lock()
-	s.queues[dir] = append(s.queues[dir], child)
-	long := len(s.queues[dir]) > f.dirNodes()/2+shedBatch
-	s.mu.Unlock()
-	if long {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
-	}
+	once sync.Once
+	kick chan struct{} // a queue is longer than it should be
 }
 
 func (f *FS) dirNodes() int {
@@ -67,52 +45,84 @@ func (f *FS) dirNodes() int {
 	return defaultDirNodes
 }
 
-func (s *shedder) loop(f *FS) {
-	for range s.kick {
-		for dir, old := range s.take(f.dirNodes() / 2) {
-			f.handBack(dir, old)
+// queueShed queues name, just given a new node in directory dir, once dir
+// holds more than dir_nodes. The queue holds names, not nodes: a node
+// forgotten meanwhile is not kept alive by it. Caller holds ids.mu.
+func (f *FS) queueShed(dir uint64, name string) {
+	t := &f.ids
+	if t.perDir[dir] <= f.dirNodes() {
+		return
+	}
+	if t.shedQ == nil {
+		t.shedQ = map[uint64][]string{}
+	}
+	t.shedQ[dir] = append(t.shedQ[dir], name)
+	if len(t.shedQ[dir]) <= f.dirNodes()/2+shedBatch {
+		return
+	}
+	f.shed.once.Do(func() {
+		f.shed.kick = make(chan struct{}, 1)
+		go f.shedLoop()
+	})
+	select {
+	case f.shed.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (f *FS) shedLoop() {
+	for range f.shed.kick {
+		for dir, nodes := range f.takeShed(f.dirNodes() / 2) {
+			f.handBack(dir, nodes)
 		}
 	}
 }
 
-// take removes from each queue all but its keep newest nodes.
-func (s *shedder) take(keep int) map[*Node][]*Node {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[*Node][]*Node{}
-	for dir, q := range s.queues {
+type shedding struct {
+	nodes []*fusefs.Inode
+	names []string
+	held  int // the directory's nodes when they were taken
+}
+
+// takeShed takes from each queue all but its keep newest names, and
+// returns those that still name a node that is not a directory, with
+// the directory's node.
+func (f *FS) takeShed(keep int) map[*Node]shedding {
+	t := &f.ids
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[*Node]shedding{}
+	for ino, q := range t.shedQ {
 		if len(q) <= keep {
 			continue
 		}
 		cut := len(q) - keep
-		out[dir] = q[:cut:cut]
-		s.queues[dir] = append([]*Node(nil), q[cut:]...)
+		old := q[:cut]
+		t.shedQ[ino] = append([]string(nil), q[cut:]...)
+		dir := t.byIno[ino]
+		if ino == fuse.FUSE_ROOT_ID {
+			dir = f.root
+		}
+		if dir == nil || dir.forgotten {
+			continue
+		}
+		s := shedding{held: t.perDir[ino]}
+		for _, name := range old {
+			n := t.byPlace[place{ino, name}]
+			if n == nil || n.StableAttr().Mode == syscall.S_IFDIR {
+				continue
+			}
+			s.nodes = append(s.nodes, &n.Inode)
+			s.names = append(s.names, name)
+		}
+		out[dir] = s
 	}
 	return out
 }
 
-// handBack asks the kernel to forget those of nodes, made in dir, that
-// are still there, not directories, and not open.
-func (f *FS) handBack(dir *Node, nodes []*Node) {
-	type named struct {
-		n    *Node
-		name string
-	}
-	var gone []named
-	f.ids.mu.Lock()
-	held := f.ids.perDir[dir.StableAttr().Ino]
-	for _, n := range nodes {
-		if n.forgotten || n.StableAttr().Mode == syscall.S_IFDIR {
-			continue
-		}
-		for _, p := range n.places {
-			if p.dir == dir.StableAttr().Ino {
-				gone = append(gone, named{n, p.name})
-				break
-			}
-		}
-	}
-	f.ids.mu.Unlock()
+// handBack asks the kernel to forget the nodes of s, in dir, that are not
+// open.
+func (f *FS) handBack(dir *Node, s shedding) {
 	batch := make([]*fusefs.Inode, 0, shedBatch)
 	names := make([]string, 0, shedBatch)
 	flush := func() {
@@ -127,16 +137,16 @@ func (f *FS) handBack(dir *Node, nodes []*Node) {
 			}
 		}
 		if f.opts.Debug != nil {
-			f.opts.Debug.Printf("asked the kernel to %s %d nodes of %q, which held %d", how, len(batch), "/"+dir.rel(), held)
+			f.opts.Debug.Printf("asked the kernel to %s %d nodes of %q, which held %d", how, len(batch), "/"+dir.rel(), s.held)
 		}
 		batch, names = batch[:0], names[:0]
 	}
-	for _, g := range gone {
-		if g.n.hasHandles() {
+	for i, n := range s.nodes {
+		if n.Operations().(*Node).hasHandles() {
 			continue
 		}
-		batch = append(batch, &g.n.Inode)
-		names = append(names, g.name)
+		batch = append(batch, n)
+		names = append(names, s.names[i])
 		if len(batch) == shedBatch {
 			flush()
 		}
