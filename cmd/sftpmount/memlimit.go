@@ -14,14 +14,16 @@ import (
 // directory of 100 000 names keeps about 60 MiB. A fixed limit near that
 // makes the GC run without pause (a listing of 100 000 names took 9.8 s
 // instead of 4, with 60% of the process's CPU in the collector, and rm -r
-// of 200 000 names took minutes), so the limit follows the live heap: it
-// is never below twice what the last collection found live, which is the
-// default GC's own target (GOGC=100). A GOMEMLIMIT set by the user is
-// left alone.
+// of 200 000 names took minutes), so the limit follows the live heap: up
+// to largeLiveHeap it is never below twice what the last collection found
+// live, which is the default GC's own target (GOGC=100); past it, the
+// headroom is half the live heap, at least largeLiveHeap: a directory of a
+// million names keeps some 160 MB live, and the default's 160 MB more
+// would double the process. A GOMEMLIMIT set by the user is left alone.
 const minMemoryLimit = 80 << 20
 
-// followLiveHeap sets the soft limit and keeps it at least twice the live
-// heap, looking every interval; the returned function stops it.
+// followLiveHeap sets the soft limit and keeps it above the live heap
+// (memoryLimitFor), looking every interval; the returned function stops it.
 func followLiveHeap(interval time.Duration) func() {
 	debug.SetMemoryLimit(minMemoryLimit)
 	done := make(chan struct{})
@@ -49,9 +51,16 @@ func followLiveHeap(interval time.Duration) func() {
 	return func() { close(done) }
 }
 
+// largeLiveHeap: past it, the collector's headroom is half the live heap.
+const largeLiveHeap = 64 << 20
+
 // memoryLimitFor is the soft limit for a live heap of live bytes, rounded
 // up to 16 MiB so that it does not change at every look.
 func memoryLimitFor(live uint64) int64 {
-	want := int64(2*live+(16<<20)-1) &^ (16<<20 - 1)
+	headroom := live
+	if live > largeLiveHeap {
+		headroom = max(live/2, largeLiveHeap)
+	}
+	want := int64(live+headroom+(16<<20)-1) &^ (16<<20 - 1)
 	return max(want, minMemoryLimit)
 }

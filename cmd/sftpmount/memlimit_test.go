@@ -2,7 +2,9 @@ package main
 
 import "testing"
 
-func TestTheMemoryLimitIsNeverBelowTwiceTheLiveHeap(t *testing.T) {
+// The limit leaves the collector twice the live heap up to 64 MiB, and
+// half the live heap more (64 MiB at least) past it.
+func TestTheMemoryLimitLeavesTheCollectorHeadroomAboveTheLiveHeap(t *testing.T) {
 	for _, c := range []struct {
 		live uint64
 		want int64
@@ -12,14 +14,17 @@ func TestTheMemoryLimitIsNeverBelowTwiceTheLiveHeap(t *testing.T) {
 		{40 << 20, minMemoryLimit},
 		{41 << 20, 96 << 20},
 		{60 << 20, 128 << 20},
-		{600 << 20, 1200 << 20},
+		{64 << 20, 128 << 20},
+		{100 << 20, 176 << 20},
+		{160 << 20, 240 << 20},
+		{600 << 20, 912 << 20},
 	} {
 		got := memoryLimitFor(c.live)
 		if got != c.want {
 			t.Errorf("live %d MiB: limit %d MiB, want %d MiB", c.live>>20, got>>20, c.want>>20)
 		}
-		if got < int64(2*c.live) {
-			t.Errorf("live %d MiB: limit %d MiB is below twice the live heap", c.live>>20, got>>20)
+		if floor := c.live + min(c.live, max(c.live/2, largeLiveHeap)); got < int64(floor) {
+			t.Errorf("live %d MiB: limit %d MiB leaves less than the headroom", c.live>>20, got>>20)
 		}
 	}
 }
