@@ -83,6 +83,9 @@ func (h *dirHandle) start(ctx context.Context) syscall.Errno {
 	if entries, ok := f.cachedListing(h.rel); ok {
 		h.cur = entries
 		f.result("readdir", h.rel, nil, nil)
+		// A walk over a tree another program listed (grep -r after git
+		// status) reaches subdirectories that nothing listed yet.
+		f.prefetchSubdirs(h.rel, entries)
 		return 0
 	}
 	if f.prefetchedFor(h.rel) {

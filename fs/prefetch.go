@@ -15,8 +15,9 @@ import (
 // already on its way instead of asking twice. Bounded: only the first
 // prefetchPerDir subdirectories of each listing, at most prefetchParallel
 // listings at once across the mount, one level ahead of what the walk has
-// read, and a prefetched listing is used once. A listing is four or five
-// round trips (opendir, readdir until empty, close) whatever the latency,
+// read (a listing handed out from the cache counts), none of a directory
+// whose listing is cached, and a prefetched listing is used once. A
+// listing is four or five round trips (opendir, readdir until empty, close) whatever the latency,
 // so on a slow link a walk goes as fast as the listings in flight: 32
 // covers a level of most trees in one go. A huge directory is not listed
 // ahead: a listing kept for a walk that may never come would hold every
@@ -47,6 +48,9 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 		}
 		if _, ok := f.prefetched.Get(sub); ok {
 			continue
+		}
+		if _, ok := f.listings.Get(sub); ok {
+			continue // listed already: the walk finds it in the cache
 		}
 		f.prefetching[sub] = make(chan struct{})
 		subs = append(subs, sub)

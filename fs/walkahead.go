@@ -26,7 +26,7 @@ import (
 // Bounds: nothing before two opens in a row follow an order (a random
 // pattern fetches nothing; a walk that goes on into another directory
 // within a second counts that directory's first file as following, and
-// has its first 8 files fetched as soon as it is listed, or, when that
+// has its first 32 files fetched as soon as it is listed, or, when that
 // directory follows the one just read in their parent's listing and was
 // listed ahead, as soon as the last files of the one before are on their
 // way); then 4 files ahead, doubling with each open
@@ -43,7 +43,7 @@ const (
 	aheadBytes    = 128 << 10
 	aheadMaxSize  = 2 << 20 // past it the file's own transfer hides its open
 	aheadOrderMax = 20000
-	aheadFirst    = 8 // fetched of a directory a walk going on lists
+	aheadFirst    = aheadFiles // fetched of a directory a walk going on lists
 )
 
 // dirOrder is the order a directory's regular files were listed to the

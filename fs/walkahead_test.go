@@ -107,7 +107,7 @@ func TestAWalkGoesOnIntoTheNextDirectoryOfItsParentsListing(t *testing.T) {
 	w := f.ahead
 	w.orders.Put("p", newDirOrder([]string{"x"}, []string{"a", "b", "c"}))
 	var files []string
-	for i := 0; i < 20; i++ {
+	for i := 0; i < aheadFirst+8; i++ {
 		files = append(files, fmt.Sprintf("f%02d", i))
 	}
 	w.orders.Put("p/b", newDirOrder(files, nil))
