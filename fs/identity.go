@@ -50,6 +50,7 @@ type identities struct {
 	byPlace map[place]*Node     // the node at each name the tree holds
 	perDir  map[uint64]int      // names byPlace holds in each directory, by its number (shed.go)
 	shedQ   map[uint64][]string // per directory past dir_nodes, its names given nodes since, oldest first (shed.go)
+	peak    int                 // the most names byPlace held since it was last made anew
 }
 
 // place is a name in a directory, the directory by its inode number.
@@ -133,6 +134,7 @@ func (t *identities) unplace(n *Node, at place) {
 			delete(t.perDir, at.dir)
 			delete(t.shedQ, at.dir)
 		}
+		t.shrink()
 	}
 	for i, p := range n.places {
 		if p == at {
@@ -140,6 +142,25 @@ func (t *identities) unplace(n *Node, at place) {
 			break
 		}
 	}
+}
+
+// shrink makes the tables anew once they hold a quarter of their peak:
+// a Go map keeps the room of the most it held, and a directory of a
+// million names would leave the room of every node it ever had (the
+// nodes themselves go back to the kernel, see shed.go). Caller holds mu.
+func (t *identities) shrink() {
+	if t.peak < 4096 || len(t.byPlace) >= t.peak/4 {
+		return
+	}
+	byPlace := make(map[place]*Node, len(t.byPlace))
+	for k, v := range t.byPlace {
+		byPlace[k] = v
+	}
+	byIno := make(map[uint64]*Node, len(t.byIno))
+	for k, v := range t.byIno {
+		byIno[k] = v
+	}
+	t.byPlace, t.byIno, t.peak = byPlace, byIno, len(byPlace)
 }
 
 // setPlace puts n at at, taking the name from whatever held it. Caller
@@ -152,6 +173,7 @@ func (t *identities) setPlace(n *Node, at place) {
 		t.perDir[at.dir]++
 	}
 	t.byPlace[at] = n
+	t.peak = max(t.peak, len(t.byPlace))
 	for _, p := range n.places {
 		if p == at {
 			return

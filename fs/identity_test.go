@@ -134,6 +134,41 @@ func TestTheTableHoldsOnlyWhatTheKernelReferences(t *testing.T) {
 	}
 }
 
+// Once the kernel has forgotten most nodes, the tables are made anew at
+// their new size, and still give every remaining name its node and
+// number.
+func TestTheTablesAreMadeAnewWhenMostNodesAreForgotten(t *testing.T) {
+	raw, root := bridge(t)
+	const names = 10000
+	ids := make([]uint64, names)
+	inos := make([]uint64, names)
+	for i := range ids {
+		name := fmt.Sprintf("n%d", i)
+		root.fs.attrs.Put(name, remote.Attr{Mode: 0644})
+		out := lookup(t, raw, 1, name)
+		ids[i], inos[i] = out.NodeId, out.Ino
+	}
+	t0 := &root.fs.ids
+	if t0.peak != names {
+		t.Fatalf("peak %d, want %d", t0.peak, names)
+	}
+	for _, id := range ids[:names-1000] {
+		raw.Forget(id, 1)
+	}
+	if t0.peak >= names/4 || t0.peak < len(t0.byPlace) {
+		t.Fatalf("after forgetting 9000 of %d nodes the peak is %d with %d names held: not made anew", names, t0.peak, len(t0.byPlace))
+	}
+	for i := names - 1000; i < names; i++ {
+		out := lookup(t, raw, 1, fmt.Sprintf("n%d", i))
+		if out.NodeId != ids[i] || out.Ino != inos[i] {
+			t.Fatalf("n%d: node %d number %d after the tables were made anew, want %d and %d", i, out.NodeId, out.Ino, ids[i], inos[i])
+		}
+	}
+	if out := lookup(t, raw, 1, "n0"); out.Ino != inos[0] {
+		t.Fatalf("n0 looked up again: number %d, want %d", out.Ino, inos[0])
+	}
+}
+
 func TestInoOfIsInOurRangeAndProbesDiffer(t *testing.T) {
 	seen := map[uint64]bool{}
 	for dir := uint64(1); dir < 50; dir++ {
