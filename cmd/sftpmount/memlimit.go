@@ -17,9 +17,10 @@ import (
 // of 200 000 names took minutes), so the limit follows the live heap: up
 // to largeLiveHeap it is never below twice what the last collection found
 // live, which is the default GC's own target (GOGC=100); past it, the
-// headroom is half the live heap, at least largeLiveHeap: a directory of a
-// million names keeps some 160 MB live, and the default's 160 MB more
-// would double the process. A GOMEMLIMIT set by the user is left alone.
+// headroom is a third of the live heap, at least largeHeadroom: walking a
+// directory of a million names keeps some 120 MB live, and the default's
+// 120 MB more would double the process. A GOMEMLIMIT set by the user is
+// left alone.
 const minMemoryLimit = 80 << 20
 
 // followLiveHeap sets the soft limit and keeps it above the live heap
@@ -51,15 +52,19 @@ func followLiveHeap(interval time.Duration) func() {
 	return func() { close(done) }
 }
 
-// largeLiveHeap: past it, the collector's headroom is half the live heap.
-const largeLiveHeap = 64 << 20
+// largeLiveHeap: past it, the collector's headroom is a third of the live
+// heap, at least largeHeadroom.
+const (
+	largeLiveHeap = 64 << 20
+	largeHeadroom = 40 << 20
+)
 
 // memoryLimitFor is the soft limit for a live heap of live bytes, rounded
 // up to 16 MiB so that it does not change at every look.
 func memoryLimitFor(live uint64) int64 {
 	headroom := live
 	if live > largeLiveHeap {
-		headroom = max(live/2, largeLiveHeap)
+		headroom = max(live/3, largeHeadroom)
 	}
 	want := int64(live+headroom+(16<<20)-1) &^ (16<<20 - 1)
 	return max(want, minMemoryLimit)

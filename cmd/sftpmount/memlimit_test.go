@@ -3,7 +3,7 @@ package main
 import "testing"
 
 // The limit leaves the collector twice the live heap up to 64 MiB, and
-// half the live heap more (64 MiB at least) past it.
+// a third of the live heap more (40 MiB at least) past it.
 func TestTheMemoryLimitLeavesTheCollectorHeadroomAboveTheLiveHeap(t *testing.T) {
 	for _, c := range []struct {
 		live uint64
@@ -15,15 +15,16 @@ func TestTheMemoryLimitLeavesTheCollectorHeadroomAboveTheLiveHeap(t *testing.T) 
 		{41 << 20, 96 << 20},
 		{60 << 20, 128 << 20},
 		{64 << 20, 128 << 20},
-		{100 << 20, 176 << 20},
-		{160 << 20, 240 << 20},
-		{600 << 20, 912 << 20},
+		{65 << 20, 112 << 20},
+		{120 << 20, 160 << 20},
+		{160 << 20, 224 << 20},
+		{600 << 20, 800 << 20},
 	} {
 		got := memoryLimitFor(c.live)
 		if got != c.want {
 			t.Errorf("live %d MiB: limit %d MiB, want %d MiB", c.live>>20, got>>20, c.want>>20)
 		}
-		if floor := c.live + min(c.live, max(c.live/2, largeLiveHeap)); got < int64(floor) {
+		if floor := c.live + min(c.live, max(c.live/3, largeHeadroom)); got < int64(floor) {
 			t.Errorf("live %d MiB: limit %d MiB leaves less than the headroom", c.live>>20, got>>20)
 		}
 	}
