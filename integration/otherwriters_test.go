@@ -379,17 +379,25 @@ func TestAbsentNamesProbedInManyDirectoriesAreKeptFreshAndAskedForAllAtOnce(t *t
 	// All at once: every other directory's name was asked for, and
 	// answered, before the fourth directory's lookup was; one by one,
 	// the twelfth would be asked during the twelfth lookup.
-	fourth := strings.Index(asked, `lookup "/d4/.gitignore"`)
-	if fourth < 0 {
+	// By the log's times, not its order: answers that come together are
+	// logged by their own goroutines, in any order.
+	stamp := func(re string) (string, bool) {
+		m := regexp.MustCompile(`(?m)^sftpmount: (\d\d:\d\d:\d\d\.\d+) ` + re).FindStringSubmatch(asked)
+		if m == nil {
+			return "", false
+		}
+		return m[1], true
+	}
+	fourth, ok := stamp(`lookup "/d4/\.gitignore"`)
+	if !ok {
 		t.Fatalf("no lookup of d4/.gitignore in the log")
 	}
 	for i := 5; i <= dirs; i++ {
 		if i == 7 {
 			continue // removed through the mount: not asked about since
 		}
-		name := regexp.QuoteMeta(filepath.Join(m.remote, gitignore(i)))
-		at := regexp.MustCompile(`  sftp lstat ` + name + `:`).FindStringIndex(asked)
-		if at == nil || at[0] > fourth {
+		at, ok := stamp(`  sftp lstat ` + regexp.QuoteMeta(filepath.Join(m.remote, gitignore(i))) + `:`)
+		if !ok || at > fourth {
 			t.Errorf("after the window: d%d/.gitignore was not asked for before d4's lookup was answered:\n%s", i, asked)
 		}
 	}
