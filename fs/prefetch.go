@@ -17,12 +17,14 @@ import (
 // listings at once across the mount, one level ahead of what the walk has
 // read (a listing handed out from the cache counts), none of a directory
 // whose listing is cached, and a prefetched listing is used once. A
-// listing is four or five round trips (opendir, readdir until empty, close) whatever the latency,
-// so on a slow link a walk goes as fast as the listings in flight: 32
-// covers a level of most trees in one go. A huge directory is not listed
-// ahead: a listing kept for a walk that may never come would hold every
-// name and its attributes (a million names: some 100 MB), while the walk
-// that does come streams it to the kernel as it arrives.
+// listing is four or five round trips (opendir, readdir until empty,
+// close) whatever the latency, so on a slow link a walk goes as fast as
+// the listings in flight: 32 covers a level of most trees in one go.
+//
+// A huge directory is not listed ahead: a listing kept for a walk that
+// may never come would hold every name and its attributes (a million
+// names: some 100 MB), while the walk that does come streams it to the
+// kernel as it arrives.
 const (
 	prefetchPerDir      = 32
 	prefetchParallel    = 32
