@@ -149,6 +149,9 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 		return errno
 	}
 	rel := n.rel()
+	if errno, ok := n.spooledAttr(rel, out); ok {
+		return errno
+	}
 	n.flushHandles()
 	a, err := n.fs.lookupAttr(ctx, rel)
 	if err != nil {
@@ -186,6 +189,16 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	link := n.StableAttr().Mode == syscall.S_IFLNK && !n.fs.opts.FollowSymlinks
 	if link && in.Valid&fuse.FATTR_MODE != 0 {
 		return n.fs.result("setattr", rel, syscall.ENOTSUP, nil)
+	}
+	for try := 0; try < 3; try++ {
+		wf := n.fs.wb.get(rel)
+		if wf == nil {
+			break
+		}
+		if errno, ok := n.setSpooled(ctx, wf, in, out); ok {
+			return errno
+		}
+		n.fs.wb.wait(ctx, at(rel)) // uploading: the change goes to the journal, or the server, after it
 	}
 	if n.deferSetattr(ctx, in, out) {
 		return n.fs.result("setattr (sent at close)", rel, nil, nil)
@@ -281,6 +294,9 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		}
 		if err := chtimes(ctx, rel, cur); err != nil {
 			return n.fs.result("utimens", rel, err, nil)
+		}
+		if cur.Mode.IsDir() {
+			n.fs.wb.setDirTimes(rel, cur)
 		}
 	} else if truncated {
 		// The server gave the file a new mtime; ask for it (not the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path"
+	"strings"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -41,6 +42,7 @@ func (n *Node) listRemote(ctx context.Context, rel string, walk bool) ([]remote.
 // not made stale (fetch.go). It returns the entries less "." and "..".
 func (f *FS) remember(dir string, entries []remote.DirEntry, tok cache.Token) []remote.DirEntry {
 	kept := f.keepAttrs(dir, entries, tok)
+	kept = f.withSpooled(dir, kept)
 	names := make([]string, 0, len(kept))
 	for _, e := range kept {
 		names = append(names, e.Name)
@@ -54,10 +56,12 @@ func (f *FS) remember(dir string, entries []remote.DirEntry, tok cache.Token) []
 func (f *FS) keepAttrs(dir string, entries []remote.DirEntry, tok cache.Token) []remote.DirEntry {
 	kept := entries[:0:0]
 	for _, e := range entries {
-		if e.Name == "." || e.Name == ".." {
+		if e.Name == "." || e.Name == ".." || strings.HasPrefix(e.Name, wbTempPrefix) {
 			continue
 		}
-		if e.Attr.Mode&os.ModeSymlink == 0 || !f.opts.FollowSymlinks {
+		if a, ok := f.wb.attr(path.Join(dir, e.Name)); ok {
+			e.Attr = a // ours waits in the journal (writeback.go)
+		} else if e.Attr.Mode&os.ModeSymlink == 0 || !f.opts.FollowSymlinks {
 			// A followed link's attributes are its target's: lookup asks.
 			rel := path.Join(dir, e.Name)
 			f.putFetched(rel, e.Attr, tok)
@@ -101,6 +105,10 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
 	defer n.fs.forget(rel)
+	n.fs.wb.wait(ctx, under(rel)) // files of ours in it: ENOTEMPTY, from the server
+	if n.fs.wb.any(func(p string) bool { return strings.HasPrefix(p, rel+"/") }) {
+		return n.fs.result("rmdir", rel, syscall.ENOTEMPTY, nil) // one the server refused, kept in the journal
+	}
 	err := n.fs.remote.Rmdir(ctx, rel)
 	n.fs.settled(rel, err, false)
 	if err == nil {
@@ -113,6 +121,12 @@ func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 // Unlink removes a file or symlink.
 func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
+	if wf := n.fs.wb.get(rel); wf != nil {
+		if n.unlinkSpooled(name, wf) {
+			return 0
+		}
+		n.fs.wb.wait(ctx, at(rel))
+	}
 	defer n.fs.forget(rel)
 	n.fs.settleWhere(at(rel)) // they go by path: not to another file made there next
 	n.fs.openLaterWhere(ctx, at(rel))
@@ -121,6 +135,7 @@ func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	err := n.fs.remote.Remove(ctx, rel)
 	n.fs.settled(rel, err, false)
 	if err == nil {
+		n.fs.wb.removed(rel)
 		n.dropName(name)
 		n.fs.linkGone(k, others)
 	}

@@ -118,9 +118,11 @@ func (f *FS) stream(rel string, st *dirStream, first chan<- error) {
 	var names []string
 	var subdirs []remote.DirEntry
 	keep, started, stopped := true, false, false
+	spooled := f.wb.in(rel) // ours in the journal, not on the server yet: listed at the end
 	err := f.remote.ReadDirBatches(context.Background(), rel, func(batch []remote.DirEntry) bool {
 		batch = f.keepAttrs(rel, batch, tok)
 		for _, e := range batch {
+			delete(spooled, e.Name)
 			if keep {
 				names = append(names, e.Name)
 			}
@@ -143,6 +145,20 @@ func (f *FS) stream(rel string, st *dirStream, first chan<- error) {
 			return false
 		}
 	})
+	if extra := spooledEntries(spooled); err == nil && !stopped && len(extra) > 0 {
+		for _, e := range extra {
+			names = append(names, e.Name)
+		}
+		if !started {
+			started = true
+			first <- nil
+		}
+		select {
+		case st.batches <- extra:
+		case <-st.stop:
+			stopped = true
+		}
+	}
 	if err == nil && keep && !stopped {
 		f.changed.Keep(tok, func() { f.listings.Put(rel, newListing(names)) }, rel)
 	}

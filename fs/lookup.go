@@ -30,6 +30,10 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 
 func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
+	if a, ok := n.fs.wb.attr(rel); ok {
+		n.fs.result("lookup (journal)", rel, nil, nil)
+		return n.newChild(ctx, name, a, false, out), 0
+	}
 	if n.fs.knownAbsent(rel) || (n.relisted(ctx, rel) && n.fs.knownAbsent(rel)) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}

@@ -31,6 +31,16 @@ func openFlags(kernel uint32) int {
 func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	rel := n.rel()
 	fl := openFlags(flags)
+	for try := 0; try < 3; try++ {
+		wf := n.fs.wb.get(rel)
+		if wf == nil {
+			break
+		}
+		if h, errno := n.openSpooled(ctx, wf, fl); h != nil || errno != 0 {
+			return h, fuse.FOPEN_KEEP_CACHE, errno
+		}
+		n.fs.wb.wait(ctx, at(rel)) // uploading: a writer opens it once that has ended
+	}
 	if fl&os.O_TRUNC != 0 {
 		n.fs.forget(rel)
 		n.fs.truncated(rel, 0)
@@ -253,6 +263,9 @@ func (f *FS) askAttr(ctx context.Context, rel string) freshAttr {
 // other costs the open and then a chmod and an fstat together.
 func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	fl := openFlags(flags) | os.O_CREATE
+	if n.fs.wb.room() {
+		return n.createSpooled(ctx, name, fl, goMode(mode), out)
+	}
 	if fl&os.O_EXCL != 0 && fl&(os.O_WRONLY|os.O_RDWR) == os.O_WRONLY && fl&os.O_APPEND == 0 {
 		return n.createNew(ctx, name, fl, goMode(mode), out)
 	}

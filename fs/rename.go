@@ -28,7 +28,16 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	if strings.HasPrefix(to, from+"/") {
 		return n.fs.result("rename", from, syscall.EINVAL, nil)
 	}
+	np := newParent.EmbeddedInode().Operations().(*Node)
+	if wf := n.fs.wb.get(from); wf != nil {
+		if errno, ok := n.renameSpooled(from, to, wf, np, name, newName, flags); ok {
+			return errno
+		}
+	}
 	if flags&renameNoReplace != 0 {
+		if _, ok := n.fs.wb.attr(to); ok {
+			return n.fs.result("rename", from, syscall.EEXIST, nil)
+		}
 		if _, err := n.fs.remote.Lstat(ctx, to); err == nil {
 			return n.fs.result("rename", from, syscall.EEXIST, nil)
 		}
@@ -38,6 +47,10 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	// Held-back changes go by path: to the file at its old name first.
 	n.fs.settleWhere(under(from))
 	n.fs.settleWhere(under(to))
+	// Ours waiting in the journal land before the rename moves them,
+	// or replaces them.
+	n.fs.wb.wait(ctx, under(from))
+	n.fs.wb.wait(ctx, under(to))
 	n.fs.openLaterWhere(ctx, under(from))
 	n.fs.openLaterWhere(ctx, under(to))
 	err := n.fs.remote.Rename(ctx, from, to)
@@ -52,6 +65,7 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	n.fs.settled(from, err, false)
 	n.fs.settled(to, err, true)
 	if err == nil {
+		n.fs.wb.renamed(from, to)
 		n.fs.moved(n, name, newParent.EmbeddedInode().Operations().(*Node), newName)
 		if counted {
 			n.fs.links.Put(to, k)

@@ -44,6 +44,9 @@ type Options struct {
 
 	// Ownership as shown to the kernel: see owner.go.
 	Owner Owner
+
+	// Writeback, when set, is the journal of write-back (writeback.go).
+	Writeback *Writeback
 }
 
 // Caches are the timeouts of what is learned from the server, each as
@@ -103,6 +106,8 @@ type FS struct {
 
 	laterMu sync.Mutex               // guards later
 	later   map[*fileHandle]struct{} // handles opened without asking, their remote handle maybe not yet open (open.go)
+
+	wb *writeback // nil: no journal
 
 	root *Node
 	ids  identities // inode numbers of the live nodes (identity.go)
@@ -257,7 +262,28 @@ func newFS(rc *remote.Client, opts Options) *FS {
 	// A listing made ahead of a walk holds its entries' attributes: a
 	// change to one drops it, atomically with recording the change.
 	f.changed.Dropped = func(rel string) { f.prefetched.Delete(parentOf(rel)) }
+	if opts.Writeback != nil {
+		f.wb = newWriteback(f, *opts.Writeback)
+	}
 	return f
+}
+
+// FS is the state of the mount n is the root of.
+func (n *Node) FS() *FS { return n.fs }
+
+// LoadJournal takes the files left in the write-back journal by an
+// earlier mount, shows them in the mount and starts uploading them, and
+// starts the uploads of files to come; it returns how many it found.
+func (f *FS) LoadJournal() (int, error) {
+	if f.wb == nil {
+		return 0, nil
+	}
+	k, err := f.wb.load()
+	if err != nil {
+		return 0, err
+	}
+	f.wb.start()
+	return k, nil
 }
 
 // rel is the node's path relative to the served directory.

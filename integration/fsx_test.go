@@ -52,6 +52,12 @@ func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
 // fsx runs ops random operations on path in the mount, each checked
 // against the model, and then the server's copy at served against it too.
 func fsx(path, served string, seed int64, ops int) (summary string, err error) {
+	return fsxThen(path, served, seed, ops, nil)
+}
+
+// fsxThen is fsx, with settle run after the last close and before the
+// server's copy is read (a write-back mount's sync).
+func fsxThen(path, served string, seed int64, ops int, settle func() error) (summary string, err error) {
 	rng := rand.New(rand.NewSource(seed))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0644)
 	if err != nil {
@@ -159,6 +165,11 @@ func fsx(path, served string, seed int64, ops int) (summary string, err error) {
 	f = nil
 	if err != nil {
 		return "", fmt.Errorf("final close: %v", err)
+	}
+	if settle != nil {
+		if err := settle(); err != nil {
+			return "", err
+		}
 	}
 	server, err := os.ReadFile(served)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,23 @@ type Client struct {
 	// directory above it) is not opened again under that name for a
 	// second session (bulk.go).
 	names map[string]uint64
+
+	calls, reconnects atomic.Int64 // for Stats
+}
+
+// Stats are counters of the client's life, for `sftpmount status`.
+type Stats struct {
+	Calls      int64 // remote calls made (each retry counted)
+	Reconnects int64 // sessions dialed after the first
+	Connected  bool  // the current session is alive
+}
+
+// Stats reports the client's counters now.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	up := c.cur != nil && !c.cur.isDead()
+	c.mu.Unlock()
+	return Stats{Calls: c.calls.Load(), Reconnects: c.reconnects.Load(), Connected: up}
 }
 
 // moving notes that abs is about to be renamed, replaced or removed.
@@ -203,6 +221,7 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		c.mu.Lock()
 		c.dialing = nil
 		if err == nil {
+			c.reconnects.Add(1)
 			c.cur = s
 			c.startBulk(s)
 			c.startWire(s)
@@ -340,6 +359,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // callOnce runs fn on the current session, which it returns (nil if
 // there was none to run on).
 func (c *Client) callOnce(ctx context.Context, op, rel string, fn func(*session) error) (*session, error) {
+	c.calls.Add(1)
 	s, err := c.session(ctx)
 	if err != nil {
 		return nil, &OpError{Op: op, Path: c.abs(rel), Err: err}

@@ -17,6 +17,9 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && (args[0] == "status" || args[0] == "sync") {
+		return control(args[0], args[1:])
+	}
 	o, err := parseArgs(args)
 	switch {
 	case errors.Is(err, errHelp):

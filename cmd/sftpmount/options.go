@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,11 @@ type options struct {
 	SFTPServer         string // -o sftp_server=: run this on the server instead of the sftp subsystem
 	DisableHardlink    bool   // -o disable_hardlink: link(2) fails with EPERM
 
+	Writeback      bool          // -o writeback: close returns once the file is in a local journal (fs/writeback.go)
+	WritebackDir   string        // -o writeback_dir=DIR: the journal (default: see journalDir)
+	WritebackLimit int64         // -o writeback_limit=BYTES: past it new files go straight to the server
+	WritebackDelay time.Duration // -o writeback_delay=SECONDS: a file's upload begins this long after its last close
+
 	Foreground bool // -f
 	Debug      bool // -d, -o debug (implies -f, as in sshfs)
 
@@ -66,6 +72,7 @@ func defaultOptions() options {
 		MaxConns:        defaultMaxConns,
 		ContainSymlinks: true,
 		Reconnect:       true,
+		WritebackLimit:  1 << 30,
 	}
 }
 
@@ -249,6 +256,28 @@ func (o *options) setOption(opt string) error {
 			return err
 		}
 		o.SFTPServer = value
+	case "writeback":
+		return flag(&o.Writeback)
+	case "writeback_dir":
+		if err := needValue(); err != nil {
+			return err
+		}
+		if !filepath.IsAbs(value) {
+			abs, err := filepath.Abs(value)
+			if err != nil {
+				return fmt.Errorf("option writeback_dir=%s: %v", value, err)
+			}
+			value = abs
+		}
+		o.WritebackDir = value
+	case "writeback_delay":
+		return seconds(&o.WritebackDelay, 0)
+	case "writeback_limit":
+		n, err := parseSize(value)
+		if !hasValue || err != nil || n < 1 {
+			return fmt.Errorf("option writeback_limit=%s: want a size in bytes, such as 500M or 2G", value)
+		}
+		o.WritebackLimit = n
 	case "debug", "sshfs_debug":
 		return flag(&o.Debug)
 	default:
@@ -262,4 +291,19 @@ func (o *options) setOption(opt string) error {
 		return fmt.Errorf("unknown option %q (see sftpmount --help)", opt)
 	}
 	return nil
+}
+
+// parseSize reads a size in bytes, with an optional K, M, G or T suffix
+// (powers of 1024).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	if i := strings.IndexAny(strings.ToUpper(s), "KMGT"); i >= 0 && i == len(s)-1 {
+		mult = int64(1) << (10 * (strings.IndexByte("KMGT", strings.ToUpper(s)[i]) + 1))
+		s = s[:i]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
 }

@@ -85,7 +85,25 @@ func serve(o options, st *startup) error {
 		fsOpts.Owner.RemoteUID, fsOpts.Owner.RemoteGID = rc.LoginOwner()
 		fsOpts.Owner.LocalUID, fsOpts.Owner.LocalGID = uint32(os.Getuid()), uint32(os.Getgid())
 	}
+	say := laterNotices(o.Foreground)
+	target := fmt.Sprintf("%s@%s:%d", cfg.Target.User, cfg.Target.Host, cfg.Target.Port)
+	if fsOpts.Writeback, err = openWriteback(o, rc, target, say); err != nil {
+		st.ready(err)
+		return err
+	}
 	root := sftpfs.NewRoot(rc, fsOpts)
+	if k, err := root.FS().LoadJournal(); err != nil {
+		err = fail(ExitConfig, fmt.Sprintf("write-back journal: %v", err))
+		st.ready(err)
+		return err
+	} else if k > 0 {
+		msg := fmt.Sprintf("%d files left in the journal %s by an earlier mount are being uploaded", k, fsOpts.Writeback.Journal.Dir())
+		if st.notice != nil {
+			st.notice(msg)
+		} else {
+			say(msg)
+		}
+	}
 	mo := fuse.MountOptions{
 		FsName:     o.FsName,
 		Name:       "sftpmount",
@@ -126,6 +144,12 @@ func serve(o options, st *startup) error {
 		st.ready(err)
 		return err
 	}
+	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc)
+	if err != nil {
+		say(fmt.Sprintf("sftpmount status and sync will not answer: %v", err))
+		stopControl = func() {}
+	}
+	defer stopControl()
 	st.ready(nil)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -143,7 +167,7 @@ func serve(o options, st *startup) error {
 		}
 		unmount(server, o.Mountpoint)
 	}
-	return nil
+	return drain(root.FS(), max(2*time.Minute, 4*o.Timeout), say)
 }
 
 // unmount detaches the mount. A busy mount (a shell sitting in it) cannot

@@ -1,0 +1,191 @@
+package cache
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Journal is the on-disk record of write-back (-o writeback): files whose
+// close(2) has returned but whose bytes are not yet on the server. Each
+// file is two entries in one directory: ID.data, its bytes, and ID.meta,
+// what it is (JournalEntry, JSON). A meta file is written whole beside
+// and renamed into place after the data was synced, and the directory is
+// synced after: a crash leaves either the old record or the new one, never
+// half of one, and a .data without a .meta is a file whose close never
+// returned. One mount at a time holds a journal (a lock file, flock).
+type Journal struct {
+	dir  string
+	lock *os.File
+}
+
+// JournalEntry is one file waiting to be uploaded. Times are Unix
+// nanoseconds.
+type JournalEntry struct {
+	ID   string `json:"id"`
+	Path string `json:"path"` // relative to the mount's root
+	// What the server had at Path when the file was begun here: an
+	// upload that finds something else there keeps its bytes beside.
+	BaseExists bool  `json:"base_exists"`
+	BaseSize   int64 `json:"base_size,omitempty"`
+	BaseMtime  int64 `json:"base_mtime,omitempty"`
+
+	Mode  uint32  `json:"mode"` // permission bits
+	UID   *uint32 `json:"uid,omitempty"`
+	GID   *uint32 `json:"gid,omitempty"`
+	Atime int64   `json:"atime"`
+	Mtime int64   `json:"mtime"`
+	Size  int64   `json:"size"`
+	Made  int64   `json:"made"` // when its first close returned
+}
+
+// ErrJournalBusy is OpenJournal's error when another process holds it.
+var ErrJournalBusy = errors.New("in use by another sftpmount")
+
+// OpenJournal opens (making it if need be, 0700) and locks the journal
+// at dir.
+func OpenJournal(dir string) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("journal %s: %w", dir, ErrJournalBusy)
+		}
+		return nil, err
+	}
+	return &Journal{dir: dir, lock: lock}, nil
+}
+
+// Dir is where the journal is.
+func (j *Journal) Dir() string { return j.dir }
+
+// Close unlocks the journal.
+func (j *Journal) Close() error { return j.lock.Close() }
+
+// Entries are the files the journal holds, oldest first. A .data with no
+// .meta (a close that never returned) is removed; a .meta that cannot be
+// read is an error, for it is a file acknowledged to its writer.
+func (j *Journal) Entries() ([]JournalEntry, error) {
+	names, err := os.ReadDir(j.dir)
+	if err != nil {
+		return nil, err
+	}
+	metas := map[string]bool{}
+	for _, d := range names {
+		if id, ok := strings.CutSuffix(d.Name(), ".meta"); ok {
+			metas[id] = true
+		}
+	}
+	var out []JournalEntry
+	for _, d := range names {
+		name := d.Name()
+		switch {
+		case strings.HasSuffix(name, ".data"):
+			if !metas[strings.TrimSuffix(name, ".data")] {
+				os.Remove(filepath.Join(j.dir, name))
+			}
+		case strings.HasSuffix(name, ".meta.new"):
+			os.Remove(filepath.Join(j.dir, name))
+		case strings.HasSuffix(name, ".meta"):
+			b, err := os.ReadFile(filepath.Join(j.dir, name))
+			if err != nil {
+				return nil, err
+			}
+			var e JournalEntry
+			if err := json.Unmarshal(b, &e); err != nil {
+				return nil, fmt.Errorf("journal %s: %s: %v", j.dir, name, err)
+			}
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Made < out[b].Made })
+	return out, nil
+}
+
+// NewData makes a new entry's data file, empty, and gives its ID.
+func (j *Journal) NewData() (string, *os.File, error) {
+	var b [8]byte
+	rand.Read(b[:])
+	id := fmt.Sprintf("%d-%s", time.Now().UnixNano(), hex.EncodeToString(b[:]))
+	f, err := os.OpenFile(j.DataPath(id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	return id, f, err
+}
+
+// DataPath is where entry id's bytes are.
+func (j *Journal) DataPath(id string) string { return filepath.Join(j.dir, id+".data") }
+
+func (j *Journal) metaPath(id string) string { return filepath.Join(j.dir, id+".meta") }
+
+// Commit makes e durable: data (e's bytes, when given) is synced first,
+// then e's record replaces the one before it, and the directory is
+// synced. Once it returns, a crash loses nothing of e.
+func (j *Journal) Commit(e JournalEntry, data *os.File) error {
+	if data != nil {
+		if err := data.Sync(); err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	tmp := j.metaPath(e.ID) + ".new"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, j.metaPath(e.ID))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return j.syncDir()
+}
+
+// Remove drops entry id once its file is on the server: the record
+// first, so that a crash between the two leaves no entry to upload again.
+func (j *Journal) Remove(id string) error {
+	err := os.Remove(j.metaPath(id))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := j.syncDir(); err != nil {
+		return err
+	}
+	if err := os.Remove(j.DataPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (j *Journal) syncDir() error {
+	d, err := os.Open(j.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

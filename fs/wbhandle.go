@@ -1,0 +1,317 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// spoolHandle is an open(2) of a file waiting in the write-back journal
+// (writeback.go): reads and writes go to its data there.
+type spoolHandle struct {
+	node     *Node
+	w        *writeback
+	wf       *wbFile
+	writable bool
+	append   bool
+}
+
+var (
+	_ fusefs.FileReader    = (*spoolHandle)(nil)
+	_ fusefs.FileWriter    = (*spoolHandle)(nil)
+	_ fusefs.FileFlusher   = (*spoolHandle)(nil)
+	_ fusefs.FileFsyncer   = (*spoolHandle)(nil)
+	_ fusefs.FileReleaser  = (*spoolHandle)(nil)
+	_ fusefs.FileGetattrer = (*spoolHandle)(nil)
+)
+
+func (h *spoolHandle) rel() string {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	return h.wf.e.Path
+}
+
+// createSpooled makes a new file in the journal: no round trip. The
+// kernel sends CREATE only for a name it holds as absent; should another
+// client have made it meanwhile, the upload keeps both (writeback.go).
+func (n *Node) createSpooled(ctx context.Context, name string, fl int, perm os.FileMode, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	rel := n.child(name)
+	if n.fs.nameTooLong(rel) {
+		return nil, nil, 0, n.fs.result("create", rel, syscall.ENAMETOOLONG, nil)
+	}
+	if strings.HasPrefix(name, wbTempPrefix) {
+		return nil, nil, 0, n.fs.result("create", rel, syscall.EPERM, nil)
+	}
+	wf, err := n.fs.wb.create(rel, perm)
+	if err != nil {
+		return nil, nil, 0, n.fs.result("create (journal)", rel, err, nil)
+	}
+	n.fs.forget(rel)
+	n.fs.added(rel)
+	a, _ := n.fs.wb.attr(rel)
+	n.fs.result("create (journal)", rel, nil, nil)
+	ch := n.newChild(ctx, name, a, true, out)
+	h := &spoolHandle{node: ch.Operations().(*Node), w: n.fs.wb, wf: wf, writable: true, append: fl&os.O_APPEND != 0}
+	n.fs.wb.open(wf, true)
+	return ch, h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// openSpooled opens a file waiting in the journal. nil: its upload has
+// begun or ended, and a writer must go to the server once it has ended.
+func (n *Node) openSpooled(ctx context.Context, wf *wbFile, fl int) (fusefs.FileHandle, syscall.Errno) {
+	w := n.fs.wb
+	writable := fl&(os.O_WRONLY|os.O_RDWR) != 0
+	if !w.open(wf, writable) {
+		return nil, 0
+	}
+	h := &spoolHandle{node: n, w: w, wf: wf, writable: writable, append: fl&os.O_APPEND != 0}
+	if fl&os.O_TRUNC != 0 {
+		if errno := h.truncate(0); errno != 0 {
+			w.release(wf, writable)
+			return nil, errno
+		}
+	}
+	n.fs.result("open (journal)", h.rel(), nil, nil)
+	return h, 0
+}
+
+func (h *spoolHandle) truncate(size uint64) syscall.Errno {
+	ok, err := h.w.change(h.wf, func(e *cache.JournalEntry) error {
+		return h.wf.data.Truncate(int64(size))
+	})
+	if !ok {
+		return syscall.EBUSY // not reached: a writable handle keeps the upload from starting
+	}
+	if err != nil {
+		return h.node.fs.result("truncate (journal)", h.rel(), err, nil)
+	}
+	h.w.wrote(h.wf, int64(size))
+	h.node.dropPages()
+	return 0
+}
+
+func (h *spoolHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := h.wf.data.ReadAt(dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, h.node.fs.result("read (journal)", h.rel(), err, nil)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *spoolHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if h.append {
+		fi, err := h.wf.data.Stat()
+		if err != nil {
+			return 0, h.node.fs.result("write (journal)", h.rel(), err, nil)
+		}
+		off = fi.Size()
+	}
+	n, err := h.wf.data.WriteAt(data, off)
+	if n > 0 {
+		h.w.wrote(h.wf, off+int64(n))
+	}
+	if err != nil {
+		return uint32(n), h.node.fs.result("write (journal)", h.rel(), err, nil)
+	}
+	return uint32(n), 0
+}
+
+// Flush (close) returns once the file's bytes and attributes are synced
+// in the journal.
+func (h *spoolHandle) Flush(ctx context.Context) syscall.Errno {
+	if !h.writable {
+		return 0
+	}
+	return h.node.fs.result("flush (journal)", h.rel(), h.w.commit(h.wf), nil)
+}
+
+// Fsync waits for the file's upload, as fsync(2) on a local disk waits
+// for the disk.
+func (h *spoolHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	rel := h.rel()
+	if err := h.w.commit(h.wf); err != nil {
+		return h.node.fs.result("fsync (journal)", rel, err, nil)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*h.node.fs.waitLimit())
+	defer cancel()
+	return h.node.fs.result("fsync (upload)", rel, h.w.settle(ctx, h.wf), nil)
+}
+
+func (h *spoolHandle) Release(ctx context.Context) syscall.Errno {
+	if h.writable {
+		h.w.commit(h.wf) // Flush has reported its error
+	}
+	h.w.release(h.wf, h.writable)
+	return h.node.fs.result("release (journal)", h.rel(), nil, nil)
+}
+
+func (h *spoolHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	return h.node.Getattr(ctx, nil, out)
+}
+
+// spooledAttr answers getattr for a file waiting in the journal.
+func (n *Node) spooledAttr(rel string, out *fuse.AttrOut) (syscall.Errno, bool) {
+	a, ok := n.fs.wb.attr(rel)
+	if !ok {
+		return 0, false
+	}
+	errno := n.fs.fillAttrOut(rel, a, out)
+	n.showLinks(&out.Attr)
+	return errno, true
+}
+
+// setSpooled applies a setattr to a file waiting in the journal, whose
+// upload has not begun; false: it has, and the caller waits for it and
+// goes to the server.
+func (n *Node) setSpooled(ctx context.Context, wf *wbFile, in *fuse.SetAttrIn, out *fuse.AttrOut) (syscall.Errno, bool) {
+	rel := n.rel()
+	var uid, gid uint32
+	uok, gok := false, false
+	if u, ok := in.GetUID(); ok {
+		uid, uok = u, true
+	}
+	if g, ok := in.GetGID(); ok {
+		gid, gok = g, true
+	}
+	if uok || gok {
+		var errno syscall.Errno
+		if uid, gid, errno = n.fs.opts.Owner.toRemote(uid, gid, uok, gok); errno != 0 {
+			return n.fs.result("chown", rel, errno, nil), true
+		}
+	}
+	ok, err := n.fs.wb.change(wf, func(e *cache.JournalEntry) error {
+		if size, ok := in.GetSize(); ok {
+			if err := wf.data.Truncate(int64(size)); err != nil {
+				return err
+			}
+			e.Mtime = time.Now().UnixNano()
+		}
+		if mode, ok := in.GetMode(); ok {
+			e.Mode = mode & 07777
+		}
+		if uok {
+			e.UID = &uid
+		}
+		if gok {
+			e.GID = &gid
+		}
+		now := time.Now().UnixNano()
+		if t, ok := in.GetMTime(); ok {
+			e.Mtime = t.UnixNano()
+			if in.Valid&fuse.FATTR_MTIME_NOW != 0 {
+				e.Mtime = now
+			}
+		}
+		if t, ok := in.GetATime(); ok {
+			e.Atime = t.UnixNano()
+			if in.Valid&fuse.FATTR_ATIME_NOW != 0 {
+				e.Atime = now
+			}
+		}
+		return nil
+	})
+	if !ok {
+		return 0, false
+	}
+	if err != nil {
+		return n.fs.result("setattr (journal)", rel, err, nil), true
+	}
+	if _, ok := in.GetSize(); ok {
+		n.dropPages()
+		n.fs.wb.wrote(wf, 0)
+	}
+	if err := n.fs.wb.commit(wf); err != nil {
+		return n.fs.result("setattr (journal)", rel, err, nil), true
+	}
+	errno, _ := n.spooledAttr(rel, out)
+	return n.fs.result("setattr (journal)", rel, errOf(errno), nil), true
+}
+
+// unlinkSpooled removes a file waiting in the journal whose upload has
+// not begun: nothing of it is on the server. false: it has begun.
+func (n *Node) unlinkSpooled(name string, wf *wbFile) bool {
+	if !n.fs.wb.drop(wf) {
+		return false
+	}
+	rel := n.child(name)
+	n.fs.forget(rel)
+	n.fs.removed(rel)
+	n.dropName(name)
+	n.fs.result("unlink (journal)", rel, nil, nil)
+	return true
+}
+
+// renameSpooled renames a file waiting in the journal, made here and not
+// yet uploading, in the journal alone. false: the caller waits for its
+// upload and renames on the server.
+func (n *Node) renameSpooled(from, to string, wf *wbFile, newParent *Node, name, newName string, flags uint32) (syscall.Errno, bool) {
+	if flags&^renameNoReplace != 0 {
+		return 0, false
+	}
+	noReplace := flags&renameNoReplace != 0
+	if a, ok := n.fs.attrs.Get(to); ok && a.Mode.IsDir() {
+		return 0, false // EISDIR from the server
+	}
+	if n.fs.wb.get(to) != nil {
+		if noReplace {
+			return n.fs.result("rename", from, syscall.EEXIST, nil), true
+		}
+	} else if !n.fs.knownAbsent(to) {
+		// Something may be at to on the server; the upload would
+		// replace it, as rename(2) does, but the server must say if it
+		// can be replaced: renamed there, after the upload.
+		if _, err := n.fs.remote.Lstat(context.Background(), to); err == nil {
+			if noReplace {
+				return n.fs.result("rename", from, syscall.EEXIST, nil), true
+			}
+			return 0, false
+		}
+	}
+	if !n.fs.wb.move(wf, to) {
+		return 0, false
+	}
+	n.fs.forget(from)
+	n.fs.forget(to)
+	n.fs.removed(from)
+	n.fs.added(to)
+	n.fs.moved(n, name, newParent, newName)
+	return n.fs.result("rename (journal)", from+" -> "+to, nil, nil), true
+}
+
+// isTemp reports whether name is an upload's temporary name.
+func isTemp(name string) bool { return strings.HasPrefix(path.Base(name), wbTempPrefix) }
+
+// spooledEntries lists the files in the journal given by in(), by name.
+func spooledEntries(m map[string]remote.Attr) []remote.DirEntry {
+	out := make([]remote.DirEntry, 0, len(m))
+	for name, a := range m {
+		out = append(out, remote.DirEntry{Name: name, Attr: a})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// withSpooled adds to entries, a listing of dir from the server, the
+// files of ours in the journal that it lacks.
+func (f *FS) withSpooled(dir string, entries []remote.DirEntry) []remote.DirEntry {
+	m := f.wb.in(dir)
+	if m == nil {
+		return entries
+	}
+	for _, e := range entries {
+		delete(m, e.Name)
+	}
+	return append(entries, spooledEntries(m)...)
+}

@@ -1,0 +1,960 @@
+package fs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// Write-back (-o writeback): a file made through the mount is written
+// into a local journal (cache.Journal), and close(2) returns once its
+// bytes and attributes are synced there, with no round trip at all: the
+// create is answered here too. Uploads run in the background, many at
+// once. Each goes to a temporary name beside the file (wbTempPrefix),
+// which is renamed over the file's name once its bytes, mode and times
+// are there: other clients see the whole file or nothing, and a crash
+// half-way leaves only the temporary name, which the next upload replaces.
+//
+// While a file waits, this mount answers for it from the journal:
+// lookups, stat, listings, reads, more writes, chmod, utimes and
+// truncate. What must reach the server in order waits for the upload
+// first: a rename of a file whose upload has begun, a rename or rmdir of
+// a directory above waiting files, a hard link to one, fsync. A rename
+// or unlink of a file not yet begun is done in the journal alone.
+//
+// An upload that finds something else at the name than what was there
+// when the file was begun (another client made or changed it) does not
+// replace it: the file goes to name.sftpmount-conflict-TIME beside it,
+// and a line on stderr says so.
+//
+// An upload that fails is retried: at once after a lost connection (the
+// client reconnects), and, for an error the server gave (no space, no
+// permission), at `sftpmount sync`, at unmount, and at the next mount.
+// Unmount waits for the queue and names every file not uploaded, which
+// stays in the journal; the next mount of the same remote directory
+// uploads it, with or without -o writeback.
+//
+// Only files made new are written back; writes to files that exist on
+// the server go to it as without -o writeback.
+
+// wbTempPrefix begins the temporary names of uploads; listings pass them over.
+const wbTempPrefix = ".sftpmount-wb-"
+
+// wbWorkers is how many uploads run at once.
+const wbWorkers = 32
+
+// Writeback configures write-back; see Options.Writeback.
+type Writeback struct {
+	Journal *cache.Journal
+	// New files go to the journal. False: the journal's files (left by
+	// an earlier mount) are uploaded, and nothing new is added.
+	On    bool
+	Limit int64 // bytes the journal may hold before new files go straight to the server
+	// Delay is how long after its last close a file waits before its
+	// upload begins (-o writeback_delay): a lock file renamed, a
+	// temporary file removed within it costs the server nothing.
+	Delay time.Duration
+	// Notice prints one line on stderr (conflicts, failures).
+	Notice func(string)
+}
+
+type wbState int
+
+const (
+	wbQueued wbState = iota
+	wbUploading
+	wbFailed // the server refused; retried at sync, unmount, next mount
+	wbDone   // uploaded, dropped or replaced
+)
+
+// wbFile is one file in the journal.
+type wbFile struct {
+	e       cache.JournalEntry // guarded by writeback.mu
+	data    *os.File
+	handles int         // handles open on data; closed once none is and the file is done
+	shown   remote.Attr // what the mount shows of it (uid, gid predicted)
+	writers int         // writable handles open: no upload until 0, unless forced
+	forced  bool        // upload now, writers or not (fsync, a rename above it)
+	after   time.Time   // not uploaded before (Writeback.Delay after its last close), unless forced
+	dirty   bool        // changed since the journal's record was made
+	state   wbState
+	err     error
+	tries   int
+	done    chan struct{} // closed when the state becomes wbDone or wbFailed
+}
+
+type writeback struct {
+	f     *FS
+	cfg   Writeback
+	token string
+	mu    sync.Mutex
+	cond  *sync.Cond
+	files map[string]*wbFile // by path; wbDone ones are not here
+	queue []*wbFile
+	bytes int64
+	// Times set on a directory while files of ours in it wait: set
+	// again once the last of them is uploaded, whose rename into the
+	// directory changes its mtime (tar sets a directory's times after
+	// its files). Not in the journal: a crash loses them.
+	dirTimes map[string]remote.Attr
+	active   int // uploads running
+
+	uploaded, uploadedBytes, conflicted atomic.Int64
+}
+
+func newWriteback(f *FS, cfg Writeback) *writeback {
+	w := &writeback{f: f, cfg: cfg, files: map[string]*wbFile{}}
+	w.cond = sync.NewCond(&w.mu)
+	w.token = fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)
+	if cfg.Notice == nil {
+		w.cfg.Notice = func(string) {}
+	}
+	return w
+}
+
+// load takes the journal's files, left by an earlier mount, into the
+// queue: shown by the mount at once, uploaded in the background.
+func (w *writeback) load() (int, error) {
+	entries, err := w.cfg.Journal.Entries()
+	if err != nil {
+		return 0, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range entries {
+		d, err := os.OpenFile(w.cfg.Journal.DataPath(e.ID), os.O_RDWR, 0)
+		if err != nil {
+			return 0, fmt.Errorf("journal %s: %v", w.cfg.Journal.Dir(), err)
+		}
+		// Bytes past the record's size were never acknowledged.
+		d.Truncate(e.Size)
+		wf := &wbFile{e: e, data: d, done: make(chan struct{})}
+		wf.shown = w.attrOf(wf)
+		if old := w.files[e.Path]; old != nil {
+			// Two records for one name (a crash between a rename in the
+			// journal and its record): the newer one wins.
+			w.dropLocked(old)
+		}
+		w.files[e.Path] = wf
+		w.queue = append(w.queue, wf)
+		w.bytes += e.Size
+	}
+	w.cond.Broadcast()
+	return len(entries), nil
+}
+
+func (w *writeback) start() {
+	for i := 0; i < wbWorkers; i++ {
+		go w.worker()
+	}
+}
+
+// attrOf is what the mount shows of wf: its journal record, and the
+// owner the server gives new files.
+func (w *writeback) attrOf(wf *wbFile) remote.Attr {
+	a := wf.shown
+	if a.Mode == 0 {
+		a.UID, a.GID = w.f.remote.LoginOwner()
+		if p, ok := w.f.newFiles.Get(parentOf(wf.e.Path)); ok {
+			a.UID, a.GID = p.UID, p.GID
+		}
+	}
+	if wf.e.UID != nil {
+		a.UID = *wf.e.UID
+	}
+	if wf.e.GID != nil {
+		a.GID = *wf.e.GID
+	}
+	a.Mode = os.FileMode(wf.e.Mode).Perm() | goMode(wf.e.Mode)&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)
+	a.Size = uint64(wf.e.Size)
+	a.Atime, a.Mtime = time.Unix(0, wf.e.Atime), time.Unix(0, wf.e.Mtime)
+	return a
+}
+
+// get is the journal's file at rel, if one waits there.
+func (w *writeback) get(rel string) *wbFile {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.files[rel]
+}
+
+// attr is what the mount shows at rel when a file waits there.
+func (w *writeback) attr(rel string) (remote.Attr, bool) {
+	if w == nil {
+		return remote.Attr{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wf := w.files[rel]
+	if wf == nil {
+		return remote.Attr{}, false
+	}
+	return wf.shown, true
+}
+
+// in is the names of the files waiting in dir, with what they show.
+func (w *writeback) in(dir string) map[string]remote.Attr {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out map[string]remote.Attr
+	for p, wf := range w.files {
+		if parentOf(p) == dir {
+			if out == nil {
+				out = map[string]remote.Attr{}
+			}
+			out[path.Base(p)] = wf.shown
+		}
+	}
+	return out
+}
+
+// room reports whether a new file may go to the journal: write-back on,
+// and the journal under its limit.
+func (w *writeback) room() bool {
+	if w == nil || !w.cfg.On {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cfg.Limit <= 0 || w.bytes < w.cfg.Limit
+}
+
+// create begins a new file at rel in the journal, with mode perm.
+func (w *writeback) create(rel string, perm os.FileMode) (*wbFile, error) {
+	id, d, err := w.cfg.Journal.NewData()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UnixNano()
+	wf := &wbFile{
+		e:     cache.JournalEntry{ID: id, Path: rel, Mode: sysMode(perm) &^ syscall.S_IFMT, Atime: now, Mtime: now, Made: now},
+		data:  d,
+		dirty: true,
+		done:  make(chan struct{}),
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wf.shown = w.attrOf(wf)
+	if old := w.files[rel]; old != nil {
+		w.dropLocked(old) // the kernel had it looked up as absent: gone meanwhile
+	}
+	w.files[rel] = wf
+	return wf, nil
+}
+
+// change applies fn to wf's record, if wf still waits and has not begun
+// uploading; the record is then written again (not synced: close and
+// fsync do that). false: wf is uploading or gone, and the caller goes to
+// the server once wait has returned.
+func (w *writeback) change(wf *wbFile, fn func(e *cache.JournalEntry) error) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wf.state != wbQueued && wf.state != wbFailed || w.files[wf.e.Path] != wf {
+		return false, nil
+	}
+	if err := fn(&wf.e); err != nil {
+		return true, err
+	}
+	if wf.state == wbFailed {
+		wf.state, wf.err = wbQueued, nil
+		wf.done = make(chan struct{})
+		w.queue = append(w.queue, wf)
+	}
+	wf.dirty = true
+	wf.shown = w.attrOf(wf)
+	w.cond.Broadcast()
+	return true, nil
+}
+
+// commit makes wf's bytes and record durable in the journal (close,
+// fsync).
+func (w *writeback) commit(wf *wbFile) error {
+	w.mu.Lock()
+	if !wf.dirty {
+		w.mu.Unlock()
+		return nil
+	}
+	fi, err := wf.data.Stat()
+	if err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	w.bytes += fi.Size() - wf.e.Size
+	wf.e.Size = fi.Size()
+	wf.after = time.Now().Add(w.cfg.Delay)
+	wf.shown = w.attrOf(wf)
+	e := wf.e
+	wf.dirty = false
+	w.mu.Unlock()
+	if err := w.cfg.Journal.Commit(e, wf.data); err != nil {
+		w.mu.Lock()
+		wf.dirty = true
+		w.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// open and release count wf's handles, and its writable ones: an
+// upload waits for none of those. open fails once wf is done.
+func (w *writeback) open(wf *wbFile, writable bool) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wf.data == nil || writable && (wf.state == wbUploading || wf.state == wbDone) {
+		return false
+	}
+	wf.handles++
+	if writable {
+		wf.writers++
+	}
+	return true
+}
+
+func (w *writeback) release(wf *wbFile, writable bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wf.handles--
+	w.closeDataLocked(wf)
+	if writable {
+		wf.writers--
+	}
+	if wf.writers == 0 && wf.state == wbQueued && w.files[wf.e.Path] == wf {
+		w.enqueueLocked(wf)
+	}
+}
+
+func (w *writeback) enqueueLocked(wf *wbFile) {
+	// Always woken: a file queued before may have just become ready.
+	defer w.cond.Broadcast()
+	if d := time.Until(wf.after); d > 0 && !wf.forced {
+		time.AfterFunc(d, func() {
+			w.mu.Lock()
+			w.cond.Broadcast()
+			w.mu.Unlock()
+		})
+	}
+	for _, q := range w.queue {
+		if q == wf {
+			return
+		}
+	}
+	w.queue = append(w.queue, wf)
+}
+
+// wrote notes that wf's bytes changed (a write or truncate of its data).
+func (w *writeback) wrote(wf *wbFile, end int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wf.dirty = true
+	wf.e.Mtime = time.Now().UnixNano()
+	if fi, err := wf.data.Stat(); err == nil {
+		wf.shown.Size = uint64(fi.Size())
+	}
+	wf.shown.Mtime = time.Unix(0, wf.e.Mtime)
+}
+
+// drop forgets wf, not uploaded (an unlink before its upload began).
+// false: its upload has begun; the caller waits and goes to the server.
+func (w *writeback) drop(wf *wbFile) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wf.state == wbUploading || w.files[wf.e.Path] != wf {
+		return false
+	}
+	w.dropLocked(wf)
+	return true
+}
+
+func (w *writeback) dropLocked(wf *wbFile) {
+	delete(w.files, wf.e.Path)
+	w.bytes -= wf.e.Size
+	w.cfg.Journal.Remove(wf.e.ID) // the data stays readable through open handles
+	wf.state = wbDone
+	w.closeDataLocked(wf)
+	closeOnce(wf.done)
+}
+
+// closeDataLocked closes wf's data once it is done and no handle reads it.
+func (w *writeback) closeDataLocked(wf *wbFile) {
+	if wf.state == wbDone && wf.handles == 0 && wf.data != nil {
+		wf.data.Close()
+		wf.data = nil
+	}
+}
+
+func closeOnce(c chan struct{}) {
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
+}
+
+// move renames wf to rel in the journal alone, when its upload has not
+// begun and it was made here (nothing at its old name on the server).
+// A file waiting at rel is replaced, as rename(2) replaces it.
+func (w *writeback) move(wf *wbFile, to string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wf.state == wbUploading || wf.e.BaseExists || w.files[wf.e.Path] != wf {
+		return false
+	}
+	if old := w.files[to]; old != nil {
+		if old.state == wbUploading {
+			return false
+		}
+		w.dropLocked(old)
+	}
+	delete(w.files, wf.e.Path)
+	wf.e.Path = to
+	wf.dirty = true
+	w.files[to] = wf
+	// Written at once: a crash must not bring the old name back.
+	e := wf.e
+	if err := w.cfg.Journal.Commit(e, nil); err == nil {
+		wf.dirty = false
+	}
+	return true
+}
+
+// renamed follows a rename made on the server (after wait) with the
+// files still in the journal under from: those open for writing.
+func (w *writeback) renamed(from, to string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	var moved []*wbFile
+	for p, wf := range w.files {
+		if p == from || strings.HasPrefix(p, from+"/") {
+			moved = append(moved, wf)
+		}
+	}
+	if old := w.files[to]; old != nil && to != from {
+		w.dropLocked(old)
+	}
+	for _, wf := range moved {
+		delete(w.files, wf.e.Path)
+	}
+	for _, wf := range moved {
+		wf.e.Path = to + strings.TrimPrefix(wf.e.Path, from)
+		wf.dirty = true
+		w.files[wf.e.Path] = wf
+	}
+	w.mu.Unlock()
+	for _, wf := range moved {
+		w.commit(wf)
+	}
+}
+
+// removed drops what is left in the journal at rel once it is removed
+// on the server: a file still open for writing, whose writes now go to
+// an unlinked file, as on a local disk.
+func (w *writeback) removed(rel string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wf := w.files[rel]; wf != nil && wf.state != wbUploading {
+		w.dropLocked(wf)
+	}
+}
+
+// wait returns once the uploads of the files match accepts that are in
+// the journal now have ended: it starts those not begun, open for
+// writing or not (a file still open stays in the journal for what comes
+// next). Files whose upload failed are passed over.
+func (w *writeback) wait(ctx context.Context, match func(rel string) bool) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	var cs []chan struct{}
+	for p, wf := range w.files {
+		if match(p) && wf.state != wbFailed {
+			if wf.state == wbQueued {
+				wf.forced = true
+				w.enqueueLocked(wf)
+			}
+			cs = append(cs, wf.done)
+		}
+	}
+	w.mu.Unlock()
+	for _, c := range cs {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// setDirTimes notes times just set on directory dir, to be set again
+// once the files of ours waiting in it are uploaded.
+func (w *writeback) setDirTimes(dir string, a remote.Attr) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for p := range w.files {
+		if parentOf(p) == dir {
+			if w.dirTimes == nil {
+				w.dirTimes = map[string]remote.Attr{}
+			}
+			w.dirTimes[dir] = a
+			return
+		}
+	}
+	delete(w.dirTimes, dir)
+}
+
+// dirTimesDue takes the times to set again on dir, once no file of ours
+// waits in it.
+func (w *writeback) dirTimesDueLocked(dir string) (remote.Attr, bool) {
+	a, ok := w.dirTimes[dir]
+	if !ok {
+		return a, false
+	}
+	for p := range w.files {
+		if parentOf(p) == dir {
+			return a, false
+		}
+	}
+	delete(w.dirTimes, dir)
+	return a, true
+}
+
+// any reports whether a file match accepts is in the journal.
+func (w *writeback) any(match func(rel string) bool) bool {
+	if w == nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for p := range w.files {
+		if match(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// settle waits for the upload of wf and returns its outcome.
+func (w *writeback) settle(ctx context.Context, wf *wbFile) error {
+	w.mu.Lock()
+	if wf.state == wbFailed {
+		wf.state, wf.err = wbQueued, nil
+		wf.done = make(chan struct{})
+	}
+	if wf.state == wbQueued {
+		wf.forced = true
+		w.enqueueLocked(wf)
+	}
+	c := wf.done
+	w.mu.Unlock()
+	select {
+	case <-c:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return wf.err
+}
+
+func (w *writeback) worker() {
+	for {
+		w.mu.Lock()
+		var wf *wbFile
+		for wf == nil {
+			for i, q := range w.queue {
+				ready := q.writers == 0 && !time.Now().Before(q.after)
+				if (ready || q.forced) && q.state == wbQueued && w.files[q.e.Path] == q {
+					wf = q
+					w.queue = append(w.queue[:i:i], w.queue[i+1:]...)
+					break
+				}
+			}
+			if wf == nil {
+				w.cond.Wait()
+			}
+		}
+		wf.state, wf.forced = wbUploading, false
+		wf.tries++
+		e := wf.e
+		w.active++
+		w.mu.Unlock()
+
+		err := w.upload(wf, e)
+		w.f.result("upload", e.Path, err, nil)
+
+		w.mu.Lock()
+		w.active--
+		switch {
+		case err == nil:
+			// Done below, outside the lock.
+		case !isLost(err):
+			wf.state, wf.err = wbFailed, err
+			closeOnce(wf.done)
+		default:
+			// A lost connection: again, once the client has had time to
+			// reconnect.
+			wf.state, wf.err = wbQueued, err
+			time.AfterFunc(backoff(wf.tries), func() {
+				w.mu.Lock()
+				w.enqueueLocked(wf)
+				w.mu.Unlock()
+			})
+		}
+		w.cond.Broadcast()
+		w.mu.Unlock()
+		if err != nil && !isLost(err) {
+			w.cfg.Notice(fmt.Sprintf("upload of %s failed: %v; kept in the journal %s", "/"+e.Path, errnoText(err), w.cfg.Journal.Dir()))
+		}
+	}
+}
+
+func errnoText(err error) string {
+	if errno := errnoOf(err); errno != 0 && errno != syscall.EIO {
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+// isLost tells a lost connection (retried) from the server's answer.
+func isLost(err error) bool {
+	_, answered := statusCode(err)
+	return !answered && !errors.Is(err, errConflictGone)
+}
+
+var errConflictGone = errors.New("gone")
+
+func backoff(tries int) time.Duration {
+	d := time.Duration(tries) * 500 * time.Millisecond
+	return min(d, 10*time.Second)
+}
+
+// upload sends wf (as e says it is) to a temporary name beside it, and
+// renames that over e.Path, or beside it on a conflict.
+func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
+	f, rc := w.f, w.f.remote
+	ctx := context.Background()
+	tmp := path.Join(parentOf(e.Path), fmt.Sprintf("%s%s-%s", wbTempPrefix, w.token, e.ID[len(e.ID)-8:]))
+	type found struct {
+		a   remote.Attr
+		err error
+	}
+	there := make(chan found, 1)
+	go func() {
+		a, err := rc.Lstat(ctx, e.Path)
+		there <- found{a, err}
+	}()
+	rf, err := rc.OpenFile(ctx, tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		<-there
+		return err
+	}
+	perm := goMode(e.Mode)
+	chmod := make(chan error, 1)
+	go func() { chmod <- rc.Chmod(ctx, tmp, perm) }()
+	werr := w.send(ctx, rf, wf.data, e.Size)
+	cerr := rf.Close(ctx)
+	if err := cmp.Or(<-chmod, werr, cerr); err != nil {
+		go rc.Remove(context.Background(), tmp)
+		<-there
+		return err
+	}
+	if e.UID != nil || e.GID != nil {
+		uid, gid := rc.LoginOwner()
+		if e.UID != nil {
+			uid = *e.UID
+		}
+		if e.GID != nil {
+			gid = *e.GID
+		}
+		if err := rc.Chown(ctx, tmp, uid, gid); err != nil {
+			go rc.Remove(context.Background(), tmp)
+			<-there
+			return err
+		}
+	}
+	times := remote.Attr{Atime: time.Unix(0, e.Atime), Mtime: time.Unix(0, e.Mtime)}
+	if err := rc.Chtimes(ctx, tmp, times); err != nil {
+		go rc.Remove(context.Background(), tmp)
+		<-there
+		return err
+	}
+	t := <-there
+	if t.err != nil && !errors.Is(t.err, os.ErrNotExist) {
+		go rc.Remove(context.Background(), tmp)
+		return t.err
+	}
+	to := e.Path
+	conflict := w.conflicts(e, t.a, t.err == nil)
+	if conflict {
+		to = fmt.Sprintf("%s.sftpmount-conflict-%s", e.Path, time.Now().Format("20060102-150405"))
+	}
+	if err := rc.Rename(ctx, tmp, to); err != nil {
+		go rc.Remove(context.Background(), tmp)
+		return err
+	}
+	w.mu.Lock()
+	if wf.writers > 0 && !conflict {
+		// Still open for writing (an fsync, a rename above it): the
+		// server has what was written so far, and the file stays in
+		// the journal for what comes next, with what was sent as what
+		// the server is expected to hold.
+		wf.state, wf.err = wbQueued, nil
+		wf.e.BaseExists, wf.e.BaseSize, wf.e.BaseMtime = true, e.Size, e.Mtime
+		wf.dirty = true
+		done := wf.done
+		wf.done = make(chan struct{})
+		w.mu.Unlock()
+		w.commit(wf)
+		f.settled(to, nil, true)
+		f.touched(to)
+		w.uploaded.Add(1)
+		w.uploadedBytes.Add(e.Size)
+		closeOnce(done)
+		return nil
+	}
+	// On the server: out of the journal.
+	if w.files[e.Path] == wf {
+		delete(w.files, e.Path)
+	}
+	dirTimes, redo := w.dirTimesDueLocked(parentOf(e.Path))
+	w.bytes -= e.Size
+	wf.state = wbDone
+	data := wf.data
+	if wf.handles == 0 {
+		wf.data = nil
+	}
+	w.mu.Unlock()
+	if wf.data == nil {
+		defer data.Close()
+	}
+	w.cfg.Journal.Remove(e.ID)
+	if redo {
+		if err := rc.Chtimes(ctx, parentOf(e.Path), dirTimes); err == nil {
+			f.attrs.Delete(parentOf(e.Path))
+		}
+	}
+	w.uploaded.Add(1)
+	w.uploadedBytes.Add(e.Size)
+	a := wf.shown
+	a.Atime, a.Mtime = time.Unix(times.Atime.Unix(), 0), time.Unix(times.Mtime.Unix(), 0)
+	f.settled(to, nil, true)
+	f.touched(to)
+	if conflict {
+		w.conflicted.Add(1)
+		f.forget(e.Path)
+		f.unsure(e.Path)
+		if n := f.nodeAt(e.Path); n != nil {
+			n.dropPages()
+			go n.NotifyContent(-1, 0)
+		}
+		if d := f.nodeAt(parentOf(e.Path)); d != nil {
+			go d.NotifyEntry(path.Base(e.Path))
+		}
+		w.cfg.Notice(fmt.Sprintf("/%s changed on the server while its upload waited: the server's file is kept, ours is beside it as /%s", e.Path, to))
+	} else {
+		f.attrs.Put(to, a)
+		if n := f.nodeAt(to); n != nil {
+			n.mu.Lock()
+			n.pages = &a
+			n.mu.Unlock()
+		}
+	}
+	closeOnce(wf.done)
+	return nil
+}
+
+// conflicts reports whether what is at e.Path on the server (a, when
+// exists) is neither what was there when e began nor e itself (an upload
+// whose rename landed before a crash).
+func (w *writeback) conflicts(e cache.JournalEntry, a remote.Attr, exists bool) bool {
+	if !exists {
+		return e.BaseExists // removed meanwhile: ours goes where it was
+	}
+	if a.Mode.IsRegular() && int64(a.Size) == e.Size && a.Mtime.Unix() == time.Unix(0, e.Mtime).Unix() {
+		return false // ours already
+	}
+	if e.BaseExists && a.Mode.IsRegular() && int64(a.Size) == e.BaseSize && a.Mtime.Unix() == time.Unix(0, e.BaseMtime).Unix() {
+		return false
+	}
+	return true
+}
+
+// send writes size bytes of data to rf, several writes in flight.
+func (w *writeback) send(ctx context.Context, rf *remote.File, data *os.File, size int64) error {
+	const chunk = 256 << 10
+	const inFlight = 8
+	sem := make(chan struct{}, inFlight)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for off := int64(0); off < size; off += chunk {
+		n := min(chunk, size-off)
+		buf := make([]byte, n)
+		if _, err := data.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+			wg.Wait()
+			return err
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(off int64) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if _, err := rf.WriteAt(ctx, buf, off); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}(off)
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+	}
+	wg.Wait()
+	return first
+}
+
+// nodeAt is the node at rel, if the kernel holds one.
+func (f *FS) nodeAt(rel string) *Node {
+	n := &f.root.Inode
+	if rel != "" {
+		for _, c := range strings.Split(rel, "/") {
+			if n = n.GetChild(c); n == nil {
+				return nil
+			}
+		}
+	}
+	node, _ := n.Operations().(*Node)
+	return node
+}
+
+// WritebackFailure is a file not uploaded.
+type WritebackFailure struct {
+	Path string
+	Err  string
+}
+
+// WritebackStatus is what `sftpmount status` shows of the queue.
+type WritebackStatus struct {
+	On                     bool
+	Journal                string
+	Files                  int
+	Bytes                  int64
+	Uploading              int
+	Oldest                 time.Time
+	Failed                 []WritebackFailure
+	Uploaded, UploadedByte int64
+	Conflicts              int64
+}
+
+// Status reports the write-back queue; zero when there is no journal.
+func (f *FS) Status() WritebackStatus {
+	w := f.wb
+	if w == nil {
+		return WritebackStatus{}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := WritebackStatus{On: w.cfg.On, Journal: w.cfg.Journal.Dir(), Files: len(w.files), Bytes: w.bytes, Uploading: w.active,
+		Uploaded: w.uploaded.Load(), UploadedByte: w.uploadedBytes.Load(), Conflicts: w.conflicted.Load()}
+	for p, wf := range w.files {
+		if t := time.Unix(0, wf.e.Made); s.Oldest.IsZero() || t.Before(s.Oldest) {
+			s.Oldest = t
+		}
+		if wf.state == wbFailed {
+			s.Failed = append(s.Failed, WritebackFailure{Path: "/" + p, Err: errnoText(wf.err)})
+		}
+	}
+	sort.Slice(s.Failed, func(a, b int) bool { return s.Failed[a].Path < s.Failed[b].Path })
+	return s
+}
+
+// Sync uploads everything in the journal, failed files again too, and
+// returns once each upload has ended or ctx has: the files not uploaded,
+// with why.
+func (f *FS) Sync(ctx context.Context) []WritebackFailure {
+	w := f.wb
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	for _, wf := range w.files {
+		if wf.state == wbFailed {
+			wf.state, wf.err = wbQueued, nil
+			wf.done = make(chan struct{})
+		}
+		if wf.writers == 0 && wf.state == wbQueued {
+			wf.forced = true
+			w.enqueueLocked(wf)
+		}
+	}
+	w.mu.Unlock()
+	for {
+		w.mu.Lock()
+		var c chan struct{}
+		var out []WritebackFailure
+		for p, wf := range w.files {
+			switch {
+			case wf.state == wbFailed:
+				out = append(out, WritebackFailure{Path: "/" + p, Err: errnoText(wf.err)})
+			case wf.writers > 0:
+				// Open for writing: its close has not been acknowledged.
+			case c == nil:
+				c = wf.done
+			}
+		}
+		w.mu.Unlock()
+		if c == nil {
+			sort.Slice(out, func(a, b int) bool { return out[a].Path < out[b].Path })
+			return out
+		}
+		select {
+		case <-c:
+		case <-ctx.Done():
+			w.mu.Lock()
+			for p, wf := range w.files {
+				if wf.state != wbFailed {
+					why := "not uploaded in time"
+					if wf.err != nil {
+						why = errnoText(wf.err)
+					}
+					out = append(out, WritebackFailure{Path: "/" + p, Err: why})
+				}
+			}
+			w.mu.Unlock()
+			sort.Slice(out, func(a, b int) bool { return out[a].Path < out[b].Path })
+			return out
+		}
+	}
+}

@@ -1,0 +1,314 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Write-back (-o writeback): close returns once a new file is in the
+// local journal; uploads run behind; unmount waits for them and names
+// what could not go; a crash loses nothing acknowledged.
+
+// smallFilesTar makes a tar of n files of size bytes in a directory t,
+// distinct mtimes and two modes, and returns its path and the directory
+// it was made from.
+func smallFilesTar(t *testing.T, n, size int) (tarball, src string) {
+	t.Helper()
+	dir := t.TempDir()
+	sh(t, dir, fmt.Sprintf(`mkdir -p src/t/sub && cd src
+		for i in $(seq 1 %d); do head -c %d /dev/urandom > t/f$i; touch -d @$((1500000000 + i)) t/f$i; done
+		echo deep > t/sub/deep && chmod 0600 t/f1 && chmod 0755 t/f2
+		tar -cf ../files.tar t`, n, size))
+	return filepath.Join(dir, "files.tar"), filepath.Join(dir, "src")
+}
+
+// journalFiles lists the records (.meta) in a journal directory.
+func journalFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "*.meta"))
+	return m
+}
+
+// endOf unmounts mnt and waits for the foreground sftpmount cmd to exit,
+// returning its exit code.
+func endOf(t *testing.T, cmd *exec.Cmd, mnt string, limit time.Duration) int {
+	t.Helper()
+	if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("fusermount3 -u: %v %s", err, out)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatalf("waiting for sftpmount: %v", err)
+		}
+		return 0
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		t.Fatalf("sftpmount still running %v after the unmount", limit)
+		return -1
+	}
+}
+
+// startWriteback mounts in the foreground with write-back on and the
+// journal at journal.
+func startWriteback(t *testing.T, link *slowLink, journal string, extra ...string) (*exec.Cmd, *lockedBuffer, *mounted) {
+	t.Helper()
+	extra = append([]string{"-o", "writeback,writeback_dir=" + journal}, extra...)
+	if link != nil {
+		return startForegroundThrough(t, link, extra...)
+	}
+	return startForeground(t, extra...)
+}
+
+func TestWritebackUntarIsReadableAtOnceAndOnTheServerAfterSyncAndUnmount(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal")
+	cmd, log, m := startWriteback(t, nil, journal)
+	tarball, src := smallFilesTar(t, 200, 2048)
+	sh(t, m.mnt, "tar -xpf "+tarball)
+	want := described(t, src)
+	// Before any upload is waited for, the mount shows every file as
+	// tar left it, from the journal or the server.
+	if got := described(t, m.mnt); got != want {
+		t.Fatalf("mount after untar shows:\n%s\nwant:\n%s", tail(got, 10), tail(want, 10))
+	}
+	if !strings.Contains(log.String(), `create (journal) "/t/f1": ok`) {
+		t.Errorf("the -d log shows no create answered from the journal:\n%s", tail(log.String(), 20))
+	}
+	r := runBinary(t, home(t), "sync", m.mnt)
+	if r.code != 0 {
+		t.Fatalf("sftpmount sync exited %d: %s", r.code, r.stderr)
+	}
+	if got := described(t, m.remote); got != want {
+		t.Fatalf("served directory after sync:\n%s\nwant:\n%s", tail(got, 10), tail(want, 10))
+	}
+	if left := journalFiles(t, journal); len(left) != 0 {
+		t.Errorf("journal still holds %d records after sync", len(left))
+	}
+	if names := sh(t, m.remote, "ls -A t | grep -c sftpmount-wb || true"); strings.TrimSpace(names) != "0" {
+		t.Errorf("temporary names left on the server: %s", names)
+	}
+	st := runBinary(t, home(t), "status", m.mnt)
+	if st.code != 0 || !strings.Contains(st.stdout, "write-back: on") || !strings.Contains(st.stdout, "queued: 0 files") || !strings.Contains(st.stdout, "uploaded: 201 files") {
+		t.Errorf("sftpmount status exited %d:\n%s%s", st.code, st.stdout, st.stderr)
+	}
+
+	// More, then straight to unmount: it waits for them.
+	sh(t, m.mnt, "mkdir more && for i in $(seq 1 50); do echo $i > more/g$i; done && chmod 0640 more/g7")
+	if code := endOf(t, cmd, m.mnt, 2*time.Minute); code != 0 {
+		t.Fatalf("sftpmount exited %d after the unmount: %s", code, tail(log.String(), 20))
+	}
+	for i := 1; i <= 50; i++ {
+		if got := readFile(t, filepath.Join(m.remote, "more", fmt.Sprintf("g%d", i))); got != fmt.Sprintf("%d\n", i) {
+			t.Fatalf("more/g%d on the server: %q", i, got)
+		}
+	}
+	if fi := statInfo(t, filepath.Join(m.remote, "more/g7")); fi.Mode().Perm() != 0640 {
+		t.Errorf("more/g7 on the server has mode %v, want 0640", fi.Mode())
+	}
+	if left := journalFiles(t, journal); len(left) != 0 {
+		t.Errorf("journal still holds %d records after the unmount", len(left))
+	}
+}
+
+// What a file waiting in the journal answers: rename (git's lock files),
+// unlink, chmod, utimes, truncate, appends, reads, listings; and what
+// reaches the server once uploaded is the last of it.
+func TestWritebackFilesInTheJournalBehaveAsLocalFiles(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal")
+	cmd, log, m := startWriteback(t, nil, journal, "-o", "writeback_delay=30") // uploaded at sync
+	out := sh(t, m.mnt, `echo config > config.lock && mv config.lock config
+		echo gone > tmp && rm tmp
+		echo data > f && chmod 0600 f && touch -d @1234567890 f
+		printf 0123456789 > tr && truncate -s 4 tr
+		echo a > ap && echo b >> ap
+		cat config f tr ap; echo; ls | sort | tr '\n' ' '; stat -c '%a %Y' f`)
+	want := "config\ndata\n0123a\nb\n\nap config f tr 600 1234567890\n"
+	if out != want {
+		t.Errorf("through the mount:\n%q\nwant\n%q", out, want)
+	}
+	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+		t.Fatalf("sftpmount sync exited %d: %s\n%s", r.code, r.stderr, tail(log.String(), 60))
+	}
+	got := sh(t, m.remote, `ls | sort | tr '\n' ' '; cat config f tr ap; stat -c '%a %Y' f`)
+	if want := "ap config f tr config\ndata\n0123a\nb\n600 1234567890\n"; got != want {
+		t.Errorf("the server after sync:\n%q\nwant\n%q", got, want)
+	}
+	if !strings.Contains(log.String(), "rename (journal)") || !strings.Contains(log.String(), "unlink (journal)") || !strings.Contains(log.String(), "setattr (journal)") {
+		t.Errorf("rename, unlink and setattr were not answered from the journal:\n%s", tail(log.String(), 40))
+	}
+	if code := endOf(t, cmd, m.mnt, 2*time.Minute); code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", code, tail(log.String(), 20))
+	}
+}
+
+// A file made on the server under the name of one of ours that waits in
+// the journal: both are kept, the server's under the name.
+func TestWritebackKeepsAConflictingServerFileAndPutsOursBeside(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal")
+	_, log, m := startWriteback(t, nil, journal)
+	sh(t, m.mnt, `exec 3>x && echo ours >&3 && echo theirs > `+filepath.Join(m.remote, "x")+` && exec 3>&-`)
+	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+		t.Fatalf("sftpmount sync exited %d: %s", r.code, r.stderr)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "x")); got != "theirs\n" {
+		t.Errorf("x on the server: %q, want the server's own", got)
+	}
+	beside, _ := filepath.Glob(filepath.Join(m.remote, "x.sftpmount-conflict-*"))
+	if len(beside) != 1 || readFile(t, beside[0]) != "ours\n" {
+		t.Fatalf("ours beside: %v", beside)
+	}
+	if !strings.Contains(log.String(), "changed on the server while its upload waited") {
+		t.Errorf("no line says so:\n%s", tail(log.String(), 10))
+	}
+	if !waitFor(10*time.Second, func() bool { b, _ := os.ReadFile(filepath.Join(m.mnt, "x")); return string(b) == "theirs\n" }) {
+		t.Errorf("the mount does not show the server's x")
+	}
+}
+
+// kill -9 of the mount right after tar returned: the next mount of the
+// same remote (without -o writeback) uploads every file.
+func TestWritebackAfterKill9TheNextMountUploadsEverything(t *testing.T) {
+	needServer(t)
+	link := newSlowLink(t, 40) // the uploads lag behind tar
+	journal := filepath.Join(t.TempDir(), "journal")
+	cmd, log, m := startWriteback(t, link, journal)
+	tarball, src := smallFilesTar(t, 200, 3000)
+	sh(t, m.mnt, "tar -xpf "+tarball)
+	cmd.Process.Kill()
+	cmd.Wait()
+	exec.Command("fusermount3", "-u", "-z", m.mnt).Run()
+	left := len(journalFiles(t, journal))
+	if left == 0 {
+		t.Fatalf("every file was uploaded before the kill; the test proves nothing (log: %s)", tail(log.String(), 5))
+	}
+	t.Logf("%d files left in the journal by the kill", left)
+	cmd2 := exec.Command(binary, remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback_dir="+journal)
+	cmd2.Args = append(cmd2.Args, standardArgs()...)
+	cmd2.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	log2 := serveInForeground(t, cmd2, m.mnt)
+	if !strings.Contains(log2.String(), "left in the journal") {
+		t.Errorf("the remount does not say it uploads what was left:\n%s", log2.String())
+	}
+	if code := endOf(t, cmd2, m.mnt, 2*time.Minute); code != 0 {
+		t.Fatalf("the remount exited %d: %s", code, log2.String())
+	}
+	if got, want := described(t, m.remote), described(t, src); got != want {
+		t.Fatalf("served directory after the remount:\n%s\nwant:\n%s", tail(got, 10), tail(want, 10))
+	}
+	if n := len(journalFiles(t, journal)); n != 0 {
+		t.Errorf("%d records left in the journal", n)
+	}
+}
+
+// A full server disk: close returns (the data is in the journal), and the
+// unmount exits non-zero naming each file, which stays in the journal;
+// once there is room, the next mount uploads them.
+func TestWritebackFullServerDiskFailsTheUnmountNamingTheFilesAndKeepsThem(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal")
+	cmd, log, m := startWriteback(t, nil, journal)
+	small := filepath.Join(m.remote, "small")
+	smallTmpfs(t, small, "256k")
+	sh(t, m.mnt, "for i in 1 2 3; do head -c 200000 /dev/urandom > small/big$i; done")
+	sums := sh(t, m.mnt, "sha256sum small/big*")
+	code := endOf(t, cmd, m.mnt, 2*time.Minute)
+	if code != 10 {
+		t.Fatalf("sftpmount exited %d after an unmount with files not uploaded, want 10; stderr:\n%s", code, tail(log.String(), 20))
+	}
+	named := 0
+	for i := 1; i <= 3; i++ {
+		if strings.Contains(log.String(), fmt.Sprintf("/small/big%d: no space left on device", i)) {
+			named++
+		}
+	}
+	if named < 2 { // at most one fits
+		t.Errorf("stderr names %d of the files that could not be uploaded:\n%s", named, tail(log.String(), 20))
+	}
+	if n := len(journalFiles(t, journal)); n != named {
+		t.Errorf("%d records in the journal, want the %d named", n, named)
+	}
+	sh(t, "/", "mount -o remount,size=4m "+small)
+	cmd2 := exec.Command(binary, remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback,writeback_dir="+journal)
+	cmd2.Args = append(cmd2.Args, standardArgs()...)
+	cmd2.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	log2 := serveInForeground(t, cmd2, m.mnt)
+	if code := endOf(t, cmd2, m.mnt, 2*time.Minute); code != 0 {
+		t.Fatalf("the remount exited %d: %s", code, log2.String())
+	}
+	if got := sh(t, m.remote, "sha256sum small/big*"); got != sums {
+		t.Errorf("the server once there was room:\n%s\nwant:\n%s", got, sums)
+	}
+}
+
+// The link reset and sshd restarted while the queue uploads: it resumes,
+// and nothing is lost.
+func TestWritebackQueueResumesAfterLinkResetAndSshdRestart(t *testing.T) {
+	needServer(t)
+	link := newSlowLink(t, 20)
+	journal := filepath.Join(t.TempDir(), "journal")
+	cmd, log, m := startWriteback(t, link, journal, "-o", "timeout=10")
+	tarball, src := smallFilesTar(t, 300, 4000)
+	sh(t, m.mnt, "tar -xpf "+tarball)
+	link.reset(t)
+	time.Sleep(300 * time.Millisecond)
+	if err := server.restart(); err != nil {
+		t.Fatal(err)
+	}
+	link.reset(t)
+	if code := endOf(t, cmd, m.mnt, 3*time.Minute); code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", code, tail(log.String(), 30))
+	}
+	if got, want := described(t, m.remote), described(t, src); got != want {
+		t.Fatalf("served directory:\n%s\nwant:\n%s", tail(got, 10), tail(want, 10))
+	}
+	if n := len(journalFiles(t, journal)); n != 0 {
+		t.Errorf("%d records left in the journal", n)
+	}
+	if !strings.Contains(log.String(), "reconnecting") {
+		t.Errorf("no reconnect in the log: the faults missed the uploads")
+	}
+}
+
+// The fsx exerciser in write-back mode with the link reset every second:
+// its file lives in the journal, is uploaded at each fsync and close,
+// and the server's copy matches the model once synced.
+func TestWritebackFsxWithResetsMatchesTheModel(t *testing.T) {
+	needServer(t)
+	link := newSlowLink(t, 0)
+	journal := filepath.Join(t.TempDir(), "journal")
+	ops := min(fsxOps(), 3000)
+	m := mountWatched(t, link, 3*time.Minute+time.Duration(ops)*10*time.Millisecond, "-o", "timeout=10,writeback,writeback_dir="+journal)
+	stop := make(chan struct{})
+	resetting := make(chan struct{})
+	go func() {
+		defer close(resetting)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+				link.reset(t)
+			}
+		}
+	}()
+	defer func() { close(stop); <-resetting }()
+	summary, err := fsxThen(filepath.Join(m.mnt, "fsx"), filepath.Join(m.remote, "fsx"), fsxSeed()+7, ops, func() error {
+		if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+			return fmt.Errorf("sftpmount sync exited %d: %s", r.code, r.stderr)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(summary)
+}
