@@ -45,6 +45,10 @@ type JournalEntry struct {
 	Mtime int64   `json:"mtime"`
 	Size  int64   `json:"size"`
 	Made  int64   `json:"made"` // when its first close returned
+
+	// Dir marks the times of a directory (Path, Atime, Mtime), to be
+	// set again once the files waiting in it are uploaded; no data.
+	Dir bool `json:"dir,omitempty"`
 }
 
 // ErrJournalBusy is OpenJournal's error when another process holds it.
@@ -95,7 +99,7 @@ func (j *Journal) Entries() ([]JournalEntry, error) {
 		name := d.Name()
 		switch {
 		case strings.HasSuffix(name, ".data"):
-			if !metas[strings.TrimSuffix(name, ".data")] {
+			if id := strings.TrimSuffix(name, ".data"); !metas[id] {
 				os.Remove(filepath.Join(j.dir, name))
 			}
 		case strings.HasSuffix(name, ".meta.new"):

@@ -3,6 +3,7 @@ package fs
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -108,8 +109,8 @@ type writeback struct {
 	// Times set on a directory while files of ours in it wait: set
 	// again once the last of them is uploaded, whose rename into the
 	// directory changes its mtime (tar sets a directory's times after
-	// its files). Not in the journal: a crash loses them.
-	dirTimes map[string]remote.Attr
+	// its files). In the journal too, as Dir entries.
+	dirTimes map[string]cache.JournalEntry
 	active   int // uploads running
 
 	uploaded, uploadedBytes, conflicted atomic.Int64
@@ -135,6 +136,13 @@ func (w *writeback) load() (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, e := range entries {
+		if e.Dir {
+			if w.dirTimes == nil {
+				w.dirTimes = map[string]cache.JournalEntry{}
+			}
+			w.dirTimes[e.Path] = e
+			continue
+		}
 		d, err := os.OpenFile(w.cfg.Journal.DataPath(e.ID), os.O_RDWR, 0)
 		if err != nil {
 			return 0, fmt.Errorf("journal %s: %v", w.cfg.Journal.Dir(), err)
@@ -517,32 +525,65 @@ func (w *writeback) setDirTimes(dir string, a remote.Attr) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	old, had := w.dirTimes[dir]
 	for p := range w.files {
 		if parentOf(p) == dir {
 			if w.dirTimes == nil {
-				w.dirTimes = map[string]remote.Attr{}
+				w.dirTimes = map[string]cache.JournalEntry{}
 			}
-			w.dirTimes[dir] = a
+			e := cache.JournalEntry{ID: fmt.Sprintf("dir-%x", sha256.Sum256([]byte(dir)))[:20], Path: dir, Dir: true,
+				Atime: a.Atime.UnixNano(), Mtime: a.Mtime.UnixNano(), Made: time.Now().UnixNano()}
+			w.dirTimes[dir] = e
+			w.cfg.Journal.Commit(e, nil)
 			return
 		}
 	}
-	delete(w.dirTimes, dir)
+	if had {
+		delete(w.dirTimes, dir)
+		w.cfg.Journal.Remove(old.ID)
+	}
 }
 
 // dirTimesDue takes the times to set again on dir, once no file of ours
 // waits in it.
-func (w *writeback) dirTimesDueLocked(dir string) (remote.Attr, bool) {
-	a, ok := w.dirTimes[dir]
+func (w *writeback) dirTimesDueLocked(dir string) (cache.JournalEntry, bool) {
+	e, ok := w.dirTimes[dir]
 	if !ok {
-		return a, false
+		return e, false
 	}
 	for p := range w.files {
 		if parentOf(p) == dir {
-			return a, false
+			return e, false
 		}
 	}
 	delete(w.dirTimes, dir)
-	return a, true
+	return e, true
+}
+
+// dirTimesLeft sets the directory times whose setting again an upload
+// could not do (a lost connection), for directories no file waits in.
+func (w *writeback) dirTimesLeft(ctx context.Context) {
+	w.mu.Lock()
+	var due []cache.JournalEntry
+	for dir := range w.dirTimes {
+		if e, ok := w.dirTimesDueLocked(dir); ok {
+			due = append(due, e)
+		}
+	}
+	w.mu.Unlock()
+	for _, e := range due {
+		a := remote.Attr{Atime: time.Unix(0, e.Atime), Mtime: time.Unix(0, e.Mtime)}
+		if err := w.f.remote.Chtimes(ctx, e.Path, a); err == nil || !isLost(err) {
+			w.cfg.Journal.Remove(e.ID)
+			w.f.attrs.Delete(e.Path)
+		} else {
+			w.mu.Lock()
+			if _, newer := w.dirTimes[e.Path]; !newer {
+				w.dirTimes[e.Path] = e // at the next mount, else
+			}
+			w.mu.Unlock()
+		}
+	}
 }
 
 // any reports whether a file match accepts is in the journal.
@@ -600,7 +641,8 @@ func (w *writeback) worker() {
 				w.cond.Wait()
 			}
 		}
-		wf.state, wf.forced = wbUploading, false
+		// Begun: a retry after a lost connection waits for no delay.
+		wf.state, wf.forced, wf.after = wbUploading, false, time.Time{}
 		wf.tries++
 		e := wf.e
 		w.active++
@@ -642,13 +684,15 @@ func errnoText(err error) string {
 	return err.Error()
 }
 
-// isLost tells a lost connection (retried) from the server's answer.
+// isLost tells a lost connection (retried) from the server's answer and
+// from errors of our own (the journal's disk), which are not.
 func isLost(err error) bool {
-	_, answered := statusCode(err)
-	return !answered && !errors.Is(err, errConflictGone)
+	if _, answered := statusCode(err); answered {
+		return false
+	}
+	return errors.Is(err, remote.ErrConnectionLost) || errors.Is(err, remote.ErrTimeout) ||
+		errors.Is(err, remote.ErrAbandoned) || errors.Is(err, remote.ErrStale)
 }
-
-var errConflictGone = errors.New("gone")
 
 func backoff(tries int) time.Duration {
 	d := time.Duration(tries) * 500 * time.Millisecond
@@ -681,6 +725,13 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 	werr := w.send(ctx, rf, wf.data, e.Size)
 	cerr := rf.Close(ctx)
 	if err := cmp.Or(<-chmod, werr, cerr); err != nil {
+		if isFailure(err) {
+			// SSH_FX_FAILURE says nothing; a full disk is the usual
+			// cause, asked before the temporary file's bytes are freed.
+			if st, serr := rc.StatFS(ctx, parentOf(e.Path)); serr == nil && st.BlocksAvail == 0 {
+				err = fmt.Errorf("%w (%w)", syscall.ENOSPC, err)
+			}
+		}
 		go rc.Remove(context.Background(), tmp)
 		<-there
 		return err
@@ -756,8 +807,16 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 	}
 	w.cfg.Journal.Remove(e.ID)
 	if redo {
-		if err := rc.Chtimes(ctx, parentOf(e.Path), dirTimes); err == nil {
-			f.attrs.Delete(parentOf(e.Path))
+		a := remote.Attr{Atime: time.Unix(0, dirTimes.Atime), Mtime: time.Unix(0, dirTimes.Mtime)}
+		if err := rc.Chtimes(ctx, dirTimes.Path, a); err == nil || !isLost(err) {
+			w.cfg.Journal.Remove(dirTimes.ID)
+			f.attrs.Delete(dirTimes.Path)
+		} else {
+			w.mu.Lock()
+			if _, newer := w.dirTimes[dirTimes.Path]; !newer {
+				w.dirTimes[dirTimes.Path] = dirTimes // at sync or unmount, then
+			}
+			w.mu.Unlock()
 		}
 	}
 	w.uploaded.Add(1)
@@ -934,8 +993,14 @@ func (f *FS) Sync(ctx context.Context) []WritebackFailure {
 				c = wf.done
 			}
 		}
+		busy := w.active > 0 // ending: a directory's times may be on their way
 		w.mu.Unlock()
+		if c == nil && busy {
+			c = make(chan struct{})
+			time.AfterFunc(20*time.Millisecond, func() { close(c) })
+		}
 		if c == nil {
+			w.dirTimesLeft(ctx)
 			sort.Slice(out, func(a, b int) bool { return out[a].Path < out[b].Path })
 			return out
 		}

@@ -75,11 +75,11 @@ func TestWritebackUntarIsReadableAtOnceAndOnTheServerAfterSyncAndUnmount(t *test
 	cmd, log, m := startWriteback(t, nil, journal)
 	tarball, src := smallFilesTar(t, 200, 2048)
 	sh(t, m.mnt, "tar -xpf "+tarball)
-	want := described(t, src)
+	want := describedFiles(t, src)
 	// Before any upload is waited for, the mount shows every file as
 	// tar left it, from the journal or the server.
-	if got := described(t, m.mnt); got != want {
-		t.Fatalf("mount after untar shows:\n%s\nwant:\n%s", tail(got, 10), tail(want, 10))
+	if got := describedFiles(t, m.mnt); got != want {
+		t.Fatalf("mount after untar differs:\n%s", lineDiff(got, want))
 	}
 	if !strings.Contains(log.String(), `create (journal) "/t/f1": ok`) {
 		t.Errorf("the -d log shows no create answered from the journal:\n%s", tail(log.String(), 20))
@@ -88,8 +88,8 @@ func TestWritebackUntarIsReadableAtOnceAndOnTheServerAfterSyncAndUnmount(t *test
 	if r.code != 0 {
 		t.Fatalf("sftpmount sync exited %d: %s", r.code, r.stderr)
 	}
-	if got := described(t, m.remote); got != want {
-		t.Fatalf("served directory after sync:\n%s\nwant:\n%s", tail(got, 10), tail(want, 10))
+	if got := describedFiles(t, m.remote); got != want {
+		t.Fatalf("served directory after sync differs:\n%s", lineDiff(got, want))
 	}
 	if left := journalFiles(t, journal); len(left) != 0 {
 		t.Errorf("journal still holds %d records after sync", len(left))
@@ -181,7 +181,7 @@ func TestWritebackAfterKill9TheNextMountUploadsEverything(t *testing.T) {
 	needServer(t)
 	link := newSlowLink(t, 40) // the uploads lag behind tar
 	journal := filepath.Join(t.TempDir(), "journal")
-	cmd, log, m := startWriteback(t, link, journal)
+	cmd, log, m := startWriteback(t, link, journal, "-o", "writeback_delay=60")
 	tarball, src := smallFilesTar(t, 200, 3000)
 	sh(t, m.mnt, "tar -xpf "+tarball)
 	cmd.Process.Kill()
@@ -191,7 +191,7 @@ func TestWritebackAfterKill9TheNextMountUploadsEverything(t *testing.T) {
 	if left == 0 {
 		t.Fatalf("every file was uploaded before the kill; the test proves nothing (log: %s)", tail(log.String(), 5))
 	}
-	t.Logf("%d files left in the journal by the kill", left)
+	t.Logf("%d records (files and directory times) left in the journal by the kill", left)
 	cmd2 := exec.Command(binary, remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback_dir="+journal)
 	cmd2.Args = append(cmd2.Args, standardArgs()...)
 	cmd2.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
@@ -202,8 +202,8 @@ func TestWritebackAfterKill9TheNextMountUploadsEverything(t *testing.T) {
 	if code := endOf(t, cmd2, m.mnt, 2*time.Minute); code != 0 {
 		t.Fatalf("the remount exited %d: %s", code, log2.String())
 	}
-	if got, want := described(t, m.remote), described(t, src); got != want {
-		t.Fatalf("served directory after the remount:\n%s\nwant:\n%s", tail(got, 10), tail(want, 10))
+	if got, want := describedFiles(t, m.remote), describedFiles(t, src); got != want {
+		t.Fatalf("served directory after the remount differs:\n%s", lineDiff(got, want))
 	}
 	if n := len(journalFiles(t, journal)); n != 0 {
 		t.Errorf("%d records left in the journal", n)
@@ -255,23 +255,31 @@ func TestWritebackQueueResumesAfterLinkResetAndSshdRestart(t *testing.T) {
 	needServer(t)
 	link := newSlowLink(t, 20)
 	journal := filepath.Join(t.TempDir(), "journal")
-	cmd, log, m := startWriteback(t, link, journal, "-o", "timeout=10")
+	// Held until the sync below, so that the faults land among them.
+	cmd, log, m := startWriteback(t, link, journal, "-o", "timeout=10,writeback_delay=120")
 	tarball, src := smallFilesTar(t, 300, 4000)
 	sh(t, m.mnt, "tar -xpf "+tarball)
+	synced := make(chan result, 1)
+	go func() { synced <- runBinary(t, home(t), "sync", m.mnt) }()
+	time.Sleep(150 * time.Millisecond)
 	link.reset(t)
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(150 * time.Millisecond)
 	if err := server.restart(); err != nil {
 		t.Fatal(err)
 	}
 	link.reset(t)
+	if r := <-synced; r.code != 0 {
+		t.Errorf("sftpmount sync exited %d: %s\n%s", r.code, r.stderr, tail(log.String(), 30))
+	}
 	if code := endOf(t, cmd, m.mnt, 3*time.Minute); code != 0 {
 		t.Fatalf("sftpmount exited %d: %s", code, tail(log.String(), 30))
 	}
-	if got, want := described(t, m.remote), described(t, src); got != want {
-		t.Fatalf("served directory:\n%s\nwant:\n%s", tail(got, 10), tail(want, 10))
+	if got, want := describedFiles(t, m.remote), describedFiles(t, src); got != want {
+		t.Fatalf("served directory differs:\n%s", lineDiff(got, want))
 	}
-	if n := len(journalFiles(t, journal)); n != 0 {
-		t.Errorf("%d records left in the journal", n)
+	if left := journalFiles(t, journal); len(left) != 0 {
+		b, _ := os.ReadFile(left[0])
+		t.Errorf("%d records left in the journal, the first: %s\n%s", len(left), b, tail(log.String(), 30))
 	}
 	if !strings.Contains(log.String(), "reconnecting") {
 		t.Errorf("no reconnect in the log: the faults missed the uploads")
@@ -311,4 +319,37 @@ func TestWritebackFsxWithResetsMatchesTheModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(summary)
+}
+
+// lineDiff lists the lines only in got (+) and only in want (-).
+func lineDiff(got, want string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	g, w := in(got), in(want)
+	var b strings.Builder
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// describedFiles is described without directories' sizes, which depend
+// on the names a directory has held (the uploads' temporary names).
+func describedFiles(t *testing.T, dir string) string {
+	t.Helper()
+	return sh(t, dir, `find . -mindepth 1 | sort | while read -r f; do
+		if [ -d "$f" ]; then echo "$(stat -c '%n %a %u %g %Y' "$f")"; else
+		echo "$(stat -c '%n %s %a %u %g %Y' "$f") $(sha256sum < "$f" | cut -c1-16)"; fi; done`)
 }
