@@ -74,6 +74,7 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 // attributes: an answer given from the cache near the end of its life
 // would otherwise be kept twice as long in all.
 func (f *FS) fillEntry(rel string, a remote.Attr, out *fuse.EntryOut) {
+	a = f.wb.dirShown(rel, a)
 	fillAttr(f.withLinks(rel, a), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetEntryTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelEntry))
@@ -86,6 +87,7 @@ func (f *FS) fillAttrOut(rel string, a remote.Attr, out *fuse.AttrOut) syscall.E
 	if errno := f.opts.Owner.check(a); errno != 0 {
 		return errno
 	}
+	a = f.wb.dirShown(rel, a)
 	fillAttr(f.withLinks(rel, a), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))

@@ -85,7 +85,8 @@ func (f *FS) keepAttrs(dir string, entries []remote.DirEntry, tok cache.Token) [
 func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
 	n.fs.forget(rel)
-	if err := n.fs.remote.Mkdir(ctx, rel, goMode(mode)); err != nil {
+	a, err := n.fs.remote.MkdirAttr(ctx, rel, goMode(mode))
+	if err != nil {
 		n.fs.unsure(rel)
 		return nil, n.fs.result("mkdir", rel, err, n.explainCreate(ctx, rel))
 	}
@@ -93,10 +94,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	n.fs.listings.Put(rel, newListing(nil)) // new, so empty
 	n.fs.subdirs(n.rel(), +1)
 	n.fs.links.Put(rel, 2)
-	a, err := n.fs.fresh(ctx, rel)
-	if err != nil {
-		return nil, n.fs.result("mkdir", rel, err, nil)
-	}
+	n.fs.attrs.Put(rel, a) // asked with the mkdir: no round trip more
 	n.fs.result("mkdir", rel, nil, nil)
 	return n.newChild(ctx, name, a, true, out), 0
 }

@@ -240,9 +240,11 @@ func (n *Node) setSpooled(ctx context.Context, wf *wbFile, in *fuse.SetAttrIn, o
 }
 
 // unlinkSpooled removes a file waiting in the journal whose upload has
-// not begun: nothing of it is on the server. false: it has begun.
+// not begun: nothing of it is on the server, unless it was to replace a
+// file there (false: the caller removes that). false too when its
+// upload has begun.
 func (n *Node) unlinkSpooled(name string, wf *wbFile) bool {
-	if !n.fs.wb.drop(wf) {
+	if dropped, onServer := n.fs.wb.drop(wf); !dropped || onServer {
 		return false
 	}
 	rel := n.child(name)
@@ -261,25 +263,29 @@ func (n *Node) renameSpooled(from, to string, wf *wbFile, newParent *Node, name,
 		return 0, false
 	}
 	noReplace := flags&renameNoReplace != 0
-	if a, ok := n.fs.attrs.Get(to); ok && a.Mode.IsDir() {
-		return 0, false // EISDIR from the server
-	}
+	// What is at to on the server now: the upload replaces it, unless
+	// another client changes it first (writeback.go's conflicts).
+	var base *remote.Attr
 	if n.fs.wb.get(to) != nil {
 		if noReplace {
 			return n.fs.result("rename", from, syscall.EEXIST, nil), true
 		}
+	} else if a, ok := n.fs.attrs.Get(to); ok {
+		base = &a // known: made or uploaded here, or listed lately
 	} else if !n.fs.knownAbsent(to) {
-		// Something may be at to on the server; the upload would
-		// replace it, as rename(2) does, but the server must say if it
-		// can be replaced: renamed there, after the upload.
-		if _, err := n.fs.remote.Lstat(context.Background(), to); err == nil {
-			if noReplace {
-				return n.fs.result("rename", from, syscall.EEXIST, nil), true
-			}
-			return 0, false
+		if a, err := n.fs.remote.Lstat(context.Background(), to); err == nil {
+			base = &a
 		}
 	}
-	if !n.fs.wb.move(wf, to) {
+	if base != nil {
+		if noReplace {
+			return n.fs.result("rename", from, syscall.EEXIST, nil), true
+		}
+		if !base.Mode.IsRegular() {
+			return 0, false // a directory (EISDIR) or a link: the server's to say
+		}
+	}
+	if !n.fs.wb.move(wf, to, base) {
 		return 0, false
 	}
 	n.fs.forget(from)

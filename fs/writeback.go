@@ -188,7 +188,9 @@ func (w *writeback) attrOf(wf *wbFile) remote.Attr {
 	}
 	a.Mode = os.FileMode(wf.e.Mode).Perm() | goMode(wf.e.Mode)&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)
 	a.Size = uint64(wf.e.Size)
-	a.Atime, a.Mtime = time.Unix(0, wf.e.Atime), time.Unix(0, wf.e.Mtime)
+	// In whole seconds, as the server keeps them (SFTP v3): what git's
+	// index records now must still match once the file is uploaded.
+	a.Atime, a.Mtime = time.Unix(0, wf.e.Atime).Truncate(time.Second), time.Unix(0, wf.e.Mtime).Truncate(time.Second)
 	return a
 }
 
@@ -377,19 +379,20 @@ func (w *writeback) wrote(wf *wbFile, end int64) {
 	if fi, err := wf.data.Stat(); err == nil {
 		wf.shown.Size = uint64(fi.Size())
 	}
-	wf.shown.Mtime = time.Unix(0, wf.e.Mtime)
+	wf.shown.Mtime = time.Unix(0, wf.e.Mtime).Truncate(time.Second)
 }
 
-// drop forgets wf, not uploaded (an unlink before its upload began).
-// false: its upload has begun; the caller waits and goes to the server.
-func (w *writeback) drop(wf *wbFile) bool {
+// drop forgets wf, not uploaded (an unlink before its upload began);
+// onServer says the server still has what wf was to replace. false: its
+// upload has begun; the caller waits and goes to the server.
+func (w *writeback) drop(wf *wbFile) (dropped, onServer bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if wf.state == wbUploading || w.files[wf.e.Path] != wf {
-		return false
+		return false, false
 	}
 	w.dropLocked(wf)
-	return true
+	return true, wf.e.BaseExists
 }
 
 func (w *writeback) dropLocked(wf *wbFile) {
@@ -420,17 +423,22 @@ func closeOnce(c chan struct{}) {
 // move renames wf to rel in the journal alone, when its upload has not
 // begun and it was made here (nothing at its old name on the server).
 // A file waiting at rel is replaced, as rename(2) replaces it.
-func (w *writeback) move(wf *wbFile, to string) bool {
+func (w *writeback) move(wf *wbFile, to string, base *remote.Attr) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if wf.state == wbUploading || wf.e.BaseExists || w.files[wf.e.Path] != wf {
 		return false
 	}
+	wf.e.BaseExists, wf.e.BaseSize, wf.e.BaseMtime = false, 0, 0
 	if old := w.files[to]; old != nil {
 		if old.state == wbUploading {
 			return false
 		}
+		// What the server has at to is what old found there.
+		wf.e.BaseExists, wf.e.BaseSize, wf.e.BaseMtime = old.e.BaseExists, old.e.BaseSize, old.e.BaseMtime
 		w.dropLocked(old)
+	} else if base != nil {
+		wf.e.BaseExists, wf.e.BaseSize, wf.e.BaseMtime = true, int64(base.Size), base.Mtime.UnixNano()
 	}
 	delete(w.files, wf.e.Path)
 	wf.e.Path = to
@@ -542,6 +550,20 @@ func (w *writeback) setDirTimes(dir string, a remote.Attr) {
 		delete(w.dirTimes, dir)
 		w.cfg.Journal.Remove(old.ID)
 	}
+}
+
+// dirShown is a, the attributes of rel, with the times set on it if it
+// is a directory whose uploads into it move its mtime meanwhile.
+func (w *writeback) dirShown(rel string, a remote.Attr) remote.Attr {
+	if w == nil || !a.Mode.IsDir() {
+		return a
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.dirTimes[rel]; ok {
+		a.Atime, a.Mtime = time.Unix(0, e.Atime), time.Unix(0, e.Mtime)
+	}
+	return a
 }
 
 // dirTimesDue takes the times to set again on dir, once no file of ours
@@ -728,7 +750,9 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 		if isFailure(err) {
 			// SSH_FX_FAILURE says nothing; a full disk is the usual
 			// cause, asked before the temporary file's bytes are freed.
-			if st, serr := rc.StatFS(ctx, parentOf(e.Path)); serr == nil && st.BlocksAvail == 0 {
+			// Room for less than the file: others' uploads may
+			// have freed theirs meanwhile.
+			if st, serr := rc.StatFS(ctx, parentOf(e.Path)); serr == nil && st.BlocksAvail*max(st.FragmentSize, 1) < uint64(e.Size) {
 				err = fmt.Errorf("%w (%w)", syscall.ENOSPC, err)
 			}
 		}

@@ -233,8 +233,13 @@ func TestWritebackFullServerDiskFailsTheUnmountNamingTheFilesAndKeepsThem(t *tes
 	if named < 2 { // at most one fits
 		t.Errorf("stderr names %d of the files that could not be uploaded:\n%s", named, tail(log.String(), 20))
 	}
-	if n := len(journalFiles(t, journal)); n != named {
-		t.Errorf("%d records in the journal, want the %d named", n, named)
+	if left := journalFiles(t, journal); len(left) != named {
+		var recs []string
+		for _, f := range left {
+			b, _ := os.ReadFile(f)
+			recs = append(recs, string(b))
+		}
+		t.Errorf("%d records in the journal, want the %d named:\n%s\n%s", len(left), named, strings.Join(recs, "\n"), tail(log.String(), 30))
 	}
 	sh(t, "/", "mount -o remount,size=4m "+small)
 	cmd2 := exec.Command(binary, remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback,writeback_dir="+journal)
@@ -321,25 +326,25 @@ func TestWritebackFsxWithResetsMatchesTheModel(t *testing.T) {
 	t.Log(summary)
 }
 
-// lineDiff lists the lines only in got (+) and only in want (-).
+// lineDiff lists the lines got has more of (+) and want has more of (-).
 func lineDiff(got, want string) string {
-	in := func(s string) map[string]bool {
-		m := map[string]bool{}
+	count := func(s string) map[string]int {
+		m := map[string]int{}
 		for _, l := range strings.Split(s, "\n") {
-			m[l] = true
+			m[l]++
 		}
 		return m
 	}
-	g, w := in(got), in(want)
+	g, w := count(got), count(want)
 	var b strings.Builder
-	for _, l := range strings.Split(got, "\n") {
-		if !w[l] {
-			b.WriteString("+ " + l + "\n")
+	for l, n := range g {
+		if n > w[l] {
+			fmt.Fprintf(&b, "+ %s (%d against %d)\n", l, n, w[l])
 		}
 	}
-	for _, l := range strings.Split(want, "\n") {
-		if !g[l] {
-			b.WriteString("- " + l + "\n")
+	for l, n := range w {
+		if n > g[l] {
+			fmt.Fprintf(&b, "- %s (%d against %d)\n", l, n, g[l])
 		}
 	}
 	return b.String()

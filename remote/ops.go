@@ -114,6 +114,42 @@ func (c *Client) Mkdir(ctx context.Context, rel string, mode os.FileMode) error 
 	})
 }
 
+// MkdirAttr is Mkdir answering with the new directory's attributes, in
+// one round trip where the server runs a session's requests in order
+// (wire.MkdirLstat), and a second only when its umask took bits of mode.
+func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (Attr, error) {
+	var a Attr
+	if mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0 {
+		// Bits a server's mkdir may drop: set by a chmod of their own.
+		if err := c.Mkdir(ctx, rel, mode); err != nil {
+			return a, err
+		}
+		return c.Lstat(ctx, rel)
+	}
+	err := c.callSession(ctx, "mkdir", rel, func(ctx context.Context, s *session) error {
+		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
+		if err != nil {
+			return err
+		}
+		got, err := w.MkdirLstat(ctx, c.abs(rel), wire.Attrs{HasPerm: true, Perm: uint32(mode.Perm())})
+		if err != nil {
+			return fromWire(err)
+		}
+		a = attrFromWire(got, 2)
+		return nil
+	})
+	if err != nil {
+		return a, err
+	}
+	if a.Mode.Perm() != mode.Perm() {
+		if err := c.Chmod(ctx, rel, mode); err != nil {
+			return a, err
+		}
+		a.Mode = a.Mode&^os.ModePerm | mode.Perm()
+	}
+	return a, nil
+}
+
 // Rmdir removes an empty directory.
 func (c *Client) Rmdir(ctx context.Context, rel string) error {
 	return c.call(ctx, "rmdir", rel, func(sc *sftp.Client) error {

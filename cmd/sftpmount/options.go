@@ -73,6 +73,11 @@ func defaultOptions() options {
 		ContainSymlinks: true,
 		Reconnect:       true,
 		WritebackLimit:  1 << 30,
+		// Long enough for a lock file renamed over the file it locks
+		// (git), a temporary file removed, an editor's save: done in
+		// the journal alone, where an upload already begun must be
+		// waited for.
+		WritebackDelay: 2 * time.Second,
 	}
 }
 

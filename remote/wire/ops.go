@@ -162,6 +162,39 @@ func (c *Conn) Lstat(ctx context.Context, path string) (Attrs, error) {
 	return a, d.err
 }
 
+// MkdirLstat makes directory path with attributes a (the server's
+// umask applies to a mode) and asks for its attributes in the same round
+// trip: the LSTAT is sent behind the MKDIR without waiting, and the
+// server answers a session's requests in order. A failed MKDIR is its
+// error, whatever the LSTAT found.
+func (c *Conn) MkdirLstat(ctx context.Context, path string, a Attrs) (Attrs, error) {
+	mk, err := c.start(typeMkdir, a.encode(appendString(nil, path)))
+	if err != nil {
+		return Attrs{}, err
+	}
+	st, err := c.start(typeLstat, appendString(nil, path))
+	if err != nil {
+		return Attrs{}, err
+	}
+	r, err := mk.wait(ctx)
+	if err != nil {
+		return Attrs{}, err
+	}
+	if err := status(r); err != nil {
+		return Attrs{}, err
+	}
+	r, err = st.wait(ctx)
+	if err != nil {
+		return Attrs{}, err
+	}
+	if r.typ != typeAttrs {
+		return Attrs{}, statusOrUnexpected(r, "ATTRS")
+	}
+	d := decoder{b: r.body}
+	got := d.attrs()
+	return got, d.err
+}
+
 // Open flags (SSH_FXF_*).
 const (
 	OpenRead   = 0x1

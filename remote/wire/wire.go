@@ -30,6 +30,7 @@ const (
 	typeOpen          = 3
 	typeClose         = 4
 	typeLstat         = 7
+	typeMkdir         = 14
 	typeStatus        = 101
 	typeHandle        = 102
 	typeAttrs         = 105
