@@ -484,3 +484,21 @@ func TestTheSshfsOptionTableInTheReadmeIsWhatTheParserDoes(t *testing.T) {
 		t.Errorf("a host starting with '-': %v", err)
 	}
 }
+
+func TestWritebackOptionsParseAndBadOnesAreRefused(t *testing.T) {
+	o, err := parseArgs([]string{"h:", "/m", "-o", "writeback,writeback_dir=/j,writeback_limit=512M,writeback_delay=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.Writeback || o.WritebackDir != "/j" || o.WritebackLimit != 512<<20 || o.WritebackDelay != 0 {
+		t.Errorf("parsed %v %q %d %v", o.Writeback, o.WritebackDir, o.WritebackLimit, o.WritebackDelay)
+	}
+	if d := defaultOptions(); d.Writeback || d.WritebackLimit != 1<<30 || d.WritebackDelay != 2*time.Second {
+		t.Errorf("defaults: %v %d %v", d.Writeback, d.WritebackLimit, d.WritebackDelay)
+	}
+	for _, bad := range []string{"writeback=yes", "writeback_limit=lots", "writeback_limit=0", "writeback_delay=-1", "writeback_dir="} {
+		if _, err := parseArgs([]string{"h:", "/m", "-o", bad}); err == nil || !strings.Contains(err.Error(), strings.SplitN(bad, "=", 2)[0]) {
+			t.Errorf("-o %s: %v, want an error naming the option", bad, err)
+		}
+	}
+}

@@ -51,6 +51,14 @@ Caching (sshfs's options, sshfs's meanings):
   -o dir_cache=no                no cache of ours (the kernel's: entry_timeout=, attr_timeout=)
   -o kernel_cache, -o direct_io  trust the page cache; or have none
 
+Write-back (README "Write-back"):
+  -o writeback                   close returns once a new file is in a local journal
+  -o writeback_dir=DIR           the journal (~/.local/state/sftpmount/journal/...)
+  -o writeback_limit=SIZE        past it new files go straight to the server (1G)
+  -o writeback_delay=SECONDS     wait after a file's last close before uploading (2)
+  sftpmount status MOUNTPOINT    the queue, failures, the connection and its counters
+  sftpmount sync MOUNTPOINT      upload everything now; non-zero naming what could not go
+
 Symlinks:
   -o no_contain_symlinks         pass absolute and ".." targets through (default: EPERM)
   -o transform_symlinks          absolute targets inside dir become relative

@@ -1,0 +1,65 @@
+package cache
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A record made durable is found again by the next open, its bytes with
+// it; a removed one is not; a .data without its record (a close that
+// never returned) is dropped; and one journal is held by one mount.
+func TestTheJournalGivesBackWhatWasCommittedAndNothingElse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	j, err := OpenJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenJournal(dir); !errors.Is(err, ErrJournalBusy) {
+		t.Fatalf("a second open: %v, want ErrJournalBusy", err)
+	}
+	id, f, err := j.NewData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("hello")
+	uid := uint32(7)
+	if err := j.Commit(JournalEntry{ID: id, Path: "a/b", Mode: 0o640, UID: &uid, Size: 5, Mtime: 123, Made: 1}, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	gone, g, _ := j.NewData()
+	g.Close()
+	if err := j.Commit(JournalEntry{ID: gone, Path: "c", Made: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	orphan, o, _ := j.NewData() // never committed
+	o.Close()
+	j.Close()
+
+	j, err = OpenJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	es, err := j.Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Path != "a/b" || es[0].Mode != 0o640 || es[0].UID == nil || *es[0].UID != 7 || es[0].Size != 5 || es[0].Mtime != 123 {
+		t.Fatalf("entries after reopening: %+v", es)
+	}
+	if b, err := os.ReadFile(j.DataPath(id)); err != nil || string(b) != "hello" {
+		t.Errorf("data: %q %v", b, err)
+	}
+	if _, err := os.Stat(j.DataPath(orphan)); !os.IsNotExist(err) {
+		t.Errorf("the uncommitted data is still there: %v", err)
+	}
+	if _, err := os.Stat(j.DataPath(gone)); !os.IsNotExist(err) {
+		t.Errorf("the removed entry's data is still there: %v", err)
+	}
+}
