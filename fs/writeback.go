@@ -663,7 +663,9 @@ func (w *writeback) worker() {
 				w.cond.Wait()
 			}
 		}
-		// Begun: a retry after a lost connection waits for no delay.
+		// Begun: a retry after a lost connection waits for no delay,
+		// and is forced if this one was (an fsync waits for it).
+		forced := wf.forced
 		wf.state, wf.forced, wf.after = wbUploading, false, time.Time{}
 		wf.tries++
 		e := wf.e
@@ -685,6 +687,7 @@ func (w *writeback) worker() {
 			// A lost connection: again, once the client has had time to
 			// reconnect.
 			wf.state, wf.err = wbQueued, err
+			wf.forced = wf.forced || forced
 			time.AfterFunc(backoff(wf.tries), func() {
 				w.mu.Lock()
 				w.enqueueLocked(wf)
