@@ -138,11 +138,29 @@ func (j *Journal) metaPath(id string) string { return filepath.Join(j.dir, id+".
 // then e's record replaces the one before it, and the directory is
 // synced. Once it returns, a crash loses nothing of e.
 func (j *Journal) Commit(e JournalEntry, data *os.File) error {
-	if data != nil {
-		if err := data.Sync(); err != nil {
-			return err
+	// The bytes are synced alongside the record: two syncs waiting on
+	// one commit of the journal's filesystem rather than on two. The
+	// record is renamed into place only once both are done.
+	synced := make(chan error, 1)
+	go func() {
+		if data == nil {
+			synced <- nil
+			return
 		}
-	}
+		synced <- data.Sync()
+	}()
+	return j.write(e, true, synced)
+}
+
+// Record replaces e's record without waiting for the disk: a change
+// after its file's close (chmod, utimes, a rename) is then as durable as
+// the same change on the local disk, once its filesystem commits (5 s
+// on ext4), or at the next Commit.
+func (j *Journal) Record(e JournalEntry) error { return j.write(e, false, nil) }
+
+// write writes e's record beside and renames it into place, once
+// alongside (when given) has reported success.
+func (j *Journal) write(e JournalEntry, durable bool, alongside <-chan error) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -153,11 +171,16 @@ func (j *Journal) Commit(e JournalEntry, data *os.File) error {
 		return err
 	}
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if alongside != nil {
+		if aerr := <-alongside; err == nil {
+			err = aerr
+		}
 	}
 	if err == nil {
 		err = os.Rename(tmp, j.metaPath(e.ID))
@@ -165,6 +188,9 @@ func (j *Journal) Commit(e JournalEntry, data *os.File) error {
 	if err != nil {
 		os.Remove(tmp)
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return j.syncDir()
 }

@@ -91,6 +91,7 @@ type wbFile struct {
 	forced  bool        // upload now, writers or not (fsync, a rename above it)
 	after   time.Time   // not uploaded before (Writeback.Delay after its last close), unless forced
 	dirty   bool        // changed since the journal's record was made
+	synced  bool        // the record and bytes are on disk (false after a Record)
 	state   wbState
 	err     error
 	tries   int
@@ -100,7 +101,6 @@ type wbFile struct {
 type writeback struct {
 	f     *FS
 	cfg   Writeback
-	token string
 	mu    sync.Mutex
 	cond  *sync.Cond
 	files map[string]*wbFile // by path; wbDone ones are not here
@@ -119,7 +119,6 @@ type writeback struct {
 func newWriteback(f *FS, cfg Writeback) *writeback {
 	w := &writeback{f: f, cfg: cfg, files: map[string]*wbFile{}}
 	w.cond = sync.NewCond(&w.mu)
-	w.token = fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)
 	if cfg.Notice == nil {
 		w.cfg.Notice = func(string) {}
 	}
@@ -149,7 +148,7 @@ func (w *writeback) load() (int, error) {
 		}
 		// Bytes past the record's size were never acknowledged.
 		d.Truncate(e.Size)
-		wf := &wbFile{e: e, data: d, done: make(chan struct{})}
+		wf := &wbFile{e: e, data: d, synced: true, done: make(chan struct{})}
 		wf.shown = w.attrOf(wf)
 		if old := w.files[e.Path]; old != nil {
 			// Two records for one name (a crash between a rename in the
@@ -167,6 +166,34 @@ func (w *writeback) load() (int, error) {
 func (w *writeback) start() {
 	for i := 0; i < wbWorkers; i++ {
 		go w.worker()
+	}
+	go w.recorder()
+}
+
+// recordEvery is how often the records of files changed after their
+// close (tar's utimes, chown and chmod come after it) are written to
+// the journal, unsynced: each change writing its own would cost a file
+// and a rename, and each sync a disk flush.
+const recordEvery = 500 * time.Millisecond
+
+// recorder writes, every recordEvery, the records of closed files
+// changed since theirs was written; the filesystem under the journal
+// makes them durable at its next commit (5 s on ext4), as it would the
+// same chmod on a local disk. An upload writes nothing it has not
+// recorded first (see worker).
+func (w *writeback) recorder() {
+	for range time.Tick(recordEvery) {
+		w.mu.Lock()
+		var dirty []*wbFile
+		for _, wf := range w.files {
+			if wf.dirty && wf.writers == 0 && wf.state == wbQueued {
+				dirty = append(dirty, wf)
+			}
+		}
+		w.mu.Unlock()
+		for _, wf := range dirty {
+			w.save(wf, false)
+		}
 	}
 }
 
@@ -188,6 +215,11 @@ func (w *writeback) attrOf(wf *wbFile) remote.Attr {
 	}
 	a.Mode = os.FileMode(wf.e.Mode).Perm() | goMode(wf.e.Mode)&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)
 	a.Size = uint64(wf.e.Size)
+	if wf.data != nil {
+		if fi, err := wf.data.Stat(); err == nil {
+			a.Size = uint64(fi.Size()) // written since the last close too
+		}
+	}
 	// In whole seconds, as the server keeps them (SFTP v3): what git's
 	// index records now must still match once the file is uploaded.
 	a.Atime, a.Mtime = time.Unix(0, wf.e.Atime).Truncate(time.Second), time.Unix(0, wf.e.Mtime).Truncate(time.Second)
@@ -297,9 +329,13 @@ func (w *writeback) change(wf *wbFile, fn func(e *cache.JournalEntry) error) (bo
 
 // commit makes wf's bytes and record durable in the journal (close,
 // fsync).
-func (w *writeback) commit(wf *wbFile) error {
+func (w *writeback) commit(wf *wbFile) error { return w.save(wf, true) }
+
+// save writes wf's record, and with durable its bytes and record to
+// disk (cache.Journal's Commit and Record).
+func (w *writeback) save(wf *wbFile, durable bool) error {
 	w.mu.Lock()
-	if !wf.dirty {
+	if !wf.dirty && (wf.synced || !durable) {
 		w.mu.Unlock()
 		return nil
 	}
@@ -315,12 +351,18 @@ func (w *writeback) commit(wf *wbFile) error {
 	e := wf.e
 	wf.dirty = false
 	w.mu.Unlock()
-	if err := w.cfg.Journal.Commit(e, wf.data); err != nil {
-		w.mu.Lock()
+	save := func() error { return w.cfg.Journal.Record(e) }
+	if durable {
+		save = func() error { return w.cfg.Journal.Commit(e, wf.data) }
+	}
+	err = save()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
 		wf.dirty = true
-		w.mu.Unlock()
 		return err
 	}
+	wf.synced = durable
 	return nil
 }
 
@@ -444,10 +486,9 @@ func (w *writeback) move(wf *wbFile, to string, base *remote.Attr) bool {
 	wf.e.Path = to
 	wf.dirty = true
 	w.files[to] = wf
-	// Written at once: a crash must not bring the old name back.
-	e := wf.e
-	if err := w.cfg.Journal.Commit(e, nil); err == nil {
-		wf.dirty = false
+	// Recorded at once, as durable as a rename on the local disk.
+	if err := w.cfg.Journal.Record(wf.e); err == nil {
+		wf.dirty, wf.synced = false, false
 	}
 	return true
 }
@@ -672,7 +713,21 @@ func (w *writeback) worker() {
 		w.active++
 		w.mu.Unlock()
 
-		err := w.upload(wf, e)
+		var err error
+		w.mu.Lock()
+		dirty := wf.dirty
+		w.mu.Unlock()
+		if dirty {
+			// What is uploaded is on record first: a crash after the
+			// rename must find the record of what the server has.
+			err = w.save(wf, false)
+			w.mu.Lock()
+			e = wf.e
+			w.mu.Unlock()
+		}
+		if err == nil {
+			err = w.upload(wf, e)
+		}
 		w.f.result("upload", e.Path, err, nil)
 
 		w.mu.Lock()
@@ -729,7 +784,9 @@ func backoff(tries int) time.Duration {
 func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 	f, rc := w.f, w.f.remote
 	ctx := context.Background()
-	tmp := path.Join(parentOf(e.Path), fmt.Sprintf("%s%s-%s", wbTempPrefix, w.token, e.ID[len(e.ID)-8:]))
+	// The same for every try of this file, by this mount or the next:
+	// what a try cut off left there is replaced (O_TRUNC), not left.
+	tmp := path.Join(parentOf(e.Path), wbTempPrefix+e.ID[max(0, len(e.ID)-16):])
 	type found struct {
 		a   remote.Attr
 		err error
@@ -881,7 +938,7 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 // whose rename landed before a crash).
 func (w *writeback) conflicts(e cache.JournalEntry, a remote.Attr, exists bool) bool {
 	if !exists {
-		return e.BaseExists // removed meanwhile: ours goes where it was
+		return false // nothing there, or removed meanwhile: ours goes at the name, nothing is lost
 	}
 	if a.Mode.IsRegular() && int64(a.Size) == e.Size && a.Mtime.Unix() == time.Unix(0, e.Mtime).Unix() {
 		return false // ours already
