@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -357,4 +358,54 @@ func describedFiles(t *testing.T, dir string) string {
 	return sh(t, dir, `find . -mindepth 1 | sort | while read -r f; do
 		if [ -d "$f" ]; then echo "$(stat -c '%n %a %u %g %Y' "$f")"; else
 		echo "$(stat -c '%n %s %a %u %g %Y' "$f") $(sha256sum < "$f" | cut -c1-16)"; fi; done`)
+}
+
+// A git clone into a background mount with write-back and the default
+// journal (under the isolated HOME): once unmounted, the server's copy is
+// a whole, clean repository with every file's bytes.
+func TestWritebackGitCloneIsWholeOnTheServerAfterUnmount(t *testing.T) {
+	src := t.TempDir()
+	sh(t, src, `mkdir -p repo/a/b && cd repo && for i in $(seq 1 60); do head -c $((i * 97)) /dev/urandom | base64 > a/f$i; done
+		echo hi > a/b/deep && git init -q && git add -A && git -c user.name=t -c user.email=t@example.org commit -qm one`)
+	m := mount(t, "-o", "writeback")
+	const git = "git -c safe.directory='*' "
+	sh(t, m.mnt, "git clone -q file://"+filepath.Join(src, "repo")+" w && cd w && test -z \"$("+git+"status --porcelain)\"")
+	st := runBinary(t, home(t), "status", m.mnt)
+	if st.code != 0 || !strings.Contains(st.stdout, "write-back: on") || !strings.Contains(st.stdout, "/.local/state/sftpmount/journal/") {
+		t.Errorf("sftpmount status exited %d:\n%s%s", st.code, st.stdout, st.stderr)
+	}
+	var journal string
+	for _, l := range strings.Split(st.stdout, "\n") {
+		if j, ok := strings.CutPrefix(l, "journal: "); ok {
+			journal = j
+		}
+	}
+	if len(journalFiles(t, journal)) == 0 {
+		t.Errorf("nothing waits in the journal %q right after the clone: the unmount waits for nothing", journal)
+	}
+	pids := processesServing(m.mnt)
+	if out, err := exec.Command("fusermount3", "-u", m.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("fusermount3 -u: %v %s", err, out)
+	}
+	// The background process uploads what is left, then exits.
+	if !waitFor(2*time.Minute, func() bool {
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatal("sftpmount still running 2 minutes after the unmount")
+	}
+	if left := journalFiles(t, journal); len(left) != 0 {
+		t.Errorf("%d records left in the journal after the unmount", len(left))
+	}
+	served := filepath.Join(m.remote, "w")
+	if out, err := shErr(served, git+"--no-optional-locks status --porcelain && "+git+"fsck --no-progress 2>&1"); err != nil || out != "" {
+		t.Errorf("the server's clone: %v %q", err, out)
+	}
+	if out, err := shErr("/", "diff -r -x .git "+filepath.Join(src, "repo")+" "+served); err != nil {
+		t.Errorf("the server's clone differs from the repository: %v %s", err, out)
+	}
 }
