@@ -264,7 +264,9 @@ func (f *FS) askAttr(ctx context.Context, rel string) freshAttr {
 func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	fl := openFlags(flags) | os.O_CREATE
 	if n.fs.wb.room() {
-		return n.createSpooled(ctx, name, fl, goMode(mode), out)
+		if ch, fh, keep, errno := n.createSpooled(ctx, name, fl, goMode(mode), out); ch != nil || errno != 0 {
+			return ch, fh, keep, errno
+		}
 	}
 	if fl&os.O_EXCL != 0 && fl&(os.O_WRONLY|os.O_RDWR) == os.O_WRONLY && fl&os.O_APPEND == 0 {
 		return n.createNew(ctx, name, fl, goMode(mode), out)

@@ -54,6 +54,9 @@ func (n *Node) createSpooled(ctx context.Context, name string, fl int, perm os.F
 	if strings.HasPrefix(name, wbTempPrefix) {
 		return nil, nil, 0, n.fs.result("create", rel, syscall.EPERM, nil)
 	}
+	if !n.mayCreateIn(ctx) {
+		return nil, nil, 0, 0 // the server's to refuse: made there (Create)
+	}
 	wf, err := n.fs.wb.create(rel, perm)
 	if err != nil {
 		return nil, nil, 0, n.fs.result("create (journal)", rel, err, nil)
@@ -66,6 +69,27 @@ func (n *Node) createSpooled(ctx context.Context, name string, fl int, perm os.F
 	h := &spoolHandle{node: ch.Operations().(*Node), w: n.fs.wb, wf: wf, writable: true, append: fl&os.O_APPEND != 0}
 	n.fs.wb.open(wf, true)
 	return ch, h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// mayCreateIn reports whether the server would let the login user make
+// a file in directory n, as far as n's mode and owner tell: false when
+// they clearly do not (no write bit for the owner it is, or for anyone
+// else), and the server's answer is then asked for (EACCES at once, not
+// at the upload). Groups are not known: a group's bit counts as allowed.
+func (n *Node) mayCreateIn(ctx context.Context) bool {
+	a, err := n.fs.lookupAttr(ctx, n.rel())
+	if err != nil {
+		return false
+	}
+	uid, _ := n.fs.remote.LoginOwner()
+	switch {
+	case uid == 0:
+		return true
+	case a.UID == uid:
+		return a.Mode.Perm()&0o200 != 0
+	default:
+		return a.Mode.Perm()&0o022 != 0
+	}
 }
 
 // openSpooled opens a file waiting in the journal. nil: its upload has
@@ -190,6 +214,14 @@ func (n *Node) setSpooled(ctx context.Context, wf *wbFile, in *fuse.SetAttrIn, o
 		if uid, gid, errno = n.fs.opts.Owner.toRemote(uid, gid, uok, gok); errno != 0 {
 			return n.fs.result("chown", rel, errno, nil), true
 		}
+		// A change of owner is the server's to allow or refuse (EPERM):
+		// made there, after the upload. tar's chown to the owner the
+		// file has already costs nothing.
+		cur, _ := n.fs.wb.attr(rel)
+		if uok && uid != cur.UID || gok && gid != cur.GID {
+			return 0, false
+		}
+		uok, gok = false, false
 	}
 	ok, err := n.fs.wb.change(wf, func(e *cache.JournalEntry) error {
 		if size, ok := in.GetSize(); ok {

@@ -409,3 +409,30 @@ func TestWritebackGitCloneIsWholeOnTheServerAfterUnmount(t *testing.T) {
 		t.Errorf("the server's clone differs from the repository: %v %s", err, out)
 	}
 }
+
+// What the server would refuse is refused at once, not at the upload: a
+// file in a directory the remote user cannot write (EACCES at the
+// create), a chown to another owner (EPERM); tar's chown to the owner the
+// file has costs nothing and the file goes.
+func TestWritebackRefusesAtOnceWhatTheServerWouldRefuse(t *testing.T) {
+	m := mountAs(t, testUser, "-o", "writeback,writeback_dir="+filepath.Join(t.TempDir(), "journal"))
+	sh(t, m.remote, "mkdir ro && chown root:root ro && chmod 0755 ro")
+	out, err := shErr(m.mnt, "echo x > ro/f")
+	if err == nil || !strings.Contains(out, "Permission denied") {
+		t.Errorf("a file in a directory the remote user cannot write: %v %q", err, out)
+	}
+	sh(t, m.mnt, "echo mine > f && chown $(stat -c %u:%g f) f")
+	out, err = shErr(m.mnt, "echo y > g && chown 1234 g")
+	if err == nil || !strings.Contains(out, "Operation not permitted") {
+		t.Errorf("chown to another owner: %v %q", err, out)
+	}
+	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+		t.Fatalf("sftpmount sync exited %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "f")) + readFile(t, filepath.Join(m.remote, "g")); got != "mine\ny\n" {
+		t.Errorf("on the server: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(m.remote, "ro", "f")); err == nil {
+		t.Errorf("ro/f was made on the server")
+	}
+}
