@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -434,5 +435,67 @@ func TestWritebackRefusesAtOnceWhatTheServerWouldRefuse(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(m.remote, "ro", "f")); err == nil {
 		t.Errorf("ro/f was made on the server")
+	}
+}
+
+// Hours of use in seconds: with a 1 s cache timeout and a 1 s delay
+// before uploads, a process keeps writing and renaming files through the
+// mount while another client writes into the same directories on the
+// server, for many timeouts. Every listing through the mount shows both
+// sides' files, every read gives the right bytes, and after a sync the
+// server has everything the mount wrote, under its final name.
+func TestWritebackThroughManyTimeoutsWhileAnotherClientWritesTheSameDirectories(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal")
+	_, log, m := startWriteback(t, nil, journal, "-o", "cache_timeout=1,writeback_delay=1")
+	sh(t, m.mnt, "mkdir d")
+	const rounds = 24
+	for i := 0; i < rounds; i++ {
+		// Ours: a file written under a temporary name and renamed, as
+		// editors and git do, and one left as written.
+		sh(t, m.mnt, fmt.Sprintf("echo ours%d > d/.tmp%d && mv d/.tmp%d d/ours%d && echo plain%d > d/plain%d", i, i, i, i, i, i))
+		writeFile(t, filepath.Join(m.remote, "d", fmt.Sprintf("theirs%d", i)), fmt.Sprintf("theirs%d\n", i), 0644)
+		if i%4 == 3 {
+			time.Sleep(1100 * time.Millisecond) // past the timeout and the delay: uploads land meanwhile
+		}
+		listed := sh(t, m.mnt, "ls d")
+		for j := 0; j <= i; j++ {
+			for _, name := range []string{"ours", "plain"} {
+				if !strings.Contains(listed, fmt.Sprintf("%s%d\n", name, j)) {
+					t.Fatalf("round %d: ls does not show %s%d:\n%s", i, name, j, listed)
+				}
+			}
+		}
+		if i > 0 {
+			// Another client's file is found within the timeouts (1 s
+			// for an absent name, 1 s for a listing), while ours keep
+			// coming.
+			prev := fmt.Sprintf("theirs%d", i-1)
+			if !waitFor(2500*time.Millisecond, func() bool {
+				b, err := os.ReadFile(filepath.Join(m.mnt, "d", prev))
+				return err == nil && string(b) == prev+"\n"
+			}) {
+				t.Fatalf("round %d: %s not seen through the mount within 2.5 s", i, prev)
+			}
+		}
+		if strings.Contains(listed, ".tmp") || strings.Contains(listed, "sftpmount-wb") {
+			t.Fatalf("round %d: ls shows a temporary name:\n%s", i, listed)
+		}
+	}
+	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+		t.Fatalf("sftpmount sync exited %d: %s", r.code, r.stderr)
+	}
+	for i := 0; i < rounds; i++ {
+		for _, name := range []string{"ours", "plain", "theirs"} {
+			p := filepath.Join(m.remote, "d", fmt.Sprintf("%s%d", name, i))
+			if got := readFile(t, p); got != fmt.Sprintf("%s%d\n", name, i) {
+				t.Errorf("%s on the server: %q", p, got)
+			}
+		}
+	}
+	if n := strings.TrimSpace(sh(t, m.remote, "ls -A d | wc -l")); n != strconv.Itoa(3*rounds) {
+		t.Errorf("the server's d holds %s names, want %d:\n%s", n, 3*rounds, sh(t, m.remote, "ls -A d"))
+	}
+	if strings.Contains(log.String(), "conflict") {
+		t.Errorf("a conflict was seen where there was none:\n%s", tail(log.String(), 20))
 	}
 }
