@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -25,7 +26,20 @@ import (
 type Journal struct {
 	dir  string
 	lock *os.File
+
+	// Pairs of empty files made ahead, a batch at a time with one sync
+	// of the directory: a new file's first Commit then writes its record
+	// into its own empty .meta and syncs the two files, with no rename
+	// and no sync of the directory (one commit of the filesystem's
+	// journal, not three).
+	poolMu  sync.Mutex
+	pool    []string
+	filling bool
+	virgin  map[string]bool // taken from the pool, record never written
 }
+
+// poolBatch is how many pairs are made ahead at a time.
+const poolBatch = 64
 
 // JournalEntry is one file waiting to be uploaded. Times are Unix
 // nanoseconds.
@@ -77,8 +91,17 @@ func OpenJournal(dir string) (*Journal, error) {
 // Dir is where the journal is.
 func (j *Journal) Dir() string { return j.dir }
 
-// Close unlocks the journal.
-func (j *Journal) Close() error { return j.lock.Close() }
+// Close removes the pairs made ahead and unlocks the journal.
+func (j *Journal) Close() error {
+	j.poolMu.Lock()
+	for _, id := range j.pool {
+		os.Remove(j.metaPath(id))
+		os.Remove(j.DataPath(id))
+	}
+	j.pool = nil
+	j.poolMu.Unlock()
+	return j.lock.Close()
+}
 
 // Entries are the files the journal holds, oldest first. A .data with no
 // .meta (a close that never returned) is removed; a .meta that cannot be
@@ -110,8 +133,13 @@ func (j *Journal) Entries() ([]JournalEntry, error) {
 				return nil, err
 			}
 			var e JournalEntry
-			if err := json.Unmarshal(b, &e); err != nil {
-				return nil, fmt.Errorf("journal %s: %s: %v", j.dir, name, err)
+			if len(b) == 0 || json.Unmarshal(b, &e) != nil {
+				// Made ahead and never used, or a first record cut by
+				// a crash before its close returned.
+				id := strings.TrimSuffix(name, ".meta")
+				os.Remove(filepath.Join(j.dir, name))
+				os.Remove(j.DataPath(id))
+				continue
 			}
 			out = append(out, e)
 		}
@@ -122,11 +150,67 @@ func (j *Journal) Entries() ([]JournalEntry, error) {
 
 // NewData makes a new entry's data file, empty, and gives its ID.
 func (j *Journal) NewData() (string, *os.File, error) {
-	var b [8]byte
-	rand.Read(b[:])
-	id := fmt.Sprintf("%d-%s", time.Now().UnixNano(), hex.EncodeToString(b[:]))
-	f, err := os.OpenFile(j.DataPath(id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	j.poolMu.Lock()
+	if len(j.pool) == 0 {
+		j.poolMu.Unlock()
+		if err := j.fill(); err != nil {
+			return "", nil, err
+		}
+		j.poolMu.Lock()
+	}
+	if len(j.pool) == 0 {
+		j.poolMu.Unlock()
+		return "", nil, errors.New("journal: no file made ahead")
+	}
+	id := j.pool[len(j.pool)-1]
+	j.pool = j.pool[:len(j.pool)-1]
+	if j.virgin == nil {
+		j.virgin = map[string]bool{}
+	}
+	j.virgin[id] = true
+	if len(j.pool) < poolBatch/4 && !j.filling {
+		j.filling = true
+		go j.fill()
+	}
+	j.poolMu.Unlock()
+	f, err := os.OpenFile(j.DataPath(id), os.O_RDWR, 0o600)
 	return id, f, err
+}
+
+// fill makes a batch of empty pairs, durable with one sync of the
+// directory, and adds them to the pool.
+func (j *Journal) fill() error {
+	defer func() {
+		j.poolMu.Lock()
+		j.filling = false
+		j.poolMu.Unlock()
+	}()
+	var made []string
+	var err error
+	for i := 0; i < poolBatch && err == nil; i++ {
+		var b [8]byte
+		rand.Read(b[:])
+		id := fmt.Sprintf("%d-%s", time.Now().UnixNano(), hex.EncodeToString(b[:]))
+		for _, p := range []string{j.DataPath(id), j.metaPath(id)} {
+			var f *os.File
+			if f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+				break
+			}
+			f.Close()
+		}
+		if err == nil {
+			made = append(made, id)
+		}
+	}
+	if serr := j.syncDir(); err == nil {
+		err = serr
+	}
+	if len(made) > 0 && err == nil {
+		j.poolMu.Lock()
+		j.pool = append(j.pool, made...)
+		j.poolMu.Unlock()
+	}
+	return err
 }
 
 // DataPath is where entry id's bytes are.
@@ -138,6 +222,9 @@ func (j *Journal) metaPath(id string) string { return filepath.Join(j.dir, id+".
 // then e's record replaces the one before it, and the directory is
 // synced. Once it returns, a crash loses nothing of e.
 func (j *Journal) Commit(e JournalEntry, data *os.File) error {
+	if j.takeVirgin(e.ID) {
+		return j.firstCommit(e, data)
+	}
 	// The bytes are synced alongside the record: two syncs waiting on
 	// one commit of the journal's filesystem rather than on two. The
 	// record is renamed into place only once both are done.
@@ -152,11 +239,70 @@ func (j *Journal) Commit(e JournalEntry, data *os.File) error {
 	return j.write(e, true, synced)
 }
 
+// takeVirgin reports whether id's record was never written, and from
+// now on counts it written.
+func (j *Journal) takeVirgin(id string) bool {
+	j.poolMu.Lock()
+	defer j.poolMu.Unlock()
+	v := j.virgin[id]
+	delete(j.virgin, id)
+	return v
+}
+
+// firstCommit writes e's record into its empty .meta, made and synced
+// ahead, and syncs it and the bytes together. A crash before both are
+// synced leaves an empty or a cut record: a close that never returned,
+// which Entries drops.
+func (j *Journal) firstCommit(e JournalEntry, data *os.File) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(j.metaPath(e.ID), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	synced := make(chan error, 1)
+	go func() {
+		if data == nil {
+			synced <- nil
+			return
+		}
+		synced <- data.Sync()
+	}()
+	_, err = f.WriteAt(b, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if serr := <-synced; err == nil {
+		err = serr
+	}
+	return err
+}
+
 // Record replaces e's record without waiting for the disk: a change
 // after its file's close (chmod, utimes, a rename) is then as durable as
 // the same change on the local disk, once its filesystem commits (5 s
 // on ext4), or at the next Commit.
-func (j *Journal) Record(e JournalEntry) error { return j.write(e, false, nil) }
+func (j *Journal) Record(e JournalEntry) error {
+	if j.takeVirgin(e.ID) {
+		// Its first record, in place: cut by a crash, the file (never
+		// closed) is dropped, as it would have been without it.
+		f, err := os.OpenFile(j.metaPath(e.ID), os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteAt(b, 0)
+		return err
+	}
+	return j.write(e, false, nil)
+}
 
 // write writes e's record beside and renames it into place, once
 // alongside (when given) has reported success.
@@ -198,6 +344,7 @@ func (j *Journal) write(e JournalEntry, durable bool, alongside <-chan error) er
 // Remove drops entry id once its file is on the server: the record
 // first, so that a crash between the two leaves no entry to upload again.
 func (j *Journal) Remove(id string) error {
+	j.takeVirgin(id)
 	err := os.Remove(j.metaPath(id))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -91,6 +91,9 @@ func serve(o options, st *startup) error {
 		st.ready(err)
 		return err
 	}
+	if fsOpts.Writeback != nil {
+		defer fsOpts.Writeback.Journal.Close() // after the wait at unmount
+	}
 	root := sftpfs.NewRoot(rc, fsOpts)
 	if k, err := root.FS().LoadJournal(); err != nil {
 		err = fail(ExitConfig, fmt.Sprintf("write-back journal: %v", err))
