@@ -295,8 +295,12 @@ func (n *Node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 	if errno != 0 {
 		return nil, errno
 	}
-	// As close(2) would: the mode is set at the flush (see pending.go).
-	h := fh.(*fileHandle)
+	// As close(2) would: the mode is set at the flush (see pending.go),
+	// or the file is in the write-back journal (wbhandle.go).
+	h := fh.(interface {
+		fusefs.FileFlusher
+		fusefs.FileReleaser
+	})
 	errno = h.Flush(ctx)
 	if rerr := h.Release(ctx); errno == 0 {
 		errno = rerr

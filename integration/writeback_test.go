@@ -152,6 +152,14 @@ func TestWritebackFilesInTheJournalBehaveAsLocalFiles(t *testing.T) {
 	if want := "ap config f tr config\ndata\n0123a\nb\n600 1234567890\n"; got != want {
 		t.Errorf("the server after sync:\n%q\nwant\n%q", got, want)
 	}
+	// mknod(2) of a regular file goes to the journal too, and lands.
+	if err := syscall.Mknod(filepath.Join(m.mnt, "node"), syscall.S_IFREG|0o640, 0); err != nil {
+		t.Errorf("mknod of a regular file: %v", err)
+	} else if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+		t.Errorf("sftpmount sync exited %d: %s", r.code, r.stderr)
+	} else if fi, err := os.Stat(filepath.Join(m.remote, "node")); err != nil || fi.Mode().Perm() != 0o640 || fi.Size() != 0 {
+		t.Errorf("node on the server: %v %v", fi, err)
+	}
 	if !strings.Contains(log.String(), "rename (journal)") || !strings.Contains(log.String(), "unlink (journal)") || !strings.Contains(log.String(), "setattr (journal)") {
 		t.Errorf("rename, unlink and setattr were not answered from the journal:\n%s", tail(log.String(), 40))
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sftpmount/sftpmount/cache"
@@ -77,11 +78,29 @@ func controlSocket(mountpoint string) string {
 	return filepath.Join(dir, fmt.Sprintf("%x.sock", sum[:8]))
 }
 
+// ownDir checks that dir is a directory of this user's that no one else
+// may write into: in /tmp another user could have made it first, and
+// put a socket of theirs where ours is looked for.
+func ownDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s is not a directory of this user's that only it may write", dir)
+	}
+	return nil
+}
+
 // serveControl answers status and sync on the mount's control socket
 // until the returned stop is called.
 func serveControl(mountpoint string, f *sftpfs.FS, rc *remote.Client) (stop func(), err error) {
 	path := controlSocket(mountpoint)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := ownDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	if c, err := net.Dial("unix", path); err == nil {
@@ -168,6 +187,9 @@ func control(cmd string, args []string) int {
 	mnt, err := filepath.Abs(args[0])
 	if err != nil {
 		return report(fail(ExitUsage, err.Error()))
+	}
+	if err := ownDir(filepath.Dir(controlSocket(mnt))); err != nil {
+		return report(fail(ExitMountpoint, fmt.Sprintf("%s: no sftpmount of yours serves it (%v)", mnt, err)))
 	}
 	c, err := net.Dial("unix", controlSocket(mnt))
 	if err != nil {
