@@ -855,11 +855,21 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 		return err
 	}
 	w.mu.Lock()
-	if wf.writers > 0 && !conflict {
+	if wf.writers > 0 {
 		// Still open for writing (an fsync, a rename above it): the
 		// server has what was written so far, and the file stays in
 		// the journal for what comes next, with what was sent as what
-		// the server is expected to hold.
+		// the server is expected to hold. Beside the name after a
+		// conflict: what comes next goes there too, not lost.
+		if conflict && w.files[e.Path] == wf {
+			delete(w.files, e.Path)
+			wf.e.Path = to
+			w.files[to] = wf
+			w.cfg.Notice(fmt.Sprintf("/%s changed on the server while its upload waited: the server's file is kept, ours (still open for writing) is beside it as /%s", e.Path, to))
+			w.conflicted.Add(1)
+			f.forget(e.Path)
+			f.unsure(e.Path)
+		}
 		wf.state, wf.err = wbQueued, nil
 		wf.e.BaseExists, wf.e.BaseSize, wf.e.BaseMtime = true, e.Size, e.Mtime
 		wf.dirty = true

@@ -514,3 +514,38 @@ func TestWritebackThroughManyTimeoutsWhileAnotherClientWritesTheSameDirectories(
 		t.Errorf("a conflict was seen where there was none:\n%s", tail(log.String(), 20))
 	}
 }
+
+// A conflict found by an fsync while the file is still open for writing:
+// the server's file stays, ours goes beside, and what is written after
+// the fsync goes beside too, not lost.
+func TestWritebackConflictFoundByAnFsyncKeepsLaterWritesBeside(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal")
+	_, log, m := startWriteback(t, nil, journal)
+	f, err := os.Create(filepath.Join(m.mnt, "y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("ours\n")
+	writeFile(t, filepath.Join(m.remote, "y"), "theirs\n", 0644)
+	if err := f.Sync(); err != nil {
+		t.Errorf("fsync: %v", err)
+	}
+	f.WriteString("more\n")
+	if err := f.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+		t.Fatalf("sftpmount sync exited %d: %s", r.code, r.stderr)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "y")); got != "theirs\n" {
+		t.Errorf("y on the server: %q, want the server's own", got)
+	}
+	beside, _ := filepath.Glob(filepath.Join(m.remote, "y.sftpmount-conflict-*"))
+	if len(beside) != 1 || readFile(t, beside[0]) != "ours\nmore\n" {
+		var got string
+		if len(beside) == 1 {
+			got = readFile(t, beside[0])
+		}
+		t.Fatalf("ours beside: %v %q\n%s", beside, got, tail(log.String(), 20))
+	}
+}
