@@ -174,16 +174,7 @@ func TestWritebackKeepsAConflictingServerFileAndPutsOursBeside(t *testing.T) {
 	journal := filepath.Join(t.TempDir(), "journal")
 	_, log, m := startWriteback(t, nil, journal)
 	sh(t, m.mnt, `exec 3>x && echo ours >&3 && echo theirs > `+filepath.Join(m.remote, "x")+` && exec 3>&-`)
-	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
-		t.Fatalf("sftpmount sync exited %d: %s", r.code, r.stderr)
-	}
-	if got := readFile(t, filepath.Join(m.remote, "x")); got != "theirs\n" {
-		t.Errorf("x on the server: %q, want the server's own", got)
-	}
-	beside, _ := filepath.Glob(filepath.Join(m.remote, "x.sftpmount-conflict-*"))
-	if len(beside) != 1 || readFile(t, beside[0]) != "ours\n" {
-		t.Fatalf("ours beside: %v", beside)
-	}
+	syncThenBoth(t, m, "x", "theirs\n", "ours\n")
 	if !strings.Contains(log.String(), "changed on the server while its upload waited") {
 		t.Errorf("no line says so:\n%s", tail(log.String(), 10))
 	}
@@ -534,18 +525,28 @@ func TestWritebackConflictFoundByAnFsyncKeepsLaterWritesBeside(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
+	syncThenBoth(t, m, "y", "theirs\n", "ours\nmore\n")
+	if !strings.Contains(log.String(), "still open for writing") {
+		t.Errorf("no line says the file was open:\n%s", tail(log.String(), 10))
+	}
+}
+
+// syncThenBoth runs sftpmount sync and checks that the server holds
+// theirs at name and ours at the one name beside it.
+func syncThenBoth(t *testing.T, m *mounted, name, theirs, ours string) {
+	t.Helper()
 	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
 		t.Fatalf("sftpmount sync exited %d: %s", r.code, r.stderr)
 	}
-	if got := readFile(t, filepath.Join(m.remote, "y")); got != "theirs\n" {
-		t.Errorf("y on the server: %q, want the server's own", got)
+	if got := readFile(t, filepath.Join(m.remote, name)); got != theirs {
+		t.Errorf("%s on the server: %q, want the server's own", name, got)
 	}
-	beside, _ := filepath.Glob(filepath.Join(m.remote, "y.sftpmount-conflict-*"))
-	if len(beside) != 1 || readFile(t, beside[0]) != "ours\nmore\n" {
-		var got string
-		if len(beside) == 1 {
-			got = readFile(t, beside[0])
-		}
-		t.Fatalf("ours beside: %v %q\n%s", beside, got, tail(log.String(), 20))
+	beside, _ := filepath.Glob(filepath.Join(m.remote, name+".sftpmount-conflict-*"))
+	var got string
+	if len(beside) == 1 {
+		got = readFile(t, beside[0])
+	}
+	if got != ours {
+		t.Fatalf("ours beside %s: %v %q, want %q", name, beside, got, ours)
 	}
 }
