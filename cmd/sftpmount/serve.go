@@ -147,16 +147,18 @@ func serve(o options, st *startup) error {
 		st.ready(err)
 		return err
 	}
+	st.ready(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	// Once the signals are ours: a SIGTERM right after the mount
+	// appears unmounts, rather than ending a start still in progress.
 	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc)
 	if err != nil {
 		say(fmt.Sprintf("sftpmount status and sync will not answer: %v", err))
 		stopControl = func() {}
 	}
 	defer stopControl()
-	st.ready(nil)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	unmounted := make(chan struct{})
 	go func() {
 		server.Wait()

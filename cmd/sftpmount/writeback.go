@@ -192,6 +192,12 @@ func control(cmd string, args []string) int {
 		return report(fail(ExitMountpoint, fmt.Sprintf("%s: no sftpmount of yours serves it (%v)", mnt, err)))
 	}
 	c, err := net.Dial("unix", controlSocket(mnt))
+	for try := 0; err != nil && try < 10; try++ {
+		// A mount that has just appeared opens its socket a moment
+		// after it reports ready.
+		time.Sleep(100 * time.Millisecond)
+		c, err = net.Dial("unix", controlSocket(mnt))
+	}
 	if err != nil {
 		return report(fail(ExitMountpoint, fmt.Sprintf("%s: no sftpmount serves it (%v)", mnt, errors.Unwrap(err))))
 	}
