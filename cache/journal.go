@@ -228,6 +228,12 @@ func (j *Journal) Commit(e JournalEntry, data *os.File) error {
 	// The bytes are synced alongside the record: two syncs waiting on
 	// one commit of the journal's filesystem rather than on two. The
 	// record is renamed into place only once both are done.
+	return j.write(e, true, syncing(data))
+}
+
+// syncing syncs data (nil: nothing) in the background and reports how
+// that went.
+func syncing(data *os.File) <-chan error {
 	synced := make(chan error, 1)
 	go func() {
 		if data == nil {
@@ -236,7 +242,7 @@ func (j *Journal) Commit(e JournalEntry, data *os.File) error {
 		}
 		synced <- data.Sync()
 	}()
-	return j.write(e, true, synced)
+	return synced
 }
 
 // takeVirgin reports whether id's record was never written, and from
@@ -254,6 +260,12 @@ func (j *Journal) takeVirgin(id string) bool {
 // synced leaves an empty or a cut record: a close that never returned,
 // which Entries drops.
 func (j *Journal) firstCommit(e JournalEntry, data *os.File) error {
+	return j.writeFirst(e, true, syncing(data))
+}
+
+// writeFirst writes e's first record into its empty .meta, in place,
+// and with durable syncs it, once alongside (when given) has reported.
+func (j *Journal) writeFirst(e JournalEntry, durable bool, alongside <-chan error) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -263,20 +275,14 @@ func (j *Journal) firstCommit(e JournalEntry, data *os.File) error {
 		return err
 	}
 	defer f.Close()
-	synced := make(chan error, 1)
-	go func() {
-		if data == nil {
-			synced <- nil
-			return
-		}
-		synced <- data.Sync()
-	}()
 	_, err = f.WriteAt(b, 0)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
-	if serr := <-synced; err == nil {
-		err = serr
+	if alongside != nil {
+		if aerr := <-alongside; err == nil {
+			err = aerr
+		}
 	}
 	return err
 }
@@ -289,17 +295,7 @@ func (j *Journal) Record(e JournalEntry) error {
 	if j.takeVirgin(e.ID) {
 		// Its first record, in place: cut by a crash, the file (never
 		// closed) is dropped, as it would have been without it.
-		f, err := os.OpenFile(j.metaPath(e.ID), os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		_, err = f.WriteAt(b, 0)
-		return err
+		return j.writeFirst(e, false, nil)
 	}
 	return j.write(e, false, nil)
 }

@@ -27,22 +27,8 @@ func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
 	link := newSlowLink(t, 0)
 	m := mountWatched(t, link, limit, "-o", "timeout=10")
 
-	stop := make(chan struct{})
-	var resets atomic.Int64
-	resetting := make(chan struct{})
-	go func() {
-		defer close(resetting)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(every):
-				link.reset(t)
-				resets.Add(1)
-			}
-		}
-	}()
-	defer func() { close(stop); <-resetting }() // no reset may log after the test
+	resets, stop := resetEvery(t, link, every)
+	defer stop()
 
 	// Once the watchdog has ended sftpmount, an mmap read faults: fail the
 	// test rather than crash the binary.
@@ -57,6 +43,28 @@ func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
 		t.Errorf("the link was reset %d times during the run, want at least 2", n)
 	}
 	t.Logf("the link was reset %d times", resets.Load())
+}
+
+// resetEvery resets link every period until stop is called, which waits
+// for the resetting to end (no reset may log after the test); resets
+// counts them.
+func resetEvery(t *testing.T, link *slowLink, period time.Duration) (resets *atomic.Int64, stop func()) {
+	resets = new(atomic.Int64)
+	done := make(chan struct{})
+	resetting := make(chan struct{})
+	go func() {
+		defer close(resetting)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(period):
+				link.reset(t)
+				resets.Add(1)
+			}
+		}
+	}()
+	return resets, func() { close(done); <-resetting }
 }
 
 // mountWatched mounts through link with sftpmount in the foreground (-f -d),

@@ -306,22 +306,10 @@ func TestWritebackFsxWithResetsMatchesTheModel(t *testing.T) {
 	needServer(t)
 	link := newSlowLink(t, 0)
 	journal := filepath.Join(t.TempDir(), "journal")
-	ops := min(fsxOps(), 3000)
+	ops := min(fsxOps(), 8000) // long enough for several resets
 	m := mountWatched(t, link, 3*time.Minute+time.Duration(ops)*10*time.Millisecond, "-o", "timeout=10,writeback,writeback_dir="+journal)
-	stop := make(chan struct{})
-	resetting := make(chan struct{})
-	go func() {
-		defer close(resetting)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Second):
-				link.reset(t)
-			}
-		}
-	}()
-	defer func() { close(stop); <-resetting }()
+	resets, stop := resetEvery(t, link, time.Second)
+	defer stop()
 	summary, err := fsxThen(filepath.Join(m.mnt, "fsx"), filepath.Join(m.remote, "fsx"), fsxSeed()+7, ops, func() error {
 		if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
 			return fmt.Errorf("sftpmount sync exited %d: %s", r.code, r.stderr)
@@ -331,7 +319,10 @@ func TestWritebackFsxWithResetsMatchesTheModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Log(summary)
+	if resets.Load() < 1 {
+		t.Errorf("the link was never reset during the run: it proves nothing of resets")
+	}
+	t.Logf("%s; the link was reset %d times", summary, resets.Load())
 }
 
 // lineDiff lists the lines got has more of (+) and want has more of (-).
