@@ -47,7 +47,14 @@ func journalFiles(t *testing.T, dir string) []string {
 // returning its exit code.
 func endOf(t *testing.T, cmd *exec.Cmd, mnt string, limit time.Duration) int {
 	t.Helper()
-	if out, err := exec.Command("fusermount3", "-u", mnt).CombinedOutput(); err != nil {
+	// A mount that has just appeared can be busy a moment (the kernel's
+	// first requests): asked again for up to 5 s.
+	var out []byte
+	var err error
+	if !waitFor(5*time.Second, func() bool {
+		out, err = exec.Command("fusermount3", "-u", mnt).CombinedOutput()
+		return err == nil
+	}) {
 		t.Fatalf("fusermount3 -u: %v %s", err, out)
 	}
 	done := make(chan error, 1)
