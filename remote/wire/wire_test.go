@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -323,5 +324,90 @@ func FuzzNames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		names(body)
 		linkCount(string(body))
+	})
+}
+
+// Identify: names OpenSSH's server linked are one Object, others are
+// not; a file it may not open, a missing one, a symlinked directory on
+// the way, and pkg/sftp's server (whose /proc/self is this test, full of
+// other fds) leave nothing wrongly matched.
+func TestIdentifyTellsWhichNamesAreOneFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("same"), 0644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a")
+	write("c") // same bytes, size and mode: another file all the same
+	if err := os.Link(filepath.Join(dir, "a"), filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "sub"), 0755)
+	if err := os.Link(filepath.Join(dir, "a"), filepath.Join(dir, "sub", "a2")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("sub", filepath.Join(dir, "via"))
+	write("locked")
+	os.Chmod(filepath.Join(dir, "locked"), 0)
+	paths := []string{"a", "b", "c", "sub/a2", "via/a2", "missing", "locked"}
+	var want syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(dir, "a"), &want); err != nil {
+		t.Fatal(err)
+	}
+
+	objs, err := NewIdentifier(openssh(t, dir)).Identify(ctx(t), paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"a", "b", "sub/a2", "via/a2"} {
+		if objs[[]int{0, 1, 3, 4}[i]].Ino != want.Ino {
+			t.Errorf("%s: %+v, want inode %d", name, objs[[]int{0, 1, 3, 4}[i]], want.Ino)
+		}
+	}
+	if objs[0] != objs[1] || objs[0] != objs[3] {
+		t.Errorf("a, b, sub/a2 differ: %+v", objs)
+	}
+	if !objs[2].Known() || objs[2] == objs[0] {
+		t.Errorf("c: %+v, want known and not a's %+v", objs[2], objs[0])
+	}
+	if objs[5].Known() {
+		t.Errorf("missing: %+v, want unknown", objs[5])
+	}
+	if os.Geteuid() != 0 && objs[6].Known() {
+		t.Errorf("locked (mode 0): %+v, want unknown", objs[6])
+	}
+
+	// Again on the same Conn: the first batch's files were closed.
+	id := NewIdentifier(openssh(t, dir))
+	for round := 0; round < 3; round++ {
+		objs, err := id.Identify(ctx(t), []string{"b", "c"})
+		if err != nil || objs[0].Ino != want.Ino || !objs[1].Known() {
+			t.Fatalf("round %d: %+v %v", round, objs, err)
+		}
+	}
+
+	objs, err = NewIdentifier(pkgsftp(t, dir)).Identify(ctx(t), paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range objs {
+		// pkg/sftp's fds are this process's: a path matches only if
+		// the fd really holds that file, so a known one must be right.
+		if o.Known() && i != 2 && i != 5 && i != 6 && o.Ino != want.Ino {
+			t.Errorf("pkg/sftp %s: %+v, a wrong inode", paths[i], o)
+		}
+	}
+}
+
+// FuzzFdinfo: parseFdinfo takes any text; it answers only with both numbers.
+func FuzzFdinfo(f *testing.F) {
+	f.Add("pos:\t0\nflags:\t0100000\nmnt_id:\t24\nino:\t3\n")
+	f.Add("mnt_id: 1\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		o, ok := parseFdinfo(s)
+		if ok && o.Ino == 0 {
+			t.Fatalf("known with inode 0: %q", s)
+		}
 	})
 }

@@ -1,0 +1,306 @@
+package wire
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Which names are one file. SFTP v3 carries no inode numbers, so two
+// names a server linked look like two files, and tar -c or rsync -aH
+// reading them through a mount store two copies. A Linux server still
+// tells, to whoever asks its sftp-server the right way: a file the
+// server holds open is an fd of that process, /proc/self/fd/N names the
+// file's path, and /proc/self/fdinfo/N its mount and inode number.
+// Identifier asks so, on a Conn of its own: its fds are then only
+// those it opened.
+//
+// It never guesses. A file is identified only when the fd's link names
+// the very path asked (its canonical path, as REALPATH gives it) and its
+// fdinfo has both numbers. Anything else (no /proc, as under a chroot;
+// another system; a server other than OpenSSH; a file it may not open;
+// a name replaced meanwhile) leaves that file unknown, as before.
+// Only regular files may be asked: opening a FIFO would block the
+// server.
+
+const (
+	typeRead     = 5
+	typeRealpath = 16
+	typeReadlink = 19
+	typeData     = 103
+)
+
+// Object is a file's identity on its server: the mount it is on and its
+// inode number there. The zero Object is unknown.
+type Object struct{ Mount, Ino uint64 }
+
+// Known reports whether o names a file.
+func (o Object) Known() bool { return o.Ino != 0 }
+
+// Identifier finds the Objects of paths on a Conn nothing else uses.
+type Identifier struct {
+	c  *Conn
+	mu sync.Mutex // one batch at a time: each lists the fds it holds
+}
+
+// NewIdentifier uses c, which nothing else may use, for Identify.
+func NewIdentifier(c *Conn) *Identifier { return &Identifier{c: c} }
+
+// Conn is the Identifier's Conn.
+func (id *Identifier) Conn() *Conn { return id.c }
+
+// MaxBatch bounds the paths of one Identify: each holds a file open.
+const MaxBatch = 64
+
+// Identify returns the Object of each path (absolute, or relative to the
+// server's start directory), unknown where it cannot tell. Four round
+// trips a batch: the files opened and their canonical paths asked, then
+// /proc/self/fd listed, then every fd's link and fdinfo asked, then the
+// fdinfo read. Its error is the Conn's (a broken stream, ctx's end): a
+// file that cannot be identified is not an error.
+func (id *Identifier) Identify(ctx context.Context, paths []string) ([]Object, error) {
+	if len(paths) > MaxBatch {
+		return nil, errors.New("wire: Identify of more than MaxBatch paths")
+	}
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	c := id.c
+	out := make([]Object, len(paths))
+	var held []string // handles to close, once the batch is done
+	defer func() {
+		for _, h := range held {
+			c.start(typeClose, appendString(nil, h)) // in order, before the next batch
+		}
+	}()
+
+	// 1. Open each file and ask its canonical path; list the fds behind.
+	opens := make([]asked, len(paths))
+	reals := make([]asked, len(paths))
+	for i, p := range paths {
+		var err error
+		if opens[i], err = c.start(typeOpen, (&Attrs{}).encode(binary.BigEndian.AppendUint32(appendString(nil, p), OpenRead))); err != nil {
+			return nil, err
+		}
+		if reals[i], err = c.start(typeRealpath, appendString(nil, p)); err != nil {
+			return nil, err
+		}
+	}
+	fdDir, err := c.start(typeOpendir, appendString(nil, "/proc/self/fd"))
+	if err != nil {
+		return nil, err
+	}
+	canon := make([]string, len(paths)) // "" where the file is not open
+	for i := range paths {
+		h, err := handleOf(ctx, opens[i])
+		if err != nil {
+			if isStatus(err) {
+				continue // may not be opened: unknown
+			}
+			return nil, err
+		}
+		held = append(held, h)
+		r, err := reals[i].wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if name, ok := firstName(r); ok {
+			canon[i] = name
+		}
+	}
+	dh, err := handleOf(ctx, fdDir)
+	if err != nil {
+		if isStatus(err) {
+			return out, nil // no /proc: nothing is known
+		}
+		return nil, err
+	}
+
+	// 2. The fds the server holds.
+	var fds []int
+	err = readAll(ctx, c, dh, func(es []Entry) {
+		for _, e := range es {
+			if n, err := strconv.Atoi(e.Name); err == nil && n >= 0 {
+				fds = append(fds, n)
+			}
+		}
+	})
+	c.start(typeClose, appendString(nil, dh))
+	if err != nil {
+		if isStatus(err) {
+			return out, nil
+		}
+		return nil, err
+	}
+	sort.Ints(fds)
+
+	// 3. Where each points, and its fdinfo.
+	links := make([]asked, len(fds))
+	infos := make([]asked, len(fds))
+	for j, fd := range fds {
+		n := strconv.Itoa(fd)
+		if links[j], err = c.start(typeReadlink, appendString(nil, "/proc/self/fd/"+n)); err != nil {
+			return nil, err
+		}
+		if infos[j], err = c.start(typeOpen, (&Attrs{}).encode(binary.BigEndian.AppendUint32(appendString(nil, "/proc/self/fdinfo/"+n), OpenRead))); err != nil {
+			return nil, err
+		}
+	}
+	target := make([]string, len(fds))
+	infoH := make([]string, len(fds))
+	for j := range fds {
+		r, err := links[j].wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		target[j], _ = firstName(r)
+		if infoH[j], err = handleOf(ctx, infos[j]); err != nil && !isStatus(err) {
+			return nil, err
+		}
+		if infoH[j] != "" {
+			held = append(held, infoH[j])
+		}
+	}
+
+	// 4. Read the fdinfo of the fds that hold a path asked.
+	byPath := map[string]int{}
+	for i, p := range canon {
+		if p != "" {
+			byPath[p] = i
+		}
+	}
+	reads := make([]asked, len(fds))
+	for j := range fds {
+		if _, ok := byPath[target[j]]; !ok || infoH[j] == "" {
+			continue
+		}
+		body := binary.BigEndian.AppendUint64(appendString(nil, infoH[j]), 0)
+		if reads[j], err = c.start(typeRead, binary.BigEndian.AppendUint32(body, 4096)); err != nil {
+			return nil, err
+		}
+	}
+	for j := range fds {
+		if reads[j].c == nil {
+			continue
+		}
+		r, err := reads[j].wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if r.typ != typeData {
+			continue
+		}
+		d := decoder{b: r.body}
+		if o, ok := parseFdinfo(d.string()); ok && d.err == nil {
+			for i, p := range canon {
+				if p == target[j] {
+					out[i] = o
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// parseFdinfo reads the mnt_id and ino lines of an fdinfo file (Linux
+// 5.14 and later have ino).
+func parseFdinfo(s string) (Object, bool) {
+	var o Object
+	var haveMnt, haveIno bool
+	for _, line := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		switch {
+		case err != nil:
+		case k == "mnt_id":
+			o.Mount, haveMnt = n, true
+		case k == "ino":
+			o.Ino, haveIno = n, true
+		}
+	}
+	return o, haveMnt && haveIno && o.Ino != 0
+}
+
+// handleOf is the handle an OPEN or OPENDIR's reply gives.
+func handleOf(ctx context.Context, p asked) (string, error) {
+	r, err := p.wait(ctx)
+	if err != nil {
+		return "", err
+	}
+	if r.typ != typeHandle {
+		return "", statusOrUnexpected(r, "HANDLE")
+	}
+	d := decoder{b: r.body}
+	h := d.string()
+	if d.err == nil && len(h) > 256 {
+		d.fail("handle of %d bytes, more than SFTP's 256", len(h))
+	}
+	return h, d.err
+}
+
+// firstName is the one name of a REALPATH or READLINK reply.
+func firstName(r reply) (string, bool) {
+	if r.typ != typeName {
+		return "", false
+	}
+	d := decoder{b: r.body}
+	if d.uint32() != 1 {
+		return "", false
+	}
+	name := d.string()
+	return name, d.err == nil
+}
+
+// readAll reads directory handle h to its end, two READDIRs in flight.
+func readAll(ctx context.Context, c *Conn, h string, fn func([]Entry)) error {
+	var pending []asked
+	for len(pending) < 2 {
+		p, err := c.start(typeReaddir, appendString(nil, h))
+		if err != nil {
+			return err
+		}
+		pending = append(pending, p)
+	}
+	for len(pending) > 0 {
+		r, err := pending[0].wait(ctx)
+		pending = pending[1:]
+		if err != nil {
+			return err
+		}
+		if r.typ == typeStatus {
+			err := status(r)
+			var st *StatusError
+			if errors.As(err, &st) && st.Code == StatusEOF {
+				return nil
+			}
+			if err == nil {
+				err = &ProtocolError{"STATUS OK where NAME was due"}
+			}
+			return err
+		}
+		es, err := names(r.body)
+		if err != nil {
+			return err
+		}
+		fn(es)
+		p, err := c.start(typeReaddir, appendString(nil, h))
+		if err != nil {
+			return err
+		}
+		pending = append(pending, p)
+	}
+	return nil
+}
+
+// isStatus reports whether err is the server's answer (a STATUS), not a
+// broken Conn or a deadline.
+func isStatus(err error) bool {
+	var st *StatusError
+	return errors.As(err, &st)
+}
