@@ -46,6 +46,7 @@ type Client struct {
 	names map[string]uint64
 
 	calls, reconnects atomic.Int64 // for Stats
+	noIdentity        atomic.Bool  // the server cannot tell which names are one file (Identify)
 }
 
 // Stats are counters of the client's life, for `sftpmount status`.
@@ -306,6 +307,7 @@ func progressed(ctx context.Context) (resume func()) {
 var repeatableOps = map[string]bool{
 	"lstat": true, "stat": true, "readdir": true, "readlink": true, "statfs": true,
 	"chmod": true, "chown": true, "utimens": true, "truncate": true, "lsetstat": true,
+	"identify": true,
 }
 
 // call runs fn against the current session. One deadline covers the call

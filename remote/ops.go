@@ -265,6 +265,48 @@ func (c *Client) lsetstat(ctx context.Context, rel string, a wire.Attrs) error {
 	})
 }
 
+// Object is a file's identity on the server, where it can tell (see
+// wire.Identifier): names with the same known Object are one file.
+type Object = wire.Object
+
+// Identify returns the Object of each of rels, regular files only (a
+// FIFO's open would block the server), unknown where the server cannot
+// tell. A server that cannot (no /proc, not Linux) is not asked again.
+func (c *Client) Identify(ctx context.Context, rels []string) ([]Object, error) {
+	out := make([]Object, len(rels))
+	if c.noIdentity.Load() {
+		return out, nil
+	}
+	for from := 0; from < len(rels); from += wire.MaxBatch {
+		batch := rels[from:min(from+wire.MaxBatch, len(rels))]
+		abs := make([]string, len(batch))
+		for i, rel := range batch {
+			abs[i] = c.abs(rel)
+		}
+		err := c.callSession(ctx, "identify", batch[0], func(ctx context.Context, s *session) error {
+			id, err := s.identifier(ctx, c.cfg.SFTPServer)
+			if err != nil {
+				return err
+			}
+			objs, err := id.Identify(ctx, abs)
+			if err != nil {
+				return fromWire(err)
+			}
+			copy(out[from:], objs)
+			return nil
+		})
+		if errors.Is(err, wire.ErrNoProc) {
+			c.cfg.debugf("identify: %v: names the server linked show as separate files", err)
+			c.noIdentity.Store(true)
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
 // fromWire gives a wire status the type the rest of remote (and fs's
 // errno mapping) knows: pkg/sftp's.
 func fromWire(err error) error {

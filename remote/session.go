@@ -40,6 +40,11 @@ type session struct {
 	wireMu sync.Mutex
 	wire   *wire.Conn
 
+	// ident tells which names are one file (wire.Identifier), on a
+	// channel of its own, started at the first file with links.
+	identMu sync.Mutex
+	ident   *wire.Identifier
+
 	closeOnce sync.Once
 	why       error        // set once, before dead is closed
 	lostAt    atomic.Int64 // when it was closed, in Unix nanoseconds
@@ -89,6 +94,11 @@ func (s *session) close(why error) {
 			go s.wire.Close()
 		}
 		s.wireMu.Unlock()
+		s.identMu.Lock()
+		if s.ident != nil {
+			go s.ident.Conn().Close()
+		}
+		s.identMu.Unlock()
 		for i := range s.bulk {
 			if b := s.bulk[i].Load(); b != nil {
 				go b.Close()
@@ -216,6 +226,31 @@ func (s *session) wireConn(ctx context.Context, server string) (*wire.Conn, erro
 	if s.wire != nil && s.wire.Err() == nil {
 		return s.wire, nil
 	}
+	c, err := s.newWire(ctx, server)
+	if err == nil {
+		s.wire = c
+	}
+	return c, err
+}
+
+// identifier returns the session's wire.Identifier, on a channel of its
+// own started at first use, within ctx.
+func (s *session) identifier(ctx context.Context, server string) (*wire.Identifier, error) {
+	s.identMu.Lock()
+	defer s.identMu.Unlock()
+	if s.ident != nil && s.ident.Conn().Err() == nil {
+		return s.ident, nil
+	}
+	c, err := s.newWire(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	s.ident = wire.NewIdentifier(c)
+	return s.ident, nil
+}
+
+// newWire starts a wire.Conn on a new SFTP channel within ctx.
+func (s *session) newWire(ctx context.Context, server string) (*wire.Conn, error) {
 	if s.ssh == nil {
 		return nil, errors.New("no SSH connection to start an SFTP channel on")
 	}
@@ -241,7 +276,6 @@ func (s *session) wireConn(ctx context.Context, server string) (*wire.Conn, erro
 		if r.err != nil {
 			return nil, r.err
 		}
-		s.wire = r.c
 		if s.isDead() {
 			r.c.Close()
 		}

@@ -53,6 +53,10 @@ func NewIdentifier(c *Conn) *Identifier { return &Identifier{c: c} }
 // Conn is the Identifier's Conn.
 func (id *Identifier) Conn() *Conn { return id.c }
 
+// ErrNoProc is Identify's answer from a server whose /proc/self/fd cannot
+// be listed: it will never tell.
+var ErrNoProc = errors.New("the server's /proc/self/fd cannot be listed")
+
 // MaxBatch bounds the paths of one Identify: each holds a file open.
 const MaxBatch = 64
 
@@ -60,8 +64,8 @@ const MaxBatch = 64
 // server's start directory), unknown where it cannot tell. Four round
 // trips a batch: the files opened and their canonical paths asked, then
 // /proc/self/fd listed, then every fd's link and fdinfo asked, then the
-// fdinfo read. Its error is the Conn's (a broken stream, ctx's end): a
-// file that cannot be identified is not an error.
+// fdinfo read. Its error is the Conn's (a broken stream, ctx's end), or
+// ErrNoProc; a file that cannot be identified is not an error.
 func (id *Identifier) Identify(ctx context.Context, paths []string) ([]Object, error) {
 	if len(paths) > MaxBatch {
 		return nil, errors.New("wire: Identify of more than MaxBatch paths")
@@ -114,7 +118,7 @@ func (id *Identifier) Identify(ctx context.Context, paths []string) ([]Object, e
 	dh, err := handleOf(ctx, fdDir)
 	if err != nil {
 		if isStatus(err) {
-			return out, nil // no /proc: nothing is known
+			return out, ErrNoProc
 		}
 		return nil, err
 	}
@@ -131,7 +135,7 @@ func (id *Identifier) Identify(ctx context.Context, paths []string) ([]Object, e
 	c.start(typeClose, appendString(nil, dh))
 	if err != nil {
 		if isStatus(err) {
-			return out, nil
+			return out, ErrNoProc
 		}
 		return nil, err
 	}
