@@ -78,6 +78,7 @@ func (f *FS) keepAttrs(dir string, entries []remote.DirEntry, tok cache.Token) [
 		}
 		kept = append(kept, e)
 	}
+	f.identifyAhead(dir, kept)
 	return kept
 }
 

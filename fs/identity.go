@@ -45,12 +45,13 @@ import (
 // Entries are dropped when go-fuse forgets the node (OnForget), so the
 // table holds only what the kernel still references.
 type identities struct {
-	mu      sync.Mutex          // guards byIno, byPlace and every Node's places, displaced, forgotten
-	byIno   map[uint64]*Node    // every live node but the root, by number
-	byPlace map[place]*Node     // the node at each name the tree holds
-	perDir  map[uint64]int      // names byPlace holds in each directory, by its number (shed.go)
-	shedQ   map[uint64][]string // per directory past dir_nodes, its names given nodes since, oldest first (shed.go)
-	peak    int                 // the most names byPlace held since it was last made anew
+	mu      sync.Mutex              // guards byIno, byPlace and every Node's places, displaced, forgotten
+	byIno   map[uint64]*Node        // every live node but the root, by number
+	byPlace map[place]*Node         // the node at each name the tree holds
+	byObj   map[remote.Object]*Node // nodes of files the server said which they are (objects.go)
+	perDir  map[uint64]int          // names byPlace holds in each directory, by its number (shed.go)
+	shedQ   map[uint64][]string     // per directory past dir_nodes, its names given nodes since, oldest first (shed.go)
+	peak    int                     // the most names byPlace held since it was last made anew
 }
 
 // place is a name in a directory, the directory by its inode number.
@@ -60,7 +61,7 @@ type place struct {
 }
 
 func newIdentities() identities {
-	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}, perDir: map[uint64]int{}}
+	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}, byObj: map[remote.Object]*Node{}, perDir: map[uint64]int{}}
 }
 
 // inoOf is the number a new object at name in directory dir gets on its
@@ -187,23 +188,41 @@ func (t *identities) setPlace(n *Node, at place) {
 // object (mkdir, symlink, an exclusive create): a node still held for the
 // name belongs to an object that is gone.
 func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh bool, out *fuse.EntryOut) *fusefs.Inode {
-	n.fs.fillEntry(n.child(name), a, out)
+	rel := n.child(name)
+	n.fs.fillEntry(rel, a, out)
 	mode := sysMode(a.Mode) & syscall.S_IFMT
+	obj := n.fs.knownObject(rel, a) // known only for a file with links (objects.go)
 	t := &n.fs.ids
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at := place{n.StableAttr().Ino, name}
 	if old := t.byPlace[at]; old != nil {
-		if !fresh && old.StableAttr().Mode == mode {
+		same := !obj.Known() || !old.obj.Known() || old.obj == obj
+		if !fresh && old.StableAttr().Mode == mode && same {
+			if obj.Known() && !old.obj.Known() && t.byObj[obj] == nil {
+				old.obj, t.byObj[obj] = obj, old
+			}
 			old.showLinksLocked(&out.Attr)
 			return &old.Inode
 		}
 		t.unplace(old, at) // go-fuse replaces it in the tree: the old cwd or handle sees ENOENT
 	}
-	ino, gen := t.freeIno(at)
-	child := &Node{fs: n.fs, displaced: t.byIno[ino]}
+	key := at
+	if obj.Known() {
+		if other := t.byObj[obj]; other != nil && other.StableAttr().Mode == mode && n.fs.joins(other, obj) {
+			t.setPlace(other, at) // a name the server linked: the same node
+			other.showLinksLocked(&out.Attr)
+			return &other.Inode
+		}
+		key = objectKey(obj)
+	}
+	ino, gen := t.freeIno(key)
+	child := &Node{fs: n.fs, displaced: t.byIno[ino], obj: obj}
 	ch := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino, Gen: gen})
 	t.byIno[ino] = child
+	if obj.Known() {
+		t.byObj[obj] = child
+	}
 	t.setPlace(child, at)
 	n.fs.queueShed(at.dir, name)
 	return ch
@@ -219,6 +238,9 @@ func (n *Node) OnForget() {
 		t.unplace(n, n.places[0])
 	}
 	n.forgotten = true
+	if n.obj.Known() && t.byObj[n.obj] == n {
+		delete(t.byObj, n.obj)
+	}
 	if ino := n.StableAttr().Ino; t.byIno[ino] == n {
 		// A dying holder this one displaced may outlive it: the number
 		// stays taken, at its Gen, until that one is forgotten too.

@@ -59,6 +59,9 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if errno := n.fs.opts.Owner.check(a); errno != 0 {
 		return nil, n.fs.result("lookup", rel, errno, nil) // nomap=error
 	}
+	// A file with links: which it is, and whether its node's other names
+	// still are it (objects.go).
+	n.fs.confirmPlaces(ctx, rel, n.objectOf(ctx, rel, name, a))
 	return n.newChild(ctx, name, a, false, out), 0
 }
 

@@ -116,6 +116,8 @@ type FS struct {
 	links   *cache.Map[uint32]      // link counts from listings (links.go)
 	absent  *cache.Map[*absentName] // what the server said of names not there (absent.go)
 	renewal absentRenewal           // those asked about again
+
+	objects objectTable // which files names the server linked are (objects.go)
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.
@@ -129,9 +131,10 @@ type Node struct {
 	pages   *remote.Attr // what the kernel's cached pages hold; see pagecache.go
 
 	// Guarded by fs.ids.mu (identity.go):
-	places    []place // the names the node has in the tree
-	displaced *Node   // the dying node that held its number before it
-	forgotten bool    // the kernel and the tree no longer hold it
+	places    []place       // the names the node has in the tree
+	displaced *Node         // the dying node that held its number before it
+	forgotten bool          // the kernel and the tree no longer hold it
+	obj       remote.Object // which file the server said it is, if it did (objects.go)
 }
 
 func (n *Node) addHandle(h *fileHandle) {
@@ -257,6 +260,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		changed:  cache.NewChanges(),
 		ids:      newIdentities(),
 		ahead:    newWalkAhead(c),
+		objects:  newObjectTable(c),
 	}
 	f.changed.Busy = f.busy
 	// A listing made ahead of a walk holds its entries' attributes: a
@@ -318,6 +322,7 @@ func (f *FS) forget(rel string) {
 	f.attrs.DeleteTree(rel)
 	f.targets.DeleteTree(rel)
 	f.newFiles.DeleteTree(rel)
+	f.objects.byPath.DeleteTree(rel)
 }
 
 // nameTooLong reports whether a component of rel is past the server's limit.

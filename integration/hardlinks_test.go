@@ -1,0 +1,109 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// groups is names grouped by inode number under dir: "a=b=c" for each
+// number held by more than one name, sorted.
+func groups(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	by := map[uint64][]string{}
+	for _, n := range names {
+		ino := inodeOf(t, filepath.Join(dir, n))
+		by[ino] = append(by[ino], n)
+	}
+	var out []string
+	for _, ns := range by {
+		if len(ns) > 1 {
+			out = append(out, strings.Join(ns, "="))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+// Names the server linked, never through the mount, are one object: one
+// inode number, the same through several cache timeouts and after a
+// remount, so tar -c and rsync -aH out of the mount store links, not
+// copies. A look-alike pair (same bytes, mode, times and link count) is
+// another object, and a name the server makes a copy of leaves the node.
+func TestNamesTheServerLinkedAreOneObjectForTarAndRsync(t *testing.T) {
+	opts := []string{"-o", "cache_timeout=1"}
+	m := mount(t, opts...)
+	sh(t, m.remote, `mkdir -p d/sub other && echo data > d/a && ln d/a d/b && ln d/a d/sub/c && ln d/a other/e &&
+		cp -p d/a d/twin && ln d/twin d/twin2 && touch -r d/a d/a d/twin`)
+	names := []string{"d/a", "d/b", "d/sub/c", "other/e", "d/twin", "d/twin2"}
+	want := groups(t, m.remote, names...)
+	if want != "d/a=d/b=d/sub/c=other/e d/twin=d/twin2" {
+		t.Fatalf("the served tree's links: %q", want)
+	}
+	// Tools list a directory before they stat what is in it.
+	sh(t, m.mnt, "ls -lR > /dev/null")
+	if got := groups(t, m.mnt, names...); got != want {
+		t.Errorf("through the mount the names group as %q, on the server %q", got, want)
+	}
+	first := inodeOf(t, filepath.Join(m.mnt, "d/a"))
+
+	// tar -c: as many link entries as tar of the server's tree.
+	local := t.TempDir()
+	sh(t, m.mnt, "tar -cf "+filepath.Join(local, "mnt.tar")+" d other")
+	sh(t, m.remote, "tar -cf "+filepath.Join(local, "srv.tar")+" d other")
+	linksIn := func(tarball string) int {
+		return strings.Count(sh(t, local, "tar -tvf "+tarball), " link to ")
+	}
+	if got, want := linksIn("mnt.tar"), linksIn("srv.tar"); got != want || want != 4 {
+		t.Errorf("tar -c out of the mount stored %d links, of the server's tree %d (want 4)", got, want)
+	}
+	// rsync -aH: the copy's links are the server's.
+	sh(t, local, "rsync -aH "+m.mnt+"/ copy/")
+	if got := groups(t, filepath.Join(local, "copy"), names...); got != want {
+		t.Errorf("rsync -aH out of the mount: the copy's names group as %q, want %q", got, want)
+	}
+
+	// Through several cache timeouts, then a remount.
+	for i := 0; i < 3; i++ {
+		time.Sleep(1100 * time.Millisecond)
+		sh(t, m.mnt, "ls -lR > /dev/null")
+		if got := groups(t, m.mnt, names...); got != want {
+			t.Errorf("after %d timeouts the names group as %q", i+1, got)
+		}
+	}
+	remountOn(t, m, standardArgs(), opts...)
+	sh(t, m.mnt, "ls -lR other d > /dev/null") // other/e met first this time
+	if got := groups(t, m.mnt, names...); got != want {
+		t.Errorf("after a remount the names group as %q", got)
+	}
+	if got := inodeOf(t, filepath.Join(m.mnt, "d/a")); got != first {
+		t.Errorf("d/a's inode number changed across the remount: %d, then %d", first, got)
+	}
+
+	// The server replaces d/b with a copy: another object, after a timeout.
+	sh(t, m.remote, "cp d/a d/b.new && mv d/b.new d/b")
+	time.Sleep(1100 * time.Millisecond)
+	sh(t, m.mnt, "ls -lR > /dev/null")
+	got := groups(t, m.mnt, names...)
+	if got != "d/a=d/sub/c=other/e d/twin=d/twin2" {
+		t.Errorf("after the server made d/b a copy the names group as %q", got)
+	}
+	if b, err := os.ReadFile(filepath.Join(m.mnt, "d/b")); err != nil || string(b) != "data\n" {
+		t.Errorf("d/b reads %q, %v", b, err)
+	}
+	// A write through one name is seen through the others, and on the server.
+	if err := os.WriteFile(filepath.Join(m.mnt, "other/e"), []byte("changed\n"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"d/a", "d/sub/c"} {
+		if got := readFile(t, filepath.Join(m.mnt, n)); got != "changed\n" {
+			t.Errorf("%s after a write to other/e reads %q", n, got)
+		}
+		if got := readFile(t, filepath.Join(m.remote, n)); got != "changed\n" {
+			t.Errorf("the server's %s after a write to other/e holds %q", n, got)
+		}
+	}
+}
