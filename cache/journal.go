@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,6 +37,19 @@ type Journal struct {
 	pool    []string
 	filling bool
 	virgin  map[string]bool // taken from the pool, record never written
+
+	// An entry's records are written one at a time (two writers of one
+	// entry would share its .meta.new), and none after its Remove: a
+	// record still on its way would bring back an uploaded file.
+	idMu    [64]sync.Mutex // by a hash of the id
+	removed sync.Map       // ids removed; ids are never given again
+}
+
+// entryLock is the lock of id's records.
+func (j *Journal) entryLock(id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return &j.idMu[h.Sum32()%uint32(len(j.idMu))]
 }
 
 // poolBatch is how many pairs are made ahead at a time.
@@ -222,6 +236,12 @@ func (j *Journal) metaPath(id string) string { return filepath.Join(j.dir, id+".
 // then e's record replaces the one before it, and the directory is
 // synced. Once it returns, a crash loses nothing of e.
 func (j *Journal) Commit(e JournalEntry, data *os.File) error {
+	mu := j.entryLock(e.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	if _, gone := j.removed.Load(e.ID); gone {
+		return nil
+	}
 	if j.takeVirgin(e.ID) {
 		return j.firstCommit(e, data)
 	}
@@ -292,6 +312,12 @@ func (j *Journal) writeFirst(e JournalEntry, durable bool, alongside <-chan erro
 // the same change on the local disk, once its filesystem commits (5 s
 // on ext4), or at the next Commit.
 func (j *Journal) Record(e JournalEntry) error {
+	mu := j.entryLock(e.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	if _, gone := j.removed.Load(e.ID); gone {
+		return nil
+	}
 	if j.takeVirgin(e.ID) {
 		// Its first record, in place: cut by a crash, the file (never
 		// closed) is dropped, as it would have been without it.
@@ -340,6 +366,10 @@ func (j *Journal) write(e JournalEntry, durable bool, alongside <-chan error) er
 // Remove drops entry id once its file is on the server: the record
 // first, so that a crash between the two leaves no entry to upload again.
 func (j *Journal) Remove(id string) error {
+	mu := j.entryLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	j.removed.Store(id, struct{}{})
 	j.takeVirgin(id)
 	err := os.Remove(j.metaPath(id))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -102,3 +102,47 @@ func TestTheJournalDropsFilesMadeAheadAndCutFirstRecords(t *testing.T) {
 		t.Errorf("files left: %v", left)
 	}
 }
+
+// Records of one entry written at once (a file's close and the recorder)
+// all succeed, and the entry holds one of them whole; a record that
+// arrives after the entry's Remove (its upload done) brings nothing back.
+func TestRecordsOfOneEntryAtOnceAndAfterItsRemoval(t *testing.T) {
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "j"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, f, err := j.NewData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := j.Commit(JournalEntry{ID: id, Path: "x", Size: 0}, f); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 200)
+	for i := 0; i < 100; i++ {
+		go func(i int) { errs <- j.Record(JournalEntry{ID: id, Path: "x", Size: int64(i)}) }(i)
+		go func(i int) { errs <- j.Commit(JournalEntry{ID: id, Path: "x", Size: int64(i)}, f) }(i)
+	}
+	for i := 0; i < 200; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("a record written beside another: %v", err)
+		}
+	}
+	es, err := j.Entries()
+	if err != nil || len(es) != 1 || es[0].Path != "x" {
+		t.Fatalf("after the writes: %+v %v", es, err)
+	}
+	if err := j.Remove(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Record(JournalEntry{ID: id, Path: "x", Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Commit(JournalEntry{ID: id, Path: "x", Size: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if es, err := j.Entries(); err != nil || len(es) != 0 {
+		t.Errorf("records after the Remove: %+v %v", es, err)
+	}
+}

@@ -92,6 +92,7 @@ type wbFile struct {
 	after   time.Time   // not uploaded before (Writeback.Delay after its last close), unless forced
 	dirty   bool        // changed since the journal's record was made
 	synced  bool        // the record and bytes are on disk (false after a Record)
+	saveMu  sync.Mutex  // one save at a time, so the journal's last record is the newest (save)
 	state   wbState
 	err     error
 	tries   int
@@ -138,6 +139,14 @@ func (w *writeback) load() (int, error) {
 		if e.Dir {
 			if w.dirTimes == nil {
 				w.dirTimes = map[string]cache.JournalEntry{}
+			}
+			if had, ok := w.dirTimes[e.Path]; ok {
+				// A crash between a record and the removal of the one
+				// before it: the newer counts.
+				if had.Made > e.Made {
+					had, e = e, had
+				}
+				w.cfg.Journal.Remove(had.ID)
 			}
 			w.dirTimes[e.Path] = e
 			continue
@@ -334,6 +343,10 @@ func (w *writeback) commit(wf *wbFile) error { return w.save(wf, true) }
 // save writes wf's record, and with durable its bytes and record to
 // disk (cache.Journal's Commit and Record).
 func (w *writeback) save(wf *wbFile, durable bool) error {
+	// Taken before w.mu and held across the journal's write: records
+	// reach the journal in the order their states were taken.
+	wf.saveMu.Lock()
+	defer wf.saveMu.Unlock()
 	w.mu.Lock()
 	if !wf.dirty && (wf.synced || !durable) {
 		w.mu.Unlock()
@@ -466,6 +479,15 @@ func closeOnce(c chan struct{}) {
 // begun and it was made here (nothing at its old name on the server).
 // A file waiting at rel is replaced, as rename(2) replaces it.
 func (w *writeback) move(wf *wbFile, to string, base *remote.Attr) bool {
+	if !w.moveLocked(wf, to, base) {
+		return false
+	}
+	// Recorded at once, as durable as a rename on the local disk.
+	w.save(wf, false)
+	return true
+}
+
+func (w *writeback) moveLocked(wf *wbFile, to string, base *remote.Attr) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if wf.state == wbUploading || wf.e.BaseExists || w.files[wf.e.Path] != wf {
@@ -486,10 +508,6 @@ func (w *writeback) move(wf *wbFile, to string, base *remote.Attr) bool {
 	wf.e.Path = to
 	wf.dirty = true
 	w.files[to] = wf
-	// Recorded at once, as durable as a rename on the local disk.
-	if err := w.cfg.Journal.Record(wf.e); err == nil {
-		wf.dirty, wf.synced = false, false
-	}
 	return true
 }
 
@@ -580,10 +598,18 @@ func (w *writeback) setDirTimes(dir string, a remote.Attr) {
 			if w.dirTimes == nil {
 				w.dirTimes = map[string]cache.JournalEntry{}
 			}
-			e := cache.JournalEntry{ID: fmt.Sprintf("dir-%x", sha256.Sum256([]byte(dir)))[:20], Path: dir, Dir: true,
-				Atime: a.Atime.UnixNano(), Mtime: a.Mtime.UnixNano(), Made: time.Now().UnixNano()}
+			// A new id each time (the journal writes no record of an
+			// id after its Remove), the record before it removed once
+			// this one is down.
+			now := time.Now().UnixNano()
+			sum := sha256.Sum256([]byte(dir))
+			e := cache.JournalEntry{ID: fmt.Sprintf("dir-%x-%x", sum[:8], now), Path: dir, Dir: true,
+				Atime: a.Atime.UnixNano(), Mtime: a.Mtime.UnixNano(), Made: now}
 			w.dirTimes[dir] = e
 			w.cfg.Journal.Commit(e, nil)
+			if had {
+				w.cfg.Journal.Remove(old.ID)
+			}
 			return
 		}
 	}
