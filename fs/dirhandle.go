@@ -209,7 +209,8 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	h.cur, h.last = h.cur[1:], e
 	h.pos++
 	mode := sysMode(e.Attr.Mode)
-	ino, live := h.n.fs.ids.number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT)
+	obj := h.n.fs.knownObject(path.Join(h.rel, e.Name), e.Attr)
+	ino, live := h.n.fs.ids.number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj)
 	h.live = live
 	if h.files != nil {
 		switch {

@@ -115,13 +115,22 @@ func (t *identities) maxGen(n *Node) uint64 {
 
 // number is the inode number a listing shows for name in dir: its live
 // node's when it has one of that type (live then), else the one a lookup
-// would give.
-func (t *identities) number(dir uint64, name string, mode uint32) (ino uint64, live bool) {
+// would give. obj is which file the server said it is, if known: a file
+// with links whose answer has not come yet shows its path's number in
+// this listing, and its Object's from the lookup on (objects.go).
+func (t *identities) number(dir uint64, name string, mode uint32, obj remote.Object) (ino uint64, live bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at := place{dir, name}
-	if n := t.byPlace[at]; n != nil && n.StableAttr().Mode == mode {
+	if n := t.byPlace[at]; n != nil && n.StableAttr().Mode == mode && (!obj.Known() || !n.obj.Known() || n.obj == obj) {
 		return n.StableAttr().Ino, true
+	}
+	if obj.Known() {
+		if n := t.byObj[obj]; n != nil && n.StableAttr().Mode == mode {
+			return n.StableAttr().Ino, false
+		}
+		ino, _ = t.freeIno(objectKey(obj))
+		return ino, false
 	}
 	ino, _ = t.freeIno(at)
 	return ino, false

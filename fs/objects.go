@@ -63,9 +63,13 @@ func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
 		}
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
-		defer cancel()
-		f.identify(ctx, rels)
+		// A batch at a time, each answered as it comes: a lookup waits
+		// for its own batch, not for the directory's last.
+		for from := 0; from < len(rels); from += remote.IdentifyBatch {
+			ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
+			f.identify(ctx, rels[from:min(from+remote.IdentifyBatch, len(rels))])
+			cancel()
+		}
 	}()
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,16 @@ func TestNamesTheServerLinkedAreOneObjectForTarAndRsync(t *testing.T) {
 		t.Errorf("through the mount the names group as %q, on the server %q", got, want)
 	}
 	first := inodeOf(t, filepath.Join(m.mnt, "d/a"))
+	// readdir's numbers (ls -i) are stat's, once the server has answered.
+	for _, line := range strings.Split(strings.TrimSpace(sh(t, filepath.Join(m.mnt, "d"), "ls -i1")), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			t.Fatalf("ls -i1: %q", line)
+		}
+		if st := strconv.FormatUint(inodeOf(t, filepath.Join(m.mnt, "d", f[1])), 10); st != f[0] {
+			t.Errorf("d/%s: ls -i says %s, stat says %s", f[1], f[0], st)
+		}
+	}
 
 	// tar -c: as many link entries as tar of the server's tree.
 	local := t.TempDir()

@@ -269,6 +269,9 @@ func (c *Client) lsetstat(ctx context.Context, rel string, a wire.Attrs) error {
 // wire.Identifier): names with the same known Object are one file.
 type Object = wire.Object
 
+// IdentifyBatch is the most files Identify asks about at once.
+const IdentifyBatch = wire.MaxBatch
+
 // Identify returns the Object of each of rels, regular files only (a
 // FIFO's open would block the server), unknown where the server cannot
 // tell. A server that cannot (no /proc, not Linux) is not asked again.
