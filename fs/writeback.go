@@ -761,6 +761,10 @@ func (w *writeback) worker() {
 		switch {
 		case err == nil:
 			// Done below, outside the lock.
+		case errors.Is(err, errRoomNow) && wf.tries < roomTries:
+			wf.state, wf.err = wbQueued, err
+			wf.forced = wf.forced || forced
+			w.enqueueLocked(wf)
 		case !isLost(err):
 			wf.state, wf.err = wbFailed, err
 			closeOnce(wf.done)
@@ -775,13 +779,21 @@ func (w *writeback) worker() {
 				w.mu.Unlock()
 			})
 		}
+		failed := wf.state == wbFailed
 		w.cond.Broadcast()
 		w.mu.Unlock()
-		if err != nil && !isLost(err) {
+		if failed {
 			w.cfg.Notice(fmt.Sprintf("upload of %s failed: %v; kept in the journal %s", "/"+e.Path, errnoText(err), w.cfg.Journal.Dir()))
 		}
 	}
 }
+
+// errRoomNow marks an upload that failed (SSH_FX_FAILURE) while the
+// server's filesystem has room for the file: tried again at once, up to
+// roomTries tries in all.
+var errRoomNow = errors.New("failed, though the server has room now")
+
+const roomTries = 3
 
 func errnoText(err error) string {
 	if errno := errnoOf(err); errno != 0 && errno != syscall.EIO {
@@ -838,8 +850,14 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 			// cause, asked before the temporary file's bytes are freed.
 			// Room for less than the file: others' uploads may
 			// have freed theirs meanwhile.
-			if st, serr := rc.StatFS(ctx, parentOf(e.Path)); serr == nil && st.BlocksAvail*max(st.FragmentSize, 1) < uint64(e.Size) {
-				err = fmt.Errorf("%w (%w)", syscall.ENOSPC, err)
+			if st, serr := rc.StatFS(ctx, parentOf(e.Path)); serr == nil {
+				if st.BlocksAvail*max(st.FragmentSize, 1) < uint64(e.Size) {
+					err = fmt.Errorf("%w (%w)", syscall.ENOSPC, err)
+				} else {
+					// Room now: others' uploads that failed at once
+					// freed theirs. Once more, not for ever.
+					err = fmt.Errorf("%w: %w", errRoomNow, err)
+				}
 			}
 		}
 		go rc.Remove(context.Background(), tmp)

@@ -3,8 +3,10 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,5 +119,37 @@ func BenchmarkCopyInsideTheMount(b *testing.B) {
 			run(b, mnt, "cp big copy"+strconv.Itoa(i))
 		}
 		b.ReportMetric(float64(local.Milliseconds()), "local-cp-ms")
+	})
+}
+
+// BenchmarkTarOfServerHardLinks is tar -c, on a fresh mount, of two
+// snapshots that share every file by hard links made on the server (as
+// rsnapshot's or `cp -al`'s): 4 directories of 50 files of 2 KiB each,
+// twice. links is how many entries tar stored as links (200 from a local
+// disk); a mount that cannot tell them stores each file twice.
+func BenchmarkTarOfServerHardLinks(b *testing.B) {
+	dirs, files := 4, 50
+	if small() {
+		dirs, files = 2, 10
+	}
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		run(b, served, fmt.Sprintf(`for d in $(seq %d); do mkdir -p s1/d$d; for i in $(seq %d); do head -c 2048 /dev/urandom > s1/d$d/f$i; done; done && cp -al s1 s2`, dirs, files))
+		out := filepath.Join(b.TempDir(), "out.tar")
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			mnt := benchMount(b, m, link, served)
+			b.StartTimer()
+			run(b, mnt, "tar -cf "+out+" s1 s2")
+		}
+		b.StopTimer()
+		listed, err := exec.Command("tar", "-tvf", out).Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(strings.Count(string(listed), " link to ")), "links")
+		if fi, err := os.Stat(out); err == nil {
+			b.ReportMetric(float64(fi.Size())/(1<<20), "tar-MiB")
+		}
 	})
 }
