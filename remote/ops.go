@@ -289,7 +289,12 @@ func (c *Client) Identify(ctx context.Context, rels []string) ([]Object, error) 
 		err := c.callSession(ctx, "identify", batch[0], func(ctx context.Context, s *session) error {
 			id, err := s.identifier(ctx, c.cfg.SFTPServer)
 			if err != nil {
-				return err
+				if errors.Is(err, ErrTimeout) || lostConnection(err) {
+					return err
+				}
+				// No channel to be had (a server's MaxSessions, a
+				// forced command): it will not come later either.
+				return fmt.Errorf("%w: %v", wire.ErrNoProc, err)
 			}
 			objs, err := id.Identify(ctx, abs)
 			if err != nil {
