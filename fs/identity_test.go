@@ -225,3 +225,57 @@ func TestAFileMadeAgainWhileTheOldIsDyingGetsItsNumberUnderAnotherGen(t *testing
 		t.Fatalf("%d numbers held after every node was forgotten", n)
 	}
 }
+
+// Names the server said are one file (objects.go) are one node, with the
+// number the file's Object gives, in lookups and in readdir; a look-alike
+// is another; a name the server gave another file leaves the node.
+func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
+	raw, root := bridge(t)
+	x, y, z := remote.Object{Mount: 24, Ino: 1000}, remote.Object{Mount: 24, Ino: 2000}, remote.Object{Mount: 24, Ino: 3000}
+	for p, o := range map[string]remote.Object{"a": x, "b": x, "c": y, "d": y} {
+		root.fs.objects.byPath.Put(p, o) // answered: nothing is asked
+	}
+	var entries []remote.DirEntry
+	for _, name := range []string{"a", "b", "c", "d"} {
+		entries = append(entries, remote.DirEntry{Name: name, Attr: remote.Attr{Mode: 0644, Size: 5, Nlink: 2}})
+	}
+	entries = append(entries, remote.DirEntry{Name: "plain", Attr: remote.Attr{Mode: 0644, Size: 5, Nlink: 1}})
+	root.fs.remember("", entries, root.fs.changed.Begin())
+	a, b, c, d := lookup(t, raw, 1, "a"), lookup(t, raw, 1, "b"), lookup(t, raw, 1, "c"), lookup(t, raw, 1, "d")
+	if a.NodeId != b.NodeId || a.Ino != b.Ino || c.NodeId != d.NodeId {
+		t.Fatalf("a, b: nodes %d, %d; c, d: nodes %d, %d: names of one file not one node", a.NodeId, b.NodeId, c.NodeId, d.NodeId)
+	}
+	if a.NodeId == c.NodeId || a.Ino == c.Ino {
+		t.Fatalf("a and c, two files alike, share node %d / number %d", a.NodeId, a.Ino)
+	}
+	if c.Ino != inoOf(^uint64(0), "24:2000", 0) {
+		t.Fatalf("c's number %d is not its Object's", c.Ino)
+	}
+	if a.Attr.Nlink != 2 {
+		t.Errorf("a shows %d links, the listing said 2", a.Attr.Nlink)
+	}
+
+	var open fuse.OpenOut
+	if st := raw.OpenDir(nil, &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: 1}}, &open); st != fuse.OK {
+		t.Fatal(st)
+	}
+	buf := make([]byte, 8192)
+	if st := raw.ReadDir(nil, &fuse.ReadIn{InHeader: fuse.InHeader{NodeId: 1}, Fh: open.Fh, Size: 8192}, fuse.NewDirEntryList(buf, 0)); st != fuse.OK {
+		t.Fatal(st)
+	}
+	for name, want := range map[string]uint64{"a": a.Ino, "b": a.Ino, "c": c.Ino, "d": c.Ino} {
+		if got := direntInos(buf)[name]; got != want {
+			t.Errorf("%s: readdir's number %d, lookup's %d", name, got, want)
+		}
+	}
+
+	// The server now has another file at b.
+	root.fs.objects.byPath.Put("b", z)
+	b2 := lookup(t, raw, 1, "b")
+	if b2.NodeId == a.NodeId || b2.Ino == a.Ino {
+		t.Errorf("b, now another file, still has a's node %d / number %d", b2.NodeId, b2.Ino)
+	}
+	if again := lookup(t, raw, 1, "a"); again.NodeId != a.NodeId {
+		t.Errorf("a lost its node: %d, was %d", again.NodeId, a.NodeId)
+	}
+}
