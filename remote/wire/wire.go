@@ -1,6 +1,8 @@
 // Package wire speaks the SFTP version 3 requests that pkg/sftp v1.13
 // cannot send: OpenSSH's extensions (lsetstat@openssh.com,
-// limits@openssh.com, copy-data) and, later, pipelined directory reads.
+// limits@openssh.com, copy-data), pipelined directory reads with each
+// name's link count, MKDIR and LSTAT in one round trip, and, on a Conn
+// of its own, which names a Linux server holds as one file (Identifier).
 // It owns the framing (length, type, request id), the matching of replies
 // to requests, and the checks a hostile server's replies must pass: a
 // packet shorter than its header, longer than the negotiated maximum, of a
