@@ -21,8 +21,9 @@ import (
 //
 // The answers are kept by path for the attribute timeout, as attributes
 // are. A listing that shows files with links asks for all of them at
-// once, in the background (a batch of 64 costs four round trips); the
-// lookup that needs an answer waits for it, or asks itself. A name joins
+// once, in the background (a batch of 128 costs two round trips, four
+// batches at once); the lookup that needs an answer waits for it, or
+// asks itself. A name joins
 // the node of another only once the server has said, within that
 // timeout, that each name the node has is that Object: an inode number
 // the server gave again to a new file after the old one went never joins
@@ -63,12 +64,18 @@ func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
 		}
 	}
 	go func() {
-		// A batch at a time, each answered as it comes: a lookup waits
-		// for its own batch, not for the directory's last.
+		// A batch at a time, IdentifyParallel at once, each answered as
+		// it comes: a lookup waits for its own batch, not for the
+		// directory's last.
+		slots := make(chan struct{}, remote.IdentifyParallel)
 		for from := 0; from < len(rels); from += remote.IdentifyBatch {
-			ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
-			f.identify(ctx, rels[from:min(from+remote.IdentifyBatch, len(rels))])
-			cancel()
+			slots <- struct{}{}
+			go func(batch []string) {
+				defer func() { <-slots }()
+				ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
+				defer cancel()
+				f.identify(ctx, batch)
+			}(rels[from:min(from+remote.IdentifyBatch, len(rels))])
 		}
 	}()
 }

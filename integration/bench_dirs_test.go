@@ -153,3 +153,27 @@ func BenchmarkTarOfServerHardLinks(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLsLOfServerHardLinks is `ls -l` on a fresh mount of a
+// directory of 5 000 files (200 in the reduced size) each linked from
+// another directory by the server (`cp -al`): what telling which names
+// are one file costs a listing that needs none of it.
+func BenchmarkLsLOfServerHardLinks(b *testing.B) {
+	n := 5000
+	if small() {
+		n = 200
+	}
+	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+		run(b, served, "mkdir d")
+		makeNames(b, filepath.Join(served, "d"), n)
+		run(b, served, "cp -al d e")
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			mnt := benchMount(b, m, link, served)
+			run(b, mnt, "stat d > /dev/null")
+			b.StartTimer()
+			run(b, mnt, "ls -l d | wc -l > /dev/null")
+		}
+	})
+}

@@ -47,6 +47,7 @@ type Client struct {
 
 	calls, reconnects atomic.Int64 // for Stats
 	noIdentity        atomic.Bool  // the server cannot tell which names are one file (Identify)
+	identNext         atomic.Int64 // the Identifier slot the next Identify takes
 }
 
 // Stats are counters of the client's life, for `sftpmount status`.

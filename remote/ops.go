@@ -269,8 +269,13 @@ func (c *Client) lsetstat(ctx context.Context, rel string, a wire.Attrs) error {
 // wire.Identifier): names with the same known Object are one file.
 type Object = wire.Object
 
-// IdentifyBatch is the most files Identify asks about at once.
-const IdentifyBatch = wire.MaxBatch
+// IdentifyBatch is the most files one Identify asks about at once, and
+// IdentifyParallel how many Identify calls run at once (each on an SFTP
+// channel of its own; sshd's MaxSessions is 10 by default).
+const (
+	IdentifyBatch    = wire.MaxBatch
+	IdentifyParallel = 4
+)
 
 // Identify returns the Object of each of rels, regular files only (a
 // FIFO's open would block the server), unknown where the server cannot
@@ -287,7 +292,7 @@ func (c *Client) Identify(ctx context.Context, rels []string) ([]Object, error) 
 			abs[i] = c.abs(rel)
 		}
 		err := c.callSession(ctx, "identify", batch[0], func(ctx context.Context, s *session) error {
-			id, err := s.identifier(ctx, c.cfg.SFTPServer)
+			id, err := s.identifier(ctx, c.cfg.SFTPServer, int(c.identNext.Add(1)%IdentifyParallel))
 			if err != nil {
 				if errors.Is(err, ErrTimeout) || lostConnection(err) {
 					return err

@@ -43,7 +43,7 @@ type session struct {
 	// ident tells which names are one file (wire.Identifier), on a
 	// channel of its own, started at the first file with links.
 	identMu sync.Mutex
-	ident   *wire.Identifier
+	ident   [IdentifyParallel]*wire.Identifier
 
 	closeOnce sync.Once
 	why       error        // set once, before dead is closed
@@ -95,8 +95,10 @@ func (s *session) close(why error) {
 		}
 		s.wireMu.Unlock()
 		s.identMu.Lock()
-		if s.ident != nil {
-			go s.ident.Conn().Close()
+		for _, id := range s.ident {
+			if id != nil {
+				go id.Conn().Close()
+			}
 		}
 		s.identMu.Unlock()
 		for i := range s.bulk {
@@ -233,20 +235,25 @@ func (s *session) wireConn(ctx context.Context, server string) (*wire.Conn, erro
 	return c, err
 }
 
-// identifier returns the session's wire.Identifier, on a channel of its
-// own started at first use, within ctx.
-func (s *session) identifier(ctx context.Context, server string) (*wire.Identifier, error) {
+// identifier returns the session's wire.Identifier in slot (of
+// IdentifyParallel), each on a channel of its own started at first use,
+// within ctx. A slot past the first whose channel cannot be had (the
+// server's MaxSessions) gives the first.
+func (s *session) identifier(ctx context.Context, server string, slot int) (*wire.Identifier, error) {
 	s.identMu.Lock()
 	defer s.identMu.Unlock()
-	if s.ident != nil && s.ident.Conn().Err() == nil {
-		return s.ident, nil
+	if id := s.ident[slot]; id != nil && id.Conn().Err() == nil {
+		return id, nil
 	}
 	c, err := s.newWire(ctx, server)
 	if err != nil {
+		if id := s.ident[0]; slot > 0 && id != nil && id.Conn().Err() == nil && !errors.Is(err, ErrTimeout) {
+			return id, nil
+		}
 		return nil, err
 	}
-	s.ident = wire.NewIdentifier(c)
-	return s.ident, nil
+	s.ident[slot] = wire.NewIdentifier(c)
+	return s.ident[slot], nil
 }
 
 // newWire starts a wire.Conn on a new SFTP channel within ctx.

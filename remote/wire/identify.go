@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"sort"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,7 +44,11 @@ func (o Object) Known() bool { return o.Ino != 0 }
 // Identifier finds the Objects of paths on a Conn nothing else uses.
 type Identifier struct {
 	c  *Conn
-	mu sync.Mutex // one batch at a time: each lists the fds it holds
+	mu sync.Mutex // one batch at a time: each predicts the fds its files get
+
+	// rest are the fds the server holds with no file of ours open, as
+	// last listed; nil until listed, and again after a prediction missed.
+	rest map[int]bool
 }
 
 // NewIdentifier uses c, which nothing else may use, for Identify.
@@ -57,100 +61,104 @@ func (id *Identifier) Conn() *Conn { return id.c }
 // be listed: it will never tell.
 var ErrNoProc = errors.New("the server's /proc/self/fd cannot be listed")
 
-// MaxBatch bounds the paths of one Identify: each holds a file open.
-const MaxBatch = 64
+// MaxBatch bounds the paths of one Identify: each holds two fds of the
+// server open (the file and its fdinfo), far below its usual 1 024.
+const MaxBatch = 128
 
 // Identify returns the Object of each path (absolute, or relative to the
-// server's start directory), unknown where it cannot tell. Four round
-// trips a batch: the files opened and their canonical paths asked, then
-// /proc/self/fd listed, then every fd's link and fdinfo asked, then the
-// fdinfo read. Its error is the Conn's (a broken stream, ctx's end), or
-// ErrNoProc; a file that cannot be identified is not an error.
+// server's start directory), unknown where it cannot tell. Two round
+// trips a batch. A server opens a file on the lowest fd free, so the fds
+// the batch's files get are known ahead from the fds it holds at rest
+// (listed once, three round trips more): the opens, each file's
+// canonical path, the link of each fd the files should get and those
+// fds' fdinfo are sent at once, and the fdinfo of each fd whose link is
+// a path asked is read in the second. A prediction that missed (the
+// server opened something of its own) leaves those files unknown and
+// the fds listed again for the next batch. Its error is the Conn's (a
+// broken stream, ctx's end), or ErrNoProc; a file that cannot be
+// identified is not an error.
 func (id *Identifier) Identify(ctx context.Context, paths []string) ([]Object, error) {
 	if len(paths) > MaxBatch {
 		return nil, errors.New("wire: Identify of more than MaxBatch paths")
 	}
 	id.mu.Lock()
 	defer id.mu.Unlock()
+	if id.rest == nil {
+		rest, err := id.listFds(ctx)
+		if err != nil {
+			return nil, err
+		}
+		id.rest = rest
+	}
+	out, missed, err := id.batch(ctx, paths)
+	if err != nil || missed {
+		id.rest = nil // what the server holds is not known any more
+	}
+	return out, err
+}
+
+// batch is one Identify with the fds at rest known.
+func (id *Identifier) batch(ctx context.Context, paths []string) (out []Object, missed bool, err error) {
 	c := id.c
-	out := make([]Object, len(paths))
+	out = make([]Object, len(paths))
 	var held []string // handles to close, once the batch is done
 	defer func() {
 		for _, h := range held {
 			c.start(typeClose, appendString(nil, h)) // in order, before the next batch
 		}
 	}()
+	open := func(p string) (asked, error) {
+		return c.start(typeOpen, (&Attrs{}).encode(binary.BigEndian.AppendUint32(appendString(nil, p), OpenRead)))
+	}
+	fds := make([]int, 0, len(paths))
+	for fd := 0; len(fds) < len(paths); fd++ {
+		if !id.rest[fd] {
+			fds = append(fds, fd)
+		}
+	}
 
-	// 1. Open each file and ask its canonical path; list the fds behind.
+	// 1. Everything but the reads, at once: the server runs a session's
+	// requests in order, so every file is open before any link is read,
+	// and every link read before any fdinfo is opened (which take fds
+	// of their own: an fd whose link was not a file of ours is not used).
 	opens := make([]asked, len(paths))
 	reals := make([]asked, len(paths))
 	for i, p := range paths {
-		var err error
-		if opens[i], err = c.start(typeOpen, (&Attrs{}).encode(binary.BigEndian.AppendUint32(appendString(nil, p), OpenRead))); err != nil {
-			return nil, err
+		if opens[i], err = open(p); err != nil {
+			return nil, false, err
 		}
 		if reals[i], err = c.start(typeRealpath, appendString(nil, p)); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	fdDir, err := c.start(typeOpendir, appendString(nil, "/proc/self/fd"))
-	if err != nil {
-		return nil, err
-	}
-	canon := make([]string, len(paths)) // "" where the file is not open
-	for i := range paths {
-		h, err := handleOf(ctx, opens[i])
-		if err != nil {
-			if isStatus(err) {
-				continue // may not be opened: unknown
-			}
-			return nil, err
-		}
-		held = append(held, h)
-		r, err := reals[i].wait(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if name, ok := firstName(r); ok {
-			canon[i] = name
-		}
-	}
-	dh, err := handleOf(ctx, fdDir)
-	if err != nil {
-		if isStatus(err) {
-			return out, ErrNoProc
-		}
-		return nil, err
-	}
-
-	// 2. The fds the server holds.
-	var fds []int
-	err = readAll(ctx, c, dh, func(es []Entry) {
-		for _, e := range es {
-			if n, err := strconv.Atoi(e.Name); err == nil && n >= 0 {
-				fds = append(fds, n)
-			}
-		}
-	})
-	c.start(typeClose, appendString(nil, dh))
-	if err != nil {
-		if isStatus(err) {
-			return out, ErrNoProc
-		}
-		return nil, err
-	}
-	sort.Ints(fds)
-
-	// 3. Where each points, and its fdinfo.
 	links := make([]asked, len(fds))
+	for j, fd := range fds {
+		if links[j], err = c.start(typeReadlink, appendString(nil, "/proc/self/fd/"+strconv.Itoa(fd))); err != nil {
+			return nil, false, err
+		}
+	}
 	infos := make([]asked, len(fds))
 	for j, fd := range fds {
-		n := strconv.Itoa(fd)
-		if links[j], err = c.start(typeReadlink, appendString(nil, "/proc/self/fd/"+n)); err != nil {
-			return nil, err
+		if infos[j], err = open("/proc/self/fdinfo/" + strconv.Itoa(fd)); err != nil {
+			return nil, false, err
 		}
-		if infos[j], err = c.start(typeOpen, (&Attrs{}).encode(binary.BigEndian.AppendUint32(appendString(nil, "/proc/self/fdinfo/"+n), OpenRead))); err != nil {
-			return nil, err
+	}
+	canon := map[string][]int{} // canonical path: the paths asked that are it
+	opened := 0
+	for i := range paths {
+		h, err := handleOf(ctx, opens[i])
+		if err == nil {
+			held = append(held, h)
+			opened++
+		} else if !isStatus(err) {
+			return nil, false, err
+		}
+		r, err := reals[i].wait(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		if name, ok := firstName(r); ok && h != "" {
+			canon[name] = append(canon[name], i)
 		}
 	}
 	target := make([]string, len(fds))
@@ -158,32 +166,29 @@ func (id *Identifier) Identify(ctx context.Context, paths []string) ([]Object, e
 	for j := range fds {
 		r, err := links[j].wait(ctx)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		target[j], _ = firstName(r)
-		if infoH[j], err = handleOf(ctx, infos[j]); err != nil && !isStatus(err) {
-			return nil, err
-		}
-		if infoH[j] != "" {
-			held = append(held, infoH[j])
+		h, err := handleOf(ctx, infos[j])
+		if err == nil {
+			held = append(held, h)
+			infoH[j] = h
+		} else if !isStatus(err) {
+			return nil, false, err
 		}
 	}
 
-	// 4. Read the fdinfo of the fds that hold a path asked.
-	byPath := map[string]int{}
-	for i, p := range canon {
-		if p != "" {
-			byPath[p] = i
-		}
-	}
+	// 2. The fdinfo of the fds that hold a file asked.
 	reads := make([]asked, len(fds))
+	matched := 0
 	for j := range fds {
-		if _, ok := byPath[target[j]]; !ok || infoH[j] == "" {
+		if len(canon[target[j]]) == 0 || infoH[j] == "" {
 			continue
 		}
+		matched++
 		body := binary.BigEndian.AppendUint64(appendString(nil, infoH[j]), 0)
 		if reads[j], err = c.start(typeRead, binary.BigEndian.AppendUint32(body, 4096)); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	for j := range fds {
@@ -192,22 +197,74 @@ func (id *Identifier) Identify(ctx context.Context, paths []string) ([]Object, e
 		}
 		r, err := reads[j].wait(ctx)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if r.typ != typeData {
 			continue
 		}
 		d := decoder{b: r.body}
 		if o, ok := parseFdinfo(d.string()); ok && d.err == nil {
-			for i, p := range canon {
-				if p == target[j] {
-					out[i] = o
-				}
+			for _, i := range canon[target[j]] {
+				out[i] = o
 			}
 		}
 	}
-	return out, nil
+	return out, matched < opened, nil
 }
+
+// listFds lists the fds the server holds (less the listing's own):
+// /proc/self/fd listed, and each entry's link read to find the
+// listing's own fd, whose link is the directory /proc/PID/fd.
+func (id *Identifier) listFds(ctx context.Context) (map[int]bool, error) {
+	c := id.c
+	r, err := c.start(typeOpendir, appendString(nil, "/proc/self/fd"))
+	if err != nil {
+		return nil, err
+	}
+	dh, err := handleOf(ctx, r)
+	if err != nil {
+		if isStatus(err) {
+			return nil, ErrNoProc
+		}
+		return nil, err
+	}
+	var fds []int
+	err = readAll(ctx, c, dh, func(es []Entry) {
+		for _, e := range es {
+			if n, err := strconv.Atoi(e.Name); err == nil && n >= 0 && n < 1<<20 {
+				fds = append(fds, n)
+			}
+		}
+	})
+	if err != nil {
+		c.start(typeClose, appendString(nil, dh))
+		if isStatus(err) {
+			return nil, ErrNoProc
+		}
+		return nil, err
+	}
+	links := make([]asked, len(fds))
+	for j, fd := range fds {
+		if links[j], err = c.start(typeReadlink, appendString(nil, "/proc/self/fd/"+strconv.Itoa(fd))); err != nil {
+			return nil, err
+		}
+	}
+	c.start(typeClose, appendString(nil, dh))
+	rest := map[int]bool{}
+	for j, fd := range fds {
+		r, err := links[j].wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if target, _ := firstName(r); !procFd.MatchString(target) {
+			rest[fd] = true
+		}
+	}
+	return rest, nil
+}
+
+// procFd is the link of an fd open on a /proc/PID/fd directory.
+var procFd = regexp.MustCompile(`^/proc/[0-9]+/fd$`)
 
 // parseFdinfo reads the mnt_id and ino lines of an fdinfo file (Linux
 // 5.14 and later have ino).

@@ -379,12 +379,36 @@ func TestIdentifyTellsWhichNamesAreOneFile(t *testing.T) {
 	}
 
 	// Again on the same Conn: the first batch's files were closed.
-	id := NewIdentifier(openssh(t, dir))
+	conn := openssh(t, dir)
+	id := NewIdentifier(conn)
 	for round := 0; round < 3; round++ {
 		objs, err := id.Identify(ctx(t), []string{"b", "c"})
 		if err != nil || objs[0].Ino != want.Ino || !objs[1].Known() {
 			t.Fatalf("round %d: %+v %v", round, objs, err)
 		}
+	}
+	// A file the server holds open that the Identifier did not open (as
+	// if the server had opened something of its own): the fds it
+	// predicts are off by one. A file is then unknown, never wrong, and
+	// the batch after is right again.
+	if _, err := conn.Open(ctx(t), "c", OpenRead, Attrs{}); err != nil {
+		t.Fatal(err)
+	}
+	objs, err = id.Identify(ctx(t), []string{"b", "sub/a2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range objs {
+		if o.Known() && o.Ino != want.Ino {
+			t.Errorf("after a prediction missed: %+v, a wrong inode", objs[i])
+		}
+	}
+	if objs[1].Known() {
+		t.Errorf("sub/a2 known (%+v) though its fd was one past the prediction: was the miss made?", objs[1])
+	}
+	objs, err = id.Identify(ctx(t), []string{"b", "sub/a2"})
+	if err != nil || objs[0].Ino != want.Ino || objs[1].Ino != want.Ino {
+		t.Errorf("the batch after the miss: %+v %v", objs, err)
 	}
 
 	objs, err = NewIdentifier(pkgsftp(t, dir)).Identify(ctx(t), paths)
