@@ -258,8 +258,8 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if errno := f.opts.Owner.check(a); errno != 0 {
 		return nil, syscall.EAGAIN // the lookup says why
 	}
-	if hasLinks(f.withLinks(rel, a)) {
-		return nil, syscall.EAGAIN // which file it is: the lookup asks (objects.go)
+	if len(h.n.toIdentify(rel, name, a)) > 0 {
+		return nil, syscall.EAGAIN // which file it may be one with: the lookup asks (objects.go)
 	}
 	return h.n.newChild(ctx, name, a, false, out), 0
 }

@@ -49,6 +49,7 @@ type identities struct {
 	byIno   map[uint64]*Node        // every live node but the root, by number
 	byPlace map[place]*Node         // the node at each name the tree holds
 	byObj   map[remote.Object]*Node // nodes of files the server said which they are (objects.go)
+	byLook  map[look][]*Node        // nodes of regular files with links, by their look (objects.go)
 	perDir  map[uint64]int          // names byPlace holds in each directory, by its number (shed.go)
 	shedQ   map[uint64][]string     // per directory past dir_nodes, its names given nodes since, oldest first (shed.go)
 	peak    int                     // the most names byPlace held since it was last made anew
@@ -61,7 +62,7 @@ type place struct {
 }
 
 func newIdentities() identities {
-	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}, byObj: map[remote.Object]*Node{}, perDir: map[uint64]int{}}
+	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}, byObj: map[remote.Object]*Node{}, byLook: map[look][]*Node{}, perDir: map[uint64]int{}}
 }
 
 // inoOf is the number a new object at name in directory dir gets on its
@@ -200,7 +201,8 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 	rel := n.child(name)
 	n.fs.fillEntry(rel, a, out)
 	mode := sysMode(a.Mode) & syscall.S_IFMT
-	obj := n.fs.knownObject(rel, a) // known only for a file with links (objects.go)
+	obj := n.fs.knownObject(rel, a) // which file the server said it is, if asked (objects.go)
+	linked, lk := hasLinks(n.fs.withLinks(rel, a)), lookOf(a)
 	t := &n.fs.ids
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -211,6 +213,9 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 			if obj.Known() && !old.obj.Known() && t.byObj[obj] == nil {
 				old.obj, t.byObj[obj] = obj, old
 			}
+			if linked {
+				t.addLook(old, lk)
+			}
 			old.showLinksLocked(&out.Attr)
 			return &old.Inode
 		}
@@ -218,7 +223,18 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 	}
 	key := at
 	if obj.Known() {
-		if other := t.byObj[obj]; other != nil && other.StableAttr().Mode == mode && n.fs.joins(other, obj) {
+		other := t.byObj[obj]
+		if other == nil {
+			// A node made before anyone asked: the server said of each
+			// of its names that it is obj.
+			for _, c := range t.byLook[lk] {
+				if !c.obj.Known() && c.StableAttr().Mode == mode && n.fs.joins(c, obj) {
+					c.obj, t.byObj[obj], other = obj, c, c
+					break
+				}
+			}
+		}
+		if other != nil && other.StableAttr().Mode == mode && n.fs.joins(other, obj) {
 			t.setPlace(other, at) // a name the server linked: the same node
 			other.showLinksLocked(&out.Attr)
 			return &other.Inode
@@ -231,6 +247,9 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 	t.byIno[ino] = child
 	if obj.Known() {
 		t.byObj[obj] = child
+	}
+	if linked {
+		t.addLook(child, lk)
 	}
 	t.setPlace(child, at)
 	n.fs.queueShed(at.dir, name)
@@ -250,6 +269,7 @@ func (n *Node) OnForget() {
 	if n.obj.Known() && t.byObj[n.obj] == n {
 		delete(t.byObj, n.obj)
 	}
+	t.dropLook(n)
 	if ino := n.StableAttr().Ino; t.byIno[ino] == n {
 		// A dying holder this one displaced may outlive it: the number
 		// stays taken, at its Gen, until that one is forgotten too.

@@ -240,6 +240,9 @@ func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
 		entries = append(entries, remote.DirEntry{Name: name, Attr: remote.Attr{Mode: 0644, Size: 5, Nlink: 2}})
 	}
 	entries = append(entries, remote.DirEntry{Name: "plain", Attr: remote.Attr{Mode: 0644, Size: 5, Nlink: 1}})
+	// A file with links and no look-alike is not asked about (the empty
+	// client here would fail the lookup if it were): its path's number.
+	entries = append(entries, remote.DirEntry{Name: "lone", Attr: remote.Attr{Mode: 0644, Size: 7, Nlink: 2}})
 	root.fs.remember("", entries, root.fs.changed.Begin())
 	a, b, c, d := lookup(t, raw, 1, "a"), lookup(t, raw, 1, "b"), lookup(t, raw, 1, "c"), lookup(t, raw, 1, "d")
 	if a.NodeId != b.NodeId || a.Ino != b.Ino || c.NodeId != d.NodeId {
@@ -250,6 +253,9 @@ func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
 	}
 	if c.Ino != inoOf(^uint64(0), "24:2000", 0) {
 		t.Fatalf("c's number %d is not its Object's", c.Ino)
+	}
+	if lone := lookup(t, raw, 1, "lone"); lone.Ino != inoOf(1, "lone", 0) {
+		t.Errorf("lone, with links and no look-alike: number %d, not its path's", lone.Ino)
 	}
 	if a.Attr.Nlink != 2 {
 		t.Errorf("a shows %d links, the listing said 2", a.Attr.Nlink)

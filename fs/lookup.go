@@ -59,9 +59,11 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if errno := n.fs.opts.Owner.check(a); errno != 0 {
 		return nil, n.fs.result("lookup", rel, errno, nil) // nomap=error
 	}
-	// A file with links: which it is, and whether its node's other names
-	// still are it (objects.go).
-	n.fs.confirmPlaces(ctx, rel, n.objectOf(ctx, rel, name, a))
+	// A file with links that may be one file with another name: which
+	// it is, and which those are (objects.go).
+	if ask := n.toIdentify(rel, name, a); len(ask) > 0 {
+		n.fs.identify(ctx, ask)
+	}
 	return n.newChild(ctx, name, a, false, out), 0
 }
 

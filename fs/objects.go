@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/sftpmount/sftpmount/cache"
@@ -12,22 +13,30 @@ import (
 )
 
 // Names the server linked. A regular file whose listing says it has more
-// than one link is asked which file it is (remote.Identify: its server
-// mount and inode number, where the server can tell). Names with the same
-// Object are one node, with one inode number, as on a local disk: tar -c
-// and rsync -aH out of the mount then store the link, not a second copy.
-// Such a node's number derives from its Object, not from a path, so it is
-// the same whichever name is met first, and after a remount.
+// than one link may share its inode with another name: names with the
+// same Object (remote.Identify: its server mount and inode number, where
+// the server can tell) are one node, with one inode number, as on a local
+// disk, so tar -c and rsync -aH out of the mount store the link, not a
+// second copy.
+//
+// Asking costs the server a few requests a file, so only names that
+// could be one file with another are asked about: names of one file show
+// the same size, mtime, mode and owner (their look). A file with links
+// is asked about when another such file of the same look is in the same
+// listing or has a live node; the first name of a file met alone is not
+// asked, and gets its path's number; the second, met later, is asked
+// about along with the names it may be. A listing asks for those of its
+// names at once, in the background (a batch of 128 costs two round
+// trips, four batches at once); the lookup that needs an answer waits
+// for it, or asks itself.
 //
 // The answers are kept by path for the attribute timeout, as attributes
-// are. A listing that shows files with links asks for all of them at
-// once, in the background (a batch of 128 costs two round trips, four
-// batches at once); the lookup that needs an answer waits for it, or
-// asks itself. A name joins
-// the node of another only once the server has said, within that
-// timeout, that each name the node has is that Object: an inode number
-// the server gave again to a new file after the old one went never joins
-// two files.
+// are. A name joins another's node only once the server has said, within
+// that timeout, that each name the node has is that Object: an inode
+// number the server gave again to a new file after the old one went never
+// joins two files. A node made with its Object known draws its number
+// from the Object, so the names of a file met together number alike on
+// every mount.
 
 // objectTable is the fs's part of it: the answers by path, and those on
 // their way.
@@ -46,22 +55,54 @@ func hasLinks(a remote.Attr) bool {
 	return a.Mode&os.ModeType == 0 && a.Nlink > 1
 }
 
-// identifyAhead asks, in the background, which files the regular files
-// with links among entries of dir are, unless known or being asked.
+// look is what names of one file show alike.
+type look struct {
+	size     uint64
+	mtime    int64
+	mode     os.FileMode
+	uid, gid uint32
+}
+
+func lookOf(a remote.Attr) look {
+	return look{a.Size, a.Mtime.Unix(), a.Mode, a.UID, a.GID}
+}
+
+// identifyAhead asks, in the background, which files those regular files
+// with links among entries of dir are that may be one file with another
+// (see above), and which the live nodes of their look are.
 func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
-	var rels []string
+	groups := map[look][]remote.DirEntry{}
 	for _, e := range entries {
 		if hasLinks(e.Attr) {
-			rels = append(rels, dir+"/"+e.Name)
+			groups[lookOf(e.Attr)] = append(groups[lookOf(e.Attr)], e)
 		}
 	}
-	if len(rels) == 0 {
+	if len(groups) == 0 {
 		return
 	}
-	if dir == "" {
-		for i := range rels {
-			rels[i] = rels[i][1:]
+	var rels []string
+	dino, live := f.dirIno(dir)
+	t := &f.ids
+	t.mu.Lock()
+	for lk, es := range groups {
+		for _, e := range es {
+			var at *Node
+			if live {
+				at = t.byPlace[place{dino, e.Name}]
+			}
+			others := t.othersOfLook(lk, at)
+			if len(es) < 2 && len(others) == 0 {
+				continue
+			}
+			rels = append(rels, path.Join(dir, e.Name))
+			for _, c := range others {
+				rels = append(rels, t.pathsOf(c)...)
+			}
 		}
+	}
+	t.mu.Unlock()
+	if len(rels) == 0 {
+		return
 	}
 	go func() {
 		// A batch at a time, IdentifyParallel at once, each answered as
@@ -78,6 +119,40 @@ func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
 			}(rels[from:min(from+remote.IdentifyBatch, len(rels))])
 		}
 	}()
+}
+
+// toIdentify are the paths to ask about before name in n, a file at rel
+// with attributes a, is given a node: itself and the names of the live
+// nodes of its look, if it has links and there are such nodes, or if
+// its name's node is a known Object (its links may have gone, or the
+// name been given to another file). Those already answered are left out.
+func (n *Node) toIdentify(rel, name string, a remote.Attr) []string {
+	f := n.fs
+	a = f.withLinks(rel, a)
+	if a.Mode&os.ModeType != 0 {
+		return nil
+	}
+	t := &f.ids
+	t.mu.Lock()
+	old := t.byPlace[place{n.StableAttr().Ino, name}]
+	var paths []string
+	if hasLinks(a) {
+		for _, c := range t.othersOfLook(lookOf(a), old) {
+			paths = append(paths, t.pathsOf(c)...)
+		}
+	}
+	ask := len(paths) > 0 || (old != nil && old.obj.Known())
+	t.mu.Unlock()
+	if !ask {
+		return nil
+	}
+	out := paths[:0]
+	for _, p := range append(paths, rel) {
+		if _, ok := f.objects.byPath.Get(p); !ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // identify asks the server about those of rels neither known nor being
@@ -127,49 +202,6 @@ func (f *FS) identify(ctx context.Context, rels []string) {
 	}
 }
 
-// objectOf is the Object the server says rel is, asked if need be, for
-// a regular file with links or one whose name's node is a known Object
-// (its links may have gone, or the name been given to another file);
-// unknown otherwise.
-func (n *Node) objectOf(ctx context.Context, rel, name string, a remote.Attr) remote.Object {
-	f := n.fs
-	if a.Mode&os.ModeType != 0 || (!hasLinks(f.withLinks(rel, a)) && !n.knownAt(name)) {
-		return remote.Object{}
-	}
-	if obj, ok := f.objects.byPath.Get(rel); ok {
-		return obj
-	}
-	f.identify(ctx, []string{rel})
-	obj, _ := f.objects.byPath.Get(rel)
-	return obj
-}
-
-// knownAt reports whether the node at name in n is a known Object.
-func (n *Node) knownAt(name string) bool {
-	t := &n.fs.ids
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	old := t.byPlace[place{n.StableAttr().Ino, name}]
-	return old != nil && old.obj.Known()
-}
-
-// confirmPlaces asks again about the other names of obj's node whose
-// answers have expired, so that newChild can tell whether rel joins it.
-func (f *FS) confirmPlaces(ctx context.Context, rel string, obj remote.Object) {
-	if !obj.Known() {
-		return
-	}
-	var stale []string
-	for _, p := range f.ids.objectPaths(obj) {
-		if _, ok := f.objects.byPath.Get(p); !ok && p != rel {
-			stale = append(stale, p)
-		}
-	}
-	if len(stale) > 0 {
-		f.identify(ctx, stale)
-	}
-}
-
 // objectKey is the place an Object's node number is drawn from: a
 // directory number no directory has (they stay below 2^63), and the
 // Object's numbers as its name.
@@ -187,15 +219,59 @@ func (f *FS) knownObject(rel string, a remote.Attr) remote.Object {
 	return obj
 }
 
-// objectPaths are the paths of the names obj's live node has.
-func (t *identities) objectPaths(obj remote.Object) []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := t.byObj[obj]
-	if n == nil {
-		return nil
+// othersOfLook are the live nodes of regular files with links made
+// with look lk, but not.
+func (t *identities) othersOfLook(lk look, not *Node) []*Node {
+	var out []*Node
+	for _, c := range t.byLook[lk] {
+		if c != not {
+			out = append(out, c)
+		}
 	}
-	return t.pathsOf(n)
+	return out
+}
+
+// dirIno is the number of directory dir's live node, if it has one.
+func (f *FS) dirIno(dir string) (uint64, bool) {
+	in := &f.root.Inode
+	if dir != "" {
+		for _, c := range strings.Split(dir, "/") {
+			if in = in.GetChild(c); in == nil {
+				return 0, false
+			}
+		}
+	}
+	return in.StableAttr().Ino, true
+}
+
+// addLook files n, a regular file with links, under its look. Caller
+// holds mu.
+func (t *identities) addLook(n *Node, lk look) {
+	if n.hasLook {
+		return
+	}
+	n.look, n.hasLook = lk, true
+	t.byLook[lk] = append(t.byLook[lk], n)
+}
+
+// dropLook takes n from byLook. Caller holds mu.
+func (t *identities) dropLook(n *Node) {
+	if !n.hasLook {
+		return
+	}
+	ns := t.byLook[n.look]
+	for i, c := range ns {
+		if c == n {
+			ns = append(ns[:i], ns[i+1:]...)
+			break
+		}
+	}
+	if len(ns) == 0 {
+		delete(t.byLook, n.look)
+	} else {
+		t.byLook[n.look] = ns
+	}
+	n.hasLook = false
 }
 
 // pathsOf are the paths of n's names whose directories have live nodes.

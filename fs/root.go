@@ -135,6 +135,8 @@ type Node struct {
 	displaced *Node         // the dying node that held its number before it
 	forgotten bool          // the kernel and the tree no longer hold it
 	obj       remote.Object // which file the server said it is, if it did (objects.go)
+	look      look          // a regular file with links: its look when made, filed in byLook (objects.go)
+	hasLook   bool
 }
 
 func (n *Node) addHandle(h *fileHandle) {

@@ -86,12 +86,17 @@ func TestNamesTheServerLinkedAreOneObjectForTarAndRsync(t *testing.T) {
 		}
 	}
 	remountOn(t, m, standardArgs(), opts...)
-	sh(t, m.mnt, "ls -lR other d > /dev/null") // other/e met first this time
+	sh(t, m.mnt, "ls -lR > /dev/null")
 	if got := groups(t, m.mnt, names...); got != want {
 		t.Errorf("after a remount the names group as %q", got)
 	}
 	if got := inodeOf(t, filepath.Join(m.mnt, "d/a")); got != first {
 		t.Errorf("d/a's inode number changed across the remount: %d, then %d", first, got)
+	}
+	remountOn(t, m, standardArgs(), opts...)
+	sh(t, m.mnt, "ls -lR other > /dev/null && ls -lR d > /dev/null") // other/e met first, alone
+	if got := groups(t, m.mnt, names...); got != want {
+		t.Errorf("after a remount meeting other/e first the names group as %q", got)
 	}
 
 	// The server replaces d/b with a copy: another object, after a timeout.
