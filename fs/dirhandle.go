@@ -258,8 +258,11 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if errno := f.opts.Owner.check(a); errno != 0 {
 		return nil, syscall.EAGAIN // the lookup says why
 	}
-	if len(h.n.toIdentify(rel, name, a)) > 0 {
-		return nil, syscall.EAGAIN // which file it may be one with: the lookup asks (objects.go)
+	if ask := h.n.toIdentify(rel, name, a); len(ask) > 0 {
+		// Which file it may be one with: asked about now, with the
+		// listing's others, and the lookup waits for it (objects.go).
+		f.queueIdentify(ask)
+		return nil, syscall.EAGAIN
 	}
 	return h.n.newChild(ctx, name, a, false, out), 0
 }

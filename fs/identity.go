@@ -45,14 +45,15 @@ import (
 // Entries are dropped when go-fuse forgets the node (OnForget), so the
 // table holds only what the kernel still references.
 type identities struct {
-	mu      sync.Mutex              // guards byIno, byPlace and every Node's places, displaced, forgotten
-	byIno   map[uint64]*Node        // every live node but the root, by number
-	byPlace map[place]*Node         // the node at each name the tree holds
-	byObj   map[remote.Object]*Node // nodes of files the server said which they are (objects.go)
-	byLook  map[look][]*Node        // nodes of regular files with links, by their look (objects.go)
-	perDir  map[uint64]int          // names byPlace holds in each directory, by its number (shed.go)
-	shedQ   map[uint64][]string     // per directory past dir_nodes, its names given nodes since, oldest first (shed.go)
-	peak    int                     // the most names byPlace held since it was last made anew
+	mu        sync.Mutex              // guards byIno, byPlace and every Node's places, displaced, forgotten
+	byIno     map[uint64]*Node        // every live node but the root, by number
+	byPlace   map[place]*Node         // the node at each name the tree holds
+	byObj     map[remote.Object]*Node // nodes of files the server said which they are (objects.go)
+	byLook    map[look][]*Node        // nodes of regular files with links whose Object nobody asked, by their look (objects.go)
+	lookKnown map[look]int            // and those whose Object is known, counted
+	perDir    map[uint64]int          // names byPlace holds in each directory, by its number (shed.go)
+	shedQ     map[uint64][]string     // per directory past dir_nodes, its names given nodes since, oldest first (shed.go)
+	peak      int                     // the most names byPlace held since it was last made anew
 }
 
 // place is a name in a directory, the directory by its inode number.
@@ -62,7 +63,7 @@ type place struct {
 }
 
 func newIdentities() identities {
-	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}, byObj: map[remote.Object]*Node{}, byLook: map[look][]*Node{}, perDir: map[uint64]int{}}
+	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}, byObj: map[remote.Object]*Node{}, byLook: map[look][]*Node{}, lookKnown: map[look]int{}, perDir: map[uint64]int{}}
 }
 
 // inoOf is the number a new object at name in directory dir gets on its
@@ -211,7 +212,7 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 		same := !obj.Known() || !old.obj.Known() || old.obj == obj
 		if !fresh && old.StableAttr().Mode == mode && same {
 			if obj.Known() && !old.obj.Known() && t.byObj[obj] == nil {
-				old.obj, t.byObj[obj] = obj, old
+				t.know(old, obj)
 			}
 			if linked {
 				t.addLook(old, lk)
@@ -228,8 +229,9 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 			// A node made before anyone asked: the server said of each
 			// of its names that it is obj.
 			for _, c := range t.byLook[lk] {
-				if !c.obj.Known() && c.StableAttr().Mode == mode && n.fs.joins(c, obj) {
-					c.obj, t.byObj[obj], other = obj, c, c
+				if c.StableAttr().Mode == mode && n.fs.joins(c, obj) {
+					t.know(c, obj)
+					other = c
 					break
 				}
 			}

@@ -63,6 +63,7 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	// it is, and which those are (objects.go).
 	if ask := n.toIdentify(rel, name, a); len(ask) > 0 {
 		n.fs.identify(ctx, ask)
+		n.fs.confirmPlaces(ctx, rel)
 	}
 	return n.newChild(ctx, name, a, false, out), 0
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
@@ -44,10 +45,34 @@ type objectTable struct {
 	byPath *cache.Map[remote.Object]
 	mu     sync.Mutex
 	asking map[string]chan struct{} // paths asked about, closed when answered
+
+	// seen are files with links listed alone in their look, not asked
+	// about: a look-alike listed later (the next READDIR batch, another
+	// directory) is asked about with them. Bounded by seenMax.
+	seen  map[look][]string
+	seenN int
+
+	filling *objectBatch  // the batch names are being claimed into (queueIdentify)
+	slots   chan struct{} // batches being asked about
+}
+
+const seenMax = 100000
+
+// remember notes rel, listed alone in look lk. Caller holds mu.
+func (o *objectTable) remember(lk look, rel string) {
+	if o.seenN >= seenMax {
+		o.seen, o.seenN = nil, 0
+	}
+	if o.seen == nil {
+		o.seen = map[look][]string{}
+	}
+	o.seen[lk] = append(o.seen[lk], rel)
+	o.seenN++
 }
 
 func newObjectTable(c Caches) objectTable {
-	return objectTable{byPath: cache.NewLimited[remote.Object](c.Attr, c.Limits), asking: map[string]chan struct{}{}}
+	return objectTable{byPath: cache.NewLimited[remote.Object](c.Attr, c.Limits), asking: map[string]chan struct{}{},
+		slots: make(chan struct{}, remote.IdentifyParallel)}
 }
 
 // hasLinks reports whether a is a regular file with more than one link.
@@ -81,44 +106,117 @@ func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
 		return
 	}
 	var rels []string
+	add := map[string]bool{}
+	put := func(ps ...string) {
+		for _, p := range ps {
+			if !add[p] {
+				add[p] = true
+				rels = append(rels, p)
+			}
+		}
+	}
 	dino, live := f.dirIno(dir)
 	t := &f.ids
+	o := &f.objects
 	t.mu.Lock()
+	o.mu.Lock()
 	for lk, es := range groups {
 		for _, e := range es {
 			var at *Node
 			if live {
 				at = t.byPlace[place{dino, e.Name}]
 			}
+			rel := path.Join(dir, e.Name)
 			others := t.othersOfLook(lk, at)
-			if len(es) < 2 && len(others) == 0 {
+			earlier := o.seen[lk] // listed before, alone so far
+			if len(es) < 2 && len(others) == 0 && len(earlier) == 0 && !t.knownOfLook(lk, at) {
+				o.remember(lk, rel)
 				continue
 			}
-			rels = append(rels, path.Join(dir, e.Name))
+			put(rel)
+			put(earlier...)
 			for _, c := range others {
-				rels = append(rels, t.pathsOf(c)...)
+				put(t.pathsOf(c)...)
 			}
 		}
+		if add[path.Join(dir, es[0].Name)] {
+			delete(o.seen, lk)
+		}
 	}
+	o.mu.Unlock()
 	t.mu.Unlock()
 	if len(rels) == 0 {
 		return
 	}
-	go func() {
-		// A batch at a time, IdentifyParallel at once, each answered as
-		// it comes: a lookup waits for its own batch, not for the
-		// directory's last.
-		slots := make(chan struct{}, remote.IdentifyParallel)
-		for from := 0; from < len(rels); from += remote.IdentifyBatch {
-			slots <- struct{}{}
-			go func(batch []string) {
-				defer func() { <-slots }()
-				ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
-				defer cancel()
-				f.identify(ctx, batch)
-			}(rels[from:min(from+remote.IdentifyBatch, len(rels))])
+	f.queueIdentify(rels)
+}
+
+// queueIdentify claims rels, those neither answered nor being asked
+// about, into the batch being filled, which is asked about once it holds
+// IdentifyBatch names or batchWindow after its first: the names of one
+// listing, which come a READDIR reply at a time, go in few batches. A
+// lookup waits for its name's batch, not for the listing's last, and
+// asks nothing itself. IdentifyParallel batches are asked at once.
+func (f *FS) queueIdentify(rels []string) {
+	o := &f.objects
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, rel := range rels {
+		if _, ok := o.byPath.Get(rel); ok {
+			continue
 		}
-	}()
+		if _, ok := o.asking[rel]; ok {
+			continue
+		}
+		if o.filling == nil {
+			b := &objectBatch{done: make(chan struct{})}
+			o.filling = b
+			time.AfterFunc(batchWindow, func() { f.sendBatch(b) })
+		}
+		b := o.filling
+		o.asking[rel] = b.done
+		b.mine = append(b.mine, rel)
+		if len(b.mine) == remote.IdentifyBatch {
+			o.filling = nil
+			b.sent = true
+			go f.askBatch(b)
+		}
+	}
+}
+
+// batchWindow is how long a batch of names to ask about waits for more.
+const batchWindow = 10 * time.Millisecond
+
+// objectBatch is names claimed to be asked about together.
+type objectBatch struct {
+	mine []string
+	done chan struct{}
+	sent bool // guarded by objectTable.mu
+}
+
+// sendBatch asks about b at the end of its window, unless it went full.
+func (f *FS) sendBatch(b *objectBatch) {
+	o := &f.objects
+	o.mu.Lock()
+	if b.sent {
+		o.mu.Unlock()
+		return
+	}
+	b.sent = true
+	if o.filling == b {
+		o.filling = nil
+	}
+	o.mu.Unlock()
+	f.askBatch(b)
+}
+
+// askBatch asks about b once one of IdentifyParallel slots is free.
+func (f *FS) askBatch(b *objectBatch) {
+	f.objects.slots <- struct{}{}
+	defer func() { <-f.objects.slots }()
+	ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
+	defer cancel()
+	f.askObjects(ctx, b.mine, b.done)
 }
 
 // toIdentify are the paths to ask about before name in n, a file at rel
@@ -136,12 +234,13 @@ func (n *Node) toIdentify(rel, name string, a remote.Attr) []string {
 	t.mu.Lock()
 	old := t.byPlace[place{n.StableAttr().Ino, name}]
 	var paths []string
-	if hasLinks(a) {
-		for _, c := range t.othersOfLook(lookOf(a), old) {
+	ask := old != nil && old.obj.Known()
+	if lk := lookOf(a); hasLinks(a) {
+		for _, c := range t.othersOfLook(lk, old) {
 			paths = append(paths, t.pathsOf(c)...)
 		}
+		ask = ask || len(paths) > 0 || t.knownOfLook(lk, old)
 	}
-	ask := len(paths) > 0 || (old != nil && old.obj.Known())
 	t.mu.Unlock()
 	if !ask {
 		return nil
@@ -156,49 +255,68 @@ func (n *Node) toIdentify(rel, name string, a remote.Attr) []string {
 }
 
 // identify asks the server about those of rels neither known nor being
-// asked about, and stores the answers; it returns once rels are answered
-// (or ctx ends).
+// asked about, and stores the answers; it returns once rels are answered,
+// ctx ends, or -o timeout has passed.
 func (f *FS) identify(ctx context.Context, rels []string) {
-	o := &f.objects
-	var mine []string
-	var waits []chan struct{}
 	done := make(chan struct{})
-	o.mu.Lock()
-	for _, rel := range rels {
-		if _, ok := o.byPath.Get(rel); ok {
-			continue
-		}
-		if ch, ok := o.asking[rel]; ok {
-			waits = append(waits, ch)
-			continue
-		}
-		o.asking[rel] = done
-		mine = append(mine, rel)
-	}
-	o.mu.Unlock()
-	if len(mine) > 0 {
-		tok := f.changed.Begin()
-		objs, err := f.remote.Identify(ctx, mine)
-		if err != nil && f.opts.Debug != nil {
-			f.opts.Debug.Printf("identify %d files from %q: %v", len(mine), "/"+mine[0], err)
-		}
-		o.mu.Lock()
-		for i, rel := range mine {
-			if err == nil && objs[i].Known() {
-				f.changed.Keep(tok, func() { o.byPath.Put(rel, objs[i]) }, rel)
-			}
-			delete(o.asking, rel)
-		}
-		o.mu.Unlock()
-		f.changed.End(tok)
-		close(done)
-	}
+	mine, waits := f.objects.claim(rels, done)
+	f.askObjects(ctx, mine, done)
+	timeout := time.NewTimer(f.opts.Timeout)
+	defer timeout.Stop()
 	for _, ch := range waits {
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return
+		case <-timeout.C:
+			return
 		}
+	}
+}
+
+// claim marks those of rels neither answered nor being asked about as
+// asked about under done, and returns them, and the channels of those
+// being asked about.
+func (o *objectTable) claim(rels []string, done chan struct{}) (mine []string, waits []chan struct{}) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, rel := range rels {
+		if _, ok := o.byPath.Get(rel); ok {
+			continue
+		}
+		if ch, ok := o.asking[rel]; ok {
+			if ch != done {
+				waits = append(waits, ch)
+			}
+			continue
+		}
+		o.asking[rel] = done
+		mine = append(mine, rel)
+	}
+	return mine, waits
+}
+
+// askObjects asks the server about mine, claimed under done, stores the
+// answers and closes done.
+func (f *FS) askObjects(ctx context.Context, mine []string, done chan struct{}) {
+	defer close(done)
+	if len(mine) == 0 {
+		return
+	}
+	o := &f.objects
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
+	objs, err := f.remote.Identify(ctx, mine)
+	if f.opts.Debug != nil {
+		f.opts.Debug.Printf("identify %d files from %q: %v", len(mine), "/"+mine[0], err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, rel := range mine {
+		if err == nil && objs[i].Known() {
+			f.changed.Keep(tok, func() { o.byPath.Put(rel, objs[i]) }, rel)
+		}
+		delete(o.asking, rel)
 	}
 }
 
@@ -219,8 +337,8 @@ func (f *FS) knownObject(rel string, a remote.Attr) remote.Object {
 	return obj
 }
 
-// othersOfLook are the live nodes of regular files with links made
-// with look lk, but not.
+// othersOfLook are the live nodes of regular files with links made with
+// look lk whose Object nobody asked, but not. Caller holds mu.
 func (t *identities) othersOfLook(lk look, not *Node) []*Node {
 	var out []*Node
 	for _, c := range t.byLook[lk] {
@@ -229,6 +347,50 @@ func (t *identities) othersOfLook(lk look, not *Node) []*Node {
 		}
 	}
 	return out
+}
+
+// knownOfLook reports whether a live node of look lk whose Object is
+// known, other than not, exists. Caller holds mu.
+func (t *identities) knownOfLook(lk look, not *Node) bool {
+	k := t.lookKnown[lk]
+	if not != nil && not.lookKnown && not.look == lk {
+		k--
+	}
+	return k > 0
+}
+
+// know records that n is obj. Caller holds mu.
+func (t *identities) know(n *Node, obj remote.Object) {
+	n.obj, t.byObj[obj] = obj, n
+	if n.hasLook {
+		lk := n.look
+		t.dropLook(n)
+		t.addLook(n, lk)
+	}
+}
+
+// confirmPlaces asks again about the names of the node of the Object the
+// server said rel is whose answers have expired, so that newChild can
+// tell whether rel joins it.
+func (f *FS) confirmPlaces(ctx context.Context, rel string) {
+	obj, ok := f.objects.byPath.Get(rel)
+	if !ok {
+		return
+	}
+	t := &f.ids
+	t.mu.Lock()
+	var stale []string
+	if n := t.byObj[obj]; n != nil {
+		for _, p := range t.pathsOf(n) {
+			if _, ok := f.objects.byPath.Get(p); !ok && p != rel {
+				stale = append(stale, p)
+			}
+		}
+	}
+	t.mu.Unlock()
+	if len(stale) > 0 {
+		f.identify(ctx, stale)
+	}
 }
 
 // dirIno is the number of directory dir's live node, if it has one.
@@ -244,18 +406,31 @@ func (f *FS) dirIno(dir string) (uint64, bool) {
 	return in.StableAttr().Ino, true
 }
 
-// addLook files n, a regular file with links, under its look. Caller
+// addLook files n, a regular file with links, under its look: in byLook
+// while its Object is not known, counted in lookKnown once it is. Caller
 // holds mu.
 func (t *identities) addLook(n *Node, lk look) {
-	if n.hasLook {
+	if n.hasLook || n.lookKnown {
 		return
 	}
-	n.look, n.hasLook = lk, true
+	n.look = lk
+	if n.obj.Known() {
+		n.lookKnown = true
+		t.lookKnown[lk]++
+		return
+	}
+	n.hasLook = true
 	t.byLook[lk] = append(t.byLook[lk], n)
 }
 
-// dropLook takes n from byLook. Caller holds mu.
+// dropLook takes n from byLook or lookKnown. Caller holds mu.
 func (t *identities) dropLook(n *Node) {
+	if n.lookKnown {
+		if t.lookKnown[n.look]--; t.lookKnown[n.look] <= 0 {
+			delete(t.lookKnown, n.look)
+		}
+		n.lookKnown = false
+	}
 	if !n.hasLook {
 		return
 	}

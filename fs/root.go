@@ -135,8 +135,9 @@ type Node struct {
 	displaced *Node         // the dying node that held its number before it
 	forgotten bool          // the kernel and the tree no longer hold it
 	obj       remote.Object // which file the server said it is, if it did (objects.go)
-	look      look          // a regular file with links: its look when made, filed in byLook (objects.go)
-	hasLook   bool
+	look      look          // a regular file with links: its look when made (objects.go)
+	hasLook   bool          // filed in byLook (its Object not known)
+	lookKnown bool          // counted in lookKnown (its Object known)
 }
 
 func (n *Node) addHandle(h *fileHandle) {

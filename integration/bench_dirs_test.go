@@ -156,16 +156,27 @@ func BenchmarkTarOfServerHardLinks(b *testing.B) {
 
 // BenchmarkLsLOfServerHardLinks is `ls -l` on a fresh mount of a
 // directory of 5 000 files (200 in the reduced size) each linked from
-// another directory by the server (`cp -al`): what telling which names
-// are one file costs a listing that needs none of it.
+// another directory by the server (`cp -al`), of sizes all different:
+// what telling which names are one file costs a listing that needs none
+// of it. BenchmarkLsLOfServerHardLinksAlike is the same of empty files
+// made in the same second, each the look-alike of every other, so that
+// every one is asked about: the worst case.
 func BenchmarkLsLOfServerHardLinks(b *testing.B) {
+	benchLsLOfLinks(b, `seq -f 'name%%06g' 1 %d | while read f; do head -c ${#f}$((RANDOM %% 100)) /dev/zero > $f; done`)
+}
+
+func BenchmarkLsLOfServerHardLinksAlike(b *testing.B) {
+	benchLsLOfLinks(b, `seq -f 'name%%06g' 1 %d | xargs touch -d @1700000000`)
+}
+
+func benchLsLOfLinks(b *testing.B, makeFiles string) {
 	n := 5000
 	if small() {
 		n = 200
 	}
 	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
 		run(b, served, "mkdir d")
-		makeNames(b, filepath.Join(served, "d"), n)
+		run(b, filepath.Join(served, "d"), fmt.Sprintf(makeFiles, n))
 		run(b, served, "cp -al d e")
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
