@@ -96,6 +96,9 @@ func lookOf(a remote.Attr) look {
 // with links among entries of dir are that may be one file with another
 // (see above), and which the live nodes of their look are.
 func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
+	if f.opts.SeparateLinks {
+		return
+	}
 	groups := map[look][]remote.DirEntry{}
 	for _, e := range entries {
 		if hasLinks(e.Attr) {
@@ -227,7 +230,7 @@ func (f *FS) askBatch(b *objectBatch) {
 func (n *Node) toIdentify(rel, name string, a remote.Attr) []string {
 	f := n.fs
 	a = f.withLinks(rel, a)
-	if a.Mode&os.ModeType != 0 {
+	if a.Mode&os.ModeType != 0 || f.opts.SeparateLinks {
 		return nil
 	}
 	t := &f.ids

@@ -41,6 +41,7 @@ type Options struct {
 	KernelCache     bool // keep a file's pages across opens, whatever the server says (kernel_cache)
 	DirectIO        bool // no page cache and no read-ahead: every read and write reaches the server (direct_io)
 	DisableHardlink bool // link(2) fails with EPERM (disable_hardlink)
+	SeparateLinks   bool // names the server linked are separate files: nothing asked (objects.go)
 
 	// Ownership as shown to the kernel: see owner.go.
 	Owner Owner

@@ -123,3 +123,17 @@ func TestNamesTheServerLinkedAreOneObjectForTarAndRsync(t *testing.T) {
 		}
 	}
 }
+
+// With -o separate_links, names the server linked are separate files, as
+// sshfs shows them, and their count is still the server's.
+func TestSeparateLinksShowsNamesTheServerLinkedAsSeparateFiles(t *testing.T) {
+	m := mount(t, "-o", "separate_links")
+	sh(t, m.remote, "echo data > a && ln a b && cp -p a twin && ln twin twin2")
+	sh(t, m.mnt, "ls -l > /dev/null")
+	if got := groups(t, m.mnt, "a", "b", "twin", "twin2"); got != "" {
+		t.Errorf("with separate_links the names group as %q", got)
+	}
+	if k := statT(t, filepath.Join(m.mnt, "b")).Nlink; k != 2 {
+		t.Errorf("b shows %d links, the server has 2", k)
+	}
+}

@@ -77,6 +77,7 @@ Mount:
   -o nonempty                    mount over a directory that has files
   -o fsname=NAME                 source shown by df and /proc/mounts
   -o disable_hardlink            link(2) fails with EPERM
+  -o separate_links              names the server linked show as separate files
 
 Options written for the C sshfs are accepted where they apply; the others
 get a one-line notice or a refusal saying why (see the README). Exit codes:

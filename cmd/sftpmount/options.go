@@ -52,6 +52,7 @@ type options struct {
 	FsName             string // -o fsname=: what df and /proc/mounts show
 	SFTPServer         string // -o sftp_server=: run this on the server instead of the sftp subsystem
 	DisableHardlink    bool   // -o disable_hardlink: link(2) fails with EPERM
+	SeparateLinks      bool   // -o separate_links: names the server linked are not told apart from other files
 
 	Writeback      bool          // -o writeback: close returns once the file is in a local journal (fs/writeback.go)
 	WritebackDir   string        // -o writeback_dir=DIR: the journal (default: see journalDir)
@@ -237,6 +238,8 @@ func (o *options) setOption(opt string) error {
 		}
 	case "disable_hardlink":
 		return flag(&o.DisableHardlink)
+	case "separate_links":
+		return flag(&o.SeparateLinks)
 	case "allow_other":
 		return flag(&o.AllowOther)
 	case "default_permissions":

@@ -70,6 +70,7 @@ func serve(o options, st *startup) error {
 		KernelCache:       o.Cache.KernelCache,
 		DirectIO:          o.Cache.DirectIO,
 		DisableHardlink:   o.DisableHardlink,
+		SeparateLinks:     o.SeparateLinks,
 		Timeout:           o.Timeout,
 		Debug:             debug,
 		ContainSymlinks:   o.ContainSymlinks,
