@@ -254,6 +254,15 @@ func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
 	if c.Ino != inoOf(^uint64(0), "24:2000", 0) {
 		t.Fatalf("c's number %d is not its Object's", c.Ino)
 	}
+	// Listed again (a file manager's refresh): still nothing to ask.
+	root.fs.remember("", entries, root.fs.changed.Begin())
+	root.fs.objects.mu.Lock()
+	_, asked := root.fs.objects.asking["lone"]
+	root.fs.objects.mu.Unlock()
+	if asked {
+		t.Errorf("lone, listed again, is asked about")
+	}
+	time.Sleep(3 * batchWindow)
 	if lone := lookup(t, raw, 1, "lone"); lone.Ino != inoOf(1, "lone", 0) {
 		t.Errorf("lone, with links and no look-alike: number %d, not its path's", lone.Ino)
 	}

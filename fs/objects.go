@@ -58,6 +58,20 @@ type objectTable struct {
 
 const seenMax = 100000
 
+// earlier are the names listed alone in look lk before, other than rel;
+// again says rel is one of them (its directory listed again). Caller
+// holds mu.
+func (o *objectTable) earlier(lk look, rel string) (others []string, again bool) {
+	for _, p := range o.seen[lk] {
+		if p == rel {
+			again = true
+		} else {
+			others = append(others, p)
+		}
+	}
+	return others, again
+}
+
 // remember notes rel, listed alone in look lk. Caller holds mu.
 func (o *objectTable) remember(lk look, rel string) {
 	if o.seenN >= seenMax {
@@ -131,9 +145,11 @@ func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
 			}
 			rel := path.Join(dir, e.Name)
 			others := t.othersOfLook(lk, at)
-			earlier := o.seen[lk] // listed before, alone so far
+			earlier, again := o.earlier(lk, rel) // listed before, alone so far
 			if len(es) < 2 && len(others) == 0 && len(earlier) == 0 && !t.knownOfLook(lk, at) {
-				o.remember(lk, rel)
+				if !again {
+					o.remember(lk, rel)
+				}
 				continue
 			}
 			put(rel)
