@@ -208,19 +208,11 @@ const (
 // Open opens path with SSH_FXF_* flags and returns the server's handle.
 func (c *Conn) Open(ctx context.Context, path string, flags uint32, a Attrs) (string, error) {
 	body := binary.BigEndian.AppendUint32(appendString(nil, path), flags)
-	r, err := c.call(ctx, typeOpen, a.encode(body))
+	p, err := c.start(typeOpen, a.encode(body))
 	if err != nil {
 		return "", err
 	}
-	if r.typ != typeHandle {
-		return "", statusOrUnexpected(r, "HANDLE")
-	}
-	d := decoder{b: r.body}
-	h := d.string()
-	if d.err == nil && len(h) > 256 {
-		d.fail("handle of %d bytes, more than SFTP's 256", len(h))
-	}
-	return h, d.err
+	return handleOf(ctx, p)
 }
 
 // CloseHandle closes a handle Open returned.
@@ -340,17 +332,13 @@ const (
 // directory costs a few requests, a large one as many as a round trip
 // can use.
 func (c *Conn) ReadDir(ctx context.Context, dir string, inFlight int, fn func([]Entry) bool) error {
-	r, err := c.call(ctx, typeOpendir, appendString(nil, dir))
+	p, err := c.start(typeOpendir, appendString(nil, dir))
 	if err != nil {
 		return err
 	}
-	if r.typ != typeHandle {
-		return statusOrUnexpected(r, "HANDLE")
-	}
-	d := decoder{b: r.body}
-	h := d.string()
-	if d.err != nil {
-		return d.err
+	h, err := handleOf(ctx, p)
+	if err != nil {
+		return err
 	}
 	defer c.closeLater(h)
 	inFlight = max(1, inFlight)
