@@ -321,6 +321,13 @@ func (f *FS) result(op, rel string, err error, explain func() syscall.Errno) sys
 	return errno
 }
 
+// debugf writes one line to the -d log, when there is one.
+func (f *FS) debugf(format string, args ...any) {
+	if f.opts.Debug != nil {
+		f.opts.Debug.Printf(format, args...)
+	}
+}
+
 // forget drops what we know of rel and, for a directory, below it.
 func (f *FS) forget(rel string) {
 	f.attrs.DeleteTree(rel)

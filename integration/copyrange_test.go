@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -68,5 +70,84 @@ func TestCopyFileRangeCopiesOnTheServer(t *testing.T) {
 	}
 	if reads := regexp.MustCompile(`  sftp read `+dir+`/src: `).FindAllString(log.String(), -1); len(reads) > 0 {
 		t.Errorf("cp inside the mount read the source over the link: %d reads", len(reads))
+	}
+}
+
+// copy_file_range between two ranges of one file (fsx does it; OpenSSH's
+// copy-data refuses it) and across files, with the files' writes still
+// queued, gives exactly the bytes a local disk gives, through the mount
+// and on the server: with the defaults and with -o writeback.
+func TestCopyFileRangeWithinOneFileGivesALocalDisksBytes(t *testing.T) {
+	for _, opts := range [][]string{nil, {"-o", "writeback"}} {
+		t.Run(strings.Join(append([]string{"opts"}, opts...), " "), func(t *testing.T) {
+			m := mount(t, opts...)
+			local := t.TempDir()
+			for _, dir := range []string{local, m.mnt} {
+				copyRangesInAndAcross(t, dir)
+			}
+			for _, name := range []string{"one", "other"} {
+				want, _ := os.ReadFile(filepath.Join(local, name))
+				if got, _ := os.ReadFile(filepath.Join(m.mnt, name)); !bytes.Equal(got, want) {
+					t.Errorf("%s through the mount: %d bytes (%q...), a local disk holds %d (%q...)", name, len(got), head(got), len(want), head(want))
+				}
+				var got []byte
+				waitFor(10*time.Second, func() bool { // write-back uploads after close
+					got, _ = os.ReadFile(filepath.Join(m.remote, name))
+					return bytes.Equal(got, want)
+				})
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s on the server: %d bytes (%q...), a local disk holds %d (%q...)", name, len(got), head(got), len(want), head(want))
+				}
+			}
+		})
+	}
+}
+
+func head(b []byte) []byte { return b[:min(len(b), 24)] }
+
+// copyRangesInAndAcross runs one sequence of writes and copy_file_range
+// calls in dir, failing the test on any error.
+func copyRangesInAndAcross(t *testing.T, dir string) {
+	t.Helper()
+	one, err := os.OpenFile(filepath.Join(dir, "one"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	other, err := os.OpenFile(filepath.Join(dir, "other"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	copyRange := func(what string, from, to *os.File, offIn, offOut int64, n int, want int) {
+		t.Helper()
+		got, err := unix.CopyFileRange(int(from.Fd()), &offIn, int(to.Fd()), &offOut, n, 0)
+		if err != nil || got != want {
+			t.Fatalf("%s: copy_file_range in %s: %d, %v; want %d", what, dir, got, err, want)
+		}
+	}
+	pattern := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	if _, err := one.WriteAt(pattern, 0); err != nil {        // queued, not yet on the server
+		t.Fatal(err)
+	}
+	copyRange("within one file, forward", one, one, 100, 70000, 5000, 5000)
+	copyRange("within one file, back over written bytes", one, one, 70000, 10, 3000, 3000)
+	if _, err := one.WriteAt([]byte("QUEUED"), 65000); err != nil {
+		t.Fatal(err)
+	}
+	copyRange("within one file, from a queued write", one, one, 64990, 80000, 40, 40)
+	if _, err := other.WriteAt([]byte("other's head"), 0); err != nil {
+		t.Fatal(err)
+	}
+	copyRange("across files", one, other, 64990, 12, 1000, 1000)
+	copyRange("across files, short at the source's end", other, one, 500, 90000, 4096, 512)
+	if err := one.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := one.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
