@@ -169,7 +169,7 @@ func (f *FS) askAgain(except string, renew bool) {
 		}
 		said := a.confirmed.Load()
 		if l, ok := f.listings.Get(parentOf(rel)); ok {
-			said = max(said, l.fresh.Load())
+			said = max(said, l.ours.Load())
 		}
 		if now.Sub(time.Unix(0, said)) < neg/2 {
 			return true // fresh enough

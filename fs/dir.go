@@ -92,7 +92,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return nil, n.fs.result("mkdir", rel, err, n.explainCreate(ctx, rel))
 	}
 	n.fs.added(rel)
-	n.fs.listings.Put(rel, newListing(nil)) // new, so empty
+	n.fs.listings.Put(rel, newDirListing()) // new, so empty, and ours
 	n.fs.subdirs(n.rel(), +1)
 	n.fs.links.Put(rel, 2)
 	n.fs.attrs.Put(rel, a) // asked with the mkdir: no round trip more

@@ -338,8 +338,18 @@ func (n *Node) showLinks(out *fuse.Attr) {
 	n.showLinksLocked(out)
 }
 
+// A node with several names shows the largest count a listing told of
+// any of them: a name met by lstat alone (no count) and found to be one
+// file with a listed name shows the listed count.
 func (n *Node) showLinksLocked(out *fuse.Attr) {
 	out.Nlink = max(out.Nlink, uint32(len(n.places)))
+	if len(n.places) > 1 {
+		for _, p := range n.fs.ids.pathsOf(n) {
+			if k, ok := n.fs.links.Get(p); ok {
+				out.Nlink = max(out.Nlink, k)
+			}
+		}
+	}
 }
 
 // goneIfMissing retires n when the server answered a request by its path

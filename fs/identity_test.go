@@ -194,13 +194,16 @@ func TestInoOfIsInOurRangeAndProbesDiffer(t *testing.T) {
 func TestAFileMadeAgainWhileTheOldIsDyingGetsItsNumberUnderAnotherGen(t *testing.T) {
 	raw, root := bridge(t)
 	present := []remote.DirEntry{{Name: "f", Attr: remote.Attr{Mode: 0644}}}
-	gone := func() {
+	gone := func() { // the server says f is gone
 		root.fs.remember("", nil, root.fs.changed.Begin())
+		root.fs.attrs.Delete("f")
+		tok := root.fs.changed.Begin()
+		root.fs.confirmAbsent("f", time.Now(), tok)
+		root.fs.changed.End(tok)
 		var out fuse.EntryOut
 		if st := raw.Lookup(nil, &fuse.InHeader{NodeId: 1}, "f", &out); st != fuse.ENOENT {
 			t.Fatalf("lookup of a removed name: %v", st)
 		}
-		root.fs.attrs.Delete("f")
 	}
 	root.fs.remember("", present, root.fs.changed.Begin())
 	old := lookup(t, raw, 1, "f")

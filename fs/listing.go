@@ -13,33 +13,51 @@ import (
 
 // listing is the set of names in a directory, learned from a readdir or
 // known because we just made the directory, and kept up to date with our
-// own changes. It answers "no such name" without a round trip, but only
-// for Caches.Negative since it was made or since our last change there:
-// another client's new file is found within that, while tar, cp -r and
-// git checkout, which look up every name before creating it, keep
-// changing the directory and so keep being answered at once.
+// own changes. It answers "no such name" without a round trip only while
+// this mount is filling the directory: within Caches.Negative of our
+// making it or of our last change there. tar, cp -r, unzip and git
+// checkout, which look up every name before creating it, keep changing
+// the directory and so keep being answered at once. A listing merely read
+// says nothing, a moment later, of a name another client has made since
+// (sshfs's own suite lists, creates on the server and opens at once):
+// such a name is asked about, unless this mount was told of that very
+// name (absent.go), or the listing was read for that very lookup.
 type listing struct {
 	mu    sync.Mutex // guards names
 	names map[string]struct{}
 
 	absent atomic.Int64 // names answered absent from it, each counted once
-	fresh  atomic.Int64 // when it was made or last changed by us, in Unix nanoseconds
-
+	ours   atomic.Int64 // when we made the directory or last changed it, in Unix nanoseconds; 0: never
+	read   atomic.Int64 // when the server gave it, in Unix nanoseconds; 0: we made the directory
 }
 
+// newListing is a listing the server gave just now.
 func newListing(names []string) *listing {
 	l := &listing{names: make(map[string]struct{}, len(names))}
 	for _, n := range names {
 		l.names[n] = struct{}{}
 	}
-	l.fresh.Store(time.Now().UnixNano())
+	l.read.Store(time.Now().UnixNano())
+	return l
+}
+
+// newDirListing is the listing of a directory we have just made: empty,
+// and being filled by us.
+func newDirListing() *listing {
+	l := &listing{names: map[string]struct{}{}}
+	l.ours.Store(time.Now().UnixNano())
 	return l
 }
 
 // answersAbsent reports whether a name missing from l may be answered
-// absent, within negative.
+// absent, within negative: we are filling its directory.
 func (l *listing) answersAbsent(negative time.Duration) bool {
-	return time.Since(time.Unix(0, l.fresh.Load())) < negative
+	return time.Since(time.Unix(0, l.ours.Load())) < negative
+}
+
+// readSince reports whether the server gave l at or after t.
+func (l *listing) readSince(t time.Time) bool {
+	return !t.IsZero() && l.read.Load() >= t.UnixNano()
 }
 
 func (l *listing) has(name string) bool {
@@ -65,7 +83,7 @@ func (l *listing) set(name string, present bool) {
 	} else {
 		delete(l.names, name)
 	}
-	l.fresh.Store(time.Now().UnixNano())
+	l.ours.Store(time.Now().UnixNano())
 }
 
 func (l *listing) sorted() []string {
@@ -104,16 +122,24 @@ func (f *FS) cachedListing(dir string) ([]remote.DirEntry, bool) {
 
 func parentOf(rel string) string { return cleanRel(path.Dir(rel)) }
 
-// knownAbsent reports that rel is known absent: its directory was listed,
-// or changed by us, within Caches.Negative and rel was not in it, or the
-// server said rel was absent within Caches.Negative (absent.go).
-func (f *FS) knownAbsent(rel string) bool {
+// knownAbsent reports that rel is known absent: rel is not in its
+// directory's listing and we are filling that directory (listing), or
+// the listing was read at or after asked (the lookup that began then
+// caused it), or the server said rel was absent within Caches.Negative
+// (absent.go). A listing read for the lookup counts as the server's
+// answer about that name.
+func (f *FS) knownAbsent(rel string, asked time.Time) bool {
 	dir := parentOf(rel)
 	l, listed := f.listings.Get(dir)
 	if listed && l.has(path.Base(rel)) {
 		return false
 	}
-	if !(listed && l.answersAbsent(f.opts.Caches.Negative)) && !f.confirmedAbsent(rel) {
+	switch {
+	case listed && l.answersAbsent(f.opts.Caches.Negative):
+	case listed && l.readSince(asked):
+		f.absentName(rel).confirmed.Store(l.read.Load())
+	case f.confirmedAbsent(rel):
+	default:
 		return false
 	}
 	if first := f.usedAbsent(rel); listed && first && l.absent.Add(1) >= relistCost(l) {

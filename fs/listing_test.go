@@ -13,31 +13,59 @@ func testFS() *FS { return newFS(nil, Options{Caches: CachesFor(time.Minute)}) }
 
 func TestListingAnswersAbsentNamesAndFollowsOurChanges(t *testing.T) {
 	f := testFS()
-	if f.knownAbsent("d/x") {
+	asked := time.Now()
+	if f.knownAbsent("d/x", asked) {
 		t.Fatal("absent without any listing")
 	}
 	f.listings.Put("d", newListing([]string{"a"}))
-	if !f.knownAbsent("d/x") || f.knownAbsent("d/a") {
-		t.Fatal("listing not consulted")
+	if !f.knownAbsent("d/x", asked) || f.knownAbsent("d/a", asked) {
+		t.Fatal("a listing read for the lookup was not consulted")
+	}
+	if f.knownAbsent("d/w", time.Now()) {
+		t.Fatal("a listing read before the lookup began hid a name another client may have made since")
 	}
 	f.settled("d/x", nil, true)
-	if f.knownAbsent("d/x") {
+	if f.knownAbsent("d/x", time.Now()) {
 		t.Fatal("a name we created is still reported absent")
 	}
 	f.settled("d/a", nil, false)
-	if !f.knownAbsent("d/a") {
-		t.Fatal("a name we removed is still reported present")
+	if !f.knownAbsent("d/a", time.Now()) || !f.knownAbsent("d/w", time.Now()) {
+		t.Fatal("a directory we are filling does not answer absent names")
 	}
 	f.settled("d/y", errKnownAbsent, true)
-	if f.knownAbsent("d/z") {
+	if f.knownAbsent("d/z", time.Now()) {
 		t.Fatal("after a failed change the listing must not be trusted")
+	}
+}
+
+// The sshfs suite's sequence: list, a name made by another client, a
+// lookup of it at once. Only the lookup that the listing answered (one
+// that began before it was read) keeps its answer, for the name alone.
+func TestAListingReadDoesNotHideANameMadeSince(t *testing.T) {
+	f := testFS()
+	asked := time.Now()
+	f.listings.Put("d", newListing([]string{"a"}))
+	if !f.knownAbsent("d/x", asked) {
+		t.Fatal("the listing read for the lookup of d/x did not answer it")
+	}
+	later := time.Now()
+	if !f.knownAbsent("d/x", later) {
+		t.Fatal("d/x, answered absent for its own lookup, was not kept for the negative timeout")
+	}
+	if f.knownAbsent("d/new", later) {
+		t.Fatal("a name never asked about was hidden by an older listing")
+	}
+	f.listings.Put("m", newDirListing())
+	if !f.knownAbsent("m/x", later) {
+		t.Fatal("a directory we just made does not answer absent names")
 	}
 }
 
 func TestRootListingUsesTheEmptyPath(t *testing.T) {
 	f := testFS()
+	asked := time.Now()
 	f.listings.Put("", newListing([]string{"top"}))
-	if !f.knownAbsent("other") || f.knownAbsent("top") {
+	if !f.knownAbsent("other", asked) || f.knownAbsent("top", asked) {
 		t.Fatal("root listing not found under \"\"")
 	}
 }
@@ -94,15 +122,16 @@ func TestADirectoryIsWorthListingAgainOnceItsListingHasPaidForItself(t *testing.
 	for i := range names {
 		names[i] = fmt.Sprintf("n%d", i)
 	}
+	asked := time.Now()
 	f.listings.Put("d", newListing(names))
 	for i := 0; i < 4; i++ {
-		f.knownAbsent(fmt.Sprintf("d/x%d", i))
-		f.knownAbsent("d/n1") // present: saves nothing
+		f.knownAbsent(fmt.Sprintf("d/x%d", i), asked)
+		f.knownAbsent("d/n1", asked) // present: saves nothing
 	}
 	if _, ok := f.relistable.Get("d"); ok {
 		t.Fatal("relistable after 4 lookups saved; listing 250 names costs 5 round trips")
 	}
-	f.knownAbsent("d/x4")
+	f.knownAbsent("d/x4", asked)
 	if _, ok := f.relistable.Get("d"); !ok {
 		t.Fatal("not relistable after 5 lookups saved")
 	}
@@ -116,11 +145,11 @@ func TestAnAbsentAnswerIsKeptUnlessOurChangeMayBeMissingFromIt(t *testing.T) {
 	tok := f.changed.Begin()
 	f.confirmAbsent("u/y", time.Now(), tok)
 	f.changed.End(tok)
-	if !f.knownAbsent("u/y") {
+	if !f.knownAbsent("u/y", time.Now()) {
 		t.Fatal("the server's fresh answer about a name in an unlisted directory was not kept")
 	}
 	f.settled("u/y", nil, true)
-	if f.knownAbsent("u/y") {
+	if f.knownAbsent("u/y", time.Now()) {
 		t.Fatal("a name we made is still answered absent")
 	}
 
@@ -129,14 +158,14 @@ func TestAnAbsentAnswerIsKeptUnlessOurChangeMayBeMissingFromIt(t *testing.T) {
 	f.settled("u/x", nil, true) // made by us while the question was on its way
 	f.confirmAbsent("u/x", asked, tok)
 	f.changed.End(tok)
-	if f.knownAbsent("u/x") {
+	if f.knownAbsent("u/x", time.Now()) {
 		t.Fatal("an answer that may predate our own create was kept")
 	}
 
 	tok = f.changed.Begin()
 	f.confirmAbsent("u/old", time.Now().Add(-2*f.opts.Caches.Negative), tok)
 	f.changed.End(tok)
-	if f.knownAbsent("u/old") {
+	if f.knownAbsent("u/old", time.Now()) {
 		t.Fatal("an answer older than the negative timeout was used")
 	}
 }

@@ -34,13 +34,14 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 		n.fs.result("lookup (journal)", rel, nil, nil)
 		return n.newChild(ctx, name, a, false, out), 0
 	}
-	if n.fs.knownAbsent(rel) || (n.relisted(ctx, rel) && n.fs.knownAbsent(rel)) {
+	began := time.Now()
+	if n.fs.knownAbsent(rel, began) || (n.relisted(ctx, rel) && n.fs.knownAbsent(rel, began)) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}
-	if _, cached := n.fs.attrs.Get(rel); !cached && n.fs.missed(ctx, n.rel()) && n.fs.knownAbsent(rel) {
+	if _, cached := n.fs.attrs.Get(rel); !cached && n.fs.missed(ctx, n.rel()) && n.fs.knownAbsent(rel, began) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}
-	if n.fs.awaitAsked(ctx, rel) && n.fs.knownAbsent(rel) {
+	if n.fs.awaitAsked(ctx, rel) && n.fs.knownAbsent(rel, began) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil) // asked again just now
 	}
 	if _, cached := n.fs.attrs.Get(rel); !cached {
@@ -55,6 +56,9 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	n.fs.changed.End(tok)
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)
+	}
+	if l, ok := n.fs.listings.Get(n.rel()); ok {
+		l.learn(name) // made since the listing was read: ls shows what lookup found
 	}
 	if errno := n.fs.opts.Owner.check(a); errno != 0 {
 		return nil, n.fs.result("lookup", rel, errno, nil) // nomap=error

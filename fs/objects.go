@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sftpmount/sftpmount/cache"
@@ -108,8 +109,28 @@ func lookOf(a remote.Attr) look {
 
 // identifyAhead asks, in the background, which files those regular files
 // with links among entries of dir are that may be one file with another
-// (see above), and which the live nodes of their look are.
+// (see above), and which the live nodes of their look are. Where a listed
+// name already has a node whose Object nobody asked (the kernel met it
+// by stat or open before any listing told its count), the listing waits
+// for the answer, so that what it hands out, and the ls -l that follows,
+// already show the names joined (joinLive): two round trips, in that
+// order of first contact only.
 func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
+	rels, wait := f.toIdentifyAhead(dir, entries)
+	switch {
+	case len(rels) == 0:
+	case wait:
+		ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
+		defer cancel()
+		f.identify(ctx, rels)
+	default:
+		f.queueIdentify(rels)
+	}
+}
+
+// toIdentifyAhead are the names identifyAhead asks about, and whether one
+// of them has a live node whose Object is not known.
+func (f *FS) toIdentifyAhead(dir string, entries []remote.DirEntry) (rels []string, wait bool) {
 	if f.opts.SeparateLinks {
 		return
 	}
@@ -120,9 +141,8 @@ func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
 		}
 	}
 	if len(groups) == 0 {
-		return
+		return nil, false
 	}
-	var rels []string
 	add := map[string]bool{}
 	put := func(ps ...string) {
 		for _, p := range ps {
@@ -153,6 +173,7 @@ func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
 				continue
 			}
 			put(rel)
+			wait = wait || (at != nil && !at.obj.Known())
 			put(earlier...)
 			for _, c := range others {
 				put(t.pathsOf(c)...)
@@ -164,10 +185,7 @@ func (f *FS) identifyAhead(dir string, entries []remote.DirEntry) {
 	}
 	o.mu.Unlock()
 	t.mu.Unlock()
-	if len(rels) == 0 {
-		return
-	}
-	f.queueIdentify(rels)
+	return rels, wait
 }
 
 // queueIdentify claims rels, those neither answered nor being asked
@@ -254,7 +272,11 @@ func (n *Node) toIdentify(rel, name string, a remote.Attr) []string {
 	old := t.byPlace[place{n.StableAttr().Ino, name}]
 	var paths []string
 	ask := old != nil && old.obj.Known()
-	if lk := lookOf(a); hasLinks(a) {
+	// A count no listing told (lstat tells none) may be more than one:
+	// such a name is asked about too when a live file of its look has
+	// links, or it would show 1 link and a number of its own.
+	if _, told := f.links.Get(rel); hasLinks(a) || !told {
+		lk := lookOf(a)
 		for _, c := range t.othersOfLook(lk, old) {
 			paths = append(paths, t.pathsOf(c)...)
 		}
@@ -330,13 +352,109 @@ func (f *FS) askObjects(ctx context.Context, mine []string, done chan struct{}) 
 		f.opts.Debug.Printf("identify %d files from %q: %v", len(mine), "/"+mine[0], err)
 	}
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	for i, rel := range mine {
 		if err == nil && objs[i].Known() {
 			f.changed.Keep(tok, func() { o.byPath.Put(rel, objs[i]) }, rel)
 		}
 		delete(o.asking, rel)
 	}
+	o.mu.Unlock()
+	if err == nil {
+		f.joinLive(mine)
+	}
+}
+
+// joinLive makes the live nodes at rels that the server has just said
+// are one file one node, whatever the order the kernel met them in: a
+// name stat'ed or opened before any listing told its count got a node
+// of its own, and the kernel still holds it. The node the Object
+// already has, or else the first, keeps its number and takes the others'
+// names; the kernel is told to forget those names (FUSE_NOTIFY_INVAL_ENTRY),
+// so its next lookup of each finds the one node, and to fetch that node's
+// attributes again, whose link count is now the server's. A node with an
+// open file keeps its name until the file is closed and the name looked
+// up again (its handles reach the server by its path). Only names each of
+// whose node's names the server said are that file are joined (joins).
+func (f *FS) joinLive(rels []string) {
+	type named struct {
+		at     place
+		obj    remote.Object
+		lk     look
+		linked bool
+	}
+	var ats []named
+	for _, rel := range rels {
+		obj, ok := f.objects.byPath.Get(rel)
+		if !ok {
+			continue
+		}
+		a, _ := f.attrs.Get(rel)
+		if dino, live := f.dirIno(parentOf(rel)); live {
+			ats = append(ats, named{place{dino, path.Base(rel)}, obj, lookOf(a), hasLinks(f.withLinks(rel, a))})
+		}
+	}
+	type entry struct {
+		dir  *Node
+		name string
+	}
+	var forget []entry
+	var refresh []*Node
+	t := &f.ids
+	t.mu.Lock()
+	for _, a := range ats {
+		n := t.byPlace[a.at]
+		if n == nil || n.StableAttr().Mode != syscall.S_IFREG || (n.obj.Known() && n.obj != a.obj) {
+			continue
+		}
+		one := t.byObj[a.obj]
+		if one == nil || one.forgotten {
+			if !f.joins(n, a.obj) {
+				continue
+			}
+			t.know(n, a.obj)
+			if a.linked {
+				t.addLook(n, a.lk) // a name met later and alone is asked about
+			}
+			refresh = append(refresh, n)
+			continue
+		}
+		if n == one || n.hasHandles() || !f.joins(n, a.obj) || !f.joins(one, a.obj) {
+			continue
+		}
+		for len(n.places) > 0 {
+			at := n.places[0]
+			t.unplace(n, at)
+			t.setPlace(one, at)
+			if dir := f.nodeOfIno(at.dir); dir != nil {
+				forget = append(forget, entry{dir, at.name})
+			}
+		}
+		t.dropLook(n)
+		refresh = append(refresh, one)
+	}
+	t.mu.Unlock()
+	if len(forget)+len(refresh) == 0 {
+		return
+	}
+	// Not waited for: the kernel may hold a directory's lock while it
+	// waits for the lookup that asked (an invalidation takes it too).
+	go func() {
+		for _, e := range forget {
+			e.dir.NotifyEntry(e.name)
+		}
+		for _, n := range refresh {
+			n.NotifyContent(-1, 0) // attributes only
+		}
+	}()
+}
+
+// nodeOfIno is the live directory node numbered ino, the root included.
+// Caller holds ids.mu.
+func (f *FS) nodeOfIno(ino uint64) *Node {
+	if ino == f.root.StableAttr().Ino {
+		return f.root
+	}
+	return f.ids.byIno[ino]
 }
 
 // objectKey is the place an Object's node number is drawn from: a

@@ -304,7 +304,7 @@ func (n *Node) renameSpooled(from, to string, wf *wbFile, newParent *Node, name,
 		}
 	} else if a, ok := n.fs.attrs.Get(to); ok {
 		base = &a // known: made or uploaded here, or listed lately
-	} else if !n.fs.knownAbsent(to) {
+	} else if !n.fs.knownAbsent(to, time.Time{}) {
 		if a, err := n.fs.remote.Lstat(context.Background(), to); err == nil {
 			base = &a
 		}

@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -135,5 +137,61 @@ func TestSeparateLinksShowsNamesTheServerLinkedAsSeparateFiles(t *testing.T) {
 	}
 	if k := statT(t, filepath.Join(m.mnt, "b")).Nlink; k != 2 {
 		t.Errorf("b shows %d links, the server has 2", k)
+	}
+}
+
+// Link counts and which names are one file do not depend on the order in
+// which the mount first meets a file: stat before the listing, the
+// listing first, an open first, two stats and no listing, past a cache
+// timeout, after a remount. Once a listing has shown the count, every
+// name agrees with stat, with ls -li and with the others: one number,
+// the server's count.
+func TestLinkCountsAndIdentityDoNotDependOnTheOrderOfFirstContact(t *testing.T) {
+	opts := []string{"-o", "cache_timeout=1"}
+	m := mount(t, opts...)
+	orders := map[string]string{
+		"stat first":         "stat -c %h D/a > /dev/null && ls -l D > /dev/null",
+		"listing first":      "ls -l D > /dev/null && stat D/a > /dev/null",
+		"open first":         "cat D/a > /dev/null && ls -l D > /dev/null",
+		"both stats first":   "stat D/b > /dev/null && stat D/a > /dev/null && ls -l D > /dev/null",
+		"past a timeout":     "stat D/a > /dev/null && sleep 1.2 && ls -lR D > /dev/null",
+		"a walk":             "find . -path ./D/b -newer /dev/null -o -name nothing > /dev/null && ls -lR > /dev/null",
+		"a link in a subdir": "stat D/sub/c > /dev/null && ls -l D/sub > /dev/null && ls -l D > /dev/null",
+	}
+	i := 0
+	dirs := map[string]string{}
+	for order := range orders {
+		dir := fmt.Sprintf("h%d", i)
+		i++
+		dirs[order] = dir
+		sh(t, m.remote, "mkdir -p "+dir+"/sub && echo x > "+dir+"/a && ln "+dir+"/a "+dir+"/b && ln "+dir+"/a "+dir+"/sub/c && echo y > "+dir+"/alone")
+	}
+	check := func(when, dir string) {
+		t.Helper()
+		names := []string{dir + "/a", dir + "/b", dir + "/sub/c"}
+		if got, want := groups(t, m.mnt, names...), strings.Join(names, "="); got != want {
+			t.Errorf("%s: through the mount the names group as %q, on the server %q", when, got, want)
+		}
+		for _, n := range names {
+			var st syscall.Stat_t
+			if err := syscall.Lstat(filepath.Join(m.mnt, n), &st); err != nil || st.Nlink != 3 {
+				t.Errorf("%s: %s shows %d links (%v); the server has 3", when, n, st.Nlink, err)
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(sh(t, filepath.Join(m.mnt, dir), "ls -li a b")), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 3 || f[2] != "3" || f[0] != strconv.FormatUint(inodeOf(t, filepath.Join(m.mnt, dir, "a")), 10) {
+				t.Errorf("%s: ls -li: %q; want a's number and 3 links", when, line)
+			}
+		}
+	}
+	for order, script := range orders {
+		sh(t, m.mnt, strings.ReplaceAll(script, "D", dirs[order]))
+		check(order, dirs[order])
+	}
+	remountOn(t, m, standardArgs(), opts...)
+	for order, script := range orders {
+		sh(t, m.mnt, strings.ReplaceAll(script, "D", dirs[order]))
+		check("after a remount, "+order, dirs[order])
 	}
 }

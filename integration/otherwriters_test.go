@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,42 @@ func TestByDefaultAFileMadeOnTheServerIsFoundWithinASecondAndNewContentAtTheNext
 	time.Sleep(1100 * time.Millisecond)
 	if got := readFile(t, filepath.Join(m.mnt, "f")); got != "THIRD" {
 		t.Fatalf("same size, new mtime: the next open reads %q", got)
+	}
+}
+
+// sshfs's own suite: list a directory, make a file in the served
+// directory, open it through the mount at once. A listing read before the
+// name existed does not hide it (only names this mount was itself told
+// are absent, or a directory it is filling, answer without asking): with
+// the defaults and with the suite's options, and as the suite does it,
+// also after the mount made a file of its own there a while ago.
+func TestANameMadeOnTheServerRightAfterAListingOpensAtOnce(t *testing.T) {
+	for _, opts := range [][]string{nil, {"-o", "dir_cache=yes,dcache_timeout=1,entry_timeout=0,attr_timeout=0"}} {
+		t.Run(strings.Join(append([]string{"opts"}, opts...), " "), func(t *testing.T) {
+			m := mount(t, opts...)
+			writeFile(t, filepath.Join(m.remote, "old"), "old", 0644)
+			for i, first := range []string{"ls", "stat", "ls after a file of ours"} {
+				dir := fmt.Sprintf("d%d", i)
+				sh(t, m.remote, "mkdir "+dir+" && echo x > "+dir+"/there")
+				switch first {
+				case "ls":
+					sh(t, m.mnt, "ls -l "+dir)
+				case "stat":
+					sh(t, m.mnt, "stat "+dir+"/there && ls "+dir)
+				default:
+					sh(t, m.mnt, "ls "+dir+" && echo ours > "+dir+"/ours")
+					time.Sleep(1100 * time.Millisecond) // past negative_timeout: the filling is over
+				}
+				name := filepath.Join(dir, "new")
+				writeFile(t, filepath.Join(m.remote, name), "made on the server", 0644)
+				if got, err := os.ReadFile(filepath.Join(m.mnt, name)); err != nil || string(got) != "made on the server" {
+					t.Errorf("after %s: a file made on the server opened at once through the mount: %q, %v", first, got, err)
+				}
+				if names := sh(t, filepath.Join(m.mnt, dir), "ls"); !strings.Contains(names, "new") && len(opts) > 0 {
+					t.Errorf("after %s, with dcache_timeout=1: ls lacks the file the open found: %q", first, names)
+				}
+			}
+		})
 	}
 }
 
