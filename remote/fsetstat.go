@@ -10,28 +10,26 @@ import (
 	"unsafe"
 
 	"github.com/pkg/sftp"
-
-	"github.com/sftpmount/sftpmount/remote/wire"
 )
 
 // Chmod, Chown and Chtimes change the open file through its handle
 // (FSETSTAT): the file this File opened, whatever its name names now (see
 // setattr.go). File is an AttrSetter.
 func (f *File) Chmod(ctx context.Context, mode os.FileMode) error {
-	return f.setAttrs(ctx, "fchmod", wire.Attrs{HasPerm: true, Perm: toPerm(mode)}, func(h *sftp.File) error {
+	return f.setAttrs(ctx, "fchmod", func(p AttrSetter) error { return p.Chmod(ctx, mode) }, func(h *sftp.File) error {
 		return h.Chmod(mode)
 	})
 }
 
 func (f *File) Chown(ctx context.Context, uid, gid uint32) error {
-	return f.setAttrs(ctx, "fchown", wire.Attrs{HasOwner: true, UID: uid, GID: gid}, func(h *sftp.File) error {
+	return f.setAttrs(ctx, "fchown", func(p AttrSetter) error { return p.Chown(ctx, uid, gid) }, func(h *sftp.File) error {
 		return h.Chown(int(uid), int(gid))
 	})
 }
 
 func (f *File) Chtimes(ctx context.Context, a Attr) error {
 	f.c.changing(f.abs)
-	return f.setAttrs(ctx, "futimens", wire.Attrs{HasTimes: true, Atime: a.Atime, Mtime: a.Mtime}, func(h *sftp.File) error {
+	return f.setAttrs(ctx, "futimens", func(p AttrSetter) error { return p.Chtimes(ctx, a) }, func(h *sftp.File) error {
 		return fsetstatTimes(h, a.Atime, a.Mtime)
 	})
 }
@@ -46,32 +44,32 @@ func (f *File) Chtimes(ctx context.Context, a Attr) error {
 // connection is not sent again through a handle reopened by path: by
 // lsetstat, or not at all (the error is returned). A handle change the
 // server (or fsetstatTimes) cannot make goes by lsetstat too.
-func (f *File) setAttrs(ctx context.Context, op string, a wire.Attrs, fn func(h *sftp.File) error) error {
+func (f *File) setAttrs(ctx context.Context, op string, byPath func(AttrSetter) error, fn func(h *sftp.File) error) error {
 	f.mu.Lock()
-	byPath := f.byPath || f.later
+	suspect := f.byPath || f.later
 	f.mu.Unlock()
-	if byPath {
-		if err, sent := f.setByPath(ctx, op, a); sent {
+	if suspect {
+		if err, sent := f.setByPath(byPath); sent {
 			return err
 		}
 	}
 	err := f.run(ctx, op, false, fn)
 	if lostConnection(err) && f.c.cfg.Reconnect || errors.Is(err, sftp.ErrSSHFxOpUnsupported) {
-		if perr, sent := f.setByPath(ctx, op, a); sent {
+		if perr, sent := f.setByPath(byPath); sent {
 			return perr
 		}
 	}
 	return err
 }
 
-// setByPath sends a by lsetstat@openssh.com to the path the file was
-// opened at; sent is false when it cannot (renamed through this mount,
-// or no extension), and the caller goes through the handle.
-func (f *File) setByPath(ctx context.Context, op string, a wire.Attrs) (err error, sent bool) {
+// setByPath makes a change (set) by lsetstat@openssh.com at the path the
+// file was opened at; sent is false when it cannot (renamed through this
+// mount, or no extension), and the caller goes through the handle.
+func (f *File) setByPath(set func(AttrSetter) error) (err error, sent bool) {
 	if f.c.nameCount(f.abs) != f.names {
 		return nil, false
 	}
-	err = f.c.lsetstat(ctx, op, f.rel, a)
+	err = set(pathAttrs{c: f.c, rel: f.rel, strict: true})
 	return err, !errors.Is(err, errNoLsetstat)
 }
 

@@ -42,13 +42,29 @@ func (c *Client) Path(rel string, follow bool) AttrSetter {
 type pathAttrs struct {
 	c      *Client
 	rel    string
-	follow bool
+	follow bool // SETSTAT only
+	strict bool // lsetstat only: errNoLsetstat where it cannot be sent
 }
 
 func (p pathAttrs) Chmod(ctx context.Context, mode os.FileMode) error {
-	return p.set(ctx, "chmod", wire.Attrs{HasPerm: true, Perm: uint32(toPerm(mode))}, func(sc *sftp.Client, abs string) error {
-		return sc.Chmod(abs, mode)
-	})
+	setstat := func(sc *sftp.Client, abs string) error { return sc.Chmod(abs, mode) }
+	err := p.set(ctx, "chmod", wire.Attrs{HasPerm: true, Perm: toPerm(mode)}, setstat)
+	var st *sftp.StatusError
+	if p.follow || !errors.As(err, &st) || st.Code != uint32(sftp.ErrSSHFxFailure) {
+		return err
+	}
+	if p.strict {
+		return errNoLsetstat
+	}
+	// lsetstat's chmod is fchmodat(AT_SYMLINK_NOFOLLOW), which glibc
+	// before 2.32 refuses for every file (ENOTSUP, sent as a plain
+	// failure): a server on Debian 11 or RHEL 8. A name that is not a
+	// symlink when asked is changed by SETSTAT; a symlink swapped in
+	// between the two requests would still be followed there.
+	if a, lerr := p.c.Lstat(ctx, p.rel); lerr != nil || a.Mode&os.ModeSymlink != 0 {
+		return err
+	}
+	return p.c.call(ctx, "chmod", p.rel, func(sc *sftp.Client) error { return setstat(sc, p.c.abs(p.rel)) })
 }
 
 func (p pathAttrs) Chown(ctx context.Context, uid, gid uint32) error {
@@ -65,11 +81,11 @@ func (p pathAttrs) Chtimes(ctx context.Context, a Attr) error {
 }
 
 // set sends a by lsetstat@openssh.com unless p follows links or the
-// server lacks it, and by setstat (SETSTAT) then.
+// server lacks it, and by setstat (SETSTAT) then, unless p is strict.
 func (p pathAttrs) set(ctx context.Context, op string, a wire.Attrs, setstat func(sc *sftp.Client, abs string) error) error {
 	if !p.follow {
 		err := p.c.lsetstat(ctx, op, p.rel, a)
-		if !errors.Is(err, errNoLsetstat) {
+		if p.strict || !errors.Is(err, errNoLsetstat) {
 			return err
 		}
 	}
@@ -110,12 +126,11 @@ func (c *Client) lsetstat(ctx context.Context, op, rel string, a wire.Attrs) err
 // SETSTAT, which would change the link's target. A server without
 // lsetstat@openssh.com gives ErrSSHFxOpUnsupported.
 func (c *Client) LChown(ctx context.Context, rel string, uid, gid uint32) error {
-	return onlyLsetstat(c.lsetstat(ctx, "lsetstat", rel, wire.Attrs{HasOwner: true, UID: uid, GID: gid}))
+	return onlyLsetstat(pathAttrs{c: c, rel: rel, strict: true}.Chown(ctx, uid, gid))
 }
 
 func (c *Client) LChtimes(ctx context.Context, rel string, a Attr) error {
-	c.changing(c.abs(rel))
-	return onlyLsetstat(c.lsetstat(ctx, "lsetstat", rel, wire.Attrs{HasTimes: true, Atime: a.Atime, Mtime: a.Mtime}))
+	return onlyLsetstat(pathAttrs{c: c, rel: rel, strict: true}.Chtimes(ctx, a))
 }
 
 func onlyLsetstat(err error) error {
