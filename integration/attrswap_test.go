@@ -100,6 +100,8 @@ func TestFchmodFchownFutimensChangeTheOpenFileNotASymlinkSwappedIn(t *testing.T)
 		order    []fdChange
 	}{
 		{"existing O_RDWR", true, os.O_RDWR, cpOrder},
+		// Opened without asking the server: no SFTP handle yet.
+		{"existing O_RDONLY, opened lazily", true, os.O_RDONLY, cpOrder},
 		{"new O_EXCL, cp -p order", false, os.O_WRONLY | os.O_CREATE | os.O_EXCL, cpOrder},
 		{"new O_EXCL, tar -x order", false, os.O_WRONLY | os.O_CREATE | os.O_EXCL, tarOrder},
 		{"new O_CREAT|O_TRUNC", false, os.O_RDWR | os.O_CREATE | os.O_TRUNC, tarOrder},
@@ -110,17 +112,20 @@ func TestFchmodFchownFutimensChangeTheOpenFileNotASymlinkSwappedIn(t *testing.T)
 			name := "f" + strconv.Itoa(i)
 			if c.existing {
 				writeFile(t, filepath.Join(m.remote, name), "old\n", 0644)
+				statInfo(t, filepath.Join(m.mnt, name)) // known: a read-only open need not ask the server
 			}
 			f, err := os.OpenFile(filepath.Join(m.mnt, name), c.flags, 0600)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if _, err := f.Write([]byte("data\n")); err != nil {
-				t.Fatal(err)
-			}
-			if err := f.Sync(); err != nil { // the file is on the server, under its name
-				t.Fatal(err)
+			if c.flags&(os.O_WRONLY|os.O_RDWR) != 0 {
+				if _, err := f.Write([]byte("data\n")); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Sync(); err != nil { // the file is on the server, under its name
+					t.Fatal(err)
+				}
 			}
 			moved := swapForLink(t, m.remote, name, victim)
 			var errs []error
