@@ -183,7 +183,8 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME) != 0 {
 		n.dropPages()
 	}
-	h, _ := fh.(*fileHandle)
+	given, _ := fh.(*fileHandle) // the kernel passes one with ftruncate only
+	h := given
 	// A symlink's own owner and times go by lsetstat@openssh.com
 	// (remote/wire): SFTP v3's setstat would change the link's target.
 	// Its mode cannot be set on Linux at all; ENOTSUP, as for a server
@@ -206,6 +207,16 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		return n.fs.result("setattr (sent at close)", rel, nil, nil)
 	}
 	rc := n.fs.remote
+	if h == nil {
+		h = n.openFile()
+	}
+	// Where the changes go: the open file's own handle, else by path,
+	// not following a symlink put in the place of a name the mount
+	// knows is none (remote/setattr.go).
+	set := n.fs.byPath(rel)
+	if h != nil {
+		set = h.f
+	}
 	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME|fuse.FATTR_ATIME) != 0 {
 		// Queued writes land first: they would undo a truncate or bump
 		// the mtime just set. chmod and chown need not wait for them,
@@ -228,7 +239,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	truncated := false
 
 	if size, ok := in.GetSize(); ok {
-		if h != nil {
+		if h != nil && (h == given || h.writable) { // not a read-only handle's: EBADF
 			h.invalidateReadAhead()
 			err = h.f.Truncate(ctx, size)
 		} else {
@@ -242,7 +253,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	if mode, ok := in.GetMode(); ok {
 		perm := goMode(mode)
-		if err := rc.Chmod(ctx, rel, perm); err != nil {
+		if err := set.Chmod(ctx, perm); err != nil {
 			return notOwner(n.fs.result("chmod", rel, err, nil))
 		}
 		cur.Mode = cur.Mode&os.ModeType | perm
@@ -260,11 +271,11 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		if !gok {
 			gid = cur.GID
 		}
-		chown := rc.Chown
+		chown := set.Chown
 		if link {
-			chown = rc.LChown
+			chown = func(ctx context.Context, uid, gid uint32) error { return rc.LChown(ctx, rel, uid, gid) }
 		}
-		if err := chown(ctx, rel, uid, gid); err != nil {
+		if err := chown(ctx, uid, gid); err != nil {
 			return notOwner(n.fs.result("chown", rel, err, nil))
 		}
 		cur.UID, cur.GID = uid, gid
@@ -290,11 +301,11 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		if aok {
 			cur.Atime = time.Unix(atime.Unix(), 0)
 		}
-		chtimes := rc.Chtimes
+		chtimes := set.Chtimes
 		if link {
-			chtimes = rc.LChtimes
+			chtimes = func(ctx context.Context, a remote.Attr) error { return rc.LChtimes(ctx, rel, a) }
 		}
-		if err := chtimes(ctx, rel, cur); err != nil {
+		if err := chtimes(ctx, cur); err != nil {
 			return n.fs.result("utimens", rel, err, nil)
 		}
 		if cur.Mode.IsDir() {
@@ -312,6 +323,29 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		n.fs.attrs.Put(rel, cur)
 	}
 	return n.fs.result("setattr", rel, errOf(n.fs.fillAttrOut(rel, cur, out)), nil)
+}
+
+// openFile is the open file a setattr that came without a handle
+// changes, a writable one first; nil when the node has none open. The
+// kernel passes a handle with ftruncate only: an fchmod, fchown or
+// futimens, and a chmod by path of a file that is open, come without, but
+// they mean the file the program opened, which its handle names whatever
+// the name names on the server now.
+func (n *Node) openFile() *fileHandle {
+	var best *fileHandle
+	for _, h := range n.openHandles() {
+		if best == nil || h.writable && !best.writable {
+			best = h
+		}
+	}
+	return best
+}
+
+// byPath is where a change of rel by path goes: not following a final
+// symlink (the mount knows rel is none), unless follow_symlinks shows
+// links as what they point to.
+func (f *FS) byPath(rel string) remote.AttrSetter {
+	return f.remote.Path(rel, f.opts.FollowSymlinks)
 }
 
 // current returns the file's attributes: from the cache, else through the

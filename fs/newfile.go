@@ -77,9 +77,11 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 	return ch, h, 0, 0
 }
 
-// remoteAttrs sends a file's changes by the path its node has when they
-// go (pkg/sftp has no fsetstat of times), and fstats through its handle.
-// Changes are logged under -d like a request and come back as errnos.
+// remoteAttrs sends a file's changes through its handle (FSETSTAT): the
+// file its creator made, even should its name have been swapped for a
+// symlink on the server since (remote/setattr.go). Its node's path, when
+// they go, is what the log names. Changes are logged under -d like a
+// request and come back as errnos.
 type remoteAttrs struct {
 	node *Node
 	f    *remote.File
@@ -87,17 +89,17 @@ type remoteAttrs struct {
 
 func (r remoteAttrs) chown(uid, gid uint32) error {
 	rel := r.node.rel()
-	return r.changed(rel, notOwner(r.node.fs.result("chown", rel, r.node.fs.remote.Chown(context.Background(), rel, uid, gid), nil)))
+	return r.changed(rel, notOwner(r.node.fs.result("chown", rel, r.f.Chown(context.Background(), uid, gid), nil)))
 }
 
 func (r remoteAttrs) chmod(mode os.FileMode) error {
 	rel := r.node.rel()
-	return r.changed(rel, notOwner(r.node.fs.result("chmod", rel, r.node.fs.remote.Chmod(context.Background(), rel, mode), nil)))
+	return r.changed(rel, notOwner(r.node.fs.result("chmod", rel, r.f.Chmod(context.Background(), mode), nil)))
 }
 
 func (r remoteAttrs) chtimes(atime, mtime time.Time) error {
 	rel := r.node.rel()
-	err := r.node.fs.remote.Chtimes(context.Background(), rel, remote.Attr{Atime: atime, Mtime: mtime})
+	err := r.f.Chtimes(context.Background(), remote.Attr{Atime: atime, Mtime: mtime})
 	return r.changed(rel, r.node.fs.result("utimens", rel, err, nil))
 }
 

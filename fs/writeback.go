@@ -662,7 +662,7 @@ func (w *writeback) dirTimesLeft(ctx context.Context) {
 	w.mu.Unlock()
 	for _, e := range due {
 		a := remote.Attr{Atime: time.Unix(0, e.Atime), Mtime: time.Unix(0, e.Mtime)}
-		if err := w.f.remote.Chtimes(ctx, e.Path, a); err == nil || !isLost(err) {
+		if err := w.f.byPath(e.Path).Chtimes(ctx, a); err == nil || !isLost(err) {
 			w.cfg.Journal.Remove(e.ID)
 			w.f.attrs.Delete(e.Path)
 		} else {
@@ -817,6 +817,24 @@ func backoff(tries int) time.Duration {
 	return min(d, 10*time.Second)
 }
 
+// ownerAndTimes gives the upload's file rf the owner e records, if any,
+// and times, through its handle, once its data is written.
+func (w *writeback) ownerAndTimes(ctx context.Context, rf *remote.File, e cache.JournalEntry, times remote.Attr) error {
+	if e.UID != nil || e.GID != nil {
+		uid, gid := w.f.remote.LoginOwner()
+		if e.UID != nil {
+			uid = *e.UID
+		}
+		if e.GID != nil {
+			gid = *e.GID
+		}
+		if err := rf.Chown(ctx, uid, gid); err != nil {
+			return err
+		}
+	}
+	return rf.Chtimes(ctx, times)
+}
+
 // upload sends wf (as e says it is) to a temporary name beside it, and
 // renames that over e.Path, or beside it on a conflict.
 func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
@@ -839,12 +857,21 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 		<-there
 		return err
 	}
+	// Mode, owner and times go through rf's handle, before its close:
+	// another server user who can write the directory may have swapped
+	// tmp for a symlink meanwhile, which a change by path would follow.
 	perm := goMode(e.Mode)
+	times := remote.Attr{Atime: time.Unix(0, e.Atime), Mtime: time.Unix(0, e.Mtime)}
 	chmod := make(chan error, 1)
-	go func() { chmod <- rc.Chmod(ctx, tmp, perm) }()
+	go func() { chmod <- rf.Chmod(ctx, perm) }()
 	werr := w.send(ctx, rf, wf.data, e.Size)
+	err = cmp.Or(<-chmod, werr)
+	var aerr error
+	if err == nil {
+		aerr = w.ownerAndTimes(ctx, rf, e, times)
+	}
 	cerr := rf.Close(ctx)
-	if err := cmp.Or(<-chmod, werr, cerr); err != nil {
+	if err := cmp.Or(err, cerr); err != nil {
 		if isFailure(err) {
 			// SSH_FX_FAILURE says nothing; a full disk is the usual
 			// cause, asked before the temporary file's bytes are freed.
@@ -864,25 +891,10 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 		<-there
 		return err
 	}
-	if e.UID != nil || e.GID != nil {
-		uid, gid := rc.LoginOwner()
-		if e.UID != nil {
-			uid = *e.UID
-		}
-		if e.GID != nil {
-			gid = *e.GID
-		}
-		if err := rc.Chown(ctx, tmp, uid, gid); err != nil {
-			go rc.Remove(context.Background(), tmp)
-			<-there
-			return err
-		}
-	}
-	times := remote.Attr{Atime: time.Unix(0, e.Atime), Mtime: time.Unix(0, e.Mtime)}
-	if err := rc.Chtimes(ctx, tmp, times); err != nil {
+	if aerr != nil {
 		go rc.Remove(context.Background(), tmp)
 		<-there
-		return err
+		return aerr
 	}
 	t := <-there
 	if t.err != nil && !errors.Is(t.err, os.ErrNotExist) {
@@ -946,7 +958,7 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 	w.cfg.Journal.Remove(e.ID)
 	if redo {
 		a := remote.Attr{Atime: time.Unix(0, dirTimes.Atime), Mtime: time.Unix(0, dirTimes.Mtime)}
-		if err := rc.Chtimes(ctx, dirTimes.Path, a); err == nil || !isLost(err) {
+		if err := f.byPath(dirTimes.Path).Chtimes(ctx, a); err == nil || !isLost(err) {
 			w.cfg.Journal.Remove(dirTimes.ID)
 			f.attrs.Delete(dirTimes.Path)
 		} else {

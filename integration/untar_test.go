@@ -72,7 +72,7 @@ func TestUntarSendsOneRequestForTheAttributesOfEachFile(t *testing.T) {
 		}
 		seen := strings.Join(ops, " ")
 		if strings.Count(seen, "utimens") != timesSent(log.String(), "/t/f"+strconv.Itoa(i)) || strings.Contains(seen, "chmod") || strings.Contains(seen, "chown") || strings.Contains(seen, "lstat") {
-			t.Errorf("%s: remote calls %q, want one utimens and no chmod, chown or lstat", file, seen)
+			t.Errorf("%s: remote calls %q, want one futimens (through the handle) and no chmod, chown or lstat", file, seen)
 		}
 		if fi := statInfo(t, file); fi.ModTime().Unix() != 1000000000 || fi.Mode().Perm() != 0644 {
 			t.Errorf("%s on the server: mtime %d mode %v", file, fi.ModTime().Unix(), fi.Mode())
@@ -93,7 +93,7 @@ func TestANewFilesAttributesGoOutBeforeItsDataIsAnswered(t *testing.T) {
 	sh(t, m.mnt, "tar -xpf "+src+"/t.tar")
 	for i := 1; i <= 5; i++ {
 		file := filepath.Join(m.remote, "t", "f"+strconv.Itoa(i))
-		write, utimes := remoteCalls(t, log.String(), "write", file, 1), remoteCalls(t, log.String(), "utimens", file, timesSent(log.String(), "/t/f"+strconv.Itoa(i)))
+		write, utimes := remoteCalls(t, log.String(), "write", file, 1), remoteCalls(t, log.String(), "futimens", file, timesSent(log.String(), "/t/f"+strconv.Itoa(i)))
 		if !utimes.start.Before(write.end) {
 			t.Errorf("%s: utimens sent at %s, after the write was answered at %s", file, utimes.start.Format(logTime), write.end.Format(logTime))
 		}

@@ -23,9 +23,14 @@ type File struct {
 	rel, abs    string // the path opened, relative to the root and absolute
 	reopenFlags int    // flags to reopen with
 
-	mu sync.Mutex // guards s, f, expect and reopening
+	mu sync.Mutex // guards s, f, byPath, expect and reopening
 	s  *session
 	f  *sftp.File
+	// byPath is set once f was opened by path after the File was: an
+	// OpenLater file's first handle, or one opened again after a lost
+	// connection. Its path may have named another file by then (see
+	// setAttrs).
+	byPath bool
 
 	// expect is what the file looked like when opened (Expect); a reopen
 	// that finds another size or mtime fails with ErrStale. Once this
@@ -94,7 +99,7 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		chmodErr = f.run(ctx, "fchmod", true, func(h *sftp.File) error { return h.Chmod(mode) })
+		chmodErr = f.Chmod(ctx, mode)
 	}()
 	go func() { defer wg.Done(); a, statErr = f.Stat(ctx) }()
 	wg.Wait()
@@ -352,7 +357,7 @@ func (f *File) reopenAfter(ctx context.Context, dead *session) (*session, *sftp.
 		f.mu.Lock()
 		f.reopening = nil
 		if err == nil {
-			f.s, f.f, f.later = s, h, false
+			f.s, f.f, f.later, f.byPath = s, h, false, true
 			f.bulk = nil // they went with the old session
 		}
 		f.mu.Unlock()

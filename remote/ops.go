@@ -104,14 +104,15 @@ func (c *Client) readDir(ctx context.Context, rel string, fn func([]DirEntry) bo
 }
 
 // Mkdir creates a directory and gives it mode. SFTP's mkdir carries
-// attributes but pkg/sftp sends none, so the mode is a second request.
+// attributes but pkg/sftp sends none, so the mode is a second request,
+// which does not follow a symlink put in the directory's place meanwhile
+// (Path).
 func (c *Client) Mkdir(ctx context.Context, rel string, mode os.FileMode) error {
-	return c.call(ctx, "mkdir", rel, func(sc *sftp.Client) error {
-		if err := sc.Mkdir(c.abs(rel)); err != nil {
-			return err
-		}
-		return sc.Chmod(c.abs(rel), mode)
-	})
+	err := c.call(ctx, "mkdir", rel, func(sc *sftp.Client) error { return sc.Mkdir(c.abs(rel)) })
+	if err != nil {
+		return err
+	}
+	return c.Path(rel, false).Chmod(ctx, mode)
 }
 
 // MkdirAttr is Mkdir answering with the new directory's attributes, in
@@ -142,7 +143,7 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 		return a, err
 	}
 	if a.Mode.Perm() != mode.Perm() {
-		if err := c.Chmod(ctx, rel, mode); err != nil {
+		if err := c.Path(rel, false).Chmod(ctx, mode); err != nil {
 			return a, err
 		}
 		a.Mode = a.Mode&^os.ModePerm | mode.Perm()
@@ -214,54 +215,6 @@ func (c *Client) Link(ctx context.Context, existing, rel string) error {
 			return sftp.ErrSSHFxOpUnsupported
 		}
 		return sc.Link(c.abs(existing), c.abs(rel))
-	})
-}
-
-// Chmod sets permission bits.
-func (c *Client) Chmod(ctx context.Context, rel string, mode os.FileMode) error {
-	return c.call(ctx, "chmod", rel, func(sc *sftp.Client) error {
-		return sc.Chmod(c.abs(rel), mode)
-	})
-}
-
-// Chown sets owner and group.
-func (c *Client) Chown(ctx context.Context, rel string, uid, gid uint32) error {
-	return c.call(ctx, "chown", rel, func(sc *sftp.Client) error {
-		return sc.Chown(c.abs(rel), int(uid), int(gid))
-	})
-}
-
-// Chtimes sets access and modification times; SFTP v3 carries whole
-// seconds only, so sub-second parts are dropped.
-func (c *Client) Chtimes(ctx context.Context, rel string, a Attr) error {
-	c.changing(c.abs(rel))
-	return c.call(ctx, "utimens", rel, func(sc *sftp.Client) error {
-		return sc.Chtimes(c.abs(rel), a.Atime, a.Mtime)
-	})
-}
-
-// LChown and LChtimes set a symlink's own owner and times
-// (lsetstat@openssh.com, OpenSSH 8.0): SFTP v3's setstat follows links.
-// A server without the extension gives ErrUnsupported.
-func (c *Client) LChown(ctx context.Context, rel string, uid, gid uint32) error {
-	return c.lsetstat(ctx, rel, wire.Attrs{HasOwner: true, UID: uid, GID: gid})
-}
-
-func (c *Client) LChtimes(ctx context.Context, rel string, a Attr) error {
-	c.changing(c.abs(rel))
-	return c.lsetstat(ctx, rel, wire.Attrs{HasTimes: true, Atime: a.Atime, Mtime: a.Mtime})
-}
-
-func (c *Client) lsetstat(ctx context.Context, rel string, a wire.Attrs) error {
-	return c.callSession(ctx, "lsetstat", rel, func(ctx context.Context, s *session) error {
-		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
-		if err != nil {
-			return err
-		}
-		if !w.Has("lsetstat@openssh.com") {
-			return sftp.ErrSSHFxOpUnsupported
-		}
-		return fromWire(w.LSetStat(ctx, c.abs(rel), a))
 	})
 }
 
