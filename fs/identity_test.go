@@ -254,7 +254,7 @@ func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
 	if a.NodeId == c.NodeId || a.Ino == c.Ino {
 		t.Fatalf("a and c, two files alike, share node %d / number %d", a.NodeId, a.Ino)
 	}
-	if c.Ino != inoOf(^uint64(0), "24:2000", 0) {
+	if c.Ino != inoOf(^uint64(0), "24:0:2000", 0) {
 		t.Fatalf("c's number %d is not its Object's", c.Ino)
 	}
 	// Listed again (a file manager's refresh): still nothing to ask.

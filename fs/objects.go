@@ -461,7 +461,7 @@ func (f *FS) nodeOfIno(ino uint64) *Node {
 // directory number no directory has (they stay below 2^63), and the
 // Object's numbers as its name.
 func objectKey(obj remote.Object) place {
-	return place{^uint64(0), strconv.FormatUint(obj.Mount, 10) + ":" + strconv.FormatUint(obj.Ino, 10)}
+	return place{^uint64(0), strconv.FormatUint(obj.Mount, 10) + ":" + strconv.FormatUint(obj.FS, 16) + ":" + strconv.FormatUint(obj.Ino, 10)}
 }
 
 // knownObject is the Object the server said rel is, if it did within the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/pkg/sftp"
 
@@ -254,7 +255,19 @@ func (c *Client) Identify(ctx context.Context, rels []string) ([]Object, error) 
 				// forced command): it will not come later either.
 				return fmt.Errorf("%w: %v", wire.ErrNoProc, err)
 			}
-			objs, err := id.Identify(ctx, abs)
+			// Half the call's time at most: a server that does not
+			// answer this channel (a name swapped for a FIFO between
+			// the Identifier's LSTAT and OPEN blocks it in open) costs
+			// that channel and an unknown batch, never the connection,
+			// which the call's own deadline would close.
+			ictx, cancel := context.WithTimeout(ctx, identifyWithin(ctx))
+			defer cancel()
+			objs, err := id.Identify(ictx, abs)
+			if err != nil && ictx.Err() != nil && ctx.Err() == nil {
+				id.Conn().Close()
+				c.cfg.debugf("identify: no answer in %v on its channel, given up: %d files unknown", identifyWithin(ctx).Round(time.Millisecond), len(abs))
+				return nil
+			}
 			if err != nil {
 				return fromWire(err)
 			}
@@ -271,6 +284,14 @@ func (c *Client) Identify(ctx context.Context, rels []string) ([]Object, error) 
 		}
 	}
 	return out, nil
+}
+
+// identifyWithin is how long one Identify batch may take of ctx's time.
+func identifyWithin(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d) / 2
+	}
+	return 10 * time.Second
 }
 
 // fromWire gives a wire status the type the rest of remote (and fs's

@@ -19,13 +19,22 @@ import (
 // Identifier asks so, on a Conn of its own: its fds are then only
 // those it opened.
 //
-// It never guesses. A file is identified only when the fd's link names
-// the very path asked (its canonical path, as REALPATH gives it) and its
-// fdinfo has both numbers. Anything else (no /proc, as under a chroot;
-// another system; a server other than OpenSSH; a file it may not open;
-// a name replaced meanwhile) leaves that file unknown, as before.
-// Only regular files may be asked: opening a FIFO would block the
-// server.
+// It never guesses. A file is identified only when the fd its open got
+// links to the very path asked (its canonical path, as REALPATH gives
+// it), its fdinfo has both numbers, and fstatvfs@openssh.com on the same
+// open file gives its filesystem's id: (mount, inode) alone is not one
+// file on btrfs, whose subvolumes and snapshots share a mount and number
+// their inodes alike (every subvolume's first file is 257), but whose
+// statfs mixes the subvolume into f_fsid. Anything else (no /proc, as
+// under a chroot; another system; a server other than OpenSSH; a file it
+// may not open; a name replaced meanwhile) leaves that file unknown.
+//
+// Only what the server has just said is a regular file is opened (an
+// LSTAT first, on the same channel): opening a FIFO would block the
+// server until a writer came, and a device's open may act. A name
+// swapped between the LSTAT and the OPEN can still block it: the caller
+// bounds the batch and gives up that channel (remote.Identify), and the
+// worst outcome is "not known".
 
 const (
 	typeRead     = 5
@@ -34,9 +43,10 @@ const (
 	typeData     = 103
 )
 
-// Object is a file's identity on its server: the mount it is on and its
+// Object is a file's identity on its server: the mount it is on, its
+// filesystem's id (statvfs's f_fsid: a btrfs subvolume's own) and its
 // inode number there. The zero Object is unknown.
-type Object struct{ Mount, Ino uint64 }
+type Object struct{ Mount, FS, Ino uint64 }
 
 // Known reports whether o names a file.
 func (o Object) Known() bool { return o.Ino != 0 }
@@ -101,33 +111,43 @@ func (id *Identifier) Identify(ctx context.Context, paths []string) ([]Object, e
 func (id *Identifier) batch(ctx context.Context, paths []string) (out []Object, missed bool, err error) {
 	c := id.c
 	out = make([]Object, len(paths))
+	if !c.Has(fstatvfs) {
+		return out, false, nil // no filesystem id: nothing is certain
+	}
 	var held []string // handles to close, once the batch is done
 	defer func() {
 		for _, h := range held {
 			c.start(typeClose, appendString(nil, h)) // in order, before the next batch
 		}
 	}()
-	open := func(p string) (asked, error) {
-		return c.start(typeOpen, (&Attrs{}).encode(binary.BigEndian.AppendUint32(appendString(nil, p), OpenRead)))
+
+	// 0. Which paths are regular files now: only those are opened.
+	regular, err := id.regularFiles(ctx, paths)
+	if err != nil || len(regular) == 0 {
+		return out, false, err
 	}
-	fds := make([]int, 0, len(paths))
-	for fd := 0; len(fds) < len(paths); fd++ {
+	fds := make([]int, 0, len(regular))
+	for fd := 0; len(fds) < len(regular); fd++ {
 		if !id.rest[fd] {
 			fds = append(fds, fd)
 		}
 	}
 
 	// 1. Everything but the reads, at once: the server runs a session's
-	// requests in order, so every file is open before any link is read,
-	// and every link read before any fdinfo is opened (which take fds
-	// of their own: an fd whose link was not a file of ours is not used).
-	opens := make([]asked, len(paths))
-	reals := make([]asked, len(paths))
-	for i, p := range paths {
-		if opens[i], err = open(p); err != nil {
+	// requests in order and opens a file on the lowest free fd, so the
+	// k-th open that succeeds gets fds[k], every file is open before any
+	// link is read, and every link read before any fdinfo is opened
+	// (which take fds of their own).
+	open := func(p string) (asked, error) {
+		return c.start(typeOpen, (&Attrs{}).encode(binary.BigEndian.AppendUint32(appendString(nil, p), OpenRead)))
+	}
+	opens := make([]asked, len(regular))
+	reals := make([]asked, len(regular))
+	for k, i := range regular {
+		if opens[k], err = open(paths[i]); err != nil {
 			return nil, false, err
 		}
-		if reals[i], err = c.start(typeRealpath, appendString(nil, p)); err != nil {
+		if reals[k], err = c.start(typeRealpath, appendString(nil, paths[i])); err != nil {
 			return nil, false, err
 		}
 	}
@@ -143,22 +163,26 @@ func (id *Identifier) batch(ctx context.Context, paths []string) (out []Object, 
 			return nil, false, err
 		}
 	}
-	canon := map[string][]int{} // canonical path: the paths asked that are it
-	opened := 0
-	for i := range paths {
-		h, err := handleOf(ctx, opens[i])
+	type file struct {
+		i      int    // its index in paths
+		handle string // its open's
+		canon  string // its canonical path
+	}
+	var files []file // those opened, in the order of their fds
+	for k, i := range regular {
+		h, err := handleOf(ctx, opens[k])
 		if err == nil {
 			held = append(held, h)
-			opened++
 		} else if !isStatus(err) {
 			return nil, false, err
 		}
-		r, err := reals[i].wait(ctx)
+		r, err := reals[k].wait(ctx)
 		if err != nil {
 			return nil, false, err
 		}
-		if name, ok := firstName(r); ok && h != "" {
-			canon[name] = append(canon[name], i)
+		if h != "" {
+			name, _ := firstName(r)
+			files = append(files, file{i, h, name})
 		}
 	}
 	target := make([]string, len(fds))
@@ -178,39 +202,96 @@ func (id *Identifier) batch(ctx context.Context, paths []string) (out []Object, 
 		}
 	}
 
-	// 2. The fdinfo of the fds that hold a file asked.
-	reads := make([]asked, len(fds))
-	matched := 0
-	for j := range fds {
-		if len(canon[target[j]]) == 0 || infoH[j] == "" {
+	// 2. The fdinfo of each file's fd whose link is the file's path, and
+	// its filesystem's id through its own handle.
+	reads := make([]asked, len(files))
+	fsids := make([]asked, len(files))
+	for k, f := range files {
+		if f.canon == "" || target[k] != f.canon || infoH[k] == "" {
+			missed = true
 			continue
 		}
-		matched++
-		body := binary.BigEndian.AppendUint64(appendString(nil, infoH[j]), 0)
-		if reads[j], err = c.start(typeRead, binary.BigEndian.AppendUint32(body, 4096)); err != nil {
+		body := binary.BigEndian.AppendUint64(appendString(nil, infoH[k]), 0)
+		if reads[k], err = c.start(typeRead, binary.BigEndian.AppendUint32(body, 4096)); err != nil {
+			return nil, false, err
+		}
+		if fsids[k], err = c.start(typeExtended, appendString(appendString(nil, fstatvfs), f.handle)); err != nil {
 			return nil, false, err
 		}
 	}
-	for j := range fds {
-		if reads[j].c == nil {
+	for k, f := range files {
+		if reads[k].c == nil {
 			continue
 		}
-		r, err := reads[j].wait(ctx)
+		r, err := reads[k].wait(ctx)
 		if err != nil {
 			return nil, false, err
 		}
-		if r.typ != typeData {
+		v, err := fsids[k].wait(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		fsid, ok := fsidOf(v)
+		if r.typ != typeData || !ok {
 			continue
 		}
 		d := decoder{b: r.body}
 		if o, ok := parseFdinfo(d.string()); ok && d.err == nil {
-			for _, i := range canon[target[j]] {
-				out[i] = o
-			}
+			o.FS = fsid
+			out[f.i] = o
 		}
 	}
-	return out, matched < opened, nil
+	return out, missed, nil
 }
+
+const fstatvfs = "fstatvfs@openssh.com"
+
+// fsidOf is f_fsid of an fstatvfs@openssh.com reply: the ninth of its
+// eleven 64-bit fields.
+func fsidOf(r reply) (uint64, bool) {
+	if r.typ != typeExtendedReply {
+		return 0, false
+	}
+	d := decoder{b: r.body}
+	var v [11]uint64
+	for i := range v {
+		v[i] = d.uint64()
+	}
+	return v[8], d.err == nil
+}
+
+// regularFiles are the indices of paths that LSTAT says are regular
+// files (not links, FIFOs, devices or directories), asked all at once.
+func (id *Identifier) regularFiles(ctx context.Context, paths []string) ([]int, error) {
+	stats := make([]asked, len(paths))
+	for i, p := range paths {
+		var err error
+		if stats[i], err = id.c.start(typeLstat, appendString(nil, p)); err != nil {
+			return nil, err
+		}
+	}
+	var out []int
+	for i := range paths {
+		r, err := stats[i].wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if r.typ != typeAttrs {
+			continue // gone, or not ours to see
+		}
+		d := decoder{b: r.body}
+		if a := d.attrs(); d.err == nil && a.HasPerm && a.Perm&sIFMT == sIFREG {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+// The file type bits of SFTP v3's permissions, as POSIX's st_mode.
+const (
+	sIFMT  = 0o170000
+	sIFREG = 0o100000
+)
 
 // listFds lists the fds the server holds (less the listing's own):
 // /proc/self/fd listed, and each entry's link read to find the

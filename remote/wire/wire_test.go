@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+	"golang.org/x/sys/unix"
 )
 
 const opensshServer = "/usr/lib/openssh/sftp-server"
@@ -434,4 +435,64 @@ func FuzzFdinfo(f *testing.F) {
 			t.Fatalf("known with inode 0: %q", s)
 		}
 	})
+}
+
+// Only what the server has just said is a regular file is opened: a FIFO
+// (whose open would block the server until a writer came), a device and
+// a symlink are unknown, and the batch's regular file is still known.
+// The FIFO's name is asked first, so an open of it would block the rest.
+func TestIdentifyOpensNoFIFODeviceOrSymlink(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plain"), []byte("x"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("plain", filepath.Join(dir, "link"))
+	paths := []string{"fifo", "link", "plain"}
+	if os.Geteuid() == 0 {
+		if err := syscall.Mknod(filepath.Join(dir, "null"), syscall.S_IFCHR|0666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, "null")
+	}
+	c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	objs, err := NewIdentifier(openssh(t, dir)).Identify(c, paths)
+	if err != nil {
+		t.Fatalf("Identify with a FIFO among the names: %v", err)
+	}
+	for i, p := range paths {
+		if known := objs[i].Known(); known != (p == "plain") {
+			t.Errorf("%s: %+v", p, objs[i])
+		}
+	}
+}
+
+// Two btrfs subvolumes share a mount and number their inodes alike; the
+// filesystem id fstatvfs gives on the open file tells them apart. Here,
+// two files on one filesystem share it, and it is the one statfs gives.
+func TestIdentifyGivesTheFilesystemID(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := NewIdentifier(openssh(t, dir)).Identify(ctx(t), []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs[0].FS != objs[1].FS || objs[0].Ino == objs[1].Ino || !objs[0].Known() {
+		t.Fatalf("two files of one filesystem: %+v", objs)
+	}
+	want := uint64(uint32(st.Fsid.Val[0])) | uint64(uint32(st.Fsid.Val[1]))<<32
+	if objs[0].FS != want {
+		t.Errorf("filesystem id %#x, statfs says %#x", objs[0].FS, want)
+	}
 }
