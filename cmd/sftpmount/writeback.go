@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sftpmount/sftpmount/cache"
@@ -21,40 +20,55 @@ import (
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-// journalDir is where the write-back journal of one remote directory
+// journalConfig is where the write-back journal of one remote directory
 // lives, unless -o writeback_dir says: under $XDG_STATE_HOME (or
 // ~/.local/state)/sftpmount/journal, one directory per user, host, port
 // and remote directory, so that the next mount of the same remote finds
-// what an earlier one left.
-func journalDir(o options, target string, root string) string {
+// what an earlier one left. Below the state directory, every component
+// must be this user's alone.
+func journalConfig(o options, r cache.JournalRemote) cache.JournalConfig {
 	if o.WritebackDir != "" {
-		return o.WritebackDir
+		return cache.JournalConfig{Dir: o.WritebackDir, Remote: r}
 	}
 	base := os.Getenv("XDG_STATE_HOME")
 	if base == "" {
 		home, _ := os.UserHomeDir()
 		base = filepath.Join(home, ".local", "state")
 	}
-	sum := sha256.Sum256([]byte(target + ":" + root))
+	target := fmt.Sprintf("%s@%s:%d", r.User, r.Host, r.Port)
+	sum := sha256.Sum256([]byte(target + ":" + r.Dir))
 	name := regexp.MustCompile(`[^A-Za-z0-9@._-]+`).ReplaceAllString(target, "_")
-	return filepath.Join(base, "sftpmount", "journal", fmt.Sprintf("%s-%x", name, sum[:6]))
+	return cache.JournalConfig{Dir: filepath.Join(base, "sftpmount", "journal", fmt.Sprintf("%s-%x", name, sum[:6])), Above: base, Remote: r}
 }
 
 // openWriteback opens the journal: always with -o writeback, and without
 // it when an earlier mount left files in it, which this mount uploads.
-func openWriteback(o options, rc *remote.Client, target string, notice func(string)) (*sftpfs.Writeback, error) {
-	dir := journalDir(o, target, rc.Root())
+// A journal another user could write into is refused with one line;
+// without -o writeback or -o writeback_dir (the mount asked for no
+// journal), it is left alone with a notice.
+func openWriteback(o options, r cache.JournalRemote, notice func(string)) (*sftpfs.Writeback, error) {
+	c := journalConfig(o, r)
+	c.Notice = notice
 	if !o.Writeback {
-		if _, err := os.Stat(filepath.Join(dir, "lock")); err != nil {
+		has, err := cache.HasRecords(c)
+		var np *cache.NotPrivateError
+		if err != nil && o.WritebackDir == "" && errors.As(err, &np) {
+			notice(fmt.Sprintf("write-back journal not used: %v", err))
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fail(ExitConfig, fmt.Sprintf("write-back %v", err))
+		}
+		if !has {
 			return nil, nil
 		}
 	}
-	j, err := cache.OpenJournal(dir)
+	j, err := cache.OpenJournal(c)
 	if err != nil {
 		if !o.Writeback && errors.Is(err, cache.ErrJournalBusy) {
 			return nil, nil // another mount of the same remote uploads them
 		}
-		return nil, fail(ExitConfig, fmt.Sprintf("write-back journal: %v", err))
+		return nil, fail(ExitConfig, fmt.Sprintf("write-back %v", err))
 	}
 	if !o.Writeback {
 		if es, err := j.Entries(); err == nil && len(es) == 0 {
@@ -78,21 +92,6 @@ func controlSocket(mountpoint string) string {
 	return filepath.Join(dir, fmt.Sprintf("%x.sock", sum[:8]))
 }
 
-// ownDir checks that dir is a directory of this user's that no one else
-// may write into: in /tmp another user could have made it first, and
-// put a socket of theirs where ours is looked for.
-func ownDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%s is not a directory of this user's that only it may write", dir)
-	}
-	return nil
-}
-
 // serveControl answers status and sync on the mount's control socket
 // until the returned stop is called.
 func serveControl(mountpoint string, f *sftpfs.FS, rc *remote.Client) (stop func(), err error) {
@@ -100,7 +99,7 @@ func serveControl(mountpoint string, f *sftpfs.FS, rc *remote.Client) (stop func
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	if err := ownDir(filepath.Dir(path)); err != nil {
+	if err := cache.OwnDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	if c, err := net.Dial("unix", path); err == nil {
@@ -188,7 +187,7 @@ func control(cmd string, args []string) int {
 	if err != nil {
 		return report(fail(ExitUsage, err.Error()))
 	}
-	if err := ownDir(filepath.Dir(controlSocket(mnt))); err != nil {
+	if err := cache.OwnDir(filepath.Dir(controlSocket(mnt))); err != nil {
 		return report(fail(ExitMountpoint, fmt.Sprintf("%s: no sftpmount of yours serves it (%v)", mnt, err)))
 	}
 	c, err := net.Dial("unix", controlSocket(mnt))
