@@ -82,6 +82,9 @@ func privateDir(dir, above string, create bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if above == "" {
+		above = filepath.Dir(dir)
+	}
 	if create {
 		// What exists is checked before anything is made in it.
 		have := dir
@@ -110,17 +113,15 @@ func checkPath(dir, above string) (string, error) {
 		return "", err
 	}
 	realAbove := filepath.Dir(real)
-	if above != "" {
-		a, _ := filepath.Abs(above)
-		if ra, err := filepath.EvalSymlinks(above); err == nil {
-			a = ra
-		}
-		switch {
-		case real == a || strings.HasPrefix(a, real+"/"):
-			realAbove = real
-		case strings.HasPrefix(real, a+"/"):
-			realAbove = a
-		}
+	a, _ := filepath.Abs(above)
+	if ra, err := filepath.EvalSymlinks(above); err == nil {
+		a = ra
+	}
+	switch {
+	case real == a || strings.HasPrefix(a, real+"/"):
+		realAbove = real
+	case strings.HasPrefix(real, a+"/"):
+		realAbove = a
 	}
 	for p := real; ; p = filepath.Dir(p) {
 		check := safeAbove

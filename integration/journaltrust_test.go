@@ -25,7 +25,7 @@ func sharedDir(t *testing.T) string {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(dir, 0o1777)
+	os.Chmod(dir, os.ModeSticky|0o777)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
 }
