@@ -155,7 +155,7 @@ func serve(o options, st *startup) error {
 	defer signal.Stop(sigs)
 	// Once the signals are ours: a SIGTERM right after the mount
 	// appears unmounts, rather than ending a start still in progress.
-	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc)
+	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc, say)
 	if err != nil {
 		say(fmt.Sprintf("sftpmount status and sync will not answer: %v", err))
 		stopControl = func() {}
