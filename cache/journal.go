@@ -25,8 +25,9 @@ import (
 // half of one, and a .data without a .meta is a file whose close never
 // returned. One mount at a time holds a journal (a lock file, flock).
 type Journal struct {
-	dir  string
-	lock *os.File
+	dir    string
+	lock   *os.File
+	notice func(string) // names each record set aside
 
 	// Pairs of empty files made ahead, a batch at a time with one sync
 	// of the directory: a new file's first Commit then writes its record
@@ -82,15 +83,29 @@ type JournalEntry struct {
 // ErrJournalBusy is OpenJournal's error when another process holds it.
 var ErrJournalBusy = errors.New("in use by another sftpmount")
 
+// JournalConfig says where a journal is and whose it is.
+type JournalConfig struct {
+	Dir string
+	// Above is where the components of Dir that are the mount's begin:
+	// Dir and those below Above must be this user's alone, Above and
+	// those over it this user's or root's (see privateDir). Empty: Dir's
+	// parent.
+	Above  string
+	Remote JournalRemote // the remote directory its files are for
+	Notice func(string)  // names each record set aside (nil: none)
+}
+
 // OpenJournal opens (making it if need be, 0700) and locks the journal
-// at dir.
-func OpenJournal(dir string) (*Journal, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+// c names. Its directory must be this user's alone (*NotPrivateError),
+// and its files for c.Remote, unless it holds none (*ForeignJournalError).
+func OpenJournal(c JournalConfig) (*Journal, error) {
+	dir, err := privateDir(c.Dir, c.Above, true)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("journal %s: %w", c.Dir, err)
+	}
+	lock, err := openOwn(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: its lock %w", dir, err)
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
@@ -99,7 +114,15 @@ func OpenJournal(dir string) (*Journal, error) {
 		}
 		return nil, err
 	}
-	return &Journal{dir: dir, lock: lock}, nil
+	j := &Journal{dir: dir, lock: lock, notice: c.Notice}
+	if j.notice == nil {
+		j.notice = func(string) {}
+	}
+	if err := j.claim(c.Remote); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return j, nil
 }
 
 // Dir is where the journal is.
@@ -118,8 +141,9 @@ func (j *Journal) Close() error {
 }
 
 // Entries are the files the journal holds, oldest first. A .data with no
-// .meta (a close that never returned) is removed; a .meta that cannot be
-// read is an error, for it is a file acknowledged to its writer.
+// .meta (a close that never returned) is removed. A record that fails
+// its checks (checkRecord, checkData, openOwn) is set aside and named in
+// a notice, not given.
 func (j *Journal) Entries() ([]JournalEntry, error) {
 	names, err := os.ReadDir(j.dir)
 	if err != nil {
@@ -142,18 +166,29 @@ func (j *Journal) Entries() ([]JournalEntry, error) {
 		case strings.HasSuffix(name, ".meta.new"):
 			os.Remove(filepath.Join(j.dir, name))
 		case strings.HasSuffix(name, ".meta"):
-			b, err := os.ReadFile(filepath.Join(j.dir, name))
+			id := strings.TrimSuffix(name, ".meta")
+			b, err := readOwn(filepath.Join(j.dir, name))
 			if err != nil {
-				return nil, err
+				j.setAside(id, fmt.Errorf("its record %w", err))
+				continue
 			}
 			var e JournalEntry
 			if len(b) == 0 || json.Unmarshal(b, &e) != nil {
 				// Made ahead and never used, or a first record cut by
 				// a crash before its close returned.
-				id := strings.TrimSuffix(name, ".meta")
 				os.Remove(filepath.Join(j.dir, name))
 				os.Remove(j.DataPath(id))
 				continue
+			}
+			if err := checkRecord(id, e); err != nil {
+				j.setAside(id, err)
+				continue
+			}
+			if !e.Dir {
+				if err := j.checkData(e); err != nil {
+					j.setAside(id, err)
+					continue
+				}
 			}
 			out = append(out, e)
 		}
@@ -187,7 +222,7 @@ func (j *Journal) NewData() (string, *os.File, error) {
 		go j.fill()
 	}
 	j.poolMu.Unlock()
-	f, err := os.OpenFile(j.DataPath(id), os.O_RDWR, 0o600)
+	f, err := j.OpenData(id)
 	return id, f, err
 }
 
@@ -207,7 +242,7 @@ func (j *Journal) fill() error {
 		id := fmt.Sprintf("%d-%s", time.Now().UnixNano(), hex.EncodeToString(b[:]))
 		for _, p := range []string{j.DataPath(id), j.metaPath(id)} {
 			var f *os.File
-			if f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			if f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600); err != nil {
 				break
 			}
 			f.Close()
@@ -290,7 +325,7 @@ func (j *Journal) writeFirst(e JournalEntry, durable bool, alongside <-chan erro
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(j.metaPath(e.ID), os.O_WRONLY, 0)
+	f, err := os.OpenFile(j.metaPath(e.ID), os.O_WRONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
@@ -334,7 +369,7 @@ func (j *Journal) write(e JournalEntry, durable bool, alongside <-chan error) er
 		return err
 	}
 	tmp := j.metaPath(e.ID) + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}

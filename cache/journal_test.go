@@ -12,11 +12,11 @@ import (
 // never returned) is dropped; and one journal is held by one mount.
 func TestTheJournalGivesBackWhatWasCommittedAndNothingElse(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "j")
-	j, err := OpenJournal(dir)
+	j, err := OpenJournal(JournalConfig{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenJournal(dir); !errors.Is(err, ErrJournalBusy) {
+	if _, err := OpenJournal(JournalConfig{Dir: dir}); !errors.Is(err, ErrJournalBusy) {
 		t.Fatalf("a second open: %v, want ErrJournalBusy", err)
 	}
 	id, f, err := j.NewData()
@@ -41,7 +41,7 @@ func TestTheJournalGivesBackWhatWasCommittedAndNothingElse(t *testing.T) {
 	o.Close()
 	j.Close()
 
-	j, err = OpenJournal(dir)
+	j, err = OpenJournal(JournalConfig{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestTheJournalGivesBackWhatWasCommittedAndNothingElse(t *testing.T) {
 // (its close never returned), are not entries; a committed one is.
 func TestTheJournalDropsFilesMadeAheadAndCutFirstRecords(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "j")
-	j, err := OpenJournal(dir)
+	j, err := OpenJournal(JournalConfig{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestTheJournalDropsFilesMadeAheadAndCutFirstRecords(t *testing.T) {
 	}
 	g.Close()
 	j.Close() // a crash would leave the made-ahead pairs too: Entries drops them
-	j, err = OpenJournal(dir)
+	j, err = OpenJournal(JournalConfig{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestTheJournalDropsFilesMadeAheadAndCutFirstRecords(t *testing.T) {
 		t.Fatalf("entries: %+v %v", es, err)
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(left) != 3 { // lock, kept's .data and .meta
+	if len(left) != 4 { // lock, remote, kept's .data and .meta
 		t.Errorf("files left: %v", left)
 	}
 }
@@ -107,7 +107,7 @@ func TestTheJournalDropsFilesMadeAheadAndCutFirstRecords(t *testing.T) {
 // all succeed, and the entry holds one of them whole; a record that
 // arrives after the entry's Remove (its upload done) brings nothing back.
 func TestRecordsOfOneEntryAtOnceAndAfterItsRemoval(t *testing.T) {
-	j, err := OpenJournal(filepath.Join(t.TempDir(), "j"))
+	j, err := OpenJournal(JournalConfig{Dir: filepath.Join(t.TempDir(), "j")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +116,7 @@ func TestRecordsOfOneEntryAtOnceAndAfterItsRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	f.Write(make([]byte, 100)) // every size the records below say
 	if err := j.Commit(JournalEntry{ID: id, Path: "x", Size: 0}, f); err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func (w *writeback) load() (int, error) {
 			w.dirTimes[e.Path] = e
 			continue
 		}
-		d, err := os.OpenFile(w.cfg.Journal.DataPath(e.ID), os.O_RDWR, 0)
+		d, err := w.cfg.Journal.OpenData(e.ID) // no symlink, ours, one name
 		if err != nil {
 			return 0, fmt.Errorf("journal %s: %v", w.cfg.Journal.Dir(), err)
 		}

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv("SFTPMOUNT_FSX_CHILD"); args != "" {
 		os.Exit(fsxChild(args))
 	}
+	if args := os.Getenv("SFTPMOUNT_DIAL_CHILD"); args != "" {
+		os.Exit(dialChild(args))
+	}
 	if record := os.Getenv("SFTPMOUNT_PROXY_CHILD"); record != "" {
 		os.Exit(proxyChild(record, os.Args[1:]))
 	}

@@ -207,8 +207,10 @@ func TestWritebackAfterKill9TheNextMountUploadsEverything(t *testing.T) {
 		t.Fatalf("every file was uploaded before the kill; the test proves nothing (log: %s)", tail(log.String(), 5))
 	}
 	t.Logf("%d records (files and directory times) left in the journal by the kill", left)
+	// Through the same link: the journal is for the remote as named,
+	// port and all.
 	cmd2 := exec.Command(binary, remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback_dir="+journal)
-	cmd2.Args = append(cmd2.Args, standardArgs()...)
+	cmd2.Args = append(cmd2.Args, link.args()...)
 	cmd2.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
 	log2 := serveInForeground(t, cmd2, m.mnt)
 	if !strings.Contains(log2.String(), "left in the journal") {

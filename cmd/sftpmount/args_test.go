@@ -502,26 +502,3 @@ func TestWritebackOptionsParseAndBadOnesAreRefused(t *testing.T) {
 		}
 	}
 }
-
-// The control socket's directory must be this user's and writable by no
-// one else, or status and sync refuse it.
-func TestTheControlSocketDirectoryMustBeOursAlone(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "ctl")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := ownDir(dir); err != nil {
-		t.Errorf("a 0700 directory of ours: %v", err)
-	}
-	os.Chmod(dir, 0o777)
-	if err := ownDir(dir); err == nil {
-		t.Errorf("a directory anyone may write is accepted")
-	}
-	if os.Getuid() == 0 {
-		os.Chmod(dir, 0o700)
-		os.Chown(dir, 12345, 12345)
-		if err := ownDir(dir); err == nil {
-			t.Errorf("another user's directory is accepted")
-		}
-	}
-}

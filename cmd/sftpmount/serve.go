@@ -14,6 +14,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/sftpmount/sftpmount/cache"
 	sftpfs "github.com/sftpmount/sftpmount/fs"
 	"github.com/sftpmount/sftpmount/remote"
 	"github.com/sftpmount/sftpmount/remote/sshconf"
@@ -87,8 +88,8 @@ func serve(o options, st *startup) error {
 		fsOpts.Owner.LocalUID, fsOpts.Owner.LocalGID = uint32(os.Getuid()), uint32(os.Getgid())
 	}
 	say := laterNotices(o.Foreground)
-	target := fmt.Sprintf("%s@%s:%d", cfg.Target.User, cfg.Target.Host, cfg.Target.Port)
-	if fsOpts.Writeback, err = openWriteback(o, rc, target, say); err != nil {
+	journalOf := cache.JournalRemote{User: cfg.Target.User, Host: cfg.Target.Host, Port: cfg.Target.Port, Dir: rc.Root()}
+	if fsOpts.Writeback, err = openWriteback(o, journalOf, say); err != nil {
 		st.ready(err)
 		return err
 	}
@@ -154,7 +155,7 @@ func serve(o options, st *startup) error {
 	defer signal.Stop(sigs)
 	// Once the signals are ours: a SIGTERM right after the mount
 	// appears unmounts, rather than ending a start still in progress.
-	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc)
+	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc, say)
 	if err != nil {
 		say(fmt.Sprintf("sftpmount status and sync will not answer: %v", err))
 		stopControl = func() {}
