@@ -193,6 +193,10 @@ func asFailure(err error) *failure {
 	if errors.As(err, &f) {
 		return f
 	}
+	var ue *sshconf.UserError
+	if errors.As(err, &ue) {
+		return fail(ExitUsage, ue.Error())
+	}
 	var ce *sshconf.ConfigError
 	if errors.As(err, &ce) {
 		return fail(ExitConfig, ce.Error())

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // sshKeyword is an ssh_config keyword accepted with -o, as ssh and sshfs
@@ -22,7 +24,7 @@ var sshKeywords = map[string]sshKeyword{}
 func init() {
 	for _, k := range []sshKeyword{
 		{name: "HostName", check: anyValue},
-		{name: "User", check: anyValue},
+		{name: "User", check: userValue},
 		{name: "Port", check: portValue},
 		{name: "IdentityFile", check: anyValue, path: true},
 		{name: "IdentitiesOnly", check: yesNo},
@@ -78,6 +80,15 @@ func atLeast(min int) func(string) error {
 		}
 		return nil
 	}
+}
+
+// userValue refuses what ssh refuses (sshconf.ValidUser): %r puts the
+// name into commands a shell runs.
+func userValue(v string) error {
+	if !sshconf.ValidUser(v) {
+		return errors.New((&sshconf.UserError{User: v}).Reason())
+	}
+	return nil
 }
 
 func portValue(v string) error {

@@ -248,6 +248,13 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	if depth > 8 {
 		return nil, configError(fmt.Errorf("ProxyJump: more than 8 hops (a loop?) at %s", alias))
 	}
+	// A name from the command line is checked before ssh -G runs the
+	// files' Match exec commands with it as %r.
+	for _, u := range over["user"] {
+		if err := checkUser(u, "given for host "+alias); err != nil {
+			return nil, err
+		}
+	}
 	s := &settings{alias: alias, over: over, cfg: c}
 	if c.ssh != "" {
 		g, err := runSSHG(c.ssh, alias, c.explicit, c.home, over)
@@ -262,6 +269,9 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	}
 	e := &Endpoint{Alias: alias, Notices: notices}
 	e.User = s.str("User", def.User)
+	if err := checkUser(e.User, "ssh config for host "+alias); err != nil {
+		return nil, err
+	}
 	e.Port = s.number("Port", 22, 1, 65535)
 	x := expander{alias: alias, localUser: def.User, home: def.Home, user: e.User, port: e.Port}
 	e.Host = x.expand(s.str("HostName", alias))
