@@ -44,6 +44,7 @@ func init() {
 		{name: "HostKeyAlgorithms", check: anyValue},
 		{name: "PubkeyAcceptedAlgorithms", check: anyValue},
 		{name: "PubkeyAcceptedKeyTypes", check: anyValue},
+		{name: "CASignatureAlgorithms", check: anyValue},
 		{name: "RekeyLimit", check: anyValue},
 		{name: "BatchMode", check: yesNo},
 		{name: "PubkeyAuthentication", check: yesNo},

@@ -258,6 +258,10 @@ func classifyHandshakeError(addr, user string, err error) error {
 	if errors.As(err, &hkErr) {
 		return &StartupError{Kind: StartupHostKey, Err: hkErr}
 	}
+	var se *StartupError
+	if errors.As(err, &se) {
+		return se
+	}
 	var negErr *ssh.AlgorithmNegotiationError
 	if errors.As(err, &negErr) {
 		return &StartupError{Kind: StartupConnect, Err: negotiationAdvice(addr, negErr)}
