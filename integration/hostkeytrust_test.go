@@ -161,3 +161,19 @@ func TestCertAuthorityKeyIsNotAcceptedAsAPlainHostKey(t *testing.T) {
 		t.Errorf("message: %s", line)
 	}
 }
+
+// RevokedHostKeys is read at each reconnect too: a KRL updated with
+// ssh-keygen -k -u to revoke the server's key after the mount was made
+// refuses the key when the server comes back.
+func TestReconnectRefusesAHostKeyAddedToTheKRLSinceTheMount(t *testing.T) {
+	s := ownSSHD(t, nil)
+	dir := t.TempDir()
+	krl := filepath.Join(dir, "revoked.krl")
+	sh(t, dir, "ssh-keygen -q -t ed25519 -N '' -f other && ssh-keygen -q -k -f "+krl+" other.pub")
+	m, stderr := mountOwnSSHD(t, s, s.knownHosts, "RevokedHostKeys="+krl)
+	sh(t, dir, "ssh-keygen -q -k -u -f "+krl+" "+s.hostKey()+".pub")
+	if err := s.restart(); err != nil {
+		t.Fatal(err)
+	}
+	refusedOnReconnect(t, m, stderr, "RevokedHostKeys")
+}

@@ -35,6 +35,8 @@ func init() {
 		{name: "StrictHostKeyChecking", check: oneOf("yes", "ask", "accept-new", "no", "off")},
 		{name: "HostKeyAlias", check: anyValue},
 		{name: "HashKnownHosts", check: yesNo},
+		{name: "RevokedHostKeys", check: anyValue, path: true},
+		{name: "KnownHostsCommand", check: anyValue},
 		{name: "ProxyJump", check: anyValue},
 		{name: "ProxyCommand", check: anyValue},
 		// Algorithm lists: checked against OpenSSH's names when resolved.

@@ -308,6 +308,12 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	e.GlobalKnownHostsFiles = x.paths(s.str("GlobalKnownHostsFile", "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"))
 	e.HostKeyAlias = s.str("HostKeyAlias", "")
 	e.HashKnownHosts = s.boolean("HashKnownHosts", false)
+	if v := s.str("RevokedHostKeys", "none"); !strings.EqualFold(v, "none") {
+		e.RevokedHostKeys = x.path(v)
+	}
+	if v := s.str("KnownHostsCommand", "none"); !strings.EqualFold(v, "none") {
+		e.KnownHostsCommand = x.expand(v)
+	}
 	strict := s.str("StrictHostKeyChecking", def.StrictHostKeyChecking)
 	switch strings.ToLower(strict) {
 	case "yes", "true":

@@ -28,8 +28,12 @@ func (e *hostCertError) Error() string { return e.Err.Error() }
 // CASignatureAlgorithms allows (knownhosts takes SHA-1 ssh-rsa), and
 // neither its key nor its CA may be revoked. nil means known; otherwise
 // a *knownhosts.KeyError (unknown or changed), *knownhosts.RevokedError
-// or *hostCertError.
+// *hostCertError, *revokedFileError (RevokedHostKeys), or a
+// *StartupError for a RevokedHostKeys file that cannot be read.
 func (hk *hostKeyChecker) lookup(remote net.Addr, key ssh.PublicKey) error {
+	if err := checkRevokedHostKeys(hk.ep.RevokedHostKeys, key); err != nil {
+		return err
+	}
 	cert, isCert := key.(*ssh.Certificate)
 	if isCert {
 		for _, k := range []ssh.PublicKey{cert.Key, cert.SignatureKey} {

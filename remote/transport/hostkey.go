@@ -125,9 +125,15 @@ func (hk *hostKeyChecker) first(remote net.Addr, key ssh.PublicKey, p Prompter) 
 	var keyErr *knownhosts.KeyError
 	var revoked *knownhosts.RevokedError
 	var certErr *hostCertError
+	var revokedFile *revokedFileError
+	var startup *StartupError
 	switch {
 	case errors.As(err, &revoked):
 		return fmt.Errorf("host key for %s (%s %s) is marked @revoked; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint)
+	case errors.As(err, &revokedFile):
+		return fmt.Errorf("host key for %s (%s %s) is revoked by RevokedHostKeys %s; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint, revokedFile.file)
+	case errors.As(err, &startup):
+		return err
 	case errors.As(err, &certErr):
 		return &StartupError{Kind: StartupHostKey, Err: fmt.Errorf("host certificate for %s: %v; refusing to connect", herr.Host, certErr.Err)}
 	case errors.As(err, &keyErr):

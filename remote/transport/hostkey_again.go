@@ -24,13 +24,19 @@ func (hk *hostKeyChecker) again(remote net.Addr, key ssh.PublicKey) error {
 	err := hk.lookup(remote, key)
 	var revoked *knownhosts.RevokedError
 	var certErr *hostCertError
+	var revokedFile *revokedFileError
+	var startup *StartupError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &revoked):
 		return hk.refuse(key, "it is now marked @revoked")
+	case errors.As(err, &revokedFile):
+		return hk.refuse(key, "it is now revoked by RevokedHostKeys "+revokedFile.file)
 	case errors.As(err, &certErr):
 		return hk.refuse(key, certErr.Err.Error())
+	case errors.As(err, &startup):
+		return hk.refuse(key, startup.Err.Error())
 	case keyEqual(key, hk.verified):
 		return nil
 	}
