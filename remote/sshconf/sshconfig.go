@@ -312,7 +312,17 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 		e.RevokedHostKeys = x.path(v)
 	}
 	if v := s.str("KnownHostsCommand", "none"); !strings.EqualFold(v, "none") {
-		e.KnownHostsCommand = x.expand(v)
+		// Split first, as ssh does: a token's value stays one word.
+		argv, err := splitArgv(v)
+		if err != nil || len(argv) == 0 {
+			s.fail("KnownHostsCommand", v, "a command and its arguments")
+		}
+		for i := range argv {
+			if i > 0 {
+				argv[i] = x.expand(argv[i])
+			}
+		}
+		e.KnownHostsCommand = argv
 	}
 	strict := s.str("StrictHostKeyChecking", def.StrictHostKeyChecking)
 	switch strings.ToLower(strict) {

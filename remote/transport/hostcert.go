@@ -34,6 +34,9 @@ func (hk *hostKeyChecker) lookup(remote net.Addr, key ssh.PublicKey) error {
 	if err := checkRevokedHostKeys(hk.ep.RevokedHostKeys, key); err != nil {
 		return err
 	}
+	if err := hk.loadWithCommand(key); err != nil {
+		return err
+	}
 	cert, isCert := key.(*ssh.Certificate)
 	if isCert {
 		for _, k := range []ssh.PublicKey{cert.Key, cert.SignatureKey} {

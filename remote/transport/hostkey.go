@@ -57,9 +57,11 @@ func newHostKeyChecker(ep *sshconf.Endpoint, notice func(string)) (*hostKeyCheck
 	return hk, hk.load()
 }
 
-func (hk *hostKeyChecker) load() error {
+// load reads the known_hosts files, and extra (KnownHostsCommand's
+// output) after them.
+func (hk *hostKeyChecker) load(extra ...string) error {
 	var existing []string
-	for _, f := range append(append([]string{}, hk.ep.KnownHostsFiles...), hk.ep.GlobalKnownHostsFiles...) {
+	for _, f := range append(append(append([]string{}, hk.ep.KnownHostsFiles...), hk.ep.GlobalKnownHostsFiles...), extra...) {
 		if _, err := os.Stat(f); err == nil {
 			existing = append(existing, f)
 		} else if !errors.Is(err, os.ErrNotExist) {
