@@ -49,3 +49,37 @@ func TestKnownHostsCommandInSSHConfigVouchesForTheServer(t *testing.T) {
 		t.Errorf("message: %s", line)
 	}
 }
+
+// The trust and login settings sftpmount does not do are each named once
+// when the user's files set them, with ssh installed and without it;
+// with no user file at all, nothing is said, whatever the system's
+// file holds (Debian's says GSSAPIAuthentication yes).
+func TestIgnoredTrustSettingsAreNamedOnceAndSystemDefaultsNotAtAll(t *testing.T) {
+	needServer(t)
+	keywords := []string{"VerifyHostKeyDNS yes", "CheckHostIP yes", "UpdateHostKeys ask", "GSSAPIAuthentication yes",
+		"ControlMaster auto", "ControlPath /tmp/cm-%C", "PKCS11Provider /usr/lib/p11.so", "SecurityKeyProvider /usr/lib/sk.so"}
+	for _, withSSH := range []bool{true, false} {
+		env, _ := homeWithConfig(t, mainServerBlock("files")+"    "+strings.Join(keywords, "\n    ")+"\n")
+		plain, _ := homeWithConfig(t, mainServerBlock("files"))
+		if !withSSH {
+			env, plain = append(env, pathWithoutSSH(t)), append(plain, pathWithoutSSH(t))
+		}
+		served, mnt := newServedDir(t, "root"), newMountpoint(t)
+		r := runBinary(t, env, "files:"+served, mnt)
+		mountedBy(t, r, mnt, served, "root")
+		for _, k := range keywords {
+			if n := strings.Count(r.stderr, "sets "+strings.Fields(k)[0]+" "); n != 1 {
+				t.Errorf("ssh installed %v: %s named %d times: %q", withSSH, strings.Fields(k)[0], n, r.stderr)
+			}
+		}
+		if n := strings.Count(r.stderr, "\n"); n != len(keywords) {
+			t.Errorf("ssh installed %v: %d lines, want %d: %q", withSSH, n, len(keywords), r.stderr)
+		}
+		served, mnt = newServedDir(t, "root"), newMountpoint(t)
+		r = runBinary(t, plain, "files:"+served, mnt)
+		mountedBy(t, r, mnt, served, "root")
+		if r.stderr != "" {
+			t.Errorf("ssh installed %v: with no such setting in the user's files: %q", withSSH, r.stderr)
+		}
+	}
+}

@@ -47,7 +47,7 @@ func LoadSSHConfigWith(explicit, home, ssh string) (*SSHConfig, error) {
 		}
 		return &SSHConfig{ssh: ssh, explicit: explicit, home: home}, nil
 	}
-	paths := []string{filepath.Join(home, ".ssh", "config"), "/etc/ssh/ssh_config"}
+	paths := []string{filepath.Join(home, ".ssh", "config"), systemConfig}
 	if explicit != "" {
 		paths = []string{explicit}
 	}
@@ -263,11 +263,7 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 		}
 		s.g = g
 	}
-	var notices []string
-	if s.g != nil {
-		notices = s.g.noticeUnsupported(alias)
-	}
-	e := &Endpoint{Alias: alias, Notices: notices}
+	e := &Endpoint{Alias: alias, Notices: s.noticeIgnored()}
 	e.User = s.str("User", def.User)
 	if err := checkUser(e.User, "ssh config for host "+alias); err != nil {
 		return nil, err
