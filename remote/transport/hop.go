@@ -40,7 +40,7 @@ func newHops(cfg *Options) ([]*hop, error) {
 			// Not from Resolve: OpenSSH's defaults, never Go's.
 			ep.Algorithms = sshconf.DefaultAlgorithms()
 		}
-		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
+		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg, ep == cfg.Target), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
 	}
 	return hops, nil
 }

@@ -1,0 +1,61 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// What the mount starts gets only what it needs: a ProxyCommand started
+// by the background process, on a terminal, holds no descriptor but its
+// stdin, stdout and stderr (not the status pipe, which would keep the
+// command waiting; not the terminal, where a password is typed) and no
+// SFTPMOUNT_DAEMON_* variable.
+func TestProxyCommandGetsNeitherTheStatusPipeNorTheTerminalNorDaemonVariables(t *testing.T) {
+	needServer(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	fds, env := filepath.Join(dir, "fds"), filepath.Join(dir, "env")
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	config := filepath.Join(dir, "config")
+	writeFile(t, config, fmt.Sprintf(`Host proxied
+    HostName 127.0.0.1
+    Port %d
+    User root
+    IdentityFile %s
+    UserKnownHostsFile %s
+    ProxyCommand /bin/sh -c 'env > %s; exec env SFTPMOUNT_PROXY_FDS=%s SFTPMOUNT_PROXY_CHILD=%s %s %%h %%p'
+`, server.port, server.userKey, server.knownHosts, env, fds, filepath.Join(dir, "runs"), self), 0644)
+	tm := startOnTerminal(t, []string{"HOME=" + isolatedHome(t)}, "proxied:"+m.remote, m.mnt, "-F", config)
+	if code := tm.exit(t); code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", code, tm.out.String())
+	}
+	cleanupMount(t, m.mnt)
+	for _, line := range strings.Split(strings.TrimSpace(readFile(t, fds)), "\n") {
+		fd, target, _ := strings.Cut(line, " ")
+		if n, _ := strconv.Atoi(fd); n > 2 && (strings.HasPrefix(target, "pipe:") || strings.HasPrefix(target, "/dev/pts") || target == "/dev/tty" || target == "/dev/ptmx") {
+			t.Errorf("the ProxyCommand holds fd %s: %s", fd, target)
+		}
+	}
+	if e := readFile(t, env); strings.Contains(e, "SFTPMOUNT_DAEMON") {
+		t.Errorf("the ProxyCommand's environment holds the daemon's variables: %q", e)
+	}
+}
+
+// recordDescriptors writes the proxy child's descriptors, one "FD TARGET"
+// a line, to file.
+func recordDescriptors(file string) {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	var b strings.Builder
+	for _, e := range entries {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		fmt.Fprintf(&b, "%s %s\n", e.Name(), target)
+	}
+	os.WriteFile(file, []byte(b.String()), 0644)
+}
