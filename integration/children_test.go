@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // What the mount starts gets only what it needs: a ProxyCommand started
@@ -58,4 +59,28 @@ func recordDescriptors(file string) {
 		fmt.Fprintf(&b, "%s %s\n", e.Name(), target)
 	}
 	os.WriteFile(file, []byte(b.String()), 0644)
+}
+
+// password_stdin's password is for the host mounted: a jump host that
+// asks for a password (it may be anyone's) is not handed it.
+func TestPasswordFromStdinIsNotOfferedToAJumpHost(t *testing.T) {
+	a := needAuthServer(t)
+	env, _ := homeWithConfig(t, mainServerBlock("target")+fmt.Sprintf("    ProxyJump %s@127.0.0.1:%d\nHost 127.0.0.1\n    UserKnownHostsFile KNOWN\n", passwordUser, a.port))
+	logins := func() int {
+		return strings.Count(readFile(t, a.log), "Accepted keyboard-interactive/pam for "+passwordUser) + strings.Count(readFile(t, a.log), "Accepted password for "+passwordUser)
+	}
+	before := logins()
+	mnt := newMountpoint(t)
+	r := runBinaryWithInput(t, env, a.password+"\n", "target:/tmp", mnt, "-o", "password_stdin")
+	if r.code == 0 {
+		cleanupMount(t, mnt)
+	}
+	// sshd may write its log line a moment after the login.
+	waitFor(2*time.Second, func() bool { return logins() != before })
+	if after := logins(); after != before {
+		t.Errorf("the jump host was given the password (%d logins with it)", after-before)
+	}
+	if r.code != 6 || !strings.Contains(r.stderr, strconv.Itoa(a.port)) {
+		t.Errorf("exit %d, want 6 naming the jump host: %q", r.code, r.stderr)
+	}
 }
