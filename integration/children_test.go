@@ -3,9 +3,11 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -83,4 +85,53 @@ func TestPasswordFromStdinIsNotOfferedToAJumpHost(t *testing.T) {
 	if r.code != 6 || !strings.Contains(r.stderr, strconv.Itoa(a.port)) {
 		t.Errorf("exit %d, want 6 naming the jump host: %q", r.code, r.stderr)
 	}
+}
+
+// The mount process holds passwords and keys: it is not dumpable, so no
+// core dump has them and no other process of the same user may ptrace it
+// or read its memory. The kernel shows that by giving its /proc files to
+// root. Run as the unprivileged test user, held at its start by a
+// password it is still reading.
+func TestTheMountProcessIsNotDumpable(t *testing.T) {
+	needServer(t)
+	u, err := user.Lookup(testUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat("/dev/fuse"); err == nil && fi.Mode().Perm()&0006 != 0006 {
+		os.Chmod("/dev/fuse", 0666)
+		t.Cleanup(func() { os.Chmod("/dev/fuse", fi.Mode().Perm()) })
+	}
+	mnt, err := os.MkdirTemp(u.HomeDir, "sftpmount-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(mnt) })
+	chownTo(t, mnt, testUser)
+	cmd := asUserIn(mnt, u.HomeDir, binary, "h:", mnt, "-f", "-o", "password_stdin")
+	stdin, _ := cmd.StdinPipe()
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var pid int
+	if !waitFor(10*time.Second, func() bool { p := processesServing(mnt); pid = firstOf(p); return pid != 0 }) {
+		t.Fatal("the mount process did not start")
+	}
+	time.Sleep(200 * time.Millisecond) // past its first lines
+	var st syscall.Stat_t
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/environ", pid), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 0 {
+		t.Errorf("/proc/%d is the user's (uid %d): the process is dumpable", pid, st.Uid)
+	}
+}
+
+func firstOf(pids []int) int {
+	if len(pids) == 0 {
+		return 0
+	}
+	return pids[0]
 }
