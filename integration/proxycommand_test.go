@@ -29,6 +29,9 @@ func proxyChild(record string, args []string) int {
 	}
 	fmt.Fprintf(f, "%d %s\n", os.Getpid(), strings.Join(args, " "))
 	f.Close()
+	if fds := os.Getenv("SFTPMOUNT_PROXY_FDS"); fds != "" {
+		recordDescriptors(fds)
+	}
 	conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", args[1]))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "proxy:", err)

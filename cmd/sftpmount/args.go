@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // errHelp and errVersion are not failures: the command prints and exits 0.
@@ -170,6 +172,9 @@ func (o *options) setRemote(spec string) error {
 		o.User, spec = spec[:at], spec[at+1:]
 		if o.User == "" {
 			return bad
+		}
+		if !sshconf.ValidUser(o.User) {
+			return &sshconf.UserError{User: o.User, From: "before the host"}
 		}
 	}
 	if strings.HasPrefix(spec, "[") {

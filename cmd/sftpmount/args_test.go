@@ -502,3 +502,25 @@ func TestWritebackOptionsParseAndBadOnesAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// A user name ssh would refuse is a usage error, before anything is
+// looked up: %r would put it into a ProxyCommand.
+func TestAnInvalidUserNameIsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"x$(touch /tmp/p)@host:/d", "/mnt"},
+		{"--", "-oops@host:/d", "/mnt"},
+		{"a;b@host:", "/mnt"},
+		{"host:", "/mnt", "-o", "User=x`id`"},
+		{"host:", "/mnt", "-o", "User=a\x1bb"},
+	} {
+		_, err := parseArgs(args)
+		if err == nil || !strings.Contains(err.Error(), "user name") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line about the user name", args, err)
+		}
+	}
+	for _, ok := range []string{"alice@host:", "DOMAIN\\bob@host:", "a.b-c@host:"} {
+		if _, err := parseArgs([]string{ok, "/mnt"}); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}

@@ -113,9 +113,11 @@ func relayStatus(r io.ReadCloser, child *os.Process) error {
 
 // serveAsDaemon runs the mount and reports its start on fd 3.
 func serveAsDaemon(o options) error {
+	hasTTY := os.Getenv(daemonTTYEnv) == "1"
+	forgetDaemonVariables()
 	status := os.NewFile(3, "status")
 	st := &startup{}
-	if os.Getenv(daemonTTYEnv) == "1" {
+	if hasTTY {
 		st.tty = os.NewFile(4, "tty")
 	} else {
 		os.NewFile(4, "unused").Close()

@@ -26,7 +26,7 @@ Authentication (agent, key files, keyboard-interactive, password):
   -o IdentityFile=PATH           key to offer, repeatable (~/.ssh/id_ed25519, id_ecdsa, id_rsa)
   -o IdentitiesOnly=yes          offer only those keys, not every agent key
   -o CertificateFile=PATH        certificate to offer (PATH-cert.pub is found anyway)
-  -o password_stdin              read the password from stdin (one line)
+  -o password_stdin              read the target's password from stdin (never sent to jump hosts)
   -o keep_password               keep that password so a reconnect can log in again
   -o BatchMode=yes               never ask anything (no terminal, no askpass)
   -o PasswordAuthentication=no   leave a method out (also Pubkey..., KbdInteractive...)
@@ -36,6 +36,9 @@ Host keys:
   -o StrictHostKeyChecking=MODE  ask (default; refuse with nobody to ask), yes, accept-new, no
   -o HostKeyAlias=NAME           look the server's key up under NAME
   -o HashKnownHosts=yes          hash the names of keys added
+  -o RevokedHostKeys=PATH        refuse the keys a KRL (ssh-keygen -k) or key list names
+  -o CASignatureAlgorithms=LIST  CA signatures taken on host certificates (no SHA-1 ssh-rsa)
+  -o KnownHostsCommand=CMD       a command printing more known_hosts lines
 
 Connection:
   -o timeout=SECONDS             deadline of every remote call (30)

@@ -17,6 +17,8 @@ func main() {
 }
 
 func run(args []string) int {
+	keepSecretsIn()
+	keepDescriptorsToSelf()
 	if len(args) > 0 && (args[0] == "status" || args[0] == "sync") {
 		return control(args[0], args[1:])
 	}

@@ -67,8 +67,11 @@ func (p ttyPrompter) Secret(prompt string) ([]byte, error) {
 	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
 	fmt.Fprint(p.tty, prompt)
 	defer fmt.Fprintln(p.tty)
-	var line []byte
+	// Room up front: a slice that grows leaves copies of the start of
+	// the secret behind, never wiped.
+	line := make([]byte, 0, 4096)
 	buf := make([]byte, 1)
+	defer wipeBytes(buf)
 	for {
 		n, err := p.tty.Read(buf)
 		if n == 1 && (buf[0] == '\n' || buf[0] == '\r') {
@@ -119,8 +122,30 @@ func (p askpassPrompter) run(prompt, kind string) ([]byte, error) {
 	cmd := exec.Command(p.program, prompt)
 	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT="+kind)
 	cmd.Stdin, cmd.Stderr = nil, nil
-	out, err := cmd.Output()
+	// Read straight into room made up front: Output's growing buffer,
+	// or the copy exec makes through its own, would leave copies of the
+	// answer behind that are never wiped.
+	r, w, err := os.Pipe()
 	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("SSH_ASKPASS program %s: %v", p.program, err)
+	}
+	out := make([]byte, 0, 4096)
+	for len(out) < cap(out) {
+		n, rerr := r.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		if rerr != nil {
+			break
+		}
+	}
+	r.Close() // an answer longer than the room: the program gets EPIPE, not a hang
+	if err := cmd.Wait(); err != nil {
 		wipeBytes(out)
 		return nil, fmt.Errorf("SSH_ASKPASS program %s: %v", p.program, err)
 	}

@@ -48,7 +48,7 @@ func connectConfig(o options, st *startup, debug *log.Logger) (remote.Config, er
 		Password:     st.password,
 		KeepPassword: o.KeepPassword,
 		Debug:        debug,
-		Notice:       log.New(noticeWriter(func(m string) { st.notice(m) }), "", 0),
+		Notice:       log.New(noticeWriter(st.say), "", 0),
 	}, nil
 }
 

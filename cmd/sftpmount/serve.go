@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,20 @@ type startup struct {
 	password []byte   // -o password_stdin; wiped once logged in
 	ready    func(error)
 	notice   func(string)
+	// after, once set, is where notices go when the start is over
+	// (the background process's status pipe is closed by then): a
+	// reconnect refused for its host key must still be said.
+	after atomic.Pointer[func(string)]
+}
+
+// say sends a notice of the connection: to the start's notices until the
+// mount is ready, then to the later ones (stderr, or syslog).
+func (st *startup) say(msg string) {
+	if f := st.after.Load(); f != nil {
+		(*f)(msg)
+		return
+	}
+	st.notice(msg)
 }
 
 // serve connects, mounts and serves until unmounted. st.ready is called
@@ -149,6 +164,7 @@ func serve(o options, st *startup) error {
 		st.ready(err)
 		return err
 	}
+	st.after.Store(&say)
 	st.ready(nil)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -193,6 +209,10 @@ func asFailure(err error) *failure {
 	var f *failure
 	if errors.As(err, &f) {
 		return f
+	}
+	var ue *sshconf.UserError
+	if errors.As(err, &ue) {
+		return fail(ExitUsage, ue.Error())
 	}
 	var ce *sshconf.ConfigError
 	if errors.As(err, &ce) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
 
 // sshKeyword is an ssh_config keyword accepted with -o, as ssh and sshfs
@@ -22,7 +24,7 @@ var sshKeywords = map[string]sshKeyword{}
 func init() {
 	for _, k := range []sshKeyword{
 		{name: "HostName", check: anyValue},
-		{name: "User", check: anyValue},
+		{name: "User", check: userValue},
 		{name: "Port", check: portValue},
 		{name: "IdentityFile", check: anyValue, path: true},
 		{name: "IdentitiesOnly", check: yesNo},
@@ -33,6 +35,8 @@ func init() {
 		{name: "StrictHostKeyChecking", check: oneOf("yes", "ask", "accept-new", "no", "off")},
 		{name: "HostKeyAlias", check: anyValue},
 		{name: "HashKnownHosts", check: yesNo},
+		{name: "RevokedHostKeys", check: anyValue, path: true},
+		{name: "KnownHostsCommand", check: anyValue},
 		{name: "ProxyJump", check: anyValue},
 		{name: "ProxyCommand", check: anyValue},
 		// Algorithm lists: checked against OpenSSH's names when resolved.
@@ -42,6 +46,7 @@ func init() {
 		{name: "HostKeyAlgorithms", check: anyValue},
 		{name: "PubkeyAcceptedAlgorithms", check: anyValue},
 		{name: "PubkeyAcceptedKeyTypes", check: anyValue},
+		{name: "CASignatureAlgorithms", check: anyValue},
 		{name: "RekeyLimit", check: anyValue},
 		{name: "BatchMode", check: yesNo},
 		{name: "PubkeyAuthentication", check: yesNo},
@@ -78,6 +83,15 @@ func atLeast(min int) func(string) error {
 		}
 		return nil
 	}
+}
+
+// userValue refuses what ssh refuses (sshconf.ValidUser): %r puts the
+// name into commands a shell runs.
+func userValue(v string) error {
+	if !sshconf.ValidUser(v) {
+		return errors.New((&sshconf.UserError{User: v}).Reason())
+	}
+	return nil
 }
 
 func portValue(v string) error {

@@ -20,6 +20,10 @@ import (
 // when the user named it.
 type Algorithms struct {
 	Ciphers, MACs, KeyExchanges, HostKeys, PublicKeyAuths []string
+	// CASignatures are the signature algorithms a CA may have signed a
+	// host certificate with (CASignatureAlgorithms): not SHA-1 ssh-rsa
+	// unless named, as since OpenSSH 8.2.
+	CASignatures []string
 }
 
 // algorithmKind is one keyword's lists.
@@ -66,7 +70,12 @@ var (
 			"diffie-hellman-group14-sha1", "diffie-hellman-group1-sha1", "diffie-hellman-group-exchange-sha1"}}
 	hostKeyKind = algorithmKind{"HostKeyAlgorithms", openSSHKeyAlgorithms, append(slices.Clone(openSSHKeyAlgorithms), legacyKeyAlgorithms...)}
 	pubkeyKind  = algorithmKind{"PubkeyAcceptedAlgorithms", openSSHKeyAlgorithms, append(slices.Clone(openSSHKeyAlgorithms), legacyKeyAlgorithms...)}
+	caSigKind   = algorithmKind{"CASignatureAlgorithms", openSSHSignatures, append(slices.Clone(openSSHSignatures), "ssh-rsa", "ssh-dss")}
 )
+
+// openSSHSignatures are the plain key algorithms (signatures, not
+// certificate types), OpenSSH's default CASignatureAlgorithms.
+var openSSHSignatures = slices.DeleteFunc(slices.Clone(openSSHKeyAlgorithms), func(a string) bool { return strings.Contains(a, "-cert-") })
 
 // goSupports is what x/crypto/ssh implements, insecure algorithms
 // included (they are offered only when asked for by name).
@@ -183,6 +192,7 @@ func (s *settings) resolveAlgorithms(notices *[]string) Algorithms {
 		{kexKind, &a.KeyExchanges, ""},
 		{hostKeyKind, &a.HostKeys, ""},
 		{pubkeyKind, &a.PublicKeyAuths, "PubkeyAcceptedKeyTypes"},
+		{caSigKind, &a.CASignatures, ""},
 	} {
 		spec, ok := s.get(f.kind.keyword)
 		if !ok && f.alias != "" {

@@ -28,6 +28,13 @@ type Endpoint struct {
 	HostKeyAlias          string // looked up in known_hosts instead of host:port
 	StrictHostKeyChecking string // yes, ask, accept-new or no
 	HashKnownHosts        bool   // hash the host name of keys we append
+	// RevokedHostKeys is a KRL or a list of public keys refused as host
+	// keys (and as CAs of host certificates); "" for none.
+	RevokedHostKeys string
+	// KnownHostsCommand prints more known_hosts lines (ssh_config(5)),
+	// run without a shell; the tokens of the key being checked (%f, %H,
+	// %I, %K, %t) are left for the check to fill in. nil for none.
+	KnownHostsCommand []string
 
 	BatchMode               bool // never prompt
 	PubkeyAuthentication    bool

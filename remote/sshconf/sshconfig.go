@@ -47,7 +47,7 @@ func LoadSSHConfigWith(explicit, home, ssh string) (*SSHConfig, error) {
 		}
 		return &SSHConfig{ssh: ssh, explicit: explicit, home: home}, nil
 	}
-	paths := []string{filepath.Join(home, ".ssh", "config"), "/etc/ssh/ssh_config"}
+	paths := []string{filepath.Join(home, ".ssh", "config"), systemConfig}
 	if explicit != "" {
 		paths = []string{explicit}
 	}
@@ -248,6 +248,13 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	if depth > 8 {
 		return nil, configError(fmt.Errorf("ProxyJump: more than 8 hops (a loop?) at %s", alias))
 	}
+	// A name from the command line is checked before ssh -G runs the
+	// files' Match exec commands with it as %r.
+	for _, u := range over["user"] {
+		if err := checkUser(u, "given for host "+alias); err != nil {
+			return nil, err
+		}
+	}
 	s := &settings{alias: alias, over: over, cfg: c}
 	if c.ssh != "" {
 		g, err := runSSHG(c.ssh, alias, c.explicit, c.home, over)
@@ -256,12 +263,11 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 		}
 		s.g = g
 	}
-	var notices []string
-	if s.g != nil {
-		notices = s.g.noticeUnsupported(alias)
-	}
-	e := &Endpoint{Alias: alias, Notices: notices}
+	e := &Endpoint{Alias: alias, Notices: s.noticeIgnored()}
 	e.User = s.str("User", def.User)
+	if err := checkUser(e.User, "ssh config for host "+alias); err != nil {
+		return nil, err
+	}
 	e.Port = s.number("Port", 22, 1, 65535)
 	x := expander{alias: alias, localUser: def.User, home: def.Home, user: e.User, port: e.Port}
 	e.Host = x.expand(s.str("HostName", alias))
@@ -298,6 +304,22 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	e.GlobalKnownHostsFiles = x.paths(s.str("GlobalKnownHostsFile", "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"))
 	e.HostKeyAlias = s.str("HostKeyAlias", "")
 	e.HashKnownHosts = s.boolean("HashKnownHosts", false)
+	if v := s.str("RevokedHostKeys", "none"); !strings.EqualFold(v, "none") {
+		e.RevokedHostKeys = x.path(v)
+	}
+	if v := s.str("KnownHostsCommand", "none"); !strings.EqualFold(v, "none") {
+		// Split first, as ssh does: a token's value stays one word.
+		argv, err := splitArgv(v)
+		if err != nil || len(argv) == 0 {
+			s.fail("KnownHostsCommand", v, "a command and its arguments")
+		}
+		for i := range argv {
+			if i > 0 {
+				argv[i] = x.expand(argv[i])
+			}
+		}
+		e.KnownHostsCommand = argv
+	}
 	strict := s.str("StrictHostKeyChecking", def.StrictHostKeyChecking)
 	switch strings.ToLower(strict) {
 	case "yes", "true":

@@ -27,6 +27,11 @@ import (
 // sshG holds ssh -G's answer for one host, and the answer without files.
 type sshG struct {
 	values, base map[string][]string
+
+	ssh, alias string
+	usual      bool                // the user's file and the system's, not -F's
+	userFile   string              // the user's own file, when usual and it exists
+	user       map[string][]string // userFile alone, read when first needed
 }
 
 // sshGTimeout bounds ssh -G, whose Match exec commands are the user's.
@@ -35,7 +40,8 @@ const sshGTimeout = 30 * time.Second
 // runSSHG asks ssh for alias's settings: files is -F's file, or "" for
 // the user's and the system's files; over the command line's keywords.
 func runSSHG(ssh, alias, files, home string, over Overrides) (*sshG, error) {
-	if files == "" {
+	usual := files == "" // the user's file and the system's
+	if usual {
 		// ssh would read the passwd entry's home; ours is $HOME, so
 		// the user's file is named, with the system's after it.
 		f, err := os.CreateTemp("", "sftpmount-ssh-config-")
@@ -47,8 +53,8 @@ func runSSHG(ssh, alias, files, home string, over Overrides) (*sshG, error) {
 		if user := filepath.Join(home, ".ssh", "config"); exists(user) {
 			fmt.Fprintf(&b, "Include %q\n", user)
 		}
-		if exists("/etc/ssh/ssh_config") {
-			b.WriteString("Include /etc/ssh/ssh_config\n")
+		if exists(systemConfig) {
+			b.WriteString("Include " + systemConfig + "\n")
 		}
 		f.Write(b.Bytes())
 		f.Close()
@@ -73,7 +79,10 @@ func runSSHG(ssh, alias, files, home string, over Overrides) (*sshG, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &sshG{values: values, base: base}
+	g := &sshG{values: values, base: base, ssh: ssh, alias: alias, usual: usual}
+	if u := filepath.Join(home, ".ssh", "config"); usual && exists(u) {
+		g.userFile = u
+	}
 	if u, err := user.Current(); err == nil && u.HomeDir != "" && u.HomeDir != home {
 		g.rehome(u.HomeDir, home)
 	}
@@ -81,7 +90,7 @@ func runSSHG(ssh, alias, files, home string, over Overrides) (*sshG, error) {
 }
 
 // pathSettings are the keywords whose values are local paths.
-var pathSettings = []string{"identityfile", "certificatefile", "userknownhostsfile", "globalknownhostsfile", "identityagent"}
+var pathSettings = []string{"identityfile", "certificatefile", "userknownhostsfile", "globalknownhostsfile", "identityagent", "revokedhostkeys"}
 
 // rehome gives paths ssh expanded with the passwd entry's home (~, %d)
 // the home sftpmount was given ($HOME) instead.
@@ -142,31 +151,25 @@ func (g *sshG) set(keyword string) ([]string, bool) {
 	return v, true
 }
 
-// unsupportedSettings are keywords that change how ssh would connect and
-// that sftpmount does not do: set in the files, each gets a notice rather
-// than being dropped in silence.
-var unsupportedSettings = map[string]string{
-	"bindaddress":    "connections leave from the system's choice of address",
-	"bindinterface":  "connections leave from the system's choice of interface",
-	"addressfamily":  "both IPv4 and IPv6 are tried",
-	"proxyusefdpass": "the ProxyCommand's stdin and stdout carry the connection",
-	"compression":    "Go's SSH library has no compression",
-}
-
-// noticeUnsupported lists the settings above that the files set for alias.
-func (g *sshG) noticeUnsupported(alias string) []string {
-	var out []string
-	keys := make([]string, 0, len(unsupportedSettings))
-	for k := range unsupportedSettings {
-		keys = append(keys, k)
+// userSet reports whether the user's own file sets keyword, when the
+// system's file is read after it: what the system's file sets alone is
+// the system's default, not the user's choice.
+func (g *sshG) userSet(keyword string) bool {
+	if !g.usual {
+		return true // -F's file: all the user's
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if v, ok := g.set(k); ok {
-			out = append(out, fmt.Sprintf("ssh config sets %s %s for %s: not supported, going on without it (%s)", k, strings.Join(v, " "), alias, unsupportedSettings[k]))
+	if g.userFile == "" {
+		return false
+	}
+	if g.user == nil {
+		g.user, _ = sshGOnce(g.ssh, []string{"-F", g.userFile, g.alias})
+		if g.user == nil {
+			g.user = map[string][]string{}
 		}
 	}
-	return out
+	k := strings.ToLower(keyword)
+	v, ok := g.user[k]
+	return ok && !slices.Equal(v, g.base[k])
 }
 
 func exists(p string) bool {

@@ -146,27 +146,64 @@ Include `+filepath.Join(dir, "conf.d", "*.conf")+`
 	}
 }
 
-// A setting that would change how ssh connects, which sftpmount does not
-// do, is noticed in one line, not dropped in silence.
+// A setting that would change how ssh connects, whom it trusts or how it
+// logs in, which sftpmount does not do, is noticed in one line, not
+// dropped in silence, by ssh -G and by the library alike; an inert value
+// (GSSAPIAuthentication no) is not.
 func TestSettingsSftpmountDoesNotDoAreNoticed(t *testing.T) {
-	ssh, err := exec.LookPath("ssh")
-	if err != nil {
-		t.Skip("no ssh client")
-	}
+	ssh, _ := exec.LookPath("ssh")
 	p := filepath.Join(t.TempDir(), "config")
-	os.WriteFile(p, []byte("Host h\n  BindAddress 127.0.0.2\n  Compression yes\n  User u\n"), 0644)
-	c, err := LoadSSHConfigWith(p, "/home/me", ssh)
-	if err != nil {
-		t.Fatal(err)
+	os.WriteFile(p, []byte("Host h\n  BindAddress 127.0.0.2\n  Compression yes\n  User u\n  VerifyHostKeyDNS yes\n  CheckHostIP yes\n"+
+		"  UpdateHostKeys ask\n  GSSAPIAuthentication yes\n  ControlMaster auto\n  ControlPath /tmp/cm-%C\n  PKCS11Provider /usr/lib/p11.so\n"+
+		"  SecurityKeyProvider /usr/lib/sk.so\n  HostbasedAuthentication no\n"), 0644)
+	want := []string{"BindAddress 127.0.0.2", "CheckHostIP", "Compression yes", "ControlMaster", "ControlPath", "GSSAPIAuthentication",
+		"PKCS11Provider /usr/lib/p11.so", "SecurityKeyProvider /usr/lib/sk.so", "UpdateHostKeys ask", "VerifyHostKeyDNS"}
+	for _, ssh := range []string{"", ssh} {
+		c, err := LoadSSHConfigWith(p, "/home/me", ssh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := c.Resolve("h", nil, testDefaults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Notices) != len(want) {
+			t.Errorf("ssh %q: notices %q", ssh, e.Notices)
+			continue
+		}
+		for i, w := range want {
+			if !strings.Contains(e.Notices[i], w) {
+				t.Errorf("ssh %q: notice %d is %q, want it to name %s", ssh, i, e.Notices[i], w)
+			}
+		}
+		if e, _ := c.Resolve("other", nil, testDefaults); len(e.Notices) != 0 {
+			t.Errorf("ssh %q: another host: notices %q", ssh, e.Notices)
+		}
 	}
-	e, err := c.Resolve("h", nil, testDefaults)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(e.Notices) != 2 || !strings.Contains(e.Notices[0], "bindaddress 127.0.0.2") || !strings.Contains(e.Notices[1], "compression yes") {
-		t.Errorf("notices %q", e.Notices)
-	}
-	if e, _ := c.Resolve("other", nil, testDefaults); len(e.Notices) != 0 {
-		t.Errorf("another host: notices %q", e.Notices)
+}
+
+// What the system's file sets and the user's leave alone is not named:
+// Debian's GSSAPIAuthentication yes would be said at every mount.
+func TestSystemFilesDefaultsAreNotNoticed(t *testing.T) {
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0700)
+	os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte("Host h\n  VerifyHostKeyDNS yes\n"), 0600)
+	ssh, _ := exec.LookPath("ssh")
+	for _, ssh := range []string{"", ssh} {
+		c, err := LoadSSHConfigWith("", home, ssh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := c.Resolve("h", nil, testDefaults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Notices) != 1 || !strings.Contains(e.Notices[0], "VerifyHostKeyDNS") {
+			t.Errorf("ssh %q: notices %q, want VerifyHostKeyDNS alone", ssh, e.Notices)
+		}
+		c, _ = LoadSSHConfigWith("", t.TempDir(), ssh)
+		if e, err := c.Resolve("h", nil, testDefaults); err != nil || len(e.Notices) != 0 {
+			t.Errorf("ssh %q: no user file: notices %q (%v)", ssh, e.Notices, err)
+		}
 	}
 }

@@ -48,10 +48,12 @@ func (a *authenticator) canLoginAgain() bool {
 }
 
 // newAuthenticator takes its own copy of the password: the caller wipes
-// its copy as soon as the first connection is made.
-func newAuthenticator(ep *sshconf.Endpoint, cfg *Options) *authenticator {
+// its copy as soon as the first connection is made. Only the target gets
+// it (target true): the password was given for the host mounted, and a
+// jump host that asked for one would otherwise be handed it.
+func newAuthenticator(ep *sshconf.Endpoint, cfg *Options, target bool) *authenticator {
 	a := &authenticator{ep: ep, debugf: cfg.debugf, prompter: cfg.Prompter, keep: cfg.KeepPassword}
-	if cfg.Password != nil {
+	if cfg.Password != nil && target {
 		a.password = append(make([]byte, 0, len(cfg.Password)), cfg.Password...)
 	}
 	return a
@@ -143,9 +145,11 @@ func (a *authenticator) keyboardInteractive(p Prompter) ssh.KeyboardInteractiveC
 			return answers, nil
 		}
 		a.answered.Store(true)
+		// What the server sends reaches the terminal only made visible:
+		// an escape sequence could rewrite the screen or fake a prompt.
 		if p != nil && a.password == nil {
 			if text := strings.TrimSpace(name + "\n" + instruction); text != "" {
-				p.Say(text)
+				p.Say(visible(text))
 			}
 		}
 		for i, q := range questions {
@@ -155,13 +159,13 @@ func (a *authenticator) keyboardInteractive(p Prompter) ssh.KeyboardInteractiveC
 			case p == nil || a.ep.BatchMode:
 				return nil, fmt.Errorf("the server asks %q and nobody can answer (no terminal or SSH_ASKPASS)", strings.TrimSpace(q))
 			case echos[i]:
-				ans, err := p.Ask(q)
+				ans, err := p.Ask(visible(q))
 				if err != nil {
 					return nil, err
 				}
 				answers[i] = ans
 			default:
-				secret, err := p.Secret(q)
+				secret, err := p.Secret(visible(q))
 				if err != nil {
 					return nil, err
 				}
@@ -266,6 +270,7 @@ func (a *authenticator) loadKey(id sshconf.Identity, p Prompter) (ssh.Signer, er
 	case err != nil:
 		return nil, fmt.Errorf("identity file %s: %v", id.Path, err)
 	}
+	wipe(data) // the parsed key is all that is kept
 	return s, nil
 }
 

@@ -40,7 +40,7 @@ func newHops(cfg *Options) ([]*hop, error) {
 			// Not from Resolve: OpenSSH's defaults, never Go's.
 			ep.Algorithms = sshconf.DefaultAlgorithms()
 		}
-		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
+		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg, ep == cfg.Target), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
 	}
 	return hops, nil
 }
@@ -257,6 +257,10 @@ func classifyHandshakeError(addr, user string, err error) error {
 	var hkErr *HostKeyError
 	if errors.As(err, &hkErr) {
 		return &StartupError{Kind: StartupHostKey, Err: hkErr}
+	}
+	var se *StartupError
+	if errors.As(err, &se) {
+		return se
 	}
 	var negErr *ssh.AlgorithmNegotiationError
 	if errors.As(err, &negErr) {

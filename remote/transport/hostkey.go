@@ -1,14 +1,13 @@
 package transport
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -39,10 +38,18 @@ func (e *HostKeyError) Error() string {
 // hostKeyChecker verifies one endpoint's key against its known_hosts
 // files and applies StrictHostKeyChecking to a key not on record. A
 // changed or revoked key is refused whatever the mode.
+//
+// Within one mount, a reconnect takes only the key the first connection
+// verified, or a key known_hosts (read again) lists now; never an
+// unknown one, whatever StrictHostKeyChecking says (hostkey_again.go).
 type hostKeyChecker struct {
-	ep       *sshconf.Endpoint
+	ep     *sshconf.Endpoint
+	notice func(string) // one line on stderr: keys added or accepted unverified
+
+	mu       sync.Mutex // guards callback, verified, refused: a reconnect and a bulk login may check at once
 	callback ssh.HostKeyCallback
-	notice   func(string) // one line on stderr: keys added or accepted unverified
+	verified ssh.PublicKey // the key the first connection took; nil before
+	refused  string        // fingerprint a reconnect last refused, said once
 }
 
 func newHostKeyChecker(ep *sshconf.Endpoint, notice func(string)) (*hostKeyChecker, error) {
@@ -50,9 +57,11 @@ func newHostKeyChecker(ep *sshconf.Endpoint, notice func(string)) (*hostKeyCheck
 	return hk, hk.load()
 }
 
-func (hk *hostKeyChecker) load() error {
+// load reads the known_hosts files, and extra (KnownHostsCommand's
+// output) after them.
+func (hk *hostKeyChecker) load(extra ...string) error {
 	var existing []string
-	for _, f := range append(append([]string{}, hk.ep.KnownHostsFiles...), hk.ep.GlobalKnownHostsFiles...) {
+	for _, f := range append(append(append([]string{}, hk.ep.KnownHostsFiles...), hk.ep.GlobalKnownHostsFiles...), extra...) {
 		if _, err := os.Stat(f); err == nil {
 			existing = append(existing, f)
 		} else if !errors.Is(err, os.ErrNotExist) {
@@ -88,33 +97,57 @@ func (hk *hostKeyChecker) name() string {
 // nobody can be asked, and such a key is refused.
 func (hk *hostKeyChecker) check(p Prompter) ssh.HostKeyCallback {
 	return func(_ string, remote net.Addr, key ssh.PublicKey) error {
-		name := hk.name()
-		err := hk.callback(name, remote, key)
-		if err == nil {
-			return nil
+		hk.mu.Lock()
+		defer hk.mu.Unlock()
+		if hk.verified != nil {
+			return hk.again(remote, key)
 		}
-		host, port := splitHostPort(name)
-		herr := &HostKeyError{
-			Host:        knownhosts.Normalize(name),
-			KeyType:     key.Type(),
-			Fingerprint: ssh.FingerprintSHA256(key),
+		if err := hk.first(remote, key, p); err != nil {
+			return err
 		}
-		var keyErr *knownhosts.KeyError
-		var revoked *knownhosts.RevokedError
-		switch {
-		case errors.As(err, &revoked):
-			return fmt.Errorf("host key for %s (%s %s) is marked @revoked; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint)
-		case errors.As(err, &keyErr):
-			if keys, _ := splitAuthorities(keyErr.Want); len(keys) > 0 {
-				herr.Changed = true
-				herr.KnownAt = fmt.Sprintf("%s:%d", keys[0].Filename, keys[0].Line)
-				return herr
-			}
-		default:
-			return fmt.Errorf("checking host key for %s: %w", herr.Host, err)
-		}
-		return hk.unknown(herr, key, host, port, p)
+		hk.verified = key
+		return nil
 	}
+}
+
+// first checks the key of the mount's first connection against
+// known_hosts, and applies StrictHostKeyChecking to a key not on record.
+func (hk *hostKeyChecker) first(remote net.Addr, key ssh.PublicKey, p Prompter) error {
+	err := hk.lookup(remote, key)
+	if err == nil {
+		return nil
+	}
+	name := hk.name()
+	host, port := splitHostPort(name)
+	herr := &HostKeyError{
+		Host:        knownhosts.Normalize(name),
+		KeyType:     key.Type(),
+		Fingerprint: ssh.FingerprintSHA256(key),
+	}
+	var keyErr *knownhosts.KeyError
+	var revoked *knownhosts.RevokedError
+	var certErr *hostCertError
+	var revokedFile *revokedFileError
+	var startup *StartupError
+	switch {
+	case errors.As(err, &revoked):
+		return fmt.Errorf("host key for %s (%s %s) is marked @revoked; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint)
+	case errors.As(err, &revokedFile):
+		return fmt.Errorf("host key for %s (%s %s) is revoked by RevokedHostKeys %s; refusing to connect", herr.Host, herr.KeyType, herr.Fingerprint, revokedFile.file)
+	case errors.As(err, &startup):
+		return err
+	case errors.As(err, &certErr):
+		return &StartupError{Kind: StartupHostKey, Err: fmt.Errorf("host certificate for %s: %v; refusing to connect", herr.Host, certErr.Err)}
+	case errors.As(err, &keyErr):
+		if keys, _ := splitAuthorities(keyErr.Want); len(keys) > 0 {
+			herr.Changed = true
+			herr.KnownAt = fmt.Sprintf("%s:%d", keys[0].Filename, keys[0].Line)
+			return herr
+		}
+	default:
+		return fmt.Errorf("checking host key for %s: %w", herr.Host, err)
+	}
+	return hk.unknown(herr, key, host, port, p)
 }
 
 // unknown applies StrictHostKeyChecking to a key with no record.
@@ -203,19 +236,10 @@ func appendLine(file, line string) error {
 // known_hosts only holds its RSA key. When a @cert-authority line covers
 // the host, certificates are asked for first.
 func (hk *hostKeyChecker) algorithmsFor(remote net.Addr) []string {
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil
-	}
-	probe, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return nil
-	}
-	var keyErr *knownhosts.KeyError
-	if !errors.As(hk.callback(hk.name(), remote, probe), &keyErr) {
-		return nil
-	}
-	keys, authorities := splitAuthorities(keyErr.Want)
+	hk.mu.Lock()
+	want := hk.recorded(remote)
+	hk.mu.Unlock()
+	keys, authorities := splitAuthorities(want)
 	var algos []string
 	seen := map[string]bool{}
 	add := func(list []string) {

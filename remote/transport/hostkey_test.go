@@ -189,6 +189,11 @@ func TestAcceptNewRecordsAnUnknownKeyAndStillRefusesAChangedOne(t *testing.T) {
 	if err := hk.verify(key, nil); err != nil {
 		t.Fatalf("recorded key refused on reconnect: %v", err)
 	}
+	if err := hk.verify(newEd25519(t), nil); err == nil || !strings.Contains(err.Error(), "refusing to reconnect") {
+		t.Fatalf("changed key on a reconnect under accept-new: %v", err)
+	}
+	// The next mount, too.
+	hk, _ = checkerFor(t, sshconf.HostKeyAcceptNew, file)
 	var he *HostKeyError
 	if err := hk.verify(newEd25519(t), nil); !errors.As(err, &he) || !he.Changed {
 		t.Fatalf("changed key under accept-new: %v", err)

@@ -20,8 +20,9 @@ type Options struct {
 
 	// Prompter asks during the first connection; nil when nobody can.
 	Prompter Prompter
-	// Password was given at mount time; kept for later logins only with
-	// KeepPassword. The caller wipes its own copy.
+	// Password was given at mount time, for the target only (never a
+	// jump host); kept for later logins only with KeepPassword. The
+	// caller wipes its own copy.
 	Password     []byte
 	KeepPassword bool
 
