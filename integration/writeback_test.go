@@ -317,7 +317,7 @@ func TestWritebackFsxWithResetsMatchesTheModel(t *testing.T) {
 	m := mountWatched(t, link, 3*time.Minute+time.Duration(ops)*10*time.Millisecond, "-o", "timeout=10,writeback,writeback_dir="+journal)
 	resets, stop := resetEvery(t, link, time.Second)
 	defer stop()
-	summary, err := fsxThen(filepath.Join(m.mnt, "fsx"), filepath.Join(m.remote, "fsx"), fsxSeed()+7, ops, func() error {
+	summary, err := fsxThen(filepath.Join(m.mnt, "fsx"), filepath.Join(m.remote, "fsx"), fsxSeeds(8)[0], ops, func() error {
 		if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
 			return fmt.Errorf("sftpmount sync exited %d: %s", r.code, r.stderr)
 		}
