@@ -208,7 +208,8 @@ func (r *fsxRun) compare(what string, got, want []byte) error {
 	for j < len(got) && j < len(want) && got[j] != want[j] {
 		j++
 	}
-	return fmt.Errorf("%s: mismatch at byte %d (wrong through %d): got %d bytes, want %d", what, i, j, len(got), len(want))
+	show := func(b []byte) []byte { return b[min(i, len(b)):min(i+8, len(b))] }
+	return fmt.Errorf("%s: mismatch at byte %d (wrong through %d; there got % x, want % x): got %d bytes, want %d", what, i, j, show(got), show(want), len(got), len(want))
 }
 
 // open opens f's file with flags, closing its handle first.

@@ -19,8 +19,9 @@ import (
 // copyOut).
 func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
 	const every = time.Second
-	ops := fsxOps() // 3000 in CI, as each seed of the steady runs
-	// The watchdog leaves room for a loaded machine and for the long run.
+	ops := fsxOps(10000) // long enough for several resets
+	// A run of 10 000 takes 10 to 30 s; the watchdog leaves room for a
+	// loaded machine and for the long run.
 	limit := 2*time.Minute + time.Duration(ops)*5*time.Millisecond
 	needServer(t)
 	link := newSlowLink(t, 0)

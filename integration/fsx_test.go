@@ -13,16 +13,18 @@ import (
 
 // The fsx exerciser (fsx_ops_test.go) through the mount, seed by seed,
 // alone and beside a process listing the directory, and on a local disk
-// to show its model right. SFTPMOUNT_FSX_OPS sets the operations per seed
-// (default 3000; the long run: 100 000). SFTPMOUNT_FSX_SEED runs that seed
-// alone in place of each test's own; a failure names its seed and shows
-// the operations that led to it, so the same run can be made again.
+// to show its model right. SFTPMOUNT_FSX_OPS sets the operations of each
+// run (default 3000 a seed; the long run: 100 000). SFTPMOUNT_FSX_SEED
+// runs that seed alone in place of each test's own; a failure names its
+// seed and shows the operations that led to it, so the same run can be
+// made again.
 
-func fsxOps() int {
+// fsxOps is the count SFTPMOUNT_FSX_OPS names, or else def.
+func fsxOps(def int) int {
 	if n, err := strconv.Atoi(os.Getenv("SFTPMOUNT_FSX_OPS")); err == nil && n > 0 {
 		return n
 	}
-	return 3000
+	return def
 }
 
 // fsxSeeds is the seed SFTPMOUNT_FSX_SEED names, or else defaults.
@@ -59,7 +61,7 @@ func fsxThen(path, served string, seed int64, ops int, settle func() error) (sum
 func TestFsxRandomOperationsMatchTheModel(t *testing.T) {
 	for _, seed := range fsxSeeds(1, 2, 3) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			runFsx(t, mount(t), seed, fsxOps())
+			runFsx(t, mount(t), seed, fsxOps(3000))
 		})
 	}
 }
@@ -73,7 +75,7 @@ func TestFsxBesideAnLsLoopMatchesTheModel(t *testing.T) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			m := mount(t)
 			stop := listInLoop(m.mnt)
-			runFsx(t, m, seed, fsxOps())
+			runFsx(t, m, seed, fsxOps(3000))
 			if n := stop(); n < 10 {
 				t.Errorf("the lister ran only %d times beside the exerciser", n)
 			} else {
@@ -89,7 +91,7 @@ func TestFsxBesideAnLsLoopMatchesTheModel(t *testing.T) {
 func TestFsxModelMatchesALocalDisk(t *testing.T) {
 	for _, seed := range fsxSeeds(1, 2, 3, 4, 5, 6) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			summary, err := runFsxOps(fsxConfig{path: filepath.Join(t.TempDir(), "fsx"), seed: seed, ops: fsxOps(), allocates: true})
+			summary, err := runFsxOps(fsxConfig{path: filepath.Join(t.TempDir(), "fsx"), seed: seed, ops: fsxOps(3000), allocates: true})
 			if err != nil {
 				t.Fatal(err)
 			}

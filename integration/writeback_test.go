@@ -313,7 +313,7 @@ func TestWritebackFsxWithResetsMatchesTheModel(t *testing.T) {
 	needServer(t)
 	link := newSlowLink(t, 0)
 	journal := filepath.Join(t.TempDir(), "journal")
-	ops := min(fsxOps(), 8000) // long enough for several resets
+	ops := min(fsxOps(8000), 8000) // long enough for several resets
 	m := mountWatched(t, link, 3*time.Minute+time.Duration(ops)*10*time.Millisecond, "-o", "timeout=10,writeback,writeback_dir="+journal)
 	resets, stop := resetEvery(t, link, time.Second)
 	defer stop()
