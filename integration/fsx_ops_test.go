@@ -45,7 +45,8 @@ type fsxFile struct {
 	name         string // for the log: a or b
 	path, served string
 	f            *os.File
-	appending    bool // f has O_APPEND: its writes land at the end
+	appending    bool     // f has O_APPEND: its writes land at the end
+	other        *os.File // nil, or a second handle, write-only and appending
 	model        []byte
 }
 
@@ -69,7 +70,7 @@ type fsxOp struct {
 
 var fsxKinds = []fsxOp{
 	{"write", 26, (*fsxRun).write},
-	{"read", 20, (*fsxRun).read},
+	{"read", 17, (*fsxRun).read},
 	{"mmap read", 4, (*fsxRun).mmapRead},
 	{"mmap write", 6, (*fsxRun).mmapWrite},
 	{"truncate", 8, (*fsxRun).truncate},
@@ -80,6 +81,7 @@ var fsxKinds = []fsxOp{
 	{"fsync", 5, (*fsxRun).fsync},
 	{"reopen", 5, (*fsxRun).reopen},
 	{"open and read", 4, (*fsxRun).openAndRead},
+	{"append by another", 3, (*fsxRun).appendByAnother},
 }
 
 // fsxError is a failed run: the seed and the operations that led to it.
@@ -110,8 +112,10 @@ func runFsxOps(c fsxConfig) (summary string, err error) {
 	}
 	defer func() {
 		for _, f := range r.files {
-			if f.f != nil {
-				f.f.Close()
+			for _, h := range []*os.File{f.f, f.other} {
+				if h != nil {
+					h.Close()
+				}
 			}
 		}
 	}()
@@ -146,10 +150,15 @@ func runFsxOps(c fsxConfig) (summary string, err error) {
 	}
 	r.note("the end: close, then compare")
 	for _, f := range r.files {
-		err := f.f.Close()
-		f.f = nil
-		if err != nil {
-			return "", fail(c.ops, fmt.Errorf("close %s: %v", f.name, err))
+		for _, h := range []**os.File{&f.f, &f.other} {
+			if *h == nil {
+				continue
+			}
+			err := (*h).Close()
+			*h = nil
+			if err != nil {
+				return "", fail(c.ops, fmt.Errorf("close %s: %v", f.name, err))
+			}
 		}
 	}
 	if c.settle != nil {
@@ -526,6 +535,35 @@ func (r *fsxRun) openAndRead(f, _ *fsxFile) error {
 		return err
 	}
 	return r.compare("read all of "+f.name+" by another handle", got, f.model)
+}
+
+// appendByAnother appends to f through a handle of its own, write-only
+// and appending, kept open beside f's (a logger beside a writer), whose
+// writes may be on their way still; one time in four it closes that
+// handle instead.
+func (r *fsxRun) appendByAnother(f, _ *fsxFile) error {
+	if f.other != nil && r.rng.Intn(4) == 0 {
+		r.note(" %s: close the other handle", f.name)
+		err := f.other.Close()
+		f.other = nil
+		return err
+	}
+	n := min(1+r.rng.Intn(fsxMaxLen), fsxMaxSize-len(f.model))
+	data := make([]byte, n)
+	r.rng.Read(data)
+	r.note(" %s %d at %d", f.name, n, len(f.model))
+	if f.other == nil {
+		h, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		f.other = h
+	}
+	if _, err := f.other.Write(data); err != nil {
+		return err
+	}
+	f.put(len(f.model), data)
+	return r.checkLength(f)
 }
 
 // copyOut copies a mapping of a file on the mount through system calls (a
