@@ -38,7 +38,9 @@ func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
 			t.Fatalf("exerciser faulted: %v", r)
 		}
 	}()
-	runFsx(t, m, fsxSeeds(7)[0], ops)
+	c := fsxOn(m, fsxSeeds(7)[0], ops)
+	c.resets = true
+	runFsx(t, c)
 	if n := resets.Load(); n < 2 {
 		t.Errorf("the link was reset %d times during the run, want at least 2", n)
 	}

@@ -35,11 +35,17 @@ func fsxSeeds(defaults ...int64) []int64 {
 	return defaults
 }
 
-func runFsx(t *testing.T, m *mounted, seed int64, ops int) {
+// fsxOn is a run on m's file fsx (and fsx-b).
+func fsxOn(m *mounted, seed int64, ops int) fsxConfig {
+	return fsxConfig{path: filepath.Join(m.mnt, "fsx"), served: filepath.Join(m.remote, "fsx"), seed: seed, ops: ops}
+}
+
+// runFsx runs c, and fails t with the way to run it again.
+func runFsx(t *testing.T, c fsxConfig) {
 	t.Helper()
-	summary, err := fsx(filepath.Join(m.mnt, "fsx"), filepath.Join(m.remote, "fsx"), seed, ops)
+	summary, err := runFsxOps(c)
 	if err != nil {
-		t.Fatalf("%v\n(again: SFTPMOUNT_FSX_SEED=%d SFTPMOUNT_FSX_OPS=%d go test -count=1 -run '^%s$' ./integration)", err, seed, ops, t.Name())
+		t.Fatalf("%v\n(again: SFTPMOUNT_FSX_SEED=%d SFTPMOUNT_FSX_OPS=%d go test -count=1 -run '^%s$' ./integration)", err, c.seed, c.ops, t.Name())
 	}
 	t.Log(summary)
 }
@@ -61,7 +67,7 @@ func fsxThen(path, served string, seed int64, ops int, settle func() error) (sum
 func TestFsxRandomOperationsMatchTheModel(t *testing.T) {
 	for _, seed := range fsxSeeds(1, 2, 3) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			runFsx(t, mount(t), seed, fsxOps(3000))
+			runFsx(t, fsxOn(mount(t), seed, fsxOps(3000)))
 		})
 	}
 }
@@ -75,7 +81,7 @@ func TestFsxBesideAnLsLoopMatchesTheModel(t *testing.T) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			m := mount(t)
 			stop := listInLoop(m.mnt)
-			runFsx(t, m, seed, fsxOps(3000))
+			runFsx(t, fsxOn(m, seed, fsxOps(3000)))
 			if n := stop(); n < 10 {
 				t.Errorf("the lister ran only %d times beside the exerciser", n)
 			} else {
