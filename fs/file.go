@@ -204,6 +204,10 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 		}
 		return uint32(len(data)), 0
 	}
+	// The server appends at the end of its copy: writes of other
+	// handles the kernel counted in off must land first, or the bytes
+	// go in before them (and a queued write then covers them).
+	h.node.flushHandles()
 	h.appending.Add(1)
 	h.node.fs.wrote(h.rel, end)
 	n, err := h.f.WriteAt(ctx, data, off)

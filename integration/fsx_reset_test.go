@@ -19,8 +19,8 @@ import (
 // copyOut).
 func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
 	const every = time.Second
-	ops := fsxOps() // 10 000 in CI, as the steady run
-	// A run of 10 000 takes 15 to 30 s; the watchdog leaves room for a
+	ops := fsxOps(10000) // long enough for several resets
+	// A run of 10 000 takes 10 to 30 s; the watchdog leaves room for a
 	// loaded machine and for the long run.
 	limit := 2*time.Minute + time.Duration(ops)*5*time.Millisecond
 	needServer(t)
@@ -38,7 +38,9 @@ func TestFsxWithTheLinkResetEverySecondMatchesTheModel(t *testing.T) {
 			t.Fatalf("exerciser faulted: %v", r)
 		}
 	}()
-	runFsx(t, m, fsxSeed()+1, ops)
+	c := fsxOn(m, fsxSeeds(7)[0], ops)
+	c.resets = true
+	runFsx(t, c)
 	if n := resets.Load(); n < 2 {
 		t.Errorf("the link was reset %d times during the run, want at least 2", n)
 	}

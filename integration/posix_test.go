@@ -56,6 +56,48 @@ func TestTwoAppendingWritersLoseNothing(t *testing.T) {
 	}
 }
 
+// A writer and an appender on one file, one after the other: each append
+// lands after the write before it, which may still be queued when the
+// append comes (the server appends at the end of its copy).
+func TestAppendAfterAnotherHandlesWriteLandsAfterIt(t *testing.T) {
+	m := mount(t)
+	path := filepath.Join(m.mnt, "f")
+	writeFile(t, filepath.Join(m.remote, "f"), "", 0644)
+	w, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	a, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	block := bytes.Repeat([]byte{'a'}, 200<<10)
+	var want []byte
+	for i := 0; i < 20; i++ {
+		if _, err := w.WriteAt(block, int64(len(want))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Write([]byte{'X'}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(append(want, block...), 'X')
+	}
+	for _, f := range []*os.File{w, a} {
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(m.remote, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("server: %d bytes, %d of them X, the first at %d; want %d, every %d bytes an X", len(got), bytes.Count(got, []byte{'X'}), bytes.IndexByte(got, 'X'), len(want), len(block)+1)
+	}
+}
+
 func TestSparseFileReadsZerosAndDataPast4GiB(t *testing.T) {
 	m := mount(t)
 	f, err := os.Create(filepath.Join(m.mnt, "sparse"))

@@ -87,7 +87,8 @@ func (s *soak) op(worker string, fn func() error) {
 }
 
 func cutOffByAReset(err error) bool {
-	msg := strings.ToLower(err.Error())
+	// The first line: the failure (an fsx failure then lists its operations).
+	msg, _, _ := strings.Cut(strings.ToLower(err.Error()), "\n")
 	if isMismatch(msg) || strings.Contains(msg, "size") {
 		return false
 	}

@@ -315,11 +315,11 @@ func TestWritebackFsxWithResetsMatchesTheModel(t *testing.T) {
 	needServer(t)
 	link := newSlowLink(t, 0)
 	journal := filepath.Join(t.TempDir(), "journal")
-	ops := min(fsxOps(), 8000) // long enough for several resets
+	ops := min(fsxOps(8000), 8000) // long enough for several resets
 	m := mountWatched(t, link, 3*time.Minute+time.Duration(ops)*10*time.Millisecond, "-o", "timeout=10,writeback,writeback_dir="+journal)
 	resets, stop := resetEvery(t, link, time.Second)
 	defer stop()
-	summary, err := fsxThen(filepath.Join(m.mnt, "fsx"), filepath.Join(m.remote, "fsx"), fsxSeed()+7, ops, func() error {
+	summary, err := fsxThen(filepath.Join(m.mnt, "fsx"), filepath.Join(m.remote, "fsx"), fsxSeeds(8)[0], ops, func() error {
 		if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
 			return fmt.Errorf("sftpmount sync exited %d: %s", r.code, r.stderr)
 		}
