@@ -208,7 +208,9 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	rc := n.fs.remote
 	if h == nil {
-		h = n.openFile()
+		if h = n.openFile(); h != nil {
+			defer h.inUse.RUnlock()
+		}
 	}
 	// Where the changes go: the open file's own handle, else by path,
 	// not following a symlink put in the place of a name the mount
@@ -331,10 +333,17 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 // futimens, and a chmod by path of a file that is open, come without, but
 // they mean the file the program opened, which its handle names whatever
 // the name names on the server now.
+//
+// The kernel may release that handle meanwhile (it is not the call's):
+// the one returned is held (inUse, read), so that its Release waits for
+// the caller's RUnlock; one already being released is passed over.
 func (n *Node) openFile() *fileHandle {
 	var best *fileHandle
 	for _, h := range n.openHandles() {
-		if best == nil || h.writable && !best.writable {
+		if (best == nil || h.writable && !best.writable) && h.inUse.TryRLock() {
+			if best != nil {
+				best.inUse.RUnlock()
+			}
 			best = h
 		}
 	}

@@ -2,9 +2,12 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/sftpmount/sftpmount/remote"
 )
 
 var _ = (fusefs.NodeCopyFileRanger)((*Node)(nil))
@@ -26,6 +29,8 @@ const maxCopyData = 128 << 20
 //   - no copy-data extension;
 //   - two ranges of one file: OpenSSH refuses a copy whose two handles
 //     name one path (SSH_FX_FAILURE, every time);
+//   - a copy cut off by a lost connection: the kernel's reads and writes
+//     are repeated on the new one, copy-data is not;
 //   - a copy the server failed or refused (SSH_FX_FAILURE, OP_UNSUPPORTED):
 //     it says nothing of why, and the kernel's copy gets the real errno
 //     (ENOSPC, say) from the writes. Copying again what the server may
@@ -62,7 +67,7 @@ func (n *Node) CopyFileRange(ctx context.Context, fhIn fusefs.FileHandle, offIn 
 	dst.fs.forget(dstRel) // its size and mtime are the server's now
 	dst.dropPages()
 	dst.forgetReadAhead()
-	if code, ok := statusCode(err); ok && (code == fxFailure || code == fxOpUnsupported) {
+	if code, ok := statusCode(err); (ok && (code == fxFailure || code == fxOpUnsupported)) || errors.Is(err, remote.ErrConnectionLost) {
 		n.fs.debugf("copy_file_range %s -> %s: the server's copy-data failed (%v): copied by the kernel", rel, dstRel, err)
 		return 0, syscall.ENOTSUP
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -37,6 +38,11 @@ type fileHandle struct {
 	ahead atomic.Pointer[aheadFile] // the file's first bytes, fetched ahead of a walk (walkahead.go); nil: none
 
 	later *pending // changes held back until the data has landed (see pending.go); nil: none
+
+	// inUse is read-held by a setattr that came without a handle and
+	// uses this one (attr.go openFile); Release takes it, for good, so
+	// that the remote handle is not closed under that setattr.
+	inUse sync.RWMutex
 }
 
 // newFileHandle opens node's file f; later, when given, holds back its
@@ -204,6 +210,9 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 		}
 		return uint32(len(data)), 0
 	}
+	if fromPageCache(ctx) {
+		return h.writeInPlace(ctx, data, off)
+	}
 	// The server appends at the end of its copy: writes of other
 	// handles the kernel counted in off must land first, or the bytes
 	// go in before them (and a queued write then covers them).
@@ -218,6 +227,46 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 		return uint32(n), h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
 	}
 	return uint32(n), 0
+}
+
+// fromPageCache reports whether a write comes from the kernel's page
+// cache (a dirty page of a shared mapping written back, at msync or
+// later), not from a write(2): FUSE sends those without a caller (pid 0),
+// through any writable handle of the file, an O_APPEND one included.
+func fromPageCache(ctx context.Context) bool {
+	c, ok := fuse.FromContext(ctx)
+	return ok && c.Pid == 0
+}
+
+// writeInPlace writes a page the kernel wrote back through this O_APPEND
+// handle at its own offset: through a handle of the file's that writes
+// in place, queued as its writes are, or else through one opened for it
+// alone. Sent through this one, the server would append it at the end.
+func (h *fileHandle) writeInPlace(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	end := uint64(off) + uint64(len(data))
+	for _, o := range h.node.openHandles() {
+		if o.wb != nil {
+			err := o.wb.Write(data, off)
+			h.node.fs.wrote(h.rel, end)
+			if err != nil {
+				return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
+			}
+			return uint32(len(data)), 0
+		}
+	}
+	h.node.flushHandles()
+	f, err := h.node.fs.remote.OpenFile(ctx, h.rel, os.O_WRONLY)
+	if err == nil {
+		h.node.fs.wrote(h.rel, end)
+		_, err = f.WriteAt(ctx, data, off)
+		err = errors.Join(err, f.Close(ctx))
+		h.node.fs.touched(h.rel)
+		h.node.forgetReadAhead()
+	}
+	if err != nil {
+		return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
+	}
+	return uint32(len(data)), 0
 }
 
 // Flush runs at every close(2): it returns once every write queued on this
@@ -237,6 +286,7 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 // Release closes the remote handle after the last close(2). Flush has
 // already reported any write error to close(2); this one is only logged.
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	h.inUse.Lock()
 	flushErr := h.flush()
 	h.node.fs.laterMu.Lock()
 	delete(h.node.fs.later, h)
