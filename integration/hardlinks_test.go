@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -194,4 +195,82 @@ func TestLinkCountsAndIdentityDoNotDependOnTheOrderOfFirstContact(t *testing.T) 
 		sh(t, m.mnt, strings.ReplaceAll(script, "D", dirs[order]))
 		check("after a remount, "+order, dirs[order])
 	}
+}
+
+// btrfs subvolumes and snapshots share a mount and number their inodes
+// alike (every subvolume's first file is 257): two subvolumes, each with
+// a file f and its link g, all four alike in size, mtime, mode and owner.
+// Through the mount each name shows its own bytes and link count, and the
+// names group within each subvolume only.
+func TestNamesOnBtrfsSubvolumesAreOneFileOnlyWithinTheirSubvolume(t *testing.T) {
+	m := mount(t, "-o", "cache_timeout=1")
+	dir := filepath.Join(m.remote, "bt")
+	mountBtrfs(t, dir)
+	sh(t, dir, `btrfs -q subvolume create A && btrfs -q subvolume create B &&
+		printf AAAA > A/f && printf BBBB > B/f && touch -d 2020-01-01 A/f B/f && ln A/f A/g && ln B/f B/g &&
+		printf CCCC > A/h && touch -d 2020-01-01 A/h && ln A/h A/i`)
+	if a, b := inodeOf(t, filepath.Join(dir, "A/f")), inodeOf(t, filepath.Join(dir, "B/f")); a != b {
+		t.Logf("the subvolumes' first files are %d and %d (the case is when they are equal)", a, b)
+	}
+	names := []string{"bt/A/f", "bt/A/g", "bt/B/f", "bt/B/g", "bt/A/h", "bt/A/i"}
+	check := func(when string) {
+		t.Helper()
+		if got, want := groups(t, m.mnt, names...), "bt/A/f=bt/A/g bt/A/h=bt/A/i bt/B/f=bt/B/g"; got != want {
+			t.Errorf("%s: the names group as %q, want %q", when, got, want)
+		}
+		for _, n := range names {
+			want := map[byte]string{'A': "AAAA", 'B': "BBBB"}[n[3]]
+			if n[5] == 'h' || n[5] == 'i' {
+				want = "CCCC"
+			}
+			if got := readFile(t, filepath.Join(m.mnt, n)); got != want {
+				t.Errorf("%s: %s reads %q, the server has %q", when, n, got, want)
+			}
+			var st syscall.Stat_t
+			if err := syscall.Lstat(filepath.Join(m.mnt, n), &st); err != nil || st.Nlink != 2 {
+				t.Errorf("%s: %s shows %d links (%v), the server 2", when, n, st.Nlink, err)
+			}
+		}
+	}
+	sh(t, m.mnt, "ls -lR bt > /dev/null")
+	check("listed")
+	time.Sleep(1100 * time.Millisecond)
+	sh(t, m.mnt, "stat bt/B/f > /dev/null && ls -lR bt > /dev/null") // B met first, after a timeout
+	check("after a cache timeout")
+	remountOn(t, m, standardArgs(), "-o", "cache_timeout=1")
+	sh(t, m.mnt, "cat bt/A/g > /dev/null && ls -lR bt/B bt/A > /dev/null")
+	check("after a remount")
+}
+
+// mountBtrfs makes a btrfs filesystem on a loop device and mounts it at
+// dir (made), undone when the test ends. Outside CI a machine without
+// btrfs skips, saying so; in CI it fails.
+func mountBtrfs(t *testing.T, dir string) {
+	t.Helper()
+	need := func(what string, err error, out []byte) {
+		t.Helper()
+		if err == nil {
+			return
+		}
+		msg := fmt.Sprintf("btrfs: %s: %v: %s", what, err, out)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + " (the kernel or btrfs-progs is missing; install-deps.sh installs btrfs-progs)")
+	}
+	img := filepath.Join(t.TempDir(), "btrfs.img")
+	out, err := exec.Command("truncate", "-s", "160M", img).CombinedOutput()
+	need("truncate", err, out)
+	out, err = exec.Command("losetup", "-f", "--show", img).CombinedOutput()
+	need("losetup", err, out)
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	out, err = exec.Command("mkfs.btrfs", "-q", dev).CombinedOutput()
+	need("mkfs.btrfs", err, out)
+	if err := os.MkdirAll(dir, 0755); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command("mount", "-t", "btrfs", dev, dir).CombinedOutput()
+	need("mount", err, out)
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs, on Debian 12 as root, what sftpmount's tests and demo need:
 # FUSE 3, an OpenSSH server and client, sshfs (the benchmark baseline),
-# rsync, git, tar, setfacl and rclone (the write-back baseline of the
+# rsync, git, tar, setfacl, btrfs-progs (the btrfs subvolume test) and
+# rclone (the write-back baseline of the
 # developer's-day benchmark). Does nothing when all are present.
 set -euo pipefail
 need=()
-for cmd in fusermount3 sshfs rsync git tar ssh-keygen ssh-agent ssh-add setfacl rclone; do
+for cmd in fusermount3 sshfs rsync git tar ssh-keygen ssh-agent ssh-add setfacl rclone mkfs.btrfs; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 [ -x /usr/sbin/sshd ] || need+=(sshd)
@@ -18,4 +19,4 @@ fi
 echo "installing packages for: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq fuse3 openssh-server openssh-sftp-server openssh-client sshfs rsync git tar acl rclone >/dev/null
+apt-get install -y -qq fuse3 openssh-server openssh-sftp-server openssh-client sshfs rsync git tar acl rclone btrfs-progs >/dev/null
