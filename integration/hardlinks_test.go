@@ -274,3 +274,32 @@ func mountBtrfs(t *testing.T, dir string) {
 	need("mount", err, out)
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 }
+
+// A name the mount knows as a regular file with links, swapped for a
+// FIFO on the server: asking which file it is must not open the FIFO
+// (that blocks the server's sftp-server until a writer comes, and so the
+// channel, until the connection is given up). The lookups that ask
+// answer at once, nothing reconnects, and the FIFO shows as one.
+func TestAFIFOSwappedInForALinkedFileDoesNotHangTheMount(t *testing.T) {
+	_, log, m := startForeground(t, "-o", "cache_timeout=1")
+	sh(t, m.remote, "mkdir d && echo data > d/a && ln d/a d/b")
+	sh(t, m.mnt, "ls -l d > /dev/null")
+	if got := groups(t, m.mnt, "d/a", "d/b"); got != "d/a=d/b" {
+		t.Fatalf("before the swap: %q", got)
+	}
+	time.Sleep(1100 * time.Millisecond) // the answers about a and b expire
+	sh(t, m.remote, "rm d/b && mkfifo d/b && ln d/a d/c")
+	start := time.Now()
+	if out, err := shErrWithin(m.mnt, "stat d/c > /dev/null && cat d/a && stat -c %F d/b", 10*time.Second); err != nil || !strings.Contains(out, "fifo") {
+		t.Fatalf("after the swap: %q, %v", out, err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the lookups after the swap took %v", took)
+	}
+	if strings.Contains(log.String(), "reconnecting") {
+		t.Errorf("the connection was given up:\n%s", log.String())
+	}
+	if got := readFile(t, filepath.Join(m.mnt, "d/c")); got != "data\n" {
+		t.Errorf("c reads %q", got)
+	}
+}
