@@ -93,6 +93,10 @@ type JournalConfig struct {
 	Above  string
 	Remote JournalRemote // the remote directory its files are for
 	Notice func(string)  // names each record set aside (nil: none)
+	// NamedByRemote says Dir's name is derived from Remote (the default
+	// place): a journal there that names no remote, an earlier version's,
+	// is Remote's, and is taken over with its files.
+	NamedByRemote bool
 }
 
 // OpenJournal opens (making it if need be, 0700) and locks the journal
@@ -118,7 +122,7 @@ func OpenJournal(c JournalConfig) (*Journal, error) {
 	if j.notice == nil {
 		j.notice = func(string) {}
 	}
-	if err := j.claim(c.Remote); err != nil {
+	if err := j.claim(c.Remote, c.NamedByRemote); err != nil {
 		lock.Close()
 		return nil, err
 	}

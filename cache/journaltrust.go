@@ -229,9 +229,10 @@ func (e *ForeignJournalError) Error() string {
 // remoteFile names the remote in a journal's directory.
 const remoteFile = "remote"
 
-// claim checks that the journal is want's, or holds no record: then it
+// claim checks that the journal is want's, or holds no record, or names
+// no remote and is in the place named after want (named): then it
 // becomes want's. The journal is locked.
-func (j *Journal) claim(want JournalRemote) error {
+func (j *Journal) claim(want JournalRemote, named bool) error {
 	b, err := readOwn(filepath.Join(j.dir, remoteFile))
 	if err == nil {
 		var has JournalRemote
@@ -243,7 +244,7 @@ func (j *Journal) claim(want JournalRemote) error {
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("journal %s: its remote %v", j.dir, err)
-	} else if recs, _ := j.hasRecords(); recs {
+	} else if recs, _ := j.hasRecords(); recs && !named {
 		return &ForeignJournalError{Dir: j.dir, Want: want, Unnamed: true}
 	}
 	b, err = json.Marshal(want)

@@ -122,6 +122,19 @@ func TestAJournalIsRefusedByAnotherRemoteWhileItHoldsFiles(t *testing.T) {
 	if _, err := OpenJournal(JournalConfig{Dir: dir, Remote: a}); !errors.As(err, &fe) || !fe.Unnamed {
 		t.Fatalf("a journal naming no remote, with files: %v", err)
 	}
+	// In the place named after its remote (an earlier version's default),
+	// it is that remote's, files and all; and then names it.
+	j, err = OpenJournal(JournalConfig{Dir: dir, Remote: a, NamedByRemote: true})
+	if err != nil {
+		t.Fatalf("an earlier version's journal in the place named after its remote: %v", err)
+	}
+	if es, _ := j.Entries(); len(es) != 1 {
+		t.Fatalf("its files: %v", es)
+	}
+	j.Close()
+	if _, err := OpenJournal(JournalConfig{Dir: dir, Remote: b, NamedByRemote: true}); !errors.As(err, &fe) || fe.Unnamed {
+		t.Fatalf("once taken over it names its remote: B's open gave %v", err)
+	}
 	os.Remove(j.metaPath(id))
 	j, err = OpenJournal(JournalConfig{Dir: dir, Remote: b})
 	if err != nil {

@@ -33,7 +33,7 @@ func journalConfig(o options, r cache.JournalRemote) cache.JournalConfig {
 	target := fmt.Sprintf("%s@%s:%d", r.User, r.Host, r.Port)
 	sum := sha256.Sum256([]byte(target + ":" + r.Dir))
 	name := regexp.MustCompile(`[^A-Za-z0-9@._-]+`).ReplaceAllString(target, "_")
-	return cache.JournalConfig{Dir: filepath.Join(base, "sftpmount", "journal", fmt.Sprintf("%s-%x", name, sum[:6])), Above: base, Remote: r}
+	return cache.JournalConfig{Dir: filepath.Join(base, "sftpmount", "journal", fmt.Sprintf("%s-%x", name, sum[:6])), Above: base, Remote: r, NamedByRemote: true}
 }
 
 // openWriteback opens the journal: always with -o writeback, and without
