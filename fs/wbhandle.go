@@ -135,7 +135,7 @@ func (h *spoolHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 }
 
 func (h *spoolHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	if h.append {
+	if h.append && !fromPageCache(ctx) { // a page written back goes in place (file.go)
 		fi, err := h.wf.data.Stat()
 		if err != nil {
 			return 0, h.node.fs.result("write (journal)", h.rel(), err, nil)

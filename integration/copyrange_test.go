@@ -154,35 +154,46 @@ func copyRangesInAndAcross(t *testing.T, dir string) {
 
 // A page of a shared mapping written back through a file opened O_APPEND
 // lands in place, not at the end: FUSE writes dirty pages through any
-// writable handle of the file, and the server appends whatever comes
-// through an append handle.
+// writable handle of the file, and the server (or the write-back
+// journal) appends whatever comes through an append handle. With the
+// defaults and with -o writeback (the file made through the mount, so
+// held in the journal).
 func TestAnMmapWriteThroughAnAppendHandleLandsInPlace(t *testing.T) {
-	m := mount(t)
-	orig := bytes.Repeat([]byte("a"), 8192)
-	writeFile(t, filepath.Join(m.remote, "f"), string(orig), 0644)
-	f, err := os.OpenFile(filepath.Join(m.mnt, "f"), os.O_RDWR|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	mem, err := unix.Mmap(int(f.Fd()), 0, 8192, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem[100] = 'X'
-	if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
-		t.Fatal(err)
-	}
-	unix.Munmap(mem)
-	if _, err := f.Write([]byte("tail")); err != nil { // a write(2) still appends
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	want := append(append([]byte{}, orig...), "tail"...)
-	want[100] = 'X'
-	if got, _ := os.ReadFile(filepath.Join(m.remote, "f")); !bytes.Equal(got, want) {
-		t.Fatalf("the server's file: %d bytes, byte 100 %q, ends %q; want %d bytes, X at 100, ending in tail", len(got), got[min(100, len(got)-1)], got[max(0, len(got)-8):], len(want))
+	for _, opts := range [][]string{nil, {"-o", "writeback"}} {
+		t.Run(strings.Join(append([]string{"opts"}, opts...), " "), func(t *testing.T) {
+			m := mount(t, opts...)
+			orig := bytes.Repeat([]byte("a"), 8192)
+			writeFile(t, filepath.Join(m.mnt, "f"), string(orig), 0644)
+			f, err := os.OpenFile(filepath.Join(m.mnt, "f"), os.O_RDWR|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			mem, err := unix.Mmap(int(f.Fd()), 0, 8192, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mem[100] = 'X'
+			if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
+				t.Fatal(err)
+			}
+			unix.Munmap(mem)
+			if _, err := f.Write([]byte("tail")); err != nil { // a write(2) still appends
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			want := append(append([]byte{}, orig...), "tail"...)
+			want[100] = 'X'
+			var got []byte
+			waitFor(10*time.Second, func() bool { // write-back uploads after close
+				got, _ = os.ReadFile(filepath.Join(m.remote, "f"))
+				return bytes.Equal(got, want)
+			})
+			if !bytes.Equal(got, want) {
+				t.Fatalf("the server's file: %d bytes, byte 100 %q, ends %q; want %d bytes, X at 100, ending in tail", len(got), got[min(100, len(got)-1)], got[max(0, len(got)-8):], len(want))
+			}
+		})
 	}
 }
