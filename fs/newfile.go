@@ -116,6 +116,13 @@ func (r remoteAttrs) changed(rel string, errno syscall.Errno) error {
 
 func (r remoteAttrs) stat() (remote.Attr, error) { return r.f.Stat(context.Background()) }
 
-func (r remoteAttrs) rewrites() uint64 { return r.f.Rewrites() }
+// rewrites counts the file's writes sent again after a lost connection,
+// and the connections made again: a write that first went out only on a
+// new connection (its first try found the old one dead, or it was held
+// back until then) may land after changes sent before it was, and then
+// the times are sent again (pending.go).
+func (r remoteAttrs) rewrites() uint64 {
+	return r.f.Rewrites() + uint64(r.node.fs.remote.Stats().Reconnects)
+}
 
 func (r remoteAttrs) explain(why string) { r.node.fs.result(why, r.node.rel(), nil, nil) }

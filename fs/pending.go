@@ -305,9 +305,14 @@ func (p *pending) settle(w writes) error {
 // two. The changes are decided on the predicted attributes when the fstat
 // after a predicted create has not answered yet; should it show another
 // mode or owner, what was asked is sent again. Should a write have been
-// sent again after a lost connection, perhaps after the times, the times
-// are sent again once every write is answered.
+// sent again after a lost connection, or a connection been made again at
+// all during the settle, perhaps after the times, the times are sent again
+// once every write is answered.
 func (p *pending) settleLocked(w writes) error {
+	// From here on: a write may be sent only on a connection made again
+	// after the changes went (its first try failed, or found the session
+	// dead), and then land after them.
+	rewrites := p.send.rewrites()
 	p.letDataGoLocked()
 	if err := w.WaitSent(); err != nil {
 		// Nothing is sent ahead of writes still queued, nor given
@@ -327,7 +332,6 @@ func (p *pending) settleLocked(w writes) error {
 		return p.err
 	}
 	askedOwner, askedAtime, askedMtime := p.setOwner, p.setAtime, p.setMtime
-	rewrites := p.send.rewrites()
 	p.sendLocked(true)
 	werr := w.Flush()
 	if guess != nil {
