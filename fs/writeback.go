@@ -841,7 +841,7 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 	f, rc := w.f, w.f.remote
 	ctx := context.Background()
 	// The same for every try of this file, by this mount or the next:
-	// what a try cut off left there is replaced (O_TRUNC), not left.
+	// what a try cut off left there is removed and made anew, not left.
 	tmp := path.Join(parentOf(e.Path), wbTempPrefix+e.ID[max(0, len(e.ID)-16):])
 	type found struct {
 		a   remote.Attr
@@ -852,7 +852,14 @@ func (w *writeback) upload(wf *wbFile, e cache.JournalEntry) error {
 		a, err := rc.Lstat(ctx, e.Path)
 		there <- found{a, err}
 	}()
-	rf, err := rc.OpenFile(ctx, tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	// Made exclusively: an open with O_TRUNC would follow a symlink
+	// another server user put at the name (it shows in a listing once a
+	// try has left it) and truncate and write its target. Whatever is
+	// there is removed first (a removal never follows a link).
+	rf, err := rc.OpenFile(ctx, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil && rc.Remove(ctx, tmp) == nil {
+		rf, err = rc.OpenFile(ctx, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	}
 	if err != nil {
 		<-there
 		return err

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -227,5 +228,45 @@ func TestWritebackUploadChangesItsTemporaryFileNotASymlinkSwappedIn(t *testing.T
 	var st syscall.Stat_t
 	if err := syscall.Lstat(filepath.Join(m.remote, "f"), &st); err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Mode&07777 == 0666 {
 		t.Log("the server's f is a regular file with the asked mode")
+	}
+}
+
+// With -o writeback, the upload's temporary name is the same for every
+// try, and shows in a listing once a try has left it. A symlink another
+// server user plants there beforehand is removed, not followed: the
+// upload makes its file exclusively, and the symlink's target keeps its
+// bytes, mode and times.
+func TestWritebackUploadDoesNotFollowASymlinkPlantedAtItsTemporaryName(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal")
+	_, log, m := startWriteback(t, nil, journal, "-o", "writeback_delay=3")
+	victim := victimFile(t)
+	writeFile(t, filepath.Join(m.mnt, "f"), "uploaded\n", 0644)
+	metas, _ := filepath.Glob(filepath.Join(journal, "*.meta"))
+	var planted string
+	for _, meta := range metas {
+		if fi, err := os.Stat(meta); err != nil || fi.Size() == 0 {
+			continue // a pair made ahead, not an entry
+		}
+		id := strings.TrimSuffix(filepath.Base(meta), ".meta")
+		planted = filepath.Join(m.remote, ".sftpmount-wb-"+id[max(0, len(id)-16):])
+		if err := os.Symlink(victim, planted); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if planted == "" {
+		t.Fatalf("no record in the journal %s: %v", journal, metas)
+	}
+	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+		t.Fatalf("sftpmount sync exited %d: %s\n%s", r.code, r.stderr, tail(log.String(), 20))
+	}
+	if got := readFile(t, victim); got != "secret\n" {
+		t.Errorf("the planted symlink's target now holds %q", got)
+	}
+	victimUntouched(t, victim)
+	if got := readFile(t, filepath.Join(m.remote, "f")); got != "uploaded\n" {
+		t.Errorf("the server's f: %q", got)
+	}
+	if _, err := os.Lstat(planted); err == nil {
+		t.Errorf("the planted name is still there")
 	}
 }
