@@ -49,7 +49,6 @@ type absentRenewal struct {
 	swept   time.Time                // when the last sweep or renewal round started
 	asking  map[string]chan struct{} // names being asked about; closed when answered
 	slots   chan struct{}            // bounds the questions in flight
-	probed  map[string]time.Time     // names probed in every listed directory, and when (probeAlike)
 }
 
 func renewWindow(negative time.Duration) time.Duration { return 5 * negative }
@@ -154,6 +153,10 @@ func (f *FS) sweepAbsent(except string) {
 func (f *FS) askAgain(except string, renew bool) {
 	neg := f.opts.Caches.Negative
 	now := time.Now()
+	type question struct {
+		rel  string
+		done chan struct{}
+	}
 	var todo []question
 	r := &f.renewal
 	r.mu.Lock()
@@ -180,20 +183,6 @@ func (f *FS) askAgain(except string, renew bool) {
 		return len(todo) < sweepMax
 	})
 	r.mu.Unlock()
-	f.askEach(todo)
-}
-
-// question is a name asked about in the background, and the channel
-// closed once it is answered.
-type question struct {
-	rel  string
-	done chan struct{}
-}
-
-// askEach asks about each question, sweepParallel at a time; each is
-// already in renewal.asking.
-func (f *FS) askEach(todo []question) {
-	r := &f.renewal
 	for _, q := range todo {
 		go func() {
 			r.slots <- struct{}{}
@@ -205,51 +194,6 @@ func (f *FS) askEach(todo []question) {
 			close(q.done)
 		}()
 	}
-}
-
-// probeAlike asks, in the background, about rel's name in every other
-// directory listed (within the directory timeout) that lacks it, once the
-// server has said rel is absent: a walk probes one name in every
-// directory (git status: .gitignore and .git in each; make, compilers:
-// one header along an include path), and a listing read earlier no longer
-// answers for names nobody asked about (listing.go). The lookup that comes
-// to such a name finds the server's answer about that very name, or
-// waits for the one on its way (awaitAsked), instead of a round trip of
-// its own. A name is probed so at most once a negative timeout.
-func (f *FS) probeAlike(rel string) {
-	if !f.renewing() {
-		return
-	}
-	name, dir := path.Base(rel), parentOf(rel)
-	r := &f.renewal
-	r.mu.Lock()
-	if r.probed == nil {
-		r.probed = map[string]time.Time{}
-	}
-	if at, ok := r.probed[name]; ok && time.Since(at) < f.opts.Caches.Negative {
-		r.mu.Unlock()
-		return
-	}
-	if len(r.probed) > sweepMax {
-		clear(r.probed)
-	}
-	r.probed[name] = time.Now()
-	if r.asking == nil {
-		r.asking, r.slots = map[string]chan struct{}{}, make(chan struct{}, sweepParallel)
-	}
-	var todo []question
-	f.listings.Range(func(d string, l *listing) bool {
-		p := path.Join(d, name)
-		if d == dir || l.has(name) || r.asking[p] != nil || f.confirmedAbsent(p) {
-			return true
-		}
-		q := question{p, make(chan struct{})}
-		r.asking[p] = q.done
-		todo = append(todo, q)
-		return len(todo) < sweepMax
-	})
-	r.mu.Unlock()
-	f.askEach(todo)
 }
 
 // awaitAsked waits, within ctx, for the answer about rel on its way (a

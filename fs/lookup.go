@@ -52,7 +52,6 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if errors.Is(err, os.ErrNotExist) {
 		n.fs.confirmAbsent(rel, asked, tok)
 		n.fs.usedAbsent(rel)
-		n.fs.probeAlike(rel)
 	}
 	n.fs.changed.End(tok)
 	if err != nil {

@@ -457,28 +457,3 @@ func TestWithOpenTimeoutZeroTheNextOpenSeesTheServersNewContent(t *testing.T) {
 		}
 	}
 }
-
-// A walk probes one name in every directory (git status: .gitignore and
-// .git in each). Once the server has said the name is absent in one
-// directory, it is asked about in the background in every other listed
-// directory that lacks it: the walk's lookups there find the server's
-// answer about that very name, with no round trip of their own (d7's,
-// which the server has, is read as usual).
-func TestANameProbedInEveryDirectoryIsAskedAheadOnce(t *testing.T) {
-	_, log, m := startForeground(t)
-	sh(t, m.remote, "for i in $(seq 0 9); do mkdir d$i && echo x > d$i/f; done && echo ignored > d7/.gitignore")
-	sh(t, m.mnt, "ls -R > /dev/null")
-	sh(t, m.mnt, "cat d0/.gitignore 2>/dev/null || sleep 0.2")
-	before := len(log.String())
-	out := sh(t, m.mnt, "for i in $(seq 1 9); do cat d$i/.gitignore 2>/dev/null || true; done")
-	if out != "ignored\n" {
-		t.Errorf("the walk read %q, want d7's .gitignore", out)
-	}
-	asked := regexp.MustCompile(`  sftp l?stat `+regexp.QuoteMeta(m.remote)+`/d[0-689]/\.gitignore:`).FindAllString(log.String()[before:], -1)
-	if len(asked) > 0 {
-		t.Errorf("the walk's lookups of absent names asked the server %d times: %q", len(asked), asked)
-	}
-	if probes := regexp.MustCompile(`  sftp l?stat `+regexp.QuoteMeta(m.remote)+`/d\d/\.gitignore:`).FindAllString(log.String()[:before], -1); len(probes) > 10 {
-		t.Errorf("asked %d times ahead for 10 directories", len(probes))
-	}
-}
