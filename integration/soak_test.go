@@ -51,6 +51,7 @@ type soak struct {
 	mu                                    sync.Mutex
 	failures                              []string
 	others                                int      // failures other than mismatches
+	cutOffs                               []string // the first few cut off by a reset, for the log
 	started                               sync.Map // worker -> time its operation began
 }
 
@@ -81,6 +82,11 @@ func (s *soak) op(worker string, fn func() error) {
 	s.ops.Add(1)
 	if err != nil && s.resets && cutOffByAReset(err) {
 		s.cutOff.Add(1)
+		s.mu.Lock()
+		if len(s.cutOffs) < 5 {
+			s.cutOffs = append(s.cutOffs, fmt.Sprintf("%s: %v", worker, err))
+		}
+		s.mu.Unlock()
 	} else if err != nil {
 		s.fail("%s: %v", worker, err)
 	}
@@ -300,6 +306,9 @@ loop:
 	}
 	t.Logf("soak of %v: %d operations, %d MiB copied, %d link resets (%d operations cut off by one, with EIO), peak RSS %d MiB, %d mismatches, %d stuck",
 		d, s.ops.Load(), s.bytes.Load()>>20, resets.Load(), s.cutOff.Load(), rss, s.mismatches.Load(), s.stuck.Load())
+	for _, c := range s.cutOffs {
+		t.Logf("cut off by a reset: %s", c)
+	}
 	for _, f := range s.failures {
 		t.Error(f)
 	}
