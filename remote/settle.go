@@ -55,7 +55,7 @@ func (c *Client) madeBy(rel string, typ os.FileMode, got func(Attr)) settleCheck
 		case !found:
 			return true, nil
 		case a.Mode.Type() != typ:
-			return false, fmt.Errorf("%w: another client made a %v there meanwhile", os.ErrExist, a.Mode.Type())
+			return false, fmt.Errorf("%w: another client made a %s there meanwhile", os.ErrExist, kindOf(a.Mode))
 		}
 		if got != nil {
 			got(a)
@@ -151,9 +151,22 @@ func (c *Client) createdHere(s *session, abs string) (mine bool, err error) {
 	case err != nil || !found:
 		return false, err
 	case !a.Mode.IsRegular() || a.Size != 0 || a.Mode.Perm()&^0666 != 0:
-		return false, fmt.Errorf("%w: another client made it meanwhile (%v, %d bytes)", os.ErrExist, a.Mode, a.Size)
+		return false, fmt.Errorf("%w: another client made it meanwhile (a %s, %v, %d bytes)", os.ErrExist, kindOf(a.Mode), a.Mode.Perm(), a.Size)
 	}
 	return true, nil
+}
+
+// kindOf names the type of mode, for the -d log.
+func kindOf(mode os.FileMode) string {
+	switch {
+	case mode.IsRegular():
+		return "file"
+	case mode.IsDir():
+		return "directory"
+	case mode&os.ModeSymlink != 0:
+		return "symlink"
+	}
+	return "special file"
 }
 
 // sameObject reports whether a and b, SFTP attributes of two lookups, may

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -231,19 +233,21 @@ func TestAChangeCutOffWhileAnotherClientChangedItsNameAnswersWhatTheStateSays(t 
 		meanwhile func(dir string)
 		do        func(ctx context.Context, c *Client) error
 		want      error
+		logged    string // what the -d log says of it
 	}{
 		{"O_EXCL create, another made it non-empty", fxpOpen, false, nil,
 			func(dir string) { os.WriteFile(filepath.Join(dir, "n"), []byte("theirs"), 0644) },
 			func(ctx context.Context, c *Client) error {
 				return createAndWrite(ctx, c, "n", os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-			}, os.ErrExist},
+			}, os.ErrExist, "another client made it meanwhile (a file, -rw-r--r--, 6 bytes)"},
 		{"mkdir, another made a file there", fxpMkdir, false, nil,
 			func(dir string) { os.WriteFile(filepath.Join(dir, "d"), nil, 0644) },
-			func(ctx context.Context, c *Client) error { return c.Mkdir(ctx, "d", 0755) }, os.ErrExist},
+			func(ctx context.Context, c *Client) error { return c.Mkdir(ctx, "d", 0755) }, os.ErrExist, "another client made a file"},
 		{"rename done, another removed the target", fxpExtended, true,
 			func(dir string) { os.WriteFile(filepath.Join(dir, "a"), []byte("aa"), 0644) },
 			func(dir string) { os.Remove(filepath.Join(dir, "b")) },
-			func(ctx context.Context, c *Client) error { return c.Rename(ctx, "a", "b") }, ErrUnsettled},
+			func(ctx context.Context, c *Client) error { return c.Rename(ctx, "a", "b") }, ErrUnsettled,
+			"the source and the target are both gone"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -252,8 +256,13 @@ func TestAChangeCutOffWhileAnotherClientChangedItsNameAnswersWhatTheStateSays(t 
 				tc.setup(dir)
 			}
 			c, _ := cutClient(t, dir, tc.typ, tc.served, func() { tc.meanwhile(dir) })
+			var debug strings.Builder
+			c.cfg.Debug = log.New(&debug, "", 0)
 			if err := tc.do(context.Background(), c); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(debug.String(), "cut off by a lost connection") || !strings.Contains(debug.String(), tc.logged) {
+				t.Errorf("the -d log does not name the case (%q):\n%s", tc.logged, debug.String())
 			}
 		})
 	}
