@@ -118,6 +118,8 @@ func errnoOf(err error) syscall.Errno {
 		return syscall.ENOTCONN
 	case errors.Is(err, remote.ErrStale):
 		return syscall.ESTALE
+	case errors.Is(err, remote.ErrUnsettled):
+		return syscall.EIO // another client changed the name: the -d log says how
 	case errors.Is(err, remote.ErrConnectionLost):
 		return syscall.EIO
 	case errors.Is(err, os.ErrNotExist):

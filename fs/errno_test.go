@@ -34,6 +34,7 @@ func TestEveryRemoteErrorMapsToTheErrnoALocalDiskGives(t *testing.T) {
 		{"connection lost", fmt.Errorf("%w: eof", remote.ErrConnectionLost), syscall.EIO},
 		{"gave up (reconnect=no)", remote.ErrNotConnected, syscall.ENOTCONN},
 		{"file replaced while the link was down", &remote.OpError{Op: "reopen", Path: "/f", Err: remote.ErrStale}, syscall.ESTALE},
+		{"change cut off, server cannot tell", &remote.OpError{Op: "rename", Path: "/a", Err: fmt.Errorf("%w: both gone", remote.ErrUnsettled)}, syscall.EIO},
 		{"unexpected eof", io.ErrUnexpectedEOF, syscall.EIO},
 		{"short write", io.ErrShortWrite, syscall.EIO},
 		{"unknown error", errors.New("something odd"), syscall.EIO},

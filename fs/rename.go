@@ -53,13 +53,7 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	n.fs.wb.wait(ctx, under(to))
 	n.fs.openLaterWhere(ctx, under(from))
 	n.fs.openLaterWhere(ctx, under(to))
-	err := n.fs.remote.Rename(ctx, from, to)
-	if _, answered := statusCode(err); err != nil && !answered && n.fs.renameHappened(ctx, from, to) {
-		// Cut off by a lost connection after the server did it (the
-		// old name is gone, the new one is there): done, as mv must
-		// hear, not EIO and then "cannot stat" the old name.
-		err = nil
-	}
+	err := n.fs.remote.Rename(ctx, from, to) // settled after a lost connection: see remote/settle.go
 	k, counted := n.fs.links.Get(from)
 	a, known := n.fs.attrs.Get(from)
 	n.fs.settled(from, err, false)
@@ -82,16 +76,6 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 		go newParent.EmbeddedInode().NotifyEntry(newName)
 	}
 	return n.fs.result("rename", from+" -> "+to, err, n.explainRename(ctx, from, to))
-}
-
-// renameHappened asks the server, after a rename whose answer was lost,
-// whether from is gone and to is there.
-func (f *FS) renameHappened(ctx context.Context, from, to string) bool {
-	if _, err := f.remote.Lstat(ctx, from); errnoOf(err) != syscall.ENOENT {
-		return false
-	}
-	_, err := f.remote.Lstat(ctx, to)
-	return err == nil
 }
 
 // explainCrossDevice: are from and to on different server filesystems?

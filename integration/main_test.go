@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv("SFTPMOUNT_DIAL_CHILD"); args != "" {
 		os.Exit(dialChild(args))
 	}
+	if ctl := os.Getenv("SFTPMOUNT_CUTTER_CHILD"); ctl != "" {
+		os.Exit(cutterChild(ctl))
+	}
 	if record := os.Getenv("SFTPMOUNT_PROXY_CHILD"); record != "" {
 		os.Exit(proxyChild(record, os.Args[1:]))
 	}

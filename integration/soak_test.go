@@ -51,6 +51,7 @@ type soak struct {
 	mu                                    sync.Mutex
 	failures                              []string
 	others                                int      // failures other than mismatches
+	cutOffs                               []string // the first few cut off by a reset, for the log
 	started                               sync.Map // worker -> time its operation began
 }
 
@@ -81,6 +82,11 @@ func (s *soak) op(worker string, fn func() error) {
 	s.ops.Add(1)
 	if err != nil && s.resets && cutOffByAReset(err) {
 		s.cutOff.Add(1)
+		s.mu.Lock()
+		if len(s.cutOffs) < 5 {
+			s.cutOffs = append(s.cutOffs, fmt.Sprintf("%s: %v", worker, err))
+		}
+		s.mu.Unlock()
 	} else if err != nil {
 		s.fail("%s: %v", worker, err)
 	}
@@ -127,18 +133,37 @@ func devMinor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xfff00)
 
 func TestSoakManyUsersAtOnceOnOneMountWithAndWithoutResets(t *testing.T) {
 	total := soakDuration()
-	t.Run("steady", func(t *testing.T) { soakRound(t, total/2, nil) })
+	t.Run("steady", func(t *testing.T) { soakRound(t, total/2, nil, everyWorkload) })
 	// Through toxiproxy, which is in this test's process: under the
 	// steady round's load it stalls a direction of the link for over ten
 	// seconds at times (both ends idle in poll, waiting on data it
 	// holds; also without any toxic), which the deadline then turns into
 	// a lost connection. So this round copies less.
-	t.Run("resets", func(t *testing.T) { soakRound(t, total/2, newSlowLink(t, 0)) })
+	t.Run("resets", func(t *testing.T) { soakRound(t, total/2, newSlowLink(t, 0), everyWorkload) })
 }
 
-// soakRound runs every workload at once on one mount for d: straight to
+// Issue 33: three untar-and-rm loops and a copy loop on one mount at 2 ms
+// RTT, the link reset every 3 s. A change a reset cuts off is settled on
+// the new connection (README: "What happens when the network fails"), so
+// no step may fail, and every tree the server holds is the archive's.
+func TestSoakUntarRmAndCopyWithResetsFailsNoStep(t *testing.T) {
+	soakRound(t, soakDuration(), newSlowLink(t, 2), soakPlan{tars: 3, copies: 1, settled: true})
+}
+
+// soakPlan is what a soak round runs: tars untar-and-rm loops, copies copy
+// loops and, with others, fsx, a lister and a renamer. settled: a step
+// cut off by a reset fails like any other.
+type soakPlan struct {
+	tars, copies int
+	others       bool
+	settled      bool
+}
+
+var everyWorkload = soakPlan{tars: 3, copies: 2, others: true}
+
+// soakRound runs plan's workloads at once on one mount for d: straight to
 // sshd, or through link, reset every 3 s.
-func soakRound(t *testing.T, d time.Duration, link *slowLink) {
+func soakRound(t *testing.T, d time.Duration, link *slowLink, plan soakPlan) {
 	const deadline = 10 * time.Second // -o timeout
 	whole := mountWatched(t, link, d+2*time.Minute, "-o", "timeout=10,cache_timeout=2")
 	pids := processesServing(whole.mnt)
@@ -163,7 +188,7 @@ func soakRound(t *testing.T, d time.Duration, link *slowLink) {
 	}
 	sh(t, src, fmt.Sprintf(`mkdir t && for i in $(seq 200); do head -c $((RANDOM %% 4096)) /dev/urandom > t/f$i; done && chmod 600 t/f1* && tar -cf small.tar t && head -c %d /dev/urandom > big`, copySize))
 	bigSum := sha(t, filepath.Join(src, "big"))
-	s := &soak{resets: link != nil}
+	s := &soak{resets: link != nil && !plan.settled}
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -181,7 +206,7 @@ func soakRound(t *testing.T, d time.Duration, link *slowLink) {
 			}
 		}()
 	}
-	for w := 0; w < 3; w++ {
+	for w := 0; w < plan.tars; w++ {
 		name := fmt.Sprintf("tar%d", w)
 		worker(name, func(i int) {
 			dir := fmt.Sprintf("x/%s-%d", name, i)
@@ -200,7 +225,7 @@ func soakRound(t *testing.T, d time.Duration, link *slowLink) {
 			})
 		})
 	}
-	for w := 0; w < 2; w++ {
+	for w := 0; w < plan.copies; w++ {
 		name := fmt.Sprintf("copy%d", w)
 		worker(name, func(i int) {
 			s.op(name, func() error {
@@ -222,7 +247,7 @@ func soakRound(t *testing.T, d time.Duration, link *slowLink) {
 			})
 		})
 	}
-	for w := 0; w < 2; w++ {
+	for w := 0; w < 2 && plan.others; w++ {
 		name := fmt.Sprintf("fsx%d", w)
 		worker(name, func(i int) {
 			s.op(name, func() error {
@@ -234,18 +259,9 @@ func soakRound(t *testing.T, d time.Duration, link *slowLink) {
 			})
 		})
 	}
-	worker("lister", func(int) {
-		s.op("lister", func() error {
-			exec.Command("ls", "-lR", m.mnt).Run() // names come and go meanwhile: errors expected
-			exec.Command("sh", "-c", "stat "+m.mnt+"/* "+m.mnt+"/x/* >/dev/null 2>&1").Run()
-			return nil
-		})
-	})
-	worker("renamer", func(i int) {
-		s.op("renamer", func() error {
-			return soakRun(m.mnt, fmt.Sprintf("mkdir -p r && echo %d > r/a && mv r/a r/b && [ \"$(cat r/b)\" = %d ] && rm r/b && mkdir r/d%d && rmdir r/d%d", i, i, i, i))
-		})
-	})
+	if plan.others {
+		soakListAndRename(s, worker, m)
+	}
 
 	// The watchdog: an operation running past the deadline (plus room
 	// for a reconnect and a slow machine) is a hang.
@@ -290,6 +306,9 @@ loop:
 	}
 	t.Logf("soak of %v: %d operations, %d MiB copied, %d link resets (%d operations cut off by one, with EIO), peak RSS %d MiB, %d mismatches, %d stuck",
 		d, s.ops.Load(), s.bytes.Load()>>20, resets.Load(), s.cutOff.Load(), rss, s.mismatches.Load(), s.stuck.Load())
+	for _, c := range s.cutOffs {
+		t.Logf("cut off by a reset: %s", c)
+	}
 	for _, f := range s.failures {
 		t.Error(f)
 	}
@@ -302,6 +321,22 @@ loop:
 	if link != nil && resets.Load() < 2 {
 		t.Errorf("the link was reset %d times in the second round, want at least 2", resets.Load())
 	}
+}
+
+// soakListAndRename adds the lister and the renamer to a soak round.
+func soakListAndRename(s *soak, worker func(string, func(int)), m *mounted) {
+	worker("lister", func(int) {
+		s.op("lister", func() error {
+			exec.Command("ls", "-lR", m.mnt).Run() // names come and go meanwhile: errors expected
+			exec.Command("sh", "-c", "stat "+m.mnt+"/* "+m.mnt+"/x/* >/dev/null 2>&1").Run()
+			return nil
+		})
+	})
+	worker("renamer", func(i int) {
+		s.op("renamer", func() error {
+			return soakRun(m.mnt, fmt.Sprintf("mkdir -p r && echo %d > r/a && mv r/a r/b && [ \"$(cat r/b)\" = %d ] && rm r/b && mkdir r/d%d && rmdir r/d%d", i, i, i, i))
+		})
+	})
 }
 
 // shaOf is sha without a test to fail: "" when the file cannot be read.

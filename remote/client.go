@@ -304,7 +304,7 @@ func progressed(ctx context.Context) (resume func()) {
 // repeatableOps may run twice with the same outcome, so a call cut off by
 // a lost connection is tried once more on a new one. Creating, removing
 // and renaming are not: their second run would report EEXIST or ENOENT
-// for a change that did happen, so their error goes to the caller.
+// for a change that did happen, so they are settled instead (settle.go).
 var repeatableOps = map[string]bool{
 	"lstat": true, "stat": true, "readdir": true, "readlink": true, "statfs": true,
 	"chmod": true, "chown": true, "utimens": true, "truncate": true, "lsetstat": true,
@@ -321,6 +321,15 @@ func (c *Client) call(ctx context.Context, op, rel string, fn func(*sftp.Client)
 // fn gets the call's own context, which only its deadline ends (not the
 // kernel's interrupt: see callContext).
 func (c *Client) callSession(ctx context.Context, op, rel string, call func(context.Context, *session) error) error {
+	return c.change(ctx, op, rel, call, nil)
+}
+
+// change is callSession for a change that is not simply repeated: cut off
+// by a lost connection, once the old session has settled, check asks the
+// new one whether it took effect (see settle.go), and the change is sent
+// again only when check says so. A nil check: the op is repeated if
+// repeatableOps says it may be, else its error goes to the caller.
+func (c *Client) change(ctx context.Context, op, rel string, call func(context.Context, *session) error, check settleCheck) error {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	fn := func(s *session) error { return call(ctx, s) }
@@ -333,8 +342,21 @@ func (c *Client) callSession(ctx context.Context, op, rel string, call func(cont
 		if changingOps[op] && s != nil && !s.settle(ctx) {
 			return err
 		}
-		if !repeatableOps[op] || !c.cfg.Reconnect || !sleepCtx(ctx, wait) {
+		if check == nil && !repeatableOps[op] || !c.cfg.Reconnect || !sleepCtx(ctx, wait) {
 			return err
+		}
+		if check != nil {
+			again := false
+			s, err = c.callOnce(ctx, op+" (settling)", rel, func(s *session) error {
+				var cerr error
+				again, cerr = check(ctx, s)
+				return cerr
+			})
+			if !again || err != nil {
+				c.settledDebug(op, rel, err)
+				continue // a lost connection again: settled once more; else err is the answer
+			}
+			c.cfg.debugf("%s %s cut off by a lost connection had not taken effect: sent again", op, c.abs(rel))
 		}
 		s, err = c.callOnce(ctx, op, rel, fn) // the server may have been restarting
 	}

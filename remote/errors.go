@@ -60,3 +60,9 @@ const (
 
 // Prompter asks the person starting the mount (package transport).
 type Prompter = transport.Prompter
+
+// ErrUnsettled means a change cut off by a lost connection could not be
+// told done or not done from the server's state on the new connection:
+// another client changed the same name meanwhile (see settle.go). The
+// OpError around it says what was found.
+var ErrUnsettled = errors.New("cut off by a lost connection, and the server's state cannot tell whether it took effect")

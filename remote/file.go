@@ -112,10 +112,11 @@ func (c *Client) CreateFile(ctx context.Context, rel string, flags int, mode os.
 }
 
 // OpenFile opens rel with os.O_* flags (O_CREATE, O_EXCL, O_TRUNC, O_APPEND
-// are passed to the server). Opening an existing file is safe to repeat
-// (a handle left on the lost connection died with it), so it is tried
-// again after a lost connection, like a read; an open that may create or
-// truncate is not.
+// are passed to the server). Opening is tried again after a lost
+// connection (a handle left on it died with it): an open that may create
+// or truncate once the old session has settled, and an O_EXCL create only
+// once the new session has told whether it made the file (createdHere):
+// the file it made is opened without O_EXCL, not reported EEXIST.
 func (c *Client) OpenFile(ctx context.Context, rel string, flags int) (*File, error) {
 	f := c.newFile(rel, flags)
 	if err := f.open(ctx, flags); err != nil {
@@ -202,11 +203,31 @@ func (f *File) open(ctx context.Context, flags int) error {
 	c := f.c
 	ctx, cancel := c.callContext(ctx) // one deadline for the open and its retries
 	defer cancel()
-	repeatable := flags == f.reopenFlags // no O_CREATE, O_EXCL, O_TRUNC
 	s, h, err := c.open(ctx, f.abs, flags)
-	for _, wait := range reopenBackoff {
-		if err == nil || !repeatable || !c.cfg.Reconnect || !lostConnection(err) || !sleepCtx(ctx, wait) {
+	for try := 0; ; try++ {
+		wait := reopenBackoff[min(try, len(reopenBackoff)-1)]
+		if err == nil || !c.cfg.Reconnect || !lostConnection(err) {
 			break
+		}
+		// One that may create or truncate: the old server may still run it.
+		if flags != f.reopenFlags && s != nil && !s.settle(ctx) || !sleepCtx(ctx, wait) {
+			break
+		}
+		if flags&os.O_EXCL != 0 {
+			mine := false
+			s, err = c.callOnce(ctx, "create (settling)", f.rel, func(s *session) error {
+				var cerr error
+				mine, cerr = c.createdHere(s, f.abs)
+				return cerr
+			})
+			if err != nil {
+				c.settledDebug("create", f.rel, err)
+				continue
+			}
+			if mine {
+				c.cfg.debugf("create %s cut off by a lost connection had taken effect: opened without O_EXCL", f.abs)
+				flags = f.reopenFlags
+			}
 		}
 		s, h, err = c.open(ctx, f.abs, flags)
 	}
@@ -220,7 +241,7 @@ func (f *File) open(ctx context.Context, flags int) error {
 }
 
 // open opens abs on the current session, dialing one if needed, within
-// ctx's deadline.
+// ctx's deadline. It returns the session it ran on even with an error.
 func (c *Client) open(ctx context.Context, abs string, flags int) (*session, *sftp.File, error) {
 	s, err := c.session(ctx)
 	if err != nil {
@@ -238,7 +259,7 @@ func (c *Client) open(ctx context.Context, abs string, flags int) (*session, *sf
 		if h != nil {
 			go h.Close()
 		}
-		return nil, nil, err
+		return s, nil, err // the session, for its settling
 	}
 	return s, h, nil
 }

@@ -109,7 +109,9 @@ func (c *Client) readDir(ctx context.Context, rel string, fn func([]DirEntry) bo
 // which does not follow a symlink put in the directory's place meanwhile
 // (Path).
 func (c *Client) Mkdir(ctx context.Context, rel string, mode os.FileMode) error {
-	err := c.call(ctx, "mkdir", rel, func(sc *sftp.Client) error { return sc.Mkdir(c.abs(rel)) })
+	err := c.change(ctx, "mkdir", rel, func(_ context.Context, s *session) error {
+		return s.sftp.Mkdir(c.abs(rel))
+	}, c.madeBy(rel, os.ModeDir, nil))
 	if err != nil {
 		return err
 	}
@@ -128,7 +130,7 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 		}
 		return c.Lstat(ctx, rel)
 	}
-	err := c.callSession(ctx, "mkdir", rel, func(ctx context.Context, s *session) error {
+	err := c.change(ctx, "mkdir", rel, func(ctx context.Context, s *session) error {
 		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
 		if err != nil {
 			return err
@@ -139,7 +141,7 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 		}
 		a = attrFromWire(got, 2)
 		return nil
-	})
+	}, c.madeBy(rel, os.ModeDir, func(got Attr) { a = got; a.Nlink = 2 }))
 	if err != nil {
 		return a, err
 	}
@@ -154,26 +156,35 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 
 // Rmdir removes an empty directory.
 func (c *Client) Rmdir(ctx context.Context, rel string) error {
-	return c.call(ctx, "rmdir", rel, func(sc *sftp.Client) error {
-		return sc.RemoveDirectory(c.abs(rel))
-	})
+	return c.change(ctx, "rmdir", rel, func(_ context.Context, s *session) error {
+		return s.sftp.RemoveDirectory(c.abs(rel))
+	}, c.removed(rel))
 }
 
 // Remove unlinks a file or symlink.
 func (c *Client) Remove(ctx context.Context, rel string) error {
 	c.moving(c.abs(rel))
-	return c.call(ctx, "remove", rel, func(sc *sftp.Client) error {
-		return sc.Remove(c.abs(rel))
-	})
+	return c.change(ctx, "remove", rel, func(_ context.Context, s *session) error {
+		return s.sftp.Remove(c.abs(rel))
+	}, c.removed(rel))
 }
 
 // Rename moves from to to, replacing to atomically when the server has
 // posix-rename@openssh.com. Plain SFTP rename refuses to replace an
 // existing name; without the extension a file in the way is removed first,
-// which is not atomic: for a moment neither name exists.
+// which is not atomic: for a moment neither name exists. With reconnecting
+// on, from is looked up first, so that a rename cut off by a lost
+// connection can be told done (to is that object) or not (see renamed).
 func (c *Client) Rename(ctx context.Context, from, to string) error {
+	var was *Attr
+	if c.cfg.Reconnect {
+		if a, err := c.Lstat(ctx, from); err == nil {
+			was = &a
+		}
+	}
 	c.moving(c.abs(from), c.abs(to))
-	return c.call(ctx, "rename", from, func(sc *sftp.Client) error {
+	return c.change(ctx, "rename", from, func(_ context.Context, s *session) error {
+		sc := s.sftp
 		if _, ok := sc.HasExtension("posix-rename@openssh.com"); ok {
 			return sc.PosixRename(c.abs(from), c.abs(to))
 		}
@@ -188,14 +199,14 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 			return err
 		}
 		return sc.Rename(c.abs(from), c.abs(to))
-	})
+	}, c.renamed(from, to, was))
 }
 
 // Symlink creates rel pointing at target, kept exactly as written.
 func (c *Client) Symlink(ctx context.Context, target, rel string) error {
-	return c.call(ctx, "symlink", rel, func(sc *sftp.Client) error {
-		return sc.Symlink(target, c.abs(rel))
-	})
+	return c.change(ctx, "symlink", rel, func(_ context.Context, s *session) error {
+		return s.sftp.Symlink(target, c.abs(rel))
+	}, c.symlinkMade(target, rel))
 }
 
 // ReadLink returns a symlink's target as stored on the server.
@@ -211,12 +222,12 @@ func (c *Client) ReadLink(ctx context.Context, rel string) (string, error) {
 
 // Link makes a hard link (hardlink@openssh.com).
 func (c *Client) Link(ctx context.Context, existing, rel string) error {
-	return c.call(ctx, "link", rel, func(sc *sftp.Client) error {
-		if _, ok := sc.HasExtension("hardlink@openssh.com"); !ok {
+	return c.change(ctx, "link", rel, func(_ context.Context, s *session) error {
+		if _, ok := s.sftp.HasExtension("hardlink@openssh.com"); !ok {
 			return sftp.ErrSSHFxOpUnsupported
 		}
-		return sc.Link(c.abs(existing), c.abs(rel))
-	})
+		return s.sftp.Link(c.abs(existing), c.abs(rel))
+	}, c.linkMade(existing, rel))
 }
 
 // Object is a file's identity on the server, where it can tell (see
