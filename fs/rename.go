@@ -53,9 +53,17 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	n.fs.wb.wait(ctx, under(to))
 	n.fs.openLaterWhere(ctx, under(from))
 	n.fs.openLaterWhere(ctx, under(to))
-	err := n.fs.remote.Rename(ctx, from, to) // settled after a lost connection: see remote/settle.go
-	k, counted := n.fs.links.Get(from)
+	// Settled after a lost connection (remote/settle.go), against the
+	// source's attributes: those the kernel's lookup of it cached, else
+	// an lstat first.
 	a, known := n.fs.attrs.Get(from)
+	var err error
+	if known {
+		err = n.fs.remote.RenameKnown(ctx, from, to, a)
+	} else {
+		err = n.fs.remote.Rename(ctx, from, to)
+	}
+	k, counted := n.fs.links.Get(from)
 	n.fs.settled(from, err, false)
 	n.fs.settled(to, err, true)
 	if err == nil {

@@ -182,6 +182,17 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 			was = &a
 		}
 	}
+	return c.rename(ctx, from, to, was)
+}
+
+// RenameKnown is Rename of a source whose attributes the caller knows
+// (was): it costs no lstat first. Should was be stale, a rename cut off by
+// a lost connection is unsettled (ErrUnsettled), never wrongly done.
+func (c *Client) RenameKnown(ctx context.Context, from, to string, was Attr) error {
+	return c.rename(ctx, from, to, &was)
+}
+
+func (c *Client) rename(ctx context.Context, from, to string, was *Attr) error {
 	c.moving(c.abs(from), c.abs(to))
 	return c.change(ctx, "rename", from, func(_ context.Context, s *session) error {
 		sc := s.sftp
