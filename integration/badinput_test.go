@@ -256,3 +256,16 @@ func TestNonemptyOptionMountsOverFilesAndHidesThemUntilUnmounted(t *testing.T) {
 		t.Fatal("the local file shows through the mount")
 	}
 }
+
+// A value refused is shown in its one line with its control characters as
+// text: an escape sequence given in -o (or a newline faking a second
+// line) never reaches the terminal.
+func TestARefusedOptionValueReachesTheTerminalAsText(t *testing.T) {
+	r := runBinary(t, nil, "host:", t.TempDir(), "-o", "umask=\x1b]0;owned\x07\nsftpmount: mounted")
+	if r.code != 2 {
+		t.Fatalf("exit %d: %q", r.code, r.stderr)
+	}
+	if strings.ContainsAny(r.stderr, "\x1b\x07") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("stderr carries control characters or more than one line: %q", r.stderr)
+	}
+}

@@ -524,3 +524,25 @@ func TestAnInvalidUserNameIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// The one line the user sees shows an option's control characters as
+// text: an escape sequence in a value given with -o never reaches the
+// terminal, nor a newline a second line.
+func TestTheOneLineShowsControlCharactersAsText(t *testing.T) {
+	_, err := parseArgs([]string{"h:", "/m", "-o", "umask=\x1b]0;owned\x07\nsftpmount: fake"})
+	if err == nil {
+		t.Fatal("a bad umask was taken")
+	}
+	line := oneLine(err.Error())
+	for _, r := range line {
+		if r < 0x20 || r == 0x7f {
+			t.Fatalf("a control character %q reaches the terminal: %q", r, line)
+		}
+	}
+	if !strings.Contains(line, `\033]0;owned\007\012sftpmount: fake`) {
+		t.Errorf("the value is not shown as text: %q", line)
+	}
+	if got := oneLine("naïve path/ü ok"); got != "naïve path/ü ok" {
+		t.Errorf("printable text changed: %q", got)
+	}
+}

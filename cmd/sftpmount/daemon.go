@@ -91,7 +91,7 @@ func relayStatus(r io.ReadCloser, child *os.Process) error {
 	for lines.Scan() {
 		line := lines.Text()
 		if msg, ok := strings.CutPrefix(line, "notice\t"); ok {
-			fmt.Fprintln(os.Stderr, "sftpmount: "+msg)
+			say(msg)
 			continue
 		}
 		if line == "0" {

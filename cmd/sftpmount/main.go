@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 func main() {
@@ -44,7 +47,7 @@ func run(args []string) int {
 		return report(serveAsDaemon(o))
 	}
 	for _, n := range o.Notices {
-		fmt.Fprintln(os.Stderr, "sftpmount: "+n)
+		say(n)
 	}
 	if o.Foreground {
 		st, err := foregroundStartup(o)
@@ -64,7 +67,7 @@ func foregroundStartup(o options) (*startup, error) {
 	st := &startup{
 		tty:    tty,
 		ready:  exitOnSignalUntilReady(tty),
-		notice: func(msg string) { fmt.Fprintln(os.Stderr, "sftpmount: "+msg) },
+		notice: say,
 	}
 	if o.PasswordStdin {
 		p, err := readPasswordLine(os.Stdin)
@@ -92,6 +95,31 @@ func report(err error) int {
 	if !errors.As(err, &f) {
 		f = fail(ExitInternal, err.Error())
 	}
-	fmt.Fprintln(os.Stderr, "sftpmount: "+f.msg)
+	say(f.msg)
 	return f.code
+}
+
+// say prints msg on stderr as one line, its control characters shown
+// (oneLine): an option's value, a path or a server's words in it reach
+// the terminal as text, never as an escape sequence or a second line.
+func say(msg string) {
+	fmt.Fprintln(os.Stderr, "sftpmount: "+oneLine(msg))
+}
+
+// oneLine shows every control character of s, newlines and tabs
+// included, and every byte that is not UTF-8, as \ooo octal.
+func oneLine(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n <= 1) || !unicode.IsPrint(r) && r != ' ' {
+			for _, c := range []byte(s[i : i+n]) {
+				fmt.Fprintf(&b, "\\%03o", c)
+			}
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
