@@ -307,7 +307,7 @@ func progressed(ctx context.Context) (resume func()) {
 // for a change that did happen, so they are settled instead (settle.go).
 var repeatableOps = map[string]bool{
 	"lstat": true, "stat": true, "readdir": true, "readlink": true, "statfs": true,
-	"chmod": true, "chown": true, "utimens": true, "truncate": true, "lsetstat": true,
+	"chmod": true, "chown": true, "utimens": true, "truncate": true,
 	"identify": true,
 }
 
@@ -366,7 +366,7 @@ func (c *Client) change(ctx context.Context, op, rel string, call func(context.C
 // sent again, or its error returned for the caller to ask what happened,
 // only once the old session has settled (session.settle).
 var changingOps = map[string]bool{
-	"chmod": true, "chown": true, "utimens": true, "truncate": true, "lsetstat": true, "copy-data": true,
+	"chmod": true, "chown": true, "utimens": true, "truncate": true, "copy-data": true,
 	"rename": true, "remove": true, "rmdir": true, "mkdir": true, "symlink": true, "link": true, "create": true,
 	"write": true, "ftruncate": true, "fchmod": true, "fsetstat": true,
 }
