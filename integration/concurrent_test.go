@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -41,7 +40,7 @@ func TestManyProcessesReadingAndWritingNeverCorruptData(t *testing.T) {
 	bin := raceBuild(t)
 	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
 	cmd := exec.Command(bin, append([]string{remoteSpec(m.remote), m.mnt, "-f"}, standardArgs()...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "GORACE=halt_on_error=0"}, home(t)...)
+	cmd.Env = append(append(baseEnv(), "GORACE=halt_on_error=0"), home(t)...)
 	stderr := serveInForeground(t, cmd, m.mnt)
 
 	const region = 4 << 20 // each writer's part of the shared file
@@ -109,7 +108,7 @@ func TestCallsCutOffByResetsAndTriedAgainRaceWithNothing(t *testing.T) {
 	link := newSlowLink(t, 0)
 	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
 	cmd := exec.Command(bin, append([]string{remoteSpec(m.remote), m.mnt, "-f", "-o", "timeout=20"}, link.args()...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "GORACE=halt_on_error=0"}, home(t)...)
+	cmd.Env = append(append(baseEnv(), "GORACE=halt_on_error=0"), home(t)...)
 	stderr := serveInForeground(t, cmd, m.mnt)
 
 	local := t.TempDir()

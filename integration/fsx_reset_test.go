@@ -94,7 +94,7 @@ func mountWatched(t *testing.T, link *slowLink, limit time.Duration, extra ...st
 	}
 	args := append(append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, conn...), extra...)
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Env = append(baseEnv(), home(t)...)
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

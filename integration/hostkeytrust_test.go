@@ -46,7 +46,7 @@ func mountOwnSSHD(t *testing.T, s *sshServer, known, opts string) (*mounted, *lo
 		o += "," + opts
 	}
 	cmd := exec.Command(binary, remoteSpec(m.remote), m.mnt, "-f", "-p", strconv.Itoa(s.port), "-o", o)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Env = append(baseEnv(), home(t)...)
 	stderr := serveInForeground(t, cmd, m.mnt)
 	writeFile(t, filepath.Join(m.mnt, "before"), "first connection", 0644)
 	if readFile(t, filepath.Join(m.remote, "before")) != "first connection" {

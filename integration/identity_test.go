@@ -346,7 +346,7 @@ func TestGitStatusOpensNoWorkTreeFileAfterManyTimeoutsOrARemount(t *testing.T) {
 	exitsWithin(t, cmd, 10*time.Second)
 	args := append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, standardArgs()...)
 	again := exec.Command(binary, append(args, opts...)...)
-	again.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	again.Env = append(baseEnv(), home(t)...)
 	log2 := serveInForeground(t, again, m.mnt)
 	status("after a remount", log2, len(log2.String()))
 }

@@ -136,7 +136,7 @@ const ExitConfigCode = 9
 func leaveInJournal(t *testing.T, m *mounted, journal string, names ...string) {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback,writeback_delay=300,writeback_dir=" + journal}, standardArgs()...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Env = append(baseEnv(), home(t)...)
 	log := serveInForeground(t, cmd, m.mnt)
 	for _, n := range names {
 		writeFile(t, filepath.Join(m.mnt, n), n+"\n", 0o644)
@@ -188,7 +188,7 @@ func TestBadRecordsInTheJournalAreSetAsideNamedAndNeverUploaded(t *testing.T) {
 	}
 
 	cmd := exec.Command(binary, append([]string{remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback_dir=" + journal}, standardArgs()...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Env = append(baseEnv(), home(t)...)
 	log := serveInForeground(t, cmd, m.mnt)
 	if code := endOf(t, cmd, m.mnt, 2*time.Minute); code != 0 {
 		t.Errorf("the remount exited %d: %s", code, log.String())

@@ -32,7 +32,7 @@ func startForegroundWith(t *testing.T, conn []string, extra ...string) (*exec.Cm
 	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
 	args := append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, conn...)
 	cmd := exec.Command(binary, append(args, extra...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Env = append(baseEnv(), home(t)...)
 	return cmd, serveInForeground(t, cmd, m.mnt), m
 }
 
@@ -168,7 +168,7 @@ func TestRelativeMountpointAndKeyPathsWorkInTheBackground(t *testing.T) {
 	cmd := exec.Command(binary, remoteSpec(served), filepath.Base(mnt), "-p", strconv.Itoa(server.port),
 		"-o", "IdentityFile="+keyRel+",UserKnownHostsFile="+server.knownHosts)
 	cmd.Dir = cwd
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Env = append(baseEnv(), home(t)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)

@@ -58,6 +58,17 @@ func runMain(m *testing.M) int {
 
 	binary = filepath.Join(workDir, "sftpmount")
 	build := exec.Command("go", "build", "-buildvcs=auto", "-o", binary, "../cmd/sftpmount")
+	if os.Getenv("SFTPMOUNT_RACE") != "" {
+		// Every mount of this run under the race detector; each process
+		// writes what it finds to a file of raceDir, read at the end.
+		raceDir = filepath.Join(workDir, "race")
+		if err := os.Mkdir(raceDir, 0o1777); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		os.Chmod(raceDir, 0o1777) // the unprivileged test user's mounts write here too
+		build.Args = append(build.Args[:2], append([]string{"-race"}, build.Args[2:]...)...)
+	}
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building sftpmount:", err)
@@ -70,7 +81,45 @@ func runMain(m *testing.M) int {
 	}
 	defer server.stop()
 	defer stopAuthServer()
-	return m.Run()
+	code := m.Run()
+	if raceDir != "" && racesFound() {
+		return 1
+	}
+	return code
+}
+
+// raceDir, when set (SFTPMOUNT_RACE), is where the race detector of every
+// mount of this run writes its reports.
+var raceDir string
+
+// baseEnv is the environment every sftpmount of the tests starts from:
+// PATH, and under SFTPMOUNT_RACE where to report a race (a mount in the
+// background has no stderr to report it on).
+func baseEnv() []string {
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	if raceDir != "" {
+		env = append(env, "GORACE=log_path="+filepath.Join(raceDir, "report")+" halt_on_error=0")
+	}
+	return env
+}
+
+// racesFound prints every race the mounts of this run reported, and
+// whether there was one.
+func racesFound() bool {
+	reports, _ := filepath.Glob(filepath.Join(raceDir, "report*"))
+	found := false
+	for _, r := range reports {
+		data, err := os.ReadFile(r)
+		if err != nil || !strings.Contains(string(data), "DATA RACE") {
+			continue
+		}
+		found = true
+		fmt.Fprintf(os.Stderr, "FAIL: the race detector reported, in %s:\n%s\n", filepath.Base(r), data)
+	}
+	if !found {
+		fmt.Fprintln(os.Stderr, "race detector: no mount of this run reported a race")
+	}
+	return found
 }
 
 // missingTools lists what the machine lacks to run the integration tests.

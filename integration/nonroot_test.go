@@ -102,7 +102,7 @@ func TestAnUnprivilegedUserMountsInTheirHomeAndUnmountsWithFusermount(t *testing
 
 // asUserIn runs a command as testUser in dir, with home as $HOME.
 func asUserIn(dir, home string, args ...string) *exec.Cmd {
-	cmd := exec.Command("runuser", append([]string{"-u", testUser, "--", "env", "HOME=" + home, "PATH=" + os.Getenv("PATH")}, args...)...)
+	cmd := exec.Command("runuser", append([]string{"-u", testUser, "--", "env", "HOME=" + home}, append(baseEnv(), args...)...)...)
 	cmd.Dir = dir
 	return cmd
 }

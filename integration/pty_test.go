@@ -42,7 +42,7 @@ func startOnTerminal(t *testing.T, env []string, args ...string) *terminal {
 	}
 	tm := &terminal{master: master, done: make(chan struct{})}
 	tm.cmd = exec.Command(binary, args...)
-	tm.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TERM=dumb"}, env...)
+	tm.cmd.Env = append(append(baseEnv(), "TERM=dumb"), env...)
 	tm.cmd.Stdin, tm.cmd.Stdout, tm.cmd.Stderr = slave, slave, slave
 	tm.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := tm.cmd.Start(); err != nil {

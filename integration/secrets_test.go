@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,7 +29,7 @@ func TestPasswordNeverAppearsInArgvEnvironmentOrTheDebugLog(t *testing.T) {
 	// Foreground with -d: everything the mount logs is captured.
 	served, mnt := passwordUserDir(t), newMountpoint(t)
 	cmd := exec.Command(binary, append([]string{passwordUser + "@127.0.0.1:" + served, mnt, "-d"}, authArgs(a, "password_stdin")...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd.Env = append(baseEnv(), home(t)...)
 	cmd.Stdin = strings.NewReader(a.password + "\n")
 	log := serveInForeground(t, cmd, mnt)
 	writeFile(t, filepath.Join(mnt, "f"), "data", 0644)

@@ -211,7 +211,7 @@ func TestWritebackAfterKill9TheNextMountUploadsEverything(t *testing.T) {
 	// port and all.
 	cmd2 := exec.Command(binary, remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback_dir="+journal)
 	cmd2.Args = append(cmd2.Args, link.args()...)
-	cmd2.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd2.Env = append(baseEnv(), home(t)...)
 	log2 := serveInForeground(t, cmd2, m.mnt)
 	if !strings.Contains(log2.String(), "left in the journal") {
 		t.Errorf("the remount does not say it uploads what was left:\n%s", log2.String())
@@ -261,7 +261,7 @@ func TestWritebackFullServerDiskFailsTheUnmountNamingTheFilesAndKeepsThem(t *tes
 	sh(t, "/", "mount -o remount,size=4m "+small)
 	cmd2 := exec.Command(binary, remoteSpec(m.remote), m.mnt, "-f", "-o", "writeback,writeback_dir="+journal)
 	cmd2.Args = append(cmd2.Args, standardArgs()...)
-	cmd2.Env = append([]string{"PATH=" + os.Getenv("PATH")}, home(t)...)
+	cmd2.Env = append(baseEnv(), home(t)...)
 	log2 := serveInForeground(t, cmd2, m.mnt)
 	if code := endOf(t, cmd2, m.mnt, 2*time.Minute); code != 0 {
 		t.Fatalf("the remount exited %d: %s", code, log2.String())
