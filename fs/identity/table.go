@@ -15,17 +15,17 @@ const Root = 1
 
 // Table is the identity of every live node of one mount.
 type Table[N any] struct {
-	mu        sync.Mutex               // guards every field below and every Entry's fields
-	root      N                        // the root's node, returned for Root
-	byIno     map[uint64]*Entry[N]     // every live node but the root, by number
-	byPlace   map[Place]*Entry[N]      // the node at each name the tree holds
+	mu        sync.Mutex                  // guards every field below and every Entry's fields
+	root      N                           // the root's node, returned for Root
+	byIno     map[uint64]*Entry[N]        // every live node but the root, by number
+	byPlace   map[Place]*Entry[N]         // the node at each name the tree holds
 	byObj     map[remote.Object]*Entry[N] // nodes of files the server said which they are (objects.go)
-	byLook    map[Look][]*Entry[N]     // nodes of regular files with links whose Object nobody asked, by their look (objects.go)
-	lookKnown map[Look]int             // and those whose Object is known, counted
-	perDir    map[uint64]int           // names byPlace holds in each directory, by its number (shed.go)
-	shedQ     map[uint64][]string      // per directory past dirNodes, its names given nodes since, oldest first (shed.go)
-	peak      int                      // the most names byPlace held since it was last made anew
-	dirNodes  int                      // the per-directory bound (shed.go)
+	byLook    map[Look][]*Entry[N]        // nodes of regular files with links whose Object nobody asked, by their look (objects.go)
+	lookKnown map[Look]int                // and those whose Object is known, counted
+	perDir    map[uint64]int              // names byPlace holds in each directory, by its number (shed.go)
+	shedQ     map[uint64][]string         // per directory past dirNodes, its names given nodes since, oldest first (shed.go)
+	peak      int                         // the most names byPlace held since it was last made anew
+	dirNodes  int                         // the per-directory bound (shed.go)
 }
 
 // Entry is a node's identity, embedded in the node; only the Table
