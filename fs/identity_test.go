@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -243,5 +244,31 @@ func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
 	}
 	if again := lookup(t, raw, 1, "a"); again.NodeId != a.NodeId {
 		t.Errorf("a lost its node: %d, was %d", again.NodeId, a.NodeId)
+	}
+}
+
+// stopIdentity, which FS.Close calls, ends the goroutines identity
+// started: a batch of names waiting to be asked about and the shed loop.
+// Nothing is started after it.
+func TestStopIdentityEndsWhatIdentityStarted(t *testing.T) {
+	_, root := bridge(t)
+	f := root.fs
+	before := runtime.NumGoroutine()
+	f.queueIdentify([]string{"a", "b"}) // asked about after batchWindow
+	f.notify.kickShed()
+	f.stopIdentity()
+	f.queueIdentify([]string{"c"})
+	f.notify.kickShed()
+	<-f.notify.send(func() { t.Error("a notice sent after stop") })
+	for deadline := time.Now().Add(time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after stop, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.objects.mu.Lock()
+	defer f.objects.mu.Unlock()
+	if len(f.objects.asking) != 0 || f.objects.filling != nil {
+		t.Fatalf("names left being asked about: %v", f.objects.asking)
 	}
 }
