@@ -392,7 +392,8 @@ func (f *FS) askObjects(ctx context.Context, mine []string, done chan struct{}) 
 // attributes again, whose link count is now the server's. A node with an
 // open file keeps its name until the file is closed and the name looked
 // up again (its handles reach the server by its path). Only names each of
-// whose node's names the server said are that file are joined (joins).
+// whose node's names the server said are that file are joined
+// (identity.Table.Join).
 func (f *FS) joinLive(rels []string) {
 	var joins []identity.Join
 	for _, rel := range rels {
