@@ -210,7 +210,7 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	h.pos++
 	mode := sysMode(e.Attr.Mode)
 	obj := h.n.fs.knownObject(path.Join(h.rel, e.Name), e.Attr)
-	ino, live := h.n.fs.ids.number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj)
+	ino, live := h.n.fs.ids.Number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj)
 	h.live = live
 	if h.files != nil {
 		switch {

@@ -2,9 +2,7 @@ package fs
 
 import (
 	"context"
-	"encoding/binary"
-	"hash/fnv"
-	"path"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -12,186 +10,21 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/sftpmount/sftpmount/fs/identity"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
-// Identity. SFTP v3 has no inode numbers, yet the kernel, a shell's cwd,
-// git's index and `find`'s loop check all tell objects apart by them.
-// go-fuse gives back the live *Inode for a StableAttr it already holds,
-// so the kernel keeps its dentry (and whatever holds it) only when a
-// lookup answers with the same (type, Ino, Gen). Every node's number is
-// therefore chosen here:
-//
-//   - a name that already has a live node of the same type gets that node,
-//     after any cache timeout, readdir or reconnect (the table below is
-//     the authority, not the kernel's dentry cache);
-//   - a new node gets inoOf(parent's number, name, 0): the same path gets
-//     the same number after a remount, so an unchanged tree looks
-//     unchanged to git, rsync --link-dest and backup tools. A number
-//     already held by a live node (a renamed file, an unlinked file still
-//     open, a hash collision) is skipped for the next probe, so numbers
-//     are unique among the nodes anything can reach;
-//   - a rename moves the node (go-fuse moves it in the tree): it keeps its
-//     number, and so does everything under a moved directory, because a
-//     child's number derives from its parent's number, not its path;
-//   - a link made through the mount is the same node under two names;
-//   - a name whose type changed on the server, or that the server no
-//     longer has, loses its node: the next lookup makes a new one.
-//
-// Gen counts how often a number was given again while an earlier holder
-// still lived (see freeIno); a number whose holder was forgotten starts
-// again at 0, as no kernel reference to the old object is left.
-//
-// Entries are dropped when go-fuse forgets the node (OnForget), so the
-// table holds only what the kernel still references.
-type identities struct {
-	mu        sync.Mutex              // guards byIno, byPlace and every Node's places, displaced, forgotten
-	byIno     map[uint64]*Node        // every live node but the root, by number
-	byPlace   map[place]*Node         // the node at each name the tree holds
-	byObj     map[remote.Object]*Node // nodes of files the server said which they are (objects.go)
-	byLook    map[look][]*Node        // nodes of regular files with links whose Object nobody asked, by their look (objects.go)
-	lookKnown map[look]int            // and those whose Object is known, counted
-	perDir    map[uint64]int          // names byPlace holds in each directory, by its number (shed.go)
-	shedQ     map[uint64][]string     // per directory past dir_nodes, its names given nodes since, oldest first (shed.go)
-	peak      int                     // the most names byPlace held since it was last made anew
-}
+// Identity. Which node answers for a name, and its inode number, are
+// chosen by the identity package (fs/identity; its doc.go says how and
+// why); this file is its go-fuse side: it makes the inodes the table
+// decides on, tells the kernel what changed, and asks the server (through
+// objects.go) what the table needs to know. The table decides under its
+// own lock and calls nothing; what follows from a decision is done here,
+// after.
 
-// place is a name in a directory, the directory by its inode number.
-type place struct {
-	dir  uint64
-	name string
-}
-
-func newIdentities() identities {
-	return identities{byIno: map[uint64]*Node{}, byPlace: map[place]*Node{}, byObj: map[remote.Object]*Node{}, byLook: map[look][]*Node{}, lookKnown: map[look]int{}, perDir: map[uint64]int{}}
-}
-
-// inoOf is the number a new object at name in directory dir gets on its
-// probe-th try: a 64-bit FNV-1a hash kept below 2^63 (go-fuse's automatic
-// numbers start there) and above 1 (0 is no number, 1 is the root).
-func inoOf(dir uint64, name string, probe uint64) uint64 {
-	h := fnv.New64a()
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:8], dir)
-	binary.LittleEndian.PutUint64(b[8:], probe)
-	h.Write(b[:])
-	h.Write([]byte(name))
-	ino := h.Sum64() &^ (1 << 63)
-	if ino <= fuse.FUSE_ROOT_ID {
-		ino += 2
-	}
-	return ino
-}
-
-// freeIno is the first probe of at that no live node holds, or that only
-// a dying node holds: one without a name (unlinked, retired) and without
-// an open file, which nothing can reach but the kernel's FORGET, on its
-// way. The number is then given again under the next Gen, so go-fuse and
-// the kernel keep the two apart, and a file removed and made again (tar
-// over a tree, git checkout) keeps its path's number for the next mount.
-// Caller holds mu.
-func (t *identities) freeIno(at place) (ino, gen uint64) {
-	for probe := uint64(0); ; probe++ {
-		ino = inoOf(at.dir, at.name, probe)
-		holder := t.byIno[ino]
-		if holder == nil {
-			return ino, 0
-		}
-		if len(holder.places) == 0 && holder.StableAttr().Mode != syscall.S_IFDIR && !holder.hasHandles() {
-			return ino, t.maxGen(holder) + 1
-		}
-	}
-}
-
-// maxGen is the highest Gen of n and the live holders it displaced: a
-// new one must differ from all of them. Caller holds mu.
-func (t *identities) maxGen(n *Node) uint64 {
-	gen := n.StableAttr().Gen
-	for p := n.displaced; p != nil; p = p.displaced {
-		if !p.forgotten && p.StableAttr().Gen > gen {
-			gen = p.StableAttr().Gen
-		}
-	}
-	return gen
-}
-
-// number is the inode number a listing shows for name in dir: its live
-// node's when it has one of that type (live then), else the one a lookup
-// would give. obj is which file the server said it is, if known: a file
-// with links whose answer has not come yet shows its path's number in
-// this listing, and its Object's from the lookup on (objects.go).
-func (t *identities) number(dir uint64, name string, mode uint32, obj remote.Object) (ino uint64, live bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	at := place{dir, name}
-	if n := t.byPlace[at]; n != nil && n.StableAttr().Mode == mode && (!obj.Known() || !n.obj.Known() || n.obj == obj) {
-		return n.StableAttr().Ino, true
-	}
-	if obj.Known() {
-		if n := t.byObj[obj]; n != nil && n.StableAttr().Mode == mode {
-			return n.StableAttr().Ino, false
-		}
-		ino, _ = t.freeIno(objectKey(obj))
-		return ino, false
-	}
-	ino, _ = t.freeIno(at)
-	return ino, false
-}
-
-// unplace drops n's name at. Caller holds mu.
-func (t *identities) unplace(n *Node, at place) {
-	if t.byPlace[at] == n {
-		delete(t.byPlace, at)
-		if t.perDir[at.dir]--; t.perDir[at.dir] <= 0 {
-			delete(t.perDir, at.dir)
-			delete(t.shedQ, at.dir)
-		}
-		t.shrink()
-	}
-	for i, p := range n.places {
-		if p == at {
-			n.places = append(n.places[:i], n.places[i+1:]...)
-			break
-		}
-	}
-}
-
-// shrink makes the tables anew once they hold a quarter of their peak:
-// a Go map keeps the room of the most it held, and a directory of a
-// million names would leave the room of every node it ever had (the
-// nodes themselves go back to the kernel, see shed.go). Caller holds mu.
-func (t *identities) shrink() {
-	if t.peak < 4096 || len(t.byPlace) >= t.peak/4 {
-		return
-	}
-	byPlace := make(map[place]*Node, len(t.byPlace))
-	for k, v := range t.byPlace {
-		byPlace[k] = v
-	}
-	byIno := make(map[uint64]*Node, len(t.byIno))
-	for k, v := range t.byIno {
-		byIno[k] = v
-	}
-	t.byPlace, t.byIno, t.peak = byPlace, byIno, len(byPlace)
-}
-
-// setPlace puts n at at, taking the name from whatever held it. Caller
-// holds mu.
-func (t *identities) setPlace(n *Node, at place) {
-	if old := t.byPlace[at]; old != nil && old != n {
-		t.unplace(old, at)
-	}
-	if t.byPlace[at] == nil {
-		t.perDir[at.dir]++
-	}
-	t.byPlace[at] = n
-	t.peak = max(t.peak, len(t.byPlace))
-	for _, p := range n.places {
-		if p == at {
-			return
-		}
-	}
-	n.places = append(n.places, at)
+// placeOf is name in n, as the identity table knows it.
+func (n *Node) placeOf(name string) identity.Place {
+	return identity.Place{Dir: n.StableAttr().Ino, Name: name}
 }
 
 // newChild returns the node for name, just looked up or created with
@@ -199,131 +32,67 @@ func (t *identities) setPlace(n *Node, at place) {
 // object (mkdir, symlink, an exclusive create): a node still held for the
 // name belongs to an object that is gone.
 func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh bool, out *fuse.EntryOut) *fusefs.Inode {
+	f := n.fs
 	rel := n.child(name)
-	n.fs.fillEntry(rel, a, out)
+	f.fillEntry(rel, a, out)
 	mode := sysMode(a.Mode) & syscall.S_IFMT
-	obj := n.fs.knownObject(rel, a) // which file the server said it is, if asked (objects.go)
-	linked, lk := hasLinks(n.fs.withLinks(rel, a)), lookOf(a)
-	t := &n.fs.ids
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	at := place{n.StableAttr().Ino, name}
-	if old := t.byPlace[at]; old != nil {
-		same := !obj.Known() || !old.obj.Known() || old.obj == obj
-		if !fresh && old.StableAttr().Mode == mode && same {
-			if obj.Known() && !old.obj.Known() && t.byObj[obj] == nil {
-				t.know(old, obj)
+	c := identity.Child{
+		At:     n.placeOf(name),
+		Mode:   mode,
+		Obj:    f.knownObject(rel, a), // which file the server said it is, if asked (objects.go)
+		Linked: hasLinks(f.withLinks(rel, a)),
+		Look:   identity.LookOf(a),
+		Fresh:  fresh,
+	}
+	answers := identity.Answers{}
+	var made *identity.Made[*Node]
+	for {
+		got := f.ids.Child(c, answers, made)
+		switch {
+		case got.Found:
+			if got.Shed {
+				f.notify.kickShed()
 			}
-			if linked {
-				t.addLook(old, lk)
+			if made == nil || got.Node != made.Node {
+				got.Node.showLinks(&out.Attr) // a node made now has one name
 			}
-			old.showLinksLocked(&out.Attr)
-			return &old.Inode
-		}
-		t.unplace(old, at) // go-fuse replaces it in the tree: the old cwd or handle sees ENOENT
-	}
-	key := at
-	if obj.Known() {
-		other := t.byObj[obj]
-		if other == nil {
-			// A node made before anyone asked: the server said of each
-			// of its names that it is obj.
-			for _, c := range t.byLook[lk] {
-				if c.StableAttr().Mode == mode && n.fs.joins(c, obj) {
-					t.know(c, obj)
-					other = c
-					break
-				}
+			return &got.Node.Inode
+		case len(got.Ask) > 0:
+			for _, p := range got.Ask {
+				answers[p], _ = f.objects.byPath.Get(p)
 			}
+		default:
+			// A new node: made outside the table's lock, then recorded
+			// (or, if the table changed meanwhile, decided again).
+			child := &Node{fs: f}
+			n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: got.Ino, Gen: got.Gen})
+			made = &identity.Made[*Node]{Entry: &child.id, Node: child, Ino: got.Ino, Gen: got.Gen}
 		}
-		if other != nil && other.StableAttr().Mode == mode && n.fs.joins(other, obj) {
-			t.setPlace(other, at) // a name the server linked: the same node
-			other.showLinksLocked(&out.Attr)
-			return &other.Inode
-		}
-		key = objectKey(obj)
 	}
-	ino, gen := t.freeIno(key)
-	child := &Node{fs: n.fs, displaced: t.byIno[ino], obj: obj}
-	ch := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino, Gen: gen})
-	t.byIno[ino] = child
-	if obj.Known() {
-		t.byObj[obj] = child
-	}
-	if linked {
-		t.addLook(child, lk)
-	}
-	t.setPlace(child, at)
-	n.fs.queueShed(at.dir, name)
-	return ch
 }
 
 // OnForget drops the node from the table once the kernel and the tree no
 // longer hold it.
 func (n *Node) OnForget() {
-	t := &n.fs.ids
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for len(n.places) > 0 {
-		t.unplace(n, n.places[0])
-	}
-	n.forgotten = true
-	if n.obj.Known() && t.byObj[n.obj] == n {
-		delete(t.byObj, n.obj)
-	}
-	t.dropLook(n)
-	if ino := n.StableAttr().Ino; t.byIno[ino] == n {
-		// A dying holder this one displaced may outlive it: the number
-		// stays taken, at its Gen, until that one is forgotten too.
-		prev := n.displaced
-		for prev != nil && prev.forgotten {
-			prev = prev.displaced
-		}
-		if prev != nil {
-			t.byIno[ino] = prev
-		} else {
-			delete(t.byIno, ino)
-		}
-	}
-	n.displaced = nil
+	n.fs.ids.Forget(&n.id)
 }
 
 // linked records a second name for n, made through the mount.
 func (f *FS) linked(n *Node, dir *Node, name string) {
-	f.ids.mu.Lock()
-	defer f.ids.mu.Unlock()
-	f.ids.setPlace(n, place{dir.StableAttr().Ino, name})
+	f.ids.Link(&n.id, dir.placeOf(name))
 }
 
 // dropName drops the node at name in n, after an unlink or rmdir through
 // the mount or when the server no longer has it: the name's next object
 // is another one.
 func (n *Node) dropName(name string) {
-	t := &n.fs.ids
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	at := place{n.StableAttr().Ino, name}
-	if old := t.byPlace[at]; old != nil {
-		t.unplace(old, at)
-	}
+	n.fs.ids.Drop(n.placeOf(name))
 }
 
 // moved follows a rename through the mount: the node keeps its number at
 // its new name, and whatever the new name held loses it.
 func (f *FS) moved(from *Node, name string, to *Node, newName string) {
-	t := &f.ids
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	src := place{from.StableAttr().Ino, name}
-	dst := place{to.StableAttr().Ino, newName}
-	n := t.byPlace[src]
-	if old := t.byPlace[dst]; old != nil {
-		t.unplace(old, dst)
-	}
-	if n != nil {
-		t.unplace(n, src)
-		t.setPlace(n, dst)
-	}
+	f.ids.Move(from.placeOf(name), to.placeOf(newName))
 }
 
 // showLinks sets st_nlink to at least the names this mount knows the
@@ -331,23 +100,16 @@ func (f *FS) moved(from *Node, name string, to *Node, newName string) {
 // count itself comes from the last listing of the node's directory
 // (OpenSSH's long names); SFTP v3's attributes carry none, so where no
 // listing has told, or since the attributes were fetched again by name,
-// it is those names, 1 for a file or directory known by one.
+// it is those names, 1 for a file or directory known by one. A node with
+// several names shows the largest count a listing told of any of them: a
+// name met by lstat alone (no count) and found to be one file with a
+// listed name shows the listed count.
 func (n *Node) showLinks(out *fuse.Attr) {
-	n.fs.ids.mu.Lock()
-	defer n.fs.ids.mu.Unlock()
-	n.showLinksLocked(out)
-}
-
-// A node with several names shows the largest count a listing told of
-// any of them: a name met by lstat alone (no count) and found to be one
-// file with a listed name shows the listed count.
-func (n *Node) showLinksLocked(out *fuse.Attr) {
-	out.Nlink = max(out.Nlink, uint32(len(n.places)))
-	if len(n.places) > 1 {
-		for _, p := range n.fs.ids.pathsOf(n) {
-			if k, ok := n.fs.links.Get(p); ok {
-				out.Nlink = max(out.Nlink, k)
-			}
+	count, paths := n.fs.ids.Names(&n.id)
+	out.Nlink = max(out.Nlink, uint32(count))
+	for _, p := range paths {
+		if k, ok := n.fs.links.Get(p); ok {
+			out.Nlink = max(out.Nlink, k)
 		}
 	}
 }
@@ -387,11 +149,7 @@ func (n *Node) retire() {
 	// request being served (then the notice goes once it has returned).
 	// Usually it holds none (open, stat): the notice is waited for a
 	// moment, so the application's next call already looks the name up.
-	told := make(chan struct{})
-	go func() {
-		parent.NotifyEntry(name)
-		close(told)
-	}()
+	told := n.fs.notify.send(func() { parent.NotifyEntry(name) })
 	select {
 	case <-told:
 	case <-time.After(100 * time.Millisecond):
@@ -400,25 +158,112 @@ func (n *Node) retire() {
 
 // otherNames are the paths, other than name in n, at which the node at
 // name is known (hard links made through the mount, or found to be one
-// node), whose directories have live nodes.
+// node).
 func (n *Node) otherNames(name string) []string {
-	t := &n.fs.ids
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	child := t.byPlace[place{n.StableAttr().Ino, name}]
-	if child == nil {
-		return nil
-	}
-	var out []string
-	for _, p := range child.places {
-		if p == (place{n.StableAttr().Ino, name}) {
-			continue
-		}
-		if dir := t.byIno[p.dir]; dir != nil {
-			out = append(out, path.Join(dir.rel(), p.name))
-		} else if p.dir == n.Root().StableAttr().Ino {
-			out = append(out, p.name)
+	return n.fs.ids.OtherPaths(n.placeOf(name))
+}
+
+// nodeAt is the node at rel, if the kernel holds one: the walk from the
+// root through go-fuse's tree.
+func (f *FS) nodeAt(rel string) *Node {
+	in := &f.root.Inode
+	if rel != "" {
+		for _, c := range strings.Split(rel, "/") {
+			if in = in.GetChild(c); in == nil {
+				return nil
+			}
 		}
 	}
-	return out
+	node, _ := in.Operations().(*Node)
+	return node
+}
+
+// notifier owns what the mount tells the kernel off the request path:
+// handing back nodes of huge directories (the shed loop, shed.go) and
+// single notices (a retired node, names joined into one node). stop ends
+// the loop and waits for every notice sent.
+type notifier struct {
+	mu      sync.Mutex // guards started, stopped
+	started bool
+	stopped bool
+	kick    chan struct{} // a directory's queue is longer than it should be
+	quit    chan struct{} // closed by stop
+	wg      sync.WaitGroup
+	shed    func() // one round of handing back (FS.shedOnce)
+}
+
+func (k *notifier) init(shed func()) {
+	k.kick, k.quit, k.shed = make(chan struct{}, 1), make(chan struct{}), shed
+}
+
+// send runs notice off the request path; the channel is closed once it
+// has returned. After stop it is not run.
+func (k *notifier) send(notice func()) <-chan struct{} {
+	done := make(chan struct{})
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stopped {
+		close(done)
+		return done
+	}
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		defer close(done)
+		notice()
+	}()
+	return done
+}
+
+// kickShed wakes the shed loop, started the first time.
+func (k *notifier) kickShed() {
+	k.mu.Lock()
+	if k.stopped {
+		k.mu.Unlock()
+		return
+	}
+	if !k.started {
+		k.started = true
+		k.wg.Add(1)
+		go k.shedLoop()
+	}
+	k.mu.Unlock()
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (k *notifier) shedLoop() {
+	defer k.wg.Done()
+	for {
+		select {
+		case <-k.kick:
+			k.shed()
+		case <-k.quit:
+			return
+		}
+	}
+}
+
+// stop ends the shed loop and waits for it and for every notice sent;
+// nothing is sent after. FS.Close calls it once the kernel no longer
+// sends requests (a notice to an unmounted kernel returns at once).
+func (k *notifier) stop() {
+	k.mu.Lock()
+	if !k.stopped {
+		k.stopped = true
+		close(k.quit)
+	}
+	k.mu.Unlock()
+	k.wg.Wait()
+}
+
+// stopIdentity ends every goroutine identity started: the batches of
+// names asked about in the background (objects.go), then the shed loop
+// and the notices sent off the request path, which an answer may send.
+// FS.Close calls it once the kernel has unmounted.
+func (f *FS) stopIdentity() {
+	f.objects.stop()
+	f.notify.stop()
 }

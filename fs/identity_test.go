@@ -4,12 +4,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/sftpmount/sftpmount/fs/identity"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -38,7 +40,7 @@ func TestANameKeepsItsNodeAndNumberAcrossLookupsAndGetsItAgainAfterAForget(t *te
 	root.fs.attrs.Put("d/f", remote.Attr{Mode: 0644, Size: 3})
 	d := lookup(t, raw, 1, "d")
 	f := lookup(t, raw, d.NodeId, "f")
-	if d.Ino != inoOf(1, "d", 0) || f.Ino != inoOf(d.Ino, "f", 0) {
+	if d.Ino != identity.InoOf(1, "d", 0) || f.Ino != identity.InoOf(d.Ino, "f", 0) {
 		t.Fatalf("numbers %d, %d: not derived from the path", d.Ino, f.Ino)
 	}
 	// A directory whose attributes changed is the same object.
@@ -65,7 +67,7 @@ func TestATypeChangedOnTheServerGetsANewNodeAndNumberWhileTheOldLives(t *testing
 	if file.NodeId == dir.NodeId || file.Ino == dir.Ino {
 		t.Fatalf("a file where a directory was: node %d ino %d, the directory's node %d ino %d", file.NodeId, file.Ino, dir.NodeId, dir.Ino)
 	}
-	if file.Ino != inoOf(1, "x", 1) {
+	if file.Ino != identity.InoOf(1, "x", 1) {
 		t.Fatalf("ino %d: not the next probe of the path while the old number is held", file.Ino)
 	}
 }
@@ -123,67 +125,14 @@ func TestTheTableHoldsOnlyWhatTheKernelReferences(t *testing.T) {
 		root.fs.attrs.Put(name, remote.Attr{Mode: 0644})
 		ids[i] = lookup(t, raw, 1, name).NodeId
 	}
-	if got := len(root.fs.ids.byIno); got != names {
+	if got, _ := root.fs.ids.Held(); got != names {
 		t.Fatalf("%d live nodes, table holds %d", names, got)
 	}
 	for _, id := range ids {
 		raw.Forget(id, 1)
 	}
-	if n, p := len(root.fs.ids.byIno), len(root.fs.ids.byPlace); n != 0 || p != 0 {
+	if n, p := root.fs.ids.Held(); n != 0 || p != 0 {
 		t.Fatalf("after the kernel forgot every node the table still holds %d numbers and %d names", n, p)
-	}
-}
-
-// Once the kernel has forgotten most nodes, the tables are made anew at
-// their new size, and still give every remaining name its node and
-// number.
-func TestTheTablesAreMadeAnewWhenMostNodesAreForgotten(t *testing.T) {
-	raw, root := bridge(t)
-	const names = 10000
-	ids := make([]uint64, names)
-	inos := make([]uint64, names)
-	for i := range ids {
-		name := fmt.Sprintf("n%d", i)
-		root.fs.attrs.Put(name, remote.Attr{Mode: 0644})
-		out := lookup(t, raw, 1, name)
-		ids[i], inos[i] = out.NodeId, out.Ino
-	}
-	t0 := &root.fs.ids
-	if t0.peak != names {
-		t.Fatalf("peak %d, want %d", t0.peak, names)
-	}
-	for _, id := range ids[:names-1000] {
-		raw.Forget(id, 1)
-	}
-	if t0.peak >= names/4 || t0.peak < len(t0.byPlace) {
-		t.Fatalf("after forgetting 9000 of %d nodes the peak is %d with %d names held: not made anew", names, t0.peak, len(t0.byPlace))
-	}
-	for i := names - 1000; i < names; i++ {
-		out := lookup(t, raw, 1, fmt.Sprintf("n%d", i))
-		if out.NodeId != ids[i] || out.Ino != inos[i] {
-			t.Fatalf("n%d: node %d number %d after the tables were made anew, want %d and %d", i, out.NodeId, out.Ino, ids[i], inos[i])
-		}
-	}
-	if out := lookup(t, raw, 1, "n0"); out.Ino != inos[0] {
-		t.Fatalf("n0 looked up again: number %d, want %d", out.Ino, inos[0])
-	}
-}
-
-func TestInoOfIsInOurRangeAndProbesDiffer(t *testing.T) {
-	seen := map[uint64]bool{}
-	for dir := uint64(1); dir < 50; dir++ {
-		for i := 0; i < 200; i++ {
-			for probe := uint64(0); probe < 2; probe++ {
-				ino := inoOf(dir, fmt.Sprint(i), probe)
-				if ino <= 1 || ino >= 1<<63 {
-					t.Fatalf("inoOf(%d, %d, %d) = %d: outside 2..2^63", dir, i, probe, ino)
-				}
-				if seen[ino] {
-					t.Fatalf("inoOf(%d, %d, %d) = %d: given twice", dir, i, probe, ino)
-				}
-				seen[ino] = true
-			}
-		}
 	}
 }
 
@@ -224,7 +173,7 @@ func TestAFileMadeAgainWhileTheOldIsDyingGetsItsNumberUnderAnotherGen(t *testing
 	}
 	raw.Forget(old.NodeId, 1)
 	raw.Forget(third.NodeId, 1)
-	if n := len(root.fs.ids.byIno); n != 0 {
+	if n, _ := root.fs.ids.Held(); n != 0 {
 		t.Fatalf("%d numbers held after every node was forgotten", n)
 	}
 }
@@ -254,7 +203,7 @@ func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
 	if a.NodeId == c.NodeId || a.Ino == c.Ino {
 		t.Fatalf("a and c, two files alike, share node %d / number %d", a.NodeId, a.Ino)
 	}
-	if c.Ino != inoOf(^uint64(0), "24:0:2000", 0) {
+	if c.Ino != identity.InoOf(^uint64(0), "24:0:2000", 0) {
 		t.Fatalf("c's number %d is not its Object's", c.Ino)
 	}
 	// Listed again (a file manager's refresh): still nothing to ask.
@@ -266,7 +215,7 @@ func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
 		t.Errorf("lone, listed again, is asked about")
 	}
 	time.Sleep(3 * batchWindow)
-	if lone := lookup(t, raw, 1, "lone"); lone.Ino != inoOf(1, "lone", 0) {
+	if lone := lookup(t, raw, 1, "lone"); lone.Ino != identity.InoOf(1, "lone", 0) {
 		t.Errorf("lone, with links and no look-alike: number %d, not its path's", lone.Ino)
 	}
 	if a.Attr.Nlink != 2 {
@@ -295,5 +244,31 @@ func TestNamesTheServerSaysAreOneFileShareANode(t *testing.T) {
 	}
 	if again := lookup(t, raw, 1, "a"); again.NodeId != a.NodeId {
 		t.Errorf("a lost its node: %d, was %d", again.NodeId, a.NodeId)
+	}
+}
+
+// stopIdentity, which FS.Close calls, ends the goroutines identity
+// started: a batch of names waiting to be asked about and the shed loop.
+// Nothing is started after it.
+func TestStopIdentityEndsWhatIdentityStarted(t *testing.T) {
+	_, root := bridge(t)
+	f := root.fs
+	before := runtime.NumGoroutine()
+	f.queueIdentify([]string{"a", "b"}) // asked about after batchWindow
+	f.notify.kickShed()
+	f.stopIdentity()
+	f.queueIdentify([]string{"c"})
+	f.notify.kickShed()
+	<-f.notify.send(func() { t.Error("a notice sent after stop") })
+	for deadline := time.Now().Add(time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after stop, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.objects.mu.Lock()
+	defer f.objects.mu.Unlock()
+	if len(f.objects.asking) != 0 || f.objects.filling != nil {
+		t.Fatalf("names left being asked about: %v", f.objects.asking)
 	}
 }

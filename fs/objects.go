@@ -4,13 +4,11 @@ import (
 	"context"
 	"os"
 	"path"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/fs/identity"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -50,11 +48,18 @@ type objectTable struct {
 	// seen are files with links listed alone in their look, not asked
 	// about: a look-alike listed later (the next READDIR batch, another
 	// directory) is asked about with them. Bounded by seenMax.
-	seen  map[look][]string
+	seen  map[identity.Look][]string
 	seenN int
 
 	filling *objectBatch  // the batch names are being claimed into (queueIdentify)
 	slots   chan struct{} // batches being asked about
+
+	// The batches asked about in the background are the table's: stop
+	// cancels them and waits for them to end.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	batches sync.WaitGroup // one per batch made, done when asked about
+	stopped bool           // guarded by mu: no batch is made after stop
 }
 
 const seenMax = 100000
@@ -62,7 +67,7 @@ const seenMax = 100000
 // earlier are the names listed alone in look lk before, other than rel;
 // again says rel is one of them (its directory listed again). Caller
 // holds mu.
-func (o *objectTable) earlier(lk look, rel string) (others []string, again bool) {
+func (o *objectTable) earlier(lk identity.Look, rel string) (others []string, again bool) {
 	for _, p := range o.seen[lk] {
 		if p == rel {
 			again = true
@@ -74,37 +79,37 @@ func (o *objectTable) earlier(lk look, rel string) (others []string, again bool)
 }
 
 // remember notes rel, listed alone in look lk. Caller holds mu.
-func (o *objectTable) remember(lk look, rel string) {
+func (o *objectTable) remember(lk identity.Look, rel string) {
 	if o.seenN >= seenMax {
 		o.seen, o.seenN = nil, 0
 	}
 	if o.seen == nil {
-		o.seen = map[look][]string{}
+		o.seen = map[identity.Look][]string{}
 	}
 	o.seen[lk] = append(o.seen[lk], rel)
 	o.seenN++
 }
 
 func newObjectTable(c Caches) objectTable {
+	ctx, cancel := context.WithCancel(context.Background())
 	return objectTable{byPath: cache.NewLimited[remote.Object](c.Attr, c.Limits), asking: map[string]chan struct{}{},
-		slots: make(chan struct{}, remote.IdentifyParallel)}
+		slots: make(chan struct{}, remote.IdentifyParallel), ctx: ctx, cancel: cancel}
+}
+
+// stop cancels the batches being asked about in the background and waits
+// for them; names queued after are not asked about (a lookup asks
+// itself). FS.Close calls it.
+func (o *objectTable) stop() {
+	o.mu.Lock()
+	o.stopped = true
+	o.mu.Unlock()
+	o.cancel()
+	o.batches.Wait()
 }
 
 // hasLinks reports whether a is a regular file with more than one link.
 func hasLinks(a remote.Attr) bool {
 	return a.Mode&os.ModeType == 0 && a.Nlink > 1
-}
-
-// look is what names of one file show alike.
-type look struct {
-	size     uint64
-	mtime    int64
-	mode     os.FileMode
-	uid, gid uint32
-}
-
-func lookOf(a remote.Attr) look {
-	return look{a.Size, a.Mtime.Unix(), a.Mode, a.UID, a.GID}
 }
 
 // identifyAhead asks, in the background, which files those regular files
@@ -134,10 +139,10 @@ func (f *FS) toIdentifyAhead(dir string, entries []remote.DirEntry) (rels []stri
 	if f.opts.SeparateLinks {
 		return
 	}
-	groups := map[look][]remote.DirEntry{}
+	groups := map[identity.Look][]remote.DirEntry{}
 	for _, e := range entries {
 		if hasLinks(e.Attr) {
-			groups[lookOf(e.Attr)] = append(groups[lookOf(e.Attr)], e)
+			groups[identity.LookOf(e.Attr)] = append(groups[identity.LookOf(e.Attr)], e)
 		}
 	}
 	if len(groups) == 0 {
@@ -153,38 +158,36 @@ func (f *FS) toIdentifyAhead(dir string, entries []remote.DirEntry) (rels []stri
 		}
 	}
 	dino, live := f.dirIno(dir)
-	t := &f.ids
+	// What the identity table holds of each, asked before o.mu is taken.
+	kin := map[string]identity.Kin{}
+	for lk, es := range groups {
+		for _, e := range es {
+			kin[e.Name] = f.ids.Kinship(identity.Place{Dir: dino, Name: e.Name}, live, lk)
+		}
+	}
 	o := &f.objects
-	t.mu.Lock()
 	o.mu.Lock()
 	for lk, es := range groups {
 		for _, e := range es {
-			var at *Node
-			if live {
-				at = t.byPlace[place{dino, e.Name}]
-			}
+			k := kin[e.Name]
 			rel := path.Join(dir, e.Name)
-			others := t.othersOfLook(lk, at)
 			earlier, again := o.earlier(lk, rel) // listed before, alone so far
-			if len(es) < 2 && len(others) == 0 && len(earlier) == 0 && !t.knownOfLook(lk, at) {
+			if len(es) < 2 && k.Others == 0 && len(earlier) == 0 && !k.KnownOf {
 				if !again {
 					o.remember(lk, rel)
 				}
 				continue
 			}
 			put(rel)
-			wait = wait || (at != nil && !at.obj.Known())
+			wait = wait || (k.Live && !k.Known)
 			put(earlier...)
-			for _, c := range others {
-				put(t.pathsOf(c)...)
-			}
+			put(k.Paths...)
 		}
 		if add[path.Join(dir, es[0].Name)] {
 			delete(o.seen, lk)
 		}
 	}
 	o.mu.Unlock()
-	t.mu.Unlock()
 	return rels, wait
 }
 
@@ -198,6 +201,9 @@ func (f *FS) queueIdentify(rels []string) {
 	o := &f.objects
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.stopped {
+		return
+	}
 	for _, rel := range rels {
 		if _, ok := o.byPath.Get(rel); ok {
 			continue
@@ -207,6 +213,7 @@ func (f *FS) queueIdentify(rels []string) {
 		}
 		if o.filling == nil {
 			b := &objectBatch{done: make(chan struct{})}
+			o.batches.Add(1) // done by askBatch, whichever sends it
 			o.filling = b
 			time.AfterFunc(batchWindow, func() { f.sendBatch(b) })
 		}
@@ -248,10 +255,26 @@ func (f *FS) sendBatch(b *objectBatch) {
 }
 
 // askBatch asks about b once one of IdentifyParallel slots is free.
+// Once the table is stopped it asks nothing: its names are left
+// unanswered (their waiters go on).
 func (f *FS) askBatch(b *objectBatch) {
-	f.objects.slots <- struct{}{}
-	defer func() { <-f.objects.slots }()
-	ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
+	o := &f.objects
+	defer o.batches.Done()
+	select {
+	case o.slots <- struct{}{}:
+		defer func() { <-o.slots }()
+	case <-o.ctx.Done():
+	}
+	if o.ctx.Err() != nil {
+		o.mu.Lock()
+		for _, rel := range b.mine {
+			delete(o.asking, rel)
+		}
+		o.mu.Unlock()
+		close(b.done)
+		return
+	}
+	ctx, cancel := context.WithTimeout(o.ctx, f.opts.Timeout)
 	defer cancel()
 	f.askObjects(ctx, b.mine, b.done)
 }
@@ -267,22 +290,17 @@ func (n *Node) toIdentify(rel, name string, a remote.Attr) []string {
 	if a.Mode&os.ModeType != 0 || f.opts.SeparateLinks {
 		return nil
 	}
-	t := &f.ids
-	t.mu.Lock()
-	old := t.byPlace[place{n.StableAttr().Ino, name}]
+	_, told := f.links.Get(rel)
+	k := f.ids.Kinship(n.placeOf(name), true, identity.LookOf(a))
 	var paths []string
-	ask := old != nil && old.obj.Known()
+	ask := k.Live && k.Known
 	// A count no listing told (lstat tells none) may be more than one:
 	// such a name is asked about too when a live file of its look has
 	// links, or it would show 1 link and a number of its own.
-	if _, told := f.links.Get(rel); hasLinks(a) || !told {
-		lk := lookOf(a)
-		for _, c := range t.othersOfLook(lk, old) {
-			paths = append(paths, t.pathsOf(c)...)
-		}
-		ask = ask || len(paths) > 0 || t.knownOfLook(lk, old)
+	if hasLinks(a) || !told {
+		paths = k.Paths
+		ask = ask || len(paths) > 0 || k.KnownOf
 	}
-	t.mu.Unlock()
 	if !ask {
 		return nil
 	}
@@ -374,15 +392,10 @@ func (f *FS) askObjects(ctx context.Context, mine []string, done chan struct{}) 
 // attributes again, whose link count is now the server's. A node with an
 // open file keeps its name until the file is closed and the name looked
 // up again (its handles reach the server by its path). Only names each of
-// whose node's names the server said are that file are joined (joins).
+// whose node's names the server said are that file are joined
+// (identity.Table.Join).
 func (f *FS) joinLive(rels []string) {
-	type named struct {
-		at     place
-		obj    remote.Object
-		lk     look
-		linked bool
-	}
-	var ats []named
+	var joins []identity.Join
 	for _, rel := range rels {
 		obj, ok := f.objects.byPath.Get(rel)
 		if !ok {
@@ -390,78 +403,38 @@ func (f *FS) joinLive(rels []string) {
 		}
 		a, _ := f.attrs.Get(rel)
 		if dino, live := f.dirIno(parentOf(rel)); live {
-			ats = append(ats, named{place{dino, path.Base(rel)}, obj, lookOf(a), hasLinks(f.withLinks(rel, a))})
+			joins = append(joins, identity.Join{At: identity.Place{Dir: dino, Name: path.Base(rel)}, Obj: obj,
+				Look: identity.LookOf(a), Linked: hasLinks(f.withLinks(rel, a))})
 		}
 	}
-	type entry struct {
-		dir  *Node
-		name string
-	}
-	var forget []entry
+	var forget []identity.Name[*Node]
 	var refresh []*Node
-	t := &f.ids
-	t.mu.Lock()
-	for _, a := range ats {
-		n := t.byPlace[a.at]
-		if n == nil || n.StableAttr().Mode != syscall.S_IFREG || (n.obj.Known() && n.obj != a.obj) {
-			continue
-		}
-		one := t.byObj[a.obj]
-		if one == nil || one.forgotten {
-			if !f.joins(n, a.obj) {
-				continue
+	answers := identity.Answers{}
+	for _, j := range joins {
+		for {
+			got := f.ids.Join(j, answers)
+			if len(got.Ask) == 0 {
+				forget, refresh = append(forget, got.Forget...), append(refresh, got.Refresh...)
+				break
 			}
-			t.know(n, a.obj)
-			if a.linked {
-				t.addLook(n, a.lk) // a name met later and alone is asked about
-			}
-			refresh = append(refresh, n)
-			continue
-		}
-		if n == one || n.hasHandles() || !f.joins(n, a.obj) || !f.joins(one, a.obj) {
-			continue
-		}
-		for len(n.places) > 0 {
-			at := n.places[0]
-			t.unplace(n, at)
-			t.setPlace(one, at)
-			if dir := f.nodeOfIno(at.dir); dir != nil {
-				forget = append(forget, entry{dir, at.name})
+			for _, p := range got.Ask {
+				answers[p], _ = f.objects.byPath.Get(p)
 			}
 		}
-		t.dropLook(n)
-		refresh = append(refresh, one)
 	}
-	t.mu.Unlock()
 	if len(forget)+len(refresh) == 0 {
 		return
 	}
 	// Not waited for: the kernel may hold a directory's lock while it
 	// waits for the lookup that asked (an invalidation takes it too).
-	go func() {
+	f.notify.send(func() {
 		for _, e := range forget {
-			e.dir.NotifyEntry(e.name)
+			e.Dir.NotifyEntry(e.Name)
 		}
 		for _, n := range refresh {
 			n.NotifyContent(-1, 0) // attributes only
 		}
-	}()
-}
-
-// nodeOfIno is the live directory node numbered ino, the root included.
-// Caller holds ids.mu.
-func (f *FS) nodeOfIno(ino uint64) *Node {
-	if ino == f.root.StableAttr().Ino {
-		return f.root
-	}
-	return f.ids.byIno[ino]
-}
-
-// objectKey is the place an Object's node number is drawn from: a
-// directory number no directory has (they stay below 2^63), and the
-// Object's numbers as its name.
-func objectKey(obj remote.Object) place {
-	return place{^uint64(0), strconv.FormatUint(obj.Mount, 10) + ":" + strconv.FormatUint(obj.FS, 16) + ":" + strconv.FormatUint(obj.Ino, 10)}
+	})
 }
 
 // knownObject is the Object the server said rel is, if it did within the
@@ -474,38 +447,6 @@ func (f *FS) knownObject(rel string, a remote.Attr) remote.Object {
 	return obj
 }
 
-// othersOfLook are the live nodes of regular files with links made with
-// look lk whose Object nobody asked, but not. Caller holds mu.
-func (t *identities) othersOfLook(lk look, not *Node) []*Node {
-	var out []*Node
-	for _, c := range t.byLook[lk] {
-		if c != not {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// knownOfLook reports whether a live node of look lk whose Object is
-// known, other than not, exists. Caller holds mu.
-func (t *identities) knownOfLook(lk look, not *Node) bool {
-	k := t.lookKnown[lk]
-	if not != nil && not.lookKnown && not.look == lk {
-		k--
-	}
-	return k > 0
-}
-
-// know records that n is obj. Caller holds mu.
-func (t *identities) know(n *Node, obj remote.Object) {
-	n.obj, t.byObj[obj] = obj, n
-	if n.hasLook {
-		lk := n.look
-		t.dropLook(n)
-		t.addLook(n, lk)
-	}
-}
-
 // confirmPlaces asks again about the names of the node of the Object the
 // server said rel is whose answers have expired, so that newChild can
 // tell whether rel joins it.
@@ -514,17 +455,12 @@ func (f *FS) confirmPlaces(ctx context.Context, rel string) {
 	if !ok {
 		return
 	}
-	t := &f.ids
-	t.mu.Lock()
 	var stale []string
-	if n := t.byObj[obj]; n != nil {
-		for _, p := range t.pathsOf(n) {
-			if _, ok := f.objects.byPath.Get(p); !ok && p != rel {
-				stale = append(stale, p)
-			}
+	for _, p := range f.ids.ObjectPaths(obj) {
+		if _, ok := f.objects.byPath.Get(p); !ok && p != rel {
+			stale = append(stale, p)
 		}
 	}
-	t.mu.Unlock()
 	if len(stale) > 0 {
 		f.identify(ctx, stale)
 	}
@@ -532,86 +468,8 @@ func (f *FS) confirmPlaces(ctx context.Context, rel string) {
 
 // dirIno is the number of directory dir's live node, if it has one.
 func (f *FS) dirIno(dir string) (uint64, bool) {
-	in := &f.root.Inode
-	if dir != "" {
-		for _, c := range strings.Split(dir, "/") {
-			if in = in.GetChild(c); in == nil {
-				return 0, false
-			}
-		}
+	if n := f.nodeAt(dir); n != nil {
+		return n.StableAttr().Ino, true
 	}
-	return in.StableAttr().Ino, true
-}
-
-// addLook files n, a regular file with links, under its look: in byLook
-// while its Object is not known, counted in lookKnown once it is. Caller
-// holds mu.
-func (t *identities) addLook(n *Node, lk look) {
-	if n.hasLook || n.lookKnown {
-		return
-	}
-	n.look = lk
-	if n.obj.Known() {
-		n.lookKnown = true
-		t.lookKnown[lk]++
-		return
-	}
-	n.hasLook = true
-	t.byLook[lk] = append(t.byLook[lk], n)
-}
-
-// dropLook takes n from byLook or lookKnown. Caller holds mu.
-func (t *identities) dropLook(n *Node) {
-	if n.lookKnown {
-		if t.lookKnown[n.look]--; t.lookKnown[n.look] <= 0 {
-			delete(t.lookKnown, n.look)
-		}
-		n.lookKnown = false
-	}
-	if !n.hasLook {
-		return
-	}
-	ns := t.byLook[n.look]
-	for i, c := range ns {
-		if c == n {
-			ns = append(ns[:i], ns[i+1:]...)
-			break
-		}
-	}
-	if len(ns) == 0 {
-		delete(t.byLook, n.look)
-	} else {
-		t.byLook[n.look] = ns
-	}
-	n.hasLook = false
-}
-
-// pathsOf are the paths of n's names whose directories have live nodes.
-// Caller holds mu.
-func (t *identities) pathsOf(n *Node) []string {
-	var out []string
-	for _, p := range n.places {
-		if dir := t.byIno[p.dir]; dir != nil {
-			out = append(out, path.Join(dir.rel(), p.name))
-		} else if p.dir == n.Root().StableAttr().Ino {
-			out = append(out, p.name)
-		}
-	}
-	return out
-}
-
-// joins reports whether a name of obj may be given node n: n has names,
-// and the server said of each, within the attribute timeout, that it is
-// obj. Caller holds t.mu.
-func (f *FS) joins(n *Node, obj remote.Object) bool {
-	paths := f.ids.pathsOf(n)
-	if len(paths) == 0 || len(paths) != len(n.places) {
-		return false
-	}
-	for _, p := range paths {
-		if got, ok := f.objects.byPath.Get(p); !ok || got != obj {
-			return false
-		}
-	}
-	return true
+	return 0, false
 }

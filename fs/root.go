@@ -14,6 +14,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/fs/identity"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -110,9 +111,9 @@ type FS struct {
 
 	wb *writeback // nil: no journal
 
-	root *Node
-	ids  identities // inode numbers of the live nodes (identity.go)
-	shed shedder    // nodes of huge directories handed back to the kernel (shed.go)
+	root   *Node
+	ids    *identity.Table[*Node] // which node answers for a name, and its number (fs/identity, identity.go)
+	notify notifier               // kernel notices off the request path, and the shed loop (identity.go, shed.go)
 
 	links   *cache.Map[uint32]      // link counts from listings (links.go)
 	absent  *cache.Map[*absentName] // what the server said of names not there (absent.go)
@@ -131,23 +132,20 @@ type Node struct {
 	handles map[*fileHandle]struct{}
 	pages   *remote.Attr // what the kernel's cached pages hold; see pagecache.go
 
-	// Guarded by fs.ids.mu (identity.go):
-	places    []place       // the names the node has in the tree
-	displaced *Node         // the dying node that held its number before it
-	forgotten bool          // the kernel and the tree no longer hold it
-	obj       remote.Object // which file the server said it is, if it did (objects.go)
-	look      look          // a regular file with links: its look when made (objects.go)
-	hasLook   bool          // filed in byLook (its Object not known)
-	lookKnown bool          // counted in lookKnown (its Object known)
+	id identity.Entry[*Node] // its identity: names, number, Object; only fs/identity touches it
 }
 
 func (n *Node) addHandle(h *fileHandle) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.handles == nil {
 		n.handles = map[*fileHandle]struct{}{}
 	}
+	_, had := n.handles[h]
 	n.handles[h] = struct{}{}
+	n.mu.Unlock()
+	if !had {
+		n.fs.ids.Opened(&n.id, 1) // a dying node with an open file keeps its number
+	}
 }
 
 func (n *Node) hasHandles() bool {
@@ -173,8 +171,12 @@ func (n *Node) hasWriters() bool {
 
 func (n *Node) removeHandle(h *fileHandle) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	_, had := n.handles[h]
 	delete(n.handles, h)
+	n.mu.Unlock()
+	if had {
+		n.fs.ids.Opened(&n.id, -1)
+	}
 }
 
 // flushHandles makes every queued write to this file land, and the
@@ -238,6 +240,7 @@ const bufferBudget = 2 * cache.ReadAheadMax
 func NewRoot(rc *remote.Client, opts Options) *Node {
 	n := &Node{fs: newFS(rc, opts)}
 	n.fs.root = n
+	n.fs.ids.SetRoot(n)
 	n.fs.attrs.Put("", rc.RootAttr()) // stat'ed at mount
 	return n
 }
@@ -262,10 +265,11 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		pending:  map[*fileHandle]struct{}{},
 		writers:  map[string]map[*fileHandle]struct{}{},
 		changed:  cache.NewChanges(),
-		ids:      newIdentities(),
+		ids:      identity.New[*Node](dirNodes(c)),
 		ahead:    newWalkAhead(c),
 		objects:  newObjectTable(c),
 	}
+	f.notify.init(f.shedOnce)
 	f.changed.Busy = f.busy
 	// A listing made ahead of a walk holds its entries' attributes: a
 	// change to one drops it, atomically with recording the change.

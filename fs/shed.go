@@ -1,11 +1,11 @@
 package fs
 
 import (
-	"sync"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/sftpmount/sftpmount/fs/identity"
 )
 
 // Huge directories. The kernel keeps a node for every name it has looked
@@ -20,7 +20,7 @@ import (
 // kernels, to drop their names (NOTIFY_INVAL_ENTRY; a FUSE inode goes
 // with its last name). That is what the kernel does by itself when memory
 // is short, so nothing else changes: a name's number derives from its
-// path (identity.go), and its next lookup, answered from the attribute
+// path (fs/identity), and its next lookup, answered from the attribute
 // cache, gets the same number back. Directories are never handed back
 // (their names may hold a cwd or a mount).
 //
@@ -29,115 +29,33 @@ import (
 // so `ls -l` of 200 000 names takes 4 s with every node kept and 16 s
 // keeping 20 000. The default leaves directories of up to 100 000 names as
 // they are.
-const (
-	defaultDirNodes = 100_000
-	shedBatch       = 256 // node ids per NOTIFY_PRUNE
-)
+//
+// The identity table keeps the queues of names (fs/identity/shed.go);
+// this file hands them back, off the request path (a notification for a
+// directory waits for the kernel's requests in it to end), in the
+// notifier's loop (identity.go).
+const defaultDirNodes = 100_000
 
-// shedder hands nodes back, off the request path: a notification for a
-// directory waits for the kernel's requests in it to end.
-type shedder struct {
-	once sync.Once
-	kick chan struct{} // a queue is longer than it should be
-}
-
-func (f *FS) dirNodes() int {
-	if n := f.opts.Caches.DirNodes; n > 0 {
-		return n
+func dirNodes(c Caches) int {
+	if c.DirNodes > 0 {
+		return c.DirNodes
 	}
 	return defaultDirNodes
 }
 
-// queueShed queues name, just given a new node in directory dir, once dir
-// holds more than dir_nodes; the first time, after every name dir then
-// holds. The queue holds names, not nodes: a node forgotten meanwhile is
-// not kept alive by it. Caller holds ids.mu.
-func (f *FS) queueShed(dir uint64, name string) {
-	t := &f.ids
-	if t.perDir[dir] <= f.dirNodes() {
-		return
-	}
-	if t.shedQ == nil {
-		t.shedQ = map[uint64][]string{}
-	}
-	q, queued := t.shedQ[dir]
-	if !queued {
-		q = make([]string, 0, t.perDir[dir])
-		for p := range t.byPlace {
-			if p.dir == dir && p.name != name {
-				q = append(q, p.name)
-			}
-		}
-	}
-	t.shedQ[dir] = append(q, name)
-	if len(t.shedQ[dir]) <= f.dirNodes()/2+shedBatch {
-		return
-	}
-	f.shed.once.Do(func() {
-		f.shed.kick = make(chan struct{}, 1)
-		go f.shedLoop()
-	})
-	select {
-	case f.shed.kick <- struct{}{}:
-	default:
+// shedOnce hands back the nodes the identity table has queued.
+func (f *FS) shedOnce() {
+	for _, s := range f.ids.TakeShed() {
+		f.handBack(s)
 	}
 }
 
-func (f *FS) shedLoop() {
-	for range f.shed.kick {
-		for dir, nodes := range f.takeShed(f.dirNodes() / 2) {
-			f.handBack(dir, nodes)
-		}
-	}
-}
-
-type shedding struct {
-	nodes []*fusefs.Inode
-	names []string
-	held  int // the directory's nodes when they were taken
-}
-
-// takeShed takes from each queue all but its keep newest names, and
-// returns those that still name a node that is not a directory, with
-// the directory's node.
-func (f *FS) takeShed(keep int) map[*Node]shedding {
-	t := &f.ids
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := map[*Node]shedding{}
-	for ino, q := range t.shedQ {
-		if len(q) <= keep {
-			continue
-		}
-		cut := len(q) - keep
-		old := q[:cut]
-		t.shedQ[ino] = append([]string(nil), q[cut:]...)
-		dir := t.byIno[ino]
-		if ino == fuse.FUSE_ROOT_ID {
-			dir = f.root
-		}
-		if dir == nil || dir.forgotten {
-			continue
-		}
-		s := shedding{held: t.perDir[ino]}
-		for _, name := range old {
-			n := t.byPlace[place{ino, name}]
-			if n == nil || n.StableAttr().Mode == syscall.S_IFDIR {
-				continue
-			}
-			s.nodes = append(s.nodes, &n.Inode)
-			s.names = append(s.names, name)
-		}
-		out[dir] = s
-	}
-	return out
-}
-
-// handBack asks the kernel to forget the nodes of s, in dir, that are not
-// open.
-func (f *FS) handBack(dir *Node, s shedding) {
-	batch := make([]*fusefs.Inode, 0, shedBatch)
-	names := make([]string, 0, shedBatch)
+// handBack asks the kernel to forget the nodes of s, in its directory,
+// that are not open.
+func (f *FS) handBack(s identity.Shed[*Node]) {
+	dir := s.Dir
+	batch := make([]*fusefs.Inode, 0, identity.ShedBatch)
+	names := make([]string, 0, identity.ShedBatch)
 	flush := func() {
 		if len(batch) == 0 {
 			return
@@ -150,17 +68,17 @@ func (f *FS) handBack(dir *Node, s shedding) {
 			}
 		}
 		if f.opts.Debug != nil {
-			f.opts.Debug.Printf("asked the kernel to %s %d nodes of %q, which held %d", how, len(batch), "/"+dir.rel(), s.held)
+			f.opts.Debug.Printf("asked the kernel to %s %d nodes of %q, which held %d", how, len(batch), "/"+dir.rel(), s.Held)
 		}
 		batch, names = batch[:0], names[:0]
 	}
-	for i, n := range s.nodes {
-		if n.Operations().(*Node).hasHandles() {
+	for i, n := range s.Nodes {
+		if n.hasHandles() {
 			continue
 		}
-		batch = append(batch, n)
-		names = append(names, s.names[i])
-		if len(batch) == shedBatch {
+		batch = append(batch, &n.Inode)
+		names = append(names, s.Names[i])
+		if len(batch) == identity.ShedBatch {
 			flush()
 		}
 	}

@@ -1061,20 +1061,6 @@ func (w *writeback) send(ctx context.Context, rf *remote.File, data *os.File, si
 	return first
 }
 
-// nodeAt is the node at rel, if the kernel holds one.
-func (f *FS) nodeAt(rel string) *Node {
-	n := &f.root.Inode
-	if rel != "" {
-		for _, c := range strings.Split(rel, "/") {
-			if n = n.GetChild(c); n == nil {
-				return nil
-			}
-		}
-	}
-	node, _ := n.Operations().(*Node)
-	return node
-}
-
 // WritebackFailure is a file not uploaded.
 type WritebackFailure struct {
 	Path string

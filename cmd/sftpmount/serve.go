@@ -156,7 +156,7 @@ func serve(o options, st *startup) error {
 		// found within it. Our own creates update the kernel's cache.
 		NegativeTimeout: &caches.Negative,
 		NullPermissions: true,
-		// Every other node's number derives from the root's (fs/identity.go).
+		// Every other node's number derives from the root's (fs/identity).
 		RootStableAttr: &fusefs.StableAttr{Ino: fuse.FUSE_ROOT_ID},
 	})
 	if err != nil {
