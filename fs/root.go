@@ -52,8 +52,8 @@ type Options struct {
 }
 
 // Caches are the timeouts of what is learned from the server, each as
-// sshfs's option of the same meaning has it; the README says how stale
-// each can be. Zero: not cached.
+// sshfs's option of the same meaning has it; docs/caches.md says how
+// stale each can be. Zero: not cached.
 type Caches struct {
 	Attr time.Duration // a name's attributes (dcache_stat_timeout)
 	Dir  time.Duration // a directory's names (dcache_dir_timeout)

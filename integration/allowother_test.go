@@ -7,13 +7,13 @@ import (
 	"testing"
 )
 
-// readmeMountOptions gives the -o options of the README's fstab line and
-// of its systemd unit, each without the README's IdentityFile.
-func readmeMountOptions(t *testing.T) map[string]string {
+// docsMountOptions gives the -o options of the fstab line and of the
+// systemd unit in docs/mounting.md, each without their IdentityFile.
+func docsMountOptions(t *testing.T) map[string]string {
 	t.Helper()
-	readme := readFile(t, "../README.md")
+	doc := readFile(t, "../docs/mounting.md")
 	found := map[string]string{}
-	for _, line := range strings.Split(readme, "\n") {
+	for _, line := range strings.Split(doc, "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 6 && f[2] == "fuse.sftpmount":
@@ -23,7 +23,7 @@ func readmeMountOptions(t *testing.T) map[string]string {
 		}
 	}
 	if len(found) != 2 {
-		t.Fatalf("the README's fstab line and systemd Options= not found: %v", found)
+		t.Fatalf("docs/mounting.md's fstab line and systemd Options= not found: %v", found)
 	}
 	for k, opts := range found {
 		var kept []string
@@ -37,13 +37,13 @@ func readmeMountOptions(t *testing.T) map[string]string {
 	return found
 }
 
-// Mounted by root with the README's fstab and systemd options
+// Mounted by root with docs/mounting.md's fstab and systemd options
 // (allow_other), another local user reaches the mount but gets only what
 // the files' modes give them: not a 0600 file of root's, not a new file
 // in root's 0755 directory (which would be made on the server as root).
-func TestTheReadmesAllowOtherExamplesGiveOtherUsersOnlyWhatModesAllow(t *testing.T) {
+func TestTheAllowOtherExamplesOfTheDocsGiveOtherUsersOnlyWhatModesAllow(t *testing.T) {
 	needServer(t)
-	for where, opts := range readmeMountOptions(t) {
+	for where, opts := range docsMountOptions(t) {
 		t.Run(where, func(t *testing.T) {
 			served, mnt := newServedDir(t, "root"), newMountpoint(t)
 			writeFile(t, filepath.Join(served, "secret"), "root only\n", 0o600)

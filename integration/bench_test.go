@@ -12,8 +12,8 @@ import (
 )
 
 // Benchmarks compare sftpmount with sshfs, mounted side by side on the same
-// sshd through the same toxiproxy link. Full run (the README's figures,
-// about 35 minutes):
+// sshd through the same toxiproxy link. Full run (the figures of
+// docs/benchmarks.md and of the README's short table, about 35 minutes):
 //
 //	SFTPMOUNT_BENCH_RTTS=0,10,50 go test ./integration -run '^$' -bench . -benchtime 1x -timeout 120m
 //

@@ -102,7 +102,7 @@ func TestFstabLineMountsWithMountDashA(t *testing.T) {
 	served, mnt := newServedDir(t, "root"), newMountpoint(t)
 	writeFile(t, filepath.Join(served, "f"), "from fstab", 0644)
 	fstab := filepath.Join(t.TempDir(), "fstab")
-	writeFile(t, fstab, "# the README's line\nroot@127.0.0.1:"+served+" "+mnt+" fuse.sftpmount _netdev,"+fstabOptions()+",allow_other,default_permissions 0 0\n", 0644)
+	writeFile(t, fstab, "# the line of docs/mounting.md\nroot@127.0.0.1:"+served+" "+mnt+" fuse.sftpmount _netdev,"+fstabOptions()+",allow_other,default_permissions 0 0\n", 0644)
 	unmountWithUmount(t, mnt)
 	viaMountCommand(t, "-a", "-T", fstab)
 	if typ := mountedType(mnt); typ != "fuse.sftpmount" {

@@ -38,7 +38,7 @@ type fsxConfig struct {
 	// every call must fail with EOPNOTSUPP and leave the file as it was.
 	allocates bool
 	// resets: the link is reset meanwhile. An append cut off by a reset
-	// fails rather than risk landing twice (README), and may have landed
+	// fails rather than risk landing twice (docs/network.md), and may have landed
 	// once: the run opens nothing with O_APPEND.
 	resets bool
 	settle func() error // after the last close, before the server's copies are read

@@ -41,8 +41,8 @@ func soakDuration() time.Duration {
 // soak counts what the workers did and what went wrong.
 type soak struct {
 	// resets: the link is reset every few seconds. Creating, removing
-	// and renaming are not repeated after a lost connection (README:
-	// "What happens when the network fails"), so an EIO (or ETIMEDOUT,
+	// and renaming are not repeated after a lost connection
+	// (docs/network.md), so an EIO (or ETIMEDOUT,
 	// ESTALE) from a call a reset cut off is what the application must
 	// get, and is counted, not failed. Wrong bytes and hangs fail always.
 	resets bool
@@ -144,7 +144,7 @@ func TestSoakManyUsersAtOnceOnOneMountWithAndWithoutResets(t *testing.T) {
 
 // Issue 33: three untar-and-rm loops and a copy loop on one mount at 2 ms
 // RTT, the link reset every 3 s. A change a reset cuts off is settled on
-// the new connection (README: "What happens when the network fails"), so
+// the new connection (docs/network.md, "A change cut off is settled"), so
 // no step may fail, and every tree the server holds is the archive's.
 func TestSoakUntarRmAndCopyWithResetsFailsNoStep(t *testing.T) {
 	soakRound(t, soakDuration(), newSlowLink(t, 2), soakPlan{tars: 3, copies: 1, settled: true})

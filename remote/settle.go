@@ -17,8 +17,8 @@ import (
 // new one what the server's state says, and the change answers as it
 // would have: done (nil), not done (again: it is sent again), or the
 // answer the state gives (EEXIST for a name another client made), and
-// ErrUnsettled only where the state cannot tell. The README's network
-// section lists the rules, one line per change.
+// ErrUnsettled only where the state cannot tell. docs/network.md
+// lists the rules, one line per change.
 
 // settleCheck looks at the server through s after a change was cut off:
 // again asks for the change to be sent again; otherwise err is the

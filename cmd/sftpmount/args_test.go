@@ -388,22 +388,24 @@ func TestIdmapFileReadsItsFilesAndRefusesBadOnes(t *testing.T) {
 	}
 }
 
-// The README's table of sshfs options is what the parser does: each
-// option in a row is accepted without a notice ("same"), with one notice
-// ("notice") or refused ("refused"), and every option sshfs 3.7's man
-// page lists has a row.
-func TestTheSshfsOptionTableInTheReadmeIsWhatTheParserDoes(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// The table of sshfs options in docs/options.md is what the parser does:
+// each option in a row is accepted without a notice ("same"), with one
+// notice ("notice") or refused ("refused"), and every option sshfs 3.7's
+// man page lists has a row.
+func TestTheSshfsOptionTableInTheDocsIsWhatTheParserDoes(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/options.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := string(readme)
-	start := strings.Index(text, "**Options written for the C sshfs.**")
+	text := string(doc)
+	start := strings.Index(text, "\n## Options written for the C sshfs\n")
 	if start < 0 {
-		t.Fatal("no sshfs table in the README")
+		t.Fatal("no sshfs table in docs/options.md")
 	}
-	text = text[start:]
-	text = text[:strings.Index(text, "\n### ")]
+	text = text[start+1:]
+	if end := strings.Index(text, "\n## "); end >= 0 {
+		text = text[:end]
+	}
 	idFile := filepath.Join(t.TempDir(), "ids")
 	if err := os.WriteFile(idFile, []byte("root:1\n"), 0644); err != nil {
 		t.Fatal(err)
@@ -450,18 +452,18 @@ func TestTheSshfsOptionTableInTheReadmeIsWhatTheParserDoes(t *testing.T) {
 			o, err := parseArgs(append([]string{"h:", "/m"}, args...))
 			switch {
 			case class == "refused" && err == nil:
-				t.Errorf("%s: accepted, the README says refused", opt)
+				t.Errorf("%s: accepted, docs/options.md says refused", opt)
 			case class != "refused" && err != nil:
-				t.Errorf("%s: %v, the README says %s", opt, err, class)
+				t.Errorf("%s: %v, docs/options.md says %s", opt, err, class)
 			case class == "same" && len(o.Notices) != 0:
-				t.Errorf("%s: notices %q, the README says same", opt, o.Notices)
+				t.Errorf("%s: notices %q, docs/options.md says same", opt, o.Notices)
 			case class == "notice" && len(o.Notices) != 1:
-				t.Errorf("%s: notices %q, the README says one", opt, o.Notices)
+				t.Errorf("%s: notices %q, docs/options.md says one", opt, o.Notices)
 			}
 		}
 	}
 	if rows < 15 {
-		t.Fatalf("only %d rows found in the README's sshfs table", rows)
+		t.Fatalf("only %d rows found in docs/options.md's sshfs table", rows)
 	}
 	// sshfs 3.7's man page (sshfs.rst), every option, and the FUSE
 	// ones of point 1 of the drop-in issue.
@@ -476,7 +478,7 @@ func TestTheSshfsOptionTableInTheReadmeIsWhatTheParserDoes(t *testing.T) {
 			continue // help and version: tested on their own
 		}
 		if !documented[opt] {
-			t.Errorf("sshfs's %s has no row in the README's table", opt)
+			t.Errorf("sshfs's %s has no row in docs/options.md's table", opt)
 		}
 	}
 	// The hostname row.

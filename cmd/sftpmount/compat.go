@@ -5,7 +5,7 @@ import "fmt"
 // sshfsCompat decides, for each option that only the C sshfs (or libfuse
 // 2) knows, what a line written for sshfs gets here: the same effect, a
 // one-line notice that it has none, or a refusal with the reason. The
-// README's option table lists the same decisions.
+// sshfs table of docs/options.md lists the same decisions.
 type compat struct {
 	notice string // accepted with no effect, for this reason
 	refuse string // refused, for this reason
