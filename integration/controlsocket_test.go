@@ -30,7 +30,7 @@ func controlMount(t *testing.T, tmp string) (*exec.Cmd, *lockedBuffer, *mounted)
 	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
 	args := append([]string{"-c", `umask 000 && exec "$0" "$@"`, binary, remoteSpec(m.remote), m.mnt, "-f"}, standardArgs()...)
 	cmd := exec.Command("sh", args...)
-	cmd.Env = append(append(baseEnv(), "TMPDIR=" + tmp), home(t)...)
+	cmd.Env = append(append(baseEnv(), "TMPDIR="+tmp), home(t)...)
 	return cmd, serveInForeground(t, cmd, m.mnt), m
 }
 
