@@ -74,7 +74,7 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 // attributes: an answer given from the cache near the end of its life
 // would otherwise be kept twice as long in all.
 func (f *FS) fillEntry(rel string, a remote.Attr, out *fuse.EntryOut) {
-	a = f.wb.dirShown(rel, a)
+	a = f.writeback.DirShown(rel, a)
 	fillAttr(f.withLinks(rel, a), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetEntryTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelEntry))
@@ -87,7 +87,7 @@ func (f *FS) fillAttrOut(rel string, a remote.Attr, out *fuse.AttrOut) syscall.E
 	if errno := f.opts.Owner.check(a); errno != 0 {
 		return errno
 	}
-	a = f.wb.dirShown(rel, a)
+	a = f.writeback.DirShown(rel, a)
 	fillAttr(f.withLinks(rel, a), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
@@ -194,14 +194,14 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		return n.fs.result("setattr", rel, syscall.ENOTSUP, nil)
 	}
 	for try := 0; try < 3; try++ {
-		wf := n.fs.wb.get(rel)
+		wf := n.fs.writeback.Get(rel)
 		if wf == nil {
 			break
 		}
 		if errno, ok := n.setSpooled(ctx, wf, in, out); ok {
 			return errno
 		}
-		n.fs.wb.wait(ctx, at(rel)) // uploading: the change goes to the journal, or the server, after it
+		n.fs.writeback.Wait(ctx, at(rel)) // uploading: the change goes to the journal, or the server, after it
 	}
 	if n.deferSetattr(ctx, in, out) {
 		return n.fs.result("setattr (sent at close)", rel, nil, nil)
@@ -311,7 +311,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 			return n.fs.result("utimens", rel, err, nil)
 		}
 		if cur.Mode.IsDir() {
-			n.fs.wb.setDirTimes(rel, cur)
+			n.fs.writeback.SetDirTimes(rel, cur)
 		}
 	} else if truncated {
 		// The server gave the file a new mtime; ask for it (not the

@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/fs/writeback"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -56,11 +57,11 @@ func (f *FS) remember(dir string, entries []remote.DirEntry, tok cache.Token) []
 func (f *FS) keepAttrs(dir string, entries []remote.DirEntry, tok cache.Token) []remote.DirEntry {
 	kept := entries[:0:0]
 	for _, e := range entries {
-		if e.Name == "." || e.Name == ".." || strings.HasPrefix(e.Name, wbTempPrefix) {
+		if e.Name == "." || e.Name == ".." || strings.HasPrefix(e.Name, writeback.TempPrefix) {
 			continue
 		}
-		if a, ok := f.wb.attr(path.Join(dir, e.Name)); ok {
-			e.Attr = a // ours waits in the journal (writeback.go)
+		if a, ok := f.writeback.Attr(path.Join(dir, e.Name)); ok {
+			e.Attr = a // ours waits in the journal (package writeback)
 		} else if e.Attr.Mode&os.ModeSymlink == 0 || !f.opts.FollowSymlinks {
 			// A followed link's attributes are its target's: lookup asks.
 			rel := path.Join(dir, e.Name)
@@ -104,8 +105,8 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
 	defer n.fs.forget(rel)
-	n.fs.wb.wait(ctx, under(rel)) // files of ours in it: ENOTEMPTY, from the server
-	if n.fs.wb.any(func(p string) bool { return strings.HasPrefix(p, rel+"/") }) {
+	n.fs.writeback.Wait(ctx, under(rel)) // files of ours in it: ENOTEMPTY, from the server
+	if n.fs.writeback.Any(func(p string) bool { return strings.HasPrefix(p, rel+"/") }) {
 		return n.fs.result("rmdir", rel, syscall.ENOTEMPTY, nil) // one the server refused, kept in the journal
 	}
 	err := n.fs.remote.Rmdir(ctx, rel)
@@ -120,11 +121,11 @@ func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 // Unlink removes a file or symlink.
 func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
-	if wf := n.fs.wb.get(rel); wf != nil {
+	if wf := n.fs.writeback.Get(rel); wf != nil {
 		if n.unlinkSpooled(name, wf) {
 			return 0
 		}
-		n.fs.wb.wait(ctx, at(rel))
+		n.fs.writeback.Wait(ctx, at(rel))
 	}
 	defer n.fs.forget(rel)
 	n.fs.settleWhere(at(rel)) // they go by path: not to another file made there next
@@ -134,7 +135,7 @@ func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	err := n.fs.remote.Remove(ctx, rel)
 	n.fs.settled(rel, err, false)
 	if err == nil {
-		n.fs.wb.removed(rel)
+		n.fs.writeback.Removed(rel)
 		n.dropName(name)
 		n.fs.linkGone(k, others)
 	}

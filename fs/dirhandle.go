@@ -118,7 +118,7 @@ func (f *FS) stream(rel string, st *dirStream, first chan<- error) {
 	var names []string
 	var subdirs []remote.DirEntry
 	keep, started, stopped := true, false, false
-	spooled := f.wb.in(rel) // ours in the journal, not on the server yet: listed at the end
+	spooled := f.writeback.In(rel) // ours in the journal, not on the server yet: listed at the end
 	err := f.remote.ReadDirBatches(context.Background(), rel, func(batch []remote.DirEntry) bool {
 		batch = f.keepAttrs(rel, batch, tok)
 		for _, e := range batch {

@@ -108,7 +108,7 @@ func (f *FS) cachedListing(dir string) ([]remote.DirEntry, bool) {
 	names := l.sorted()
 	entries := make([]remote.DirEntry, 0, len(names))
 	for _, name := range names {
-		a, ok := f.wb.attr(path.Join(dir, name))
+		a, ok := f.writeback.Attr(path.Join(dir, name))
 		if !ok {
 			a, ok = f.attrs.Get(path.Join(dir, name))
 		}

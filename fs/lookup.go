@@ -30,7 +30,7 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 
 func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
-	if a, ok := n.fs.wb.attr(rel); ok {
+	if a, ok := n.fs.writeback.Attr(rel); ok {
 		n.fs.result("lookup (journal)", rel, nil, nil)
 		return n.newChild(ctx, name, a, false, out), 0
 	}

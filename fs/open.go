@@ -32,14 +32,14 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	rel := n.rel()
 	fl := openFlags(flags)
 	for try := 0; try < 3; try++ {
-		wf := n.fs.wb.get(rel)
+		wf := n.fs.writeback.Get(rel)
 		if wf == nil {
 			break
 		}
 		if h, errno := n.openSpooled(ctx, wf, fl); h != nil || errno != 0 {
 			return h, fuse.FOPEN_KEEP_CACHE, errno
 		}
-		n.fs.wb.wait(ctx, at(rel)) // uploading: a writer opens it once that has ended
+		n.fs.writeback.Wait(ctx, at(rel)) // uploading: a writer opens it once that has ended
 	}
 	if fl&os.O_TRUNC != 0 {
 		n.fs.forget(rel)
@@ -263,7 +263,7 @@ func (f *FS) askAttr(ctx context.Context, rel string) freshAttr {
 // other costs the open and then a chmod and an fstat together.
 func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	fl := openFlags(flags) | os.O_CREATE
-	if n.fs.wb.room() {
+	if n.fs.writeback.Room() {
 		if ch, fh, keep, errno := n.createSpooled(ctx, name, fl, goMode(mode), out); ch != nil || errno != 0 {
 			return ch, fh, keep, errno
 		}
@@ -296,7 +296,7 @@ func (n *Node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 		return nil, errno
 	}
 	// As close(2) would: the mode is set at the flush (see pending.go),
-	// or the file is in the write-back journal (wbhandle.go).
+	// or the file is in the write-back journal (spooled.go).
 	h := fh.(interface {
 		fusefs.FileFlusher
 		fusefs.FileReleaser

@@ -29,13 +29,13 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 		return n.fs.result("rename", from, syscall.EINVAL, nil)
 	}
 	np := newParent.EmbeddedInode().Operations().(*Node)
-	if wf := n.fs.wb.get(from); wf != nil {
+	if wf := n.fs.writeback.Get(from); wf != nil {
 		if errno, ok := n.renameSpooled(from, to, wf, np, name, newName, flags); ok {
 			return errno
 		}
 	}
 	if flags&renameNoReplace != 0 {
-		if _, ok := n.fs.wb.attr(to); ok {
+		if _, ok := n.fs.writeback.Attr(to); ok {
 			return n.fs.result("rename", from, syscall.EEXIST, nil)
 		}
 		if _, err := n.fs.remote.Lstat(ctx, to); err == nil {
@@ -49,8 +49,8 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	n.fs.settleWhere(under(to))
 	// Ours waiting in the journal land before the rename moves them,
 	// or replaces them.
-	n.fs.wb.wait(ctx, under(from))
-	n.fs.wb.wait(ctx, under(to))
+	n.fs.writeback.Wait(ctx, under(from))
+	n.fs.writeback.Wait(ctx, under(to))
 	n.fs.openLaterWhere(ctx, under(from))
 	n.fs.openLaterWhere(ctx, under(to))
 	// Settled after a lost connection (remote/settle.go), against the
@@ -67,7 +67,7 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	n.fs.settled(from, err, false)
 	n.fs.settled(to, err, true)
 	if err == nil {
-		n.fs.wb.renamed(from, to)
+		n.fs.writeback.Renamed(from, to)
 		n.fs.moved(n, name, newParent.EmbeddedInode().Operations().(*Node), newName)
 		if counted {
 			n.fs.links.Put(to, k)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/fs/identity"
+	"github.com/sftpmount/sftpmount/fs/writeback"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -47,8 +48,9 @@ type Options struct {
 	// Ownership as shown to the kernel: see owner.go.
 	Owner Owner
 
-	// Writeback, when set, is the journal of write-back (writeback.go).
-	Writeback *Writeback
+	// Writeback, when set, is the journal of write-back (package
+	// writeback).
+	Writeback *writeback.Config
 }
 
 // Caches are the timeouts of what is learned from the server, each as
@@ -109,7 +111,7 @@ type FS struct {
 	laterMu sync.Mutex               // guards later
 	later   map[*fileHandle]struct{} // handles opened without asking, their remote handle maybe not yet open (open.go)
 
-	wb *writeback // nil: no journal
+	writeback *writeback.Queue // nil: no journal
 
 	root   *Node
 	ids    *identity.Table[*Node] // which node answers for a name, and its number (fs/identity, identity.go)
@@ -275,7 +277,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 	// change to one drops it, atomically with recording the change.
 	f.changed.Dropped = func(rel string) { f.prefetched.Delete(parentOf(rel)) }
 	if opts.Writeback != nil {
-		f.wb = newWriteback(f, *opts.Writeback)
+		f.writeback = writeback.New(writebackHost{f}, writebackRemote{f}, *opts.Writeback)
 	}
 	return f
 }
@@ -287,14 +289,14 @@ func (n *Node) FS() *FS { return n.fs }
 // earlier mount, shows them in the mount and starts uploading them, and
 // starts the uploads of files to come; it returns how many it found.
 func (f *FS) LoadJournal() (int, error) {
-	if f.wb == nil {
+	if f.writeback == nil {
 		return 0, nil
 	}
-	k, err := f.wb.load()
+	k, err := f.writeback.Load()
 	if err != nil {
 		return 0, err
 	}
-	f.wb.start()
+	f.writeback.Start()
 	return k, nil
 }
 

@@ -54,7 +54,7 @@ type options struct {
 	DisableHardlink    bool   // -o disable_hardlink: link(2) fails with EPERM
 	SeparateLinks      bool   // -o separate_links: names the server linked are not told apart from other files
 
-	Writeback      bool          // -o writeback: close returns once the file is in a local journal (fs/writeback.go)
+	Writeback      bool          // -o writeback: close returns once the file is in a local journal (fs/writeback)
 	WritebackDir   string        // -o writeback_dir=DIR: the journal (default: see journalDir)
 	WritebackLimit int64         // -o writeback_limit=BYTES: past it new files go straight to the server
 	WritebackDelay time.Duration // -o writeback_delay=SECONDS: a file's upload begins this long after its last close

@@ -15,8 +15,8 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/sftpmount/sftpmount/cache"
 	sftpfs "github.com/sftpmount/sftpmount/fs"
+	"github.com/sftpmount/sftpmount/fs/writeback"
 	"github.com/sftpmount/sftpmount/remote"
 	"github.com/sftpmount/sftpmount/remote/sshconf"
 )
@@ -103,7 +103,7 @@ func serve(o options, st *startup) error {
 		fsOpts.Owner.LocalUID, fsOpts.Owner.LocalGID = uint32(os.Getuid()), uint32(os.Getgid())
 	}
 	say := laterNotices(o.Foreground)
-	journalOf := cache.JournalRemote{User: cfg.Target.User, Host: cfg.Target.Host, Port: cfg.Target.Port, Dir: rc.Root()}
+	journalOf := writeback.JournalRemote{User: cfg.Target.User, Host: cfg.Target.Host, Port: cfg.Target.Port, Dir: rc.Root()}
 	if fsOpts.Writeback, err = openWriteback(o, journalOf, say); err != nil {
 		st.ready(err)
 		return err

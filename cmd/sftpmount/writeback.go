@@ -13,6 +13,7 @@ import (
 
 	"github.com/sftpmount/sftpmount/cache"
 	sftpfs "github.com/sftpmount/sftpmount/fs"
+	"github.com/sftpmount/sftpmount/fs/writeback"
 )
 
 // journalConfig is where the write-back journal of one remote directory
@@ -21,9 +22,9 @@ import (
 // and remote directory, so that the next mount of the same remote finds
 // what an earlier one left. Below the state directory, every component
 // must be this user's alone.
-func journalConfig(o options, r cache.JournalRemote) cache.JournalConfig {
+func journalConfig(o options, r writeback.JournalRemote) writeback.JournalConfig {
 	if o.WritebackDir != "" {
-		return cache.JournalConfig{Dir: o.WritebackDir, Remote: r}
+		return writeback.JournalConfig{Dir: o.WritebackDir, Remote: r}
 	}
 	base := os.Getenv("XDG_STATE_HOME")
 	if base == "" {
@@ -33,7 +34,7 @@ func journalConfig(o options, r cache.JournalRemote) cache.JournalConfig {
 	target := fmt.Sprintf("%s@%s:%d", r.User, r.Host, r.Port)
 	sum := sha256.Sum256([]byte(target + ":" + r.Dir))
 	name := regexp.MustCompile(`[^A-Za-z0-9@._-]+`).ReplaceAllString(target, "_")
-	return cache.JournalConfig{Dir: filepath.Join(base, "sftpmount", "journal", fmt.Sprintf("%s-%x", name, sum[:6])), Above: base, Remote: r, NamedByRemote: true}
+	return writeback.JournalConfig{Dir: filepath.Join(base, "sftpmount", "journal", fmt.Sprintf("%s-%x", name, sum[:6])), Above: base, Remote: r, NamedByRemote: true}
 }
 
 // openWriteback opens the journal: always with -o writeback, and without
@@ -41,11 +42,11 @@ func journalConfig(o options, r cache.JournalRemote) cache.JournalConfig {
 // A journal another user could write into is refused with one line;
 // without -o writeback or -o writeback_dir (the mount asked for no
 // journal), it is left alone with a notice.
-func openWriteback(o options, r cache.JournalRemote, notice func(string)) (*sftpfs.Writeback, error) {
+func openWriteback(o options, r writeback.JournalRemote, notice func(string)) (*writeback.Config, error) {
 	c := journalConfig(o, r)
 	c.Notice = notice
 	if !o.Writeback {
-		has, err := cache.HasRecords(c)
+		has, err := writeback.HasRecords(c)
 		var np *cache.NotPrivateError
 		if err != nil && o.WritebackDir == "" && errors.As(err, &np) {
 			notice(fmt.Sprintf("write-back journal not used: %v", err))
@@ -58,9 +59,9 @@ func openWriteback(o options, r cache.JournalRemote, notice func(string)) (*sftp
 			return nil, nil
 		}
 	}
-	j, err := cache.OpenJournal(c)
+	j, err := writeback.OpenJournal(c)
 	if err != nil {
-		if !o.Writeback && errors.Is(err, cache.ErrJournalBusy) {
+		if !o.Writeback && errors.Is(err, writeback.ErrJournalBusy) {
 			return nil, nil // another mount of the same remote uploads them
 		}
 		return nil, fail(ExitConfig, fmt.Sprintf("write-back %v", err))
@@ -71,7 +72,7 @@ func openWriteback(o options, r cache.JournalRemote, notice func(string)) (*sftp
 			return nil, nil
 		}
 	}
-	return &sftpfs.Writeback{Journal: j, On: o.Writeback, Limit: o.WritebackLimit, Delay: o.WritebackDelay, Notice: notice}, nil
+	return &writeback.Config{Journal: j, On: o.Writeback, Limit: o.WritebackLimit, Delay: o.WritebackDelay, Notice: notice}, nil
 }
 
 // drain waits at unmount for the journal's uploads, and names on stderr

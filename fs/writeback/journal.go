@@ -1,4 +1,4 @@
-package cache
+package writeback
 
 import (
 	"crypto/rand"
@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sftpmount/sftpmount/cache"
 )
 
 // Journal is the on-disk record of write-back (-o writeback): files whose
@@ -37,6 +39,7 @@ type Journal struct {
 	poolMu  sync.Mutex
 	pool    []string
 	filling bool
+	fills   sync.WaitGroup  // fill, run ahead by NewData; Close waits for it
 	virgin  map[string]bool // taken from the pool, record never written
 
 	// An entry's records are written one at a time (two writers of one
@@ -88,7 +91,7 @@ type JournalConfig struct {
 	Dir string
 	// Above is where the components of Dir that are the mount's begin:
 	// Dir and those below Above must be this user's alone, Above and
-	// those over it this user's or root's (see privateDir). Empty: Dir's
+	// those over it this user's or root's (see cache.PrivateDir). Empty: Dir's
 	// parent.
 	Above  string
 	Remote JournalRemote // the remote directory its files are for
@@ -100,14 +103,14 @@ type JournalConfig struct {
 }
 
 // OpenJournal opens (making it if need be, 0700) and locks the journal
-// c names. Its directory must be this user's alone (*NotPrivateError),
+// c names. Its directory must be this user's alone (*cache.NotPrivateError),
 // and its files for c.Remote, unless it holds none (*ForeignJournalError).
 func OpenJournal(c JournalConfig) (*Journal, error) {
-	dir, err := privateDir(c.Dir, c.Above, true)
+	dir, err := cache.PrivateDir(c.Dir, c.Above, true)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", c.Dir, err)
 	}
-	lock, err := openOwn(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := cache.OpenOwn(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: its lock %w", dir, err)
 	}
@@ -132,8 +135,10 @@ func OpenJournal(c JournalConfig) (*Journal, error) {
 // Dir is where the journal is.
 func (j *Journal) Dir() string { return j.dir }
 
-// Close removes the pairs made ahead and unlocks the journal.
+// Close waits for a batch of pairs being made ahead, removes the pairs
+// made ahead and unlocks the journal.
 func (j *Journal) Close() error {
+	j.fills.Wait()
 	j.poolMu.Lock()
 	for _, id := range j.pool {
 		os.Remove(j.metaPath(id))
@@ -146,7 +151,7 @@ func (j *Journal) Close() error {
 
 // Entries are the files the journal holds, oldest first. A .data with no
 // .meta (a close that never returned) is removed. A record that fails
-// its checks (checkRecord, checkData, openOwn) is set aside and named in
+// its checks (checkRecord, checkData, cache.OpenOwn) is set aside and named in
 // a notice, not given.
 func (j *Journal) Entries() ([]JournalEntry, error) {
 	names, err := os.ReadDir(j.dir)
@@ -171,7 +176,7 @@ func (j *Journal) Entries() ([]JournalEntry, error) {
 			os.Remove(filepath.Join(j.dir, name))
 		case strings.HasSuffix(name, ".meta"):
 			id := strings.TrimSuffix(name, ".meta")
-			b, err := readOwn(filepath.Join(j.dir, name))
+			b, err := cache.ReadOwn(filepath.Join(j.dir, name))
 			if err != nil {
 				j.setAside(id, fmt.Errorf("its record %w", err))
 				continue
@@ -223,7 +228,7 @@ func (j *Journal) NewData() (string, *os.File, error) {
 	j.virgin[id] = true
 	if len(j.pool) < poolBatch/4 && !j.filling {
 		j.filling = true
-		go j.fill()
+		j.fills.Go(func() { j.fill() })
 	}
 	j.poolMu.Unlock()
 	f, err := j.OpenData(id)

@@ -1,4 +1,4 @@
-package cache
+package writeback
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sftpmount/sftpmount/cache"
 )
 
 // A record is used only when its path is a clean path inside the served
@@ -155,7 +157,7 @@ func TestAJournalDirectoryOthersCouldWriteIsRefused(t *testing.T) {
 	open := filepath.Join(base, "open")
 	os.Mkdir(open, 0o700)
 	os.Chmod(open, 0o777)
-	var np *NotPrivateError
+	var np *cache.NotPrivateError
 	if _, err := OpenJournal(JournalConfig{Dir: open}); !errors.As(err, &np) {
 		t.Errorf("a directory anyone may write: %v", err)
 	}
@@ -198,7 +200,7 @@ func TestAJournalDirectoryOthersCouldWriteIsRefused(t *testing.T) {
 		theirs := filepath.Join(base, "theirs")
 		os.Mkdir(theirs, 0o700)
 		os.Chown(theirs, 12345, 12345)
-		if err := OwnDir(theirs); err == nil {
+		if err := cache.OwnDir(theirs); err == nil {
 			t.Errorf("another user's directory is accepted")
 		}
 	}

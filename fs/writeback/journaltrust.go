@@ -1,203 +1,25 @@
-package cache
+package writeback
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/sftpmount/sftpmount/cache"
 )
 
 // What makes a journal trusted: its directory can be written by this
 // user alone (another local user who could plant files there could make
 // the mount upload them, or write through it outside the served
-// directory); it names the remote it was made for; each of its files is
-// opened without following a symlink and is a regular file of this
-// user's with one name; and each record is checked before it is used.
-
-// NotPrivateError is the error of a directory another user could write
-// into, or could change what its path leads to.
-type NotPrivateError struct {
-	Path string
-	UID  uint32
-	Mode os.FileMode
-	Why  string
-}
-
-func (e *NotPrivateError) Error() string {
-	return fmt.Sprintf("%s (owner uid %d, mode %v) %s", e.Path, e.UID, e.Mode, e.Why)
-}
-
-// OwnDir checks that dir is a directory of this user's that no one else
-// may write into, itself and not a symlink: in /tmp another user could
-// have made it first, and put files of theirs where ours are looked for.
-func OwnDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || st == nil || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
-		return notPrivate(dir, fi, "is not a directory of this user's that only it may write")
-	}
-	return nil
-}
-
-func notPrivate(p string, fi os.FileInfo, why string) error {
-	e := &NotPrivateError{Path: p, Mode: fi.Mode(), Why: why}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		e.UID = st.Uid
-	}
-	return e
-}
-
-// safeAbove checks a directory above those that are this user's alone:
-// it belongs to this user or root, and no one else may write into it,
-// unless it is sticky as /tmp is (there no one else may rename or
-// remove what is ours).
-func safeAbove(dir string) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || st == nil || (st.Uid != 0 && int(st.Uid) != os.Geteuid()) ||
-		(fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0) {
-		return notPrivate(dir, fi, "lets another user replace what is below it")
-	}
-	return nil
-}
-
-// privateDir makes dir (with create; each missing component mode 0700)
-// and checks the path to it: dir and every component below above must
-// be this user's alone (OwnDir), above and every component over it
-// safe (safeAbove). It gives dir with its symlinks resolved: what was
-// checked. Without create, a missing dir is os.ErrNotExist.
-func privateDir(dir, above string, create bool) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	if above == "" {
-		above = filepath.Dir(dir)
-	}
-	if create {
-		// What exists is checked before anything is made in it.
-		have := dir
-		for {
-			if _, err := os.Lstat(have); err == nil || !errors.Is(err, os.ErrNotExist) {
-				break
-			}
-			have = filepath.Dir(have)
-		}
-		if have != dir {
-			if _, err := checkPath(have, above); err != nil {
-				return "", err
-			}
-		}
-		if err := mkdirPrivate(dir); err != nil {
-			return "", err
-		}
-	}
-	return checkPath(dir, above)
-}
-
-// checkPath is privateDir's check of dir, which exists.
-func checkPath(dir, above string) (string, error) {
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return "", err
-	}
-	realAbove := filepath.Dir(real)
-	a, _ := filepath.Abs(above)
-	if ra, err := filepath.EvalSymlinks(above); err == nil {
-		a = ra
-	}
-	switch {
-	case real == a || strings.HasPrefix(a, real+"/"):
-		realAbove = real
-	case strings.HasPrefix(real, a+"/"):
-		realAbove = a
-	}
-	for p := real; ; p = filepath.Dir(p) {
-		check := safeAbove
-		if len(p) > len(realAbove) {
-			check = OwnDir
-		}
-		if err := check(p); err != nil {
-			return "", err
-		}
-		if p == "/" {
-			return real, nil
-		}
-	}
-}
-
-// mkdirPrivate makes dir and what is missing above it, each mode 0700
-// whatever the umask.
-func mkdirPrivate(dir string) error {
-	if _, err := os.Lstat(dir); err == nil || !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if err := mkdirPrivate(filepath.Dir(dir)); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return os.Chmod(dir, 0o700)
-}
-
-// openOwn opens name, not following a symlink, and checks that it is a
-// regular file of this user's with no other name (a hard link would let
-// the journal write into, or read from, a file elsewhere). Its errors
-// name no file: "is a symlink", "no such file or directory".
-func openOwn(name string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
-	if err != nil {
-		var pe *os.PathError
-		switch {
-		case errors.Is(err, syscall.ELOOP):
-			err = errors.New("is a symlink")
-		case errors.As(err, &pe):
-			err = pe.Err
-		}
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		err = errors.New("is not a regular file")
-	case st == nil || int(st.Uid) != os.Geteuid():
-		err = errors.New("is not this user's")
-	case st.Nlink > 1:
-		err = errors.New("has another name (a hard link)")
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// readOwn reads the file name, as openOwn opens it.
-func readOwn(name string) ([]byte, error) {
-	f, err := openOwn(name, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(f)
-}
+// directory; cache.PrivateDir); it names the remote it was made for;
+// each of its files is opened without following a symlink and is a
+// regular file of this user's with one name (cache.OpenOwn); and each
+// record is checked before it is used.
 
 // JournalRemote is the remote directory a journal's files are for.
 type JournalRemote struct {
@@ -233,7 +55,7 @@ const remoteFile = "remote"
 // no remote and is in the place named after want (named): then it
 // becomes want's. The journal is locked.
 func (j *Journal) claim(want JournalRemote, named bool) error {
-	b, err := readOwn(filepath.Join(j.dir, remoteFile))
+	b, err := cache.ReadOwn(filepath.Join(j.dir, remoteFile))
 	if err == nil {
 		var has JournalRemote
 		if json.Unmarshal(b, &has) == nil && has == want {
@@ -300,9 +122,9 @@ func dirHasRecords(dir string) (bool, error) {
 // (or records to set aside), making and changing nothing: a mount
 // without -o writeback opens a journal only then. A directory that is
 // missing holds none; one that is not this user's alone is an error
-// (*NotPrivateError), whatever it holds.
+// (*cache.NotPrivateError), whatever it holds.
 func HasRecords(c JournalConfig) (bool, error) {
-	dir, err := privateDir(c.Dir, c.Above, false)
+	dir, err := cache.PrivateDir(c.Dir, c.Above, false)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -338,10 +160,10 @@ func checkRecord(id string, e JournalEntry) error {
 	return nil
 }
 
-// checkData opens entry e's bytes (openOwn) and checks that they hold
+// checkData opens entry e's bytes (cache.OpenOwn) and checks that they hold
 // the size its record says; they are closed again.
 func (j *Journal) checkData(e JournalEntry) error {
-	f, err := openOwn(j.DataPath(e.ID), os.O_RDONLY, 0)
+	f, err := cache.OpenOwn(j.DataPath(e.ID), os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("its data %w", err)
 	}
@@ -369,8 +191,8 @@ func (j *Journal) setAside(id string, why error) {
 	j.notice(fmt.Sprintf("write-back journal %s: record %s set aside, not uploaded: %v (its files now end in %s)", j.dir, id, why, setAsideSuffix))
 }
 
-// OpenData opens entry id's bytes for reading and writing, as openOwn
+// OpenData opens entry id's bytes for reading and writing, as cache.OpenOwn
 // does.
 func (j *Journal) OpenData(id string) (*os.File, error) {
-	return openOwn(j.DataPath(id), os.O_RDWR, 0)
+	return cache.OpenOwn(j.DataPath(id), os.O_RDWR, 0)
 }

@@ -14,16 +14,16 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/sftpmount/sftpmount/cache"
+	"github.com/sftpmount/sftpmount/fs/writeback"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
 // spoolHandle is an open(2) of a file waiting in the write-back journal
-// (writeback.go): reads and writes go to its data there.
+// (package writeback): reads and writes go to its data there.
 type spoolHandle struct {
 	node     *Node
-	w        *writeback
-	wf       *wbFile
+	q        *writeback.Queue
+	wf       *writeback.File
 	writable bool
 	append   bool
 }
@@ -37,37 +37,33 @@ var (
 	_ fusefs.FileGetattrer = (*spoolHandle)(nil)
 )
 
-func (h *spoolHandle) rel() string {
-	h.w.mu.Lock()
-	defer h.w.mu.Unlock()
-	return h.wf.e.Path
-}
+func (h *spoolHandle) rel() string { return h.q.PathOf(h.wf) }
 
 // createSpooled makes a new file in the journal: no round trip. The
 // kernel sends CREATE only for a name it holds as absent; should another
-// client have made it meanwhile, the upload keeps both (writeback.go).
+// client have made it meanwhile, the upload keeps both (package writeback).
 func (n *Node) createSpooled(ctx context.Context, name string, fl int, perm os.FileMode, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	rel := n.child(name)
 	if n.fs.nameTooLong(rel) {
 		return nil, nil, 0, n.fs.result("create", rel, syscall.ENAMETOOLONG, nil)
 	}
-	if strings.HasPrefix(name, wbTempPrefix) {
+	if strings.HasPrefix(name, writeback.TempPrefix) {
 		return nil, nil, 0, n.fs.result("create", rel, syscall.EPERM, nil)
 	}
 	if !n.mayCreateIn(ctx) {
 		return nil, nil, 0, 0 // the server's to refuse: made there (Create)
 	}
-	wf, err := n.fs.wb.create(rel, perm)
+	wf, err := n.fs.writeback.Create(rel, sysMode(perm)&^syscall.S_IFMT)
 	if err != nil {
 		return nil, nil, 0, n.fs.result("create (journal)", rel, err, nil)
 	}
 	n.fs.forget(rel)
 	n.fs.added(rel)
-	a, _ := n.fs.wb.attr(rel)
+	a, _ := n.fs.writeback.Attr(rel)
 	n.fs.result("create (journal)", rel, nil, nil)
 	ch := n.newChild(ctx, name, a, true, out)
-	h := &spoolHandle{node: ch.Operations().(*Node), w: n.fs.wb, wf: wf, writable: true, append: fl&os.O_APPEND != 0}
-	n.fs.wb.open(wf, true)
+	h := &spoolHandle{node: ch.Operations().(*Node), q: n.fs.writeback, wf: wf, writable: true, append: fl&os.O_APPEND != 0}
+	n.fs.writeback.Open(wf, true)
 	return ch, h, fuse.FOPEN_KEEP_CACHE, 0
 }
 
@@ -94,16 +90,16 @@ func (n *Node) mayCreateIn(ctx context.Context) bool {
 
 // openSpooled opens a file waiting in the journal. nil: its upload has
 // begun or ended, and a writer must go to the server once it has ended.
-func (n *Node) openSpooled(ctx context.Context, wf *wbFile, fl int) (fusefs.FileHandle, syscall.Errno) {
-	w := n.fs.wb
+func (n *Node) openSpooled(ctx context.Context, wf *writeback.File, fl int) (fusefs.FileHandle, syscall.Errno) {
+	q := n.fs.writeback
 	writable := fl&(os.O_WRONLY|os.O_RDWR) != 0
-	if !w.open(wf, writable) {
+	if !q.Open(wf, writable) {
 		return nil, 0
 	}
-	h := &spoolHandle{node: n, w: w, wf: wf, writable: writable, append: fl&os.O_APPEND != 0}
+	h := &spoolHandle{node: n, q: q, wf: wf, writable: writable, append: fl&os.O_APPEND != 0}
 	if fl&os.O_TRUNC != 0 {
 		if errno := h.truncate(0); errno != 0 {
-			w.release(wf, writable)
+			q.Release(wf, writable)
 			return nil, errno
 		}
 	}
@@ -112,8 +108,8 @@ func (n *Node) openSpooled(ctx context.Context, wf *wbFile, fl int) (fusefs.File
 }
 
 func (h *spoolHandle) truncate(size uint64) syscall.Errno {
-	ok, err := h.w.change(h.wf, func(e *cache.JournalEntry) error {
-		return h.wf.data.Truncate(int64(size))
+	ok, err := h.q.Change(h.wf, func(e *writeback.JournalEntry) error {
+		return h.wf.Data().Truncate(int64(size))
 	})
 	if !ok {
 		return syscall.EBUSY // not reached: a writable handle keeps the upload from starting
@@ -121,13 +117,13 @@ func (h *spoolHandle) truncate(size uint64) syscall.Errno {
 	if err != nil {
 		return h.node.fs.result("truncate (journal)", h.rel(), err, nil)
 	}
-	h.w.wrote(h.wf, int64(size))
+	h.q.Wrote(h.wf)
 	h.node.dropPages()
 	return 0
 }
 
 func (h *spoolHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	n, err := h.wf.data.ReadAt(dest, off)
+	n, err := h.wf.Data().ReadAt(dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, h.node.fs.result("read (journal)", h.rel(), err, nil)
 	}
@@ -136,15 +132,15 @@ func (h *spoolHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 
 func (h *spoolHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	if h.append && !fromPageCache(ctx) { // a page written back goes in place (file.go)
-		fi, err := h.wf.data.Stat()
+		fi, err := h.wf.Data().Stat()
 		if err != nil {
 			return 0, h.node.fs.result("write (journal)", h.rel(), err, nil)
 		}
 		off = fi.Size()
 	}
-	n, err := h.wf.data.WriteAt(data, off)
+	n, err := h.wf.Data().WriteAt(data, off)
 	if n > 0 {
-		h.w.wrote(h.wf, off+int64(n))
+		h.q.Wrote(h.wf)
 	}
 	if err != nil {
 		return uint32(n), h.node.fs.result("write (journal)", h.rel(), err, nil)
@@ -158,26 +154,26 @@ func (h *spoolHandle) Flush(ctx context.Context) syscall.Errno {
 	if !h.writable {
 		return 0
 	}
-	return h.node.fs.result("flush (journal)", h.rel(), h.w.commit(h.wf), nil)
+	return h.node.fs.result("flush (journal)", h.rel(), h.q.Commit(h.wf), nil)
 }
 
 // Fsync waits for the file's upload, as fsync(2) on a local disk waits
 // for the disk.
 func (h *spoolHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	rel := h.rel()
-	if err := h.w.commit(h.wf); err != nil {
+	if err := h.q.Commit(h.wf); err != nil {
 		return h.node.fs.result("fsync (journal)", rel, err, nil)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*h.node.fs.waitLimit())
 	defer cancel()
-	return h.node.fs.result("fsync (upload)", rel, h.w.settle(ctx, h.wf), nil)
+	return h.node.fs.result("fsync (upload)", rel, h.q.Settle(ctx, h.wf), nil)
 }
 
 func (h *spoolHandle) Release(ctx context.Context) syscall.Errno {
 	if h.writable {
-		h.w.commit(h.wf) // Flush has reported its error
+		h.q.Commit(h.wf) // Flush has reported its error
 	}
-	h.w.release(h.wf, h.writable)
+	h.q.Release(h.wf, h.writable)
 	return h.node.fs.result("release (journal)", h.rel(), nil, nil)
 }
 
@@ -187,7 +183,7 @@ func (h *spoolHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Er
 
 // spooledAttr answers getattr for a file waiting in the journal.
 func (n *Node) spooledAttr(rel string, out *fuse.AttrOut) (syscall.Errno, bool) {
-	a, ok := n.fs.wb.attr(rel)
+	a, ok := n.fs.writeback.Attr(rel)
 	if !ok {
 		return 0, false
 	}
@@ -199,7 +195,7 @@ func (n *Node) spooledAttr(rel string, out *fuse.AttrOut) (syscall.Errno, bool) 
 // setSpooled applies a setattr to a file waiting in the journal, whose
 // upload has not begun; false: it has, and the caller waits for it and
 // goes to the server.
-func (n *Node) setSpooled(ctx context.Context, wf *wbFile, in *fuse.SetAttrIn, out *fuse.AttrOut) (syscall.Errno, bool) {
+func (n *Node) setSpooled(ctx context.Context, wf *writeback.File, in *fuse.SetAttrIn, out *fuse.AttrOut) (syscall.Errno, bool) {
 	rel := n.rel()
 	var uid, gid uint32
 	uok, gok := false, false
@@ -217,15 +213,15 @@ func (n *Node) setSpooled(ctx context.Context, wf *wbFile, in *fuse.SetAttrIn, o
 		// A change of owner is the server's to allow or refuse (EPERM):
 		// made there, after the upload. tar's chown to the owner the
 		// file has already costs nothing.
-		cur, _ := n.fs.wb.attr(rel)
+		cur, _ := n.fs.writeback.Attr(rel)
 		if uok && uid != cur.UID || gok && gid != cur.GID {
 			return 0, false
 		}
 		uok, gok = false, false
 	}
-	ok, err := n.fs.wb.change(wf, func(e *cache.JournalEntry) error {
+	ok, err := n.fs.writeback.Change(wf, func(e *writeback.JournalEntry) error {
 		if size, ok := in.GetSize(); ok {
-			if err := wf.data.Truncate(int64(size)); err != nil {
+			if err := wf.Data().Truncate(int64(size)); err != nil {
 				return err
 			}
 			e.Mtime = time.Now().UnixNano()
@@ -262,11 +258,11 @@ func (n *Node) setSpooled(ctx context.Context, wf *wbFile, in *fuse.SetAttrIn, o
 	}
 	if _, ok := in.GetSize(); ok {
 		n.dropPages()
-		n.fs.wb.wrote(wf, 0)
+		n.fs.writeback.Wrote(wf)
 	}
-	// Recorded within recordEvery, and synced by the file's next close
+	// Recorded within half a second, and synced by the file's next close
 	// or fsync: as durable as the same change on a local disk (see
-	// writeback.recorder).
+	// writeback's recorder).
 	errno, _ := n.spooledAttr(rel, out)
 	return n.fs.result("setattr (journal)", rel, errOf(errno), nil), true
 }
@@ -275,8 +271,8 @@ func (n *Node) setSpooled(ctx context.Context, wf *wbFile, in *fuse.SetAttrIn, o
 // not begun: nothing of it is on the server, unless it was to replace a
 // file there (false: the caller removes that). false too when its
 // upload has begun.
-func (n *Node) unlinkSpooled(name string, wf *wbFile) bool {
-	if dropped, onServer := n.fs.wb.drop(wf); !dropped || onServer {
+func (n *Node) unlinkSpooled(name string, wf *writeback.File) bool {
+	if dropped, onServer := n.fs.writeback.Drop(wf); !dropped || onServer {
 		return false
 	}
 	rel := n.child(name)
@@ -290,15 +286,15 @@ func (n *Node) unlinkSpooled(name string, wf *wbFile) bool {
 // renameSpooled renames a file waiting in the journal, made here and not
 // yet uploading, in the journal alone. false: the caller waits for its
 // upload and renames on the server.
-func (n *Node) renameSpooled(from, to string, wf *wbFile, newParent *Node, name, newName string, flags uint32) (syscall.Errno, bool) {
+func (n *Node) renameSpooled(from, to string, wf *writeback.File, newParent *Node, name, newName string, flags uint32) (syscall.Errno, bool) {
 	if flags&^renameNoReplace != 0 {
 		return 0, false
 	}
 	noReplace := flags&renameNoReplace != 0
 	// What is at to on the server now: the upload replaces it, unless
-	// another client changes it first (writeback.go's conflicts).
+	// another client changes it first (writeback's conflicts).
 	var base *remote.Attr
-	if n.fs.wb.get(to) != nil {
+	if n.fs.writeback.Get(to) != nil {
 		if noReplace {
 			return n.fs.result("rename", from, syscall.EEXIST, nil), true
 		}
@@ -317,7 +313,7 @@ func (n *Node) renameSpooled(from, to string, wf *wbFile, newParent *Node, name,
 			return 0, false // a directory (EISDIR) or a link: the server's to say
 		}
 	}
-	if !n.fs.wb.move(wf, to, base) {
+	if !n.fs.writeback.Move(wf, to, base) {
 		return 0, false
 	}
 	n.fs.forget(from)
@@ -329,9 +325,9 @@ func (n *Node) renameSpooled(from, to string, wf *wbFile, newParent *Node, name,
 }
 
 // isTemp reports whether name is an upload's temporary name.
-func isTemp(name string) bool { return strings.HasPrefix(path.Base(name), wbTempPrefix) }
+func isTemp(name string) bool { return strings.HasPrefix(path.Base(name), writeback.TempPrefix) }
 
-// spooledEntries lists the files in the journal given by in(), by name.
+// spooledEntries lists the files in the journal given by Queue.In, by name.
 func spooledEntries(m map[string]remote.Attr) []remote.DirEntry {
 	out := make([]remote.DirEntry, 0, len(m))
 	for name, a := range m {
@@ -344,7 +340,7 @@ func spooledEntries(m map[string]remote.Attr) []remote.DirEntry {
 // withSpooled adds to entries, a listing of dir from the server, the
 // files of ours in the journal that it lacks.
 func (f *FS) withSpooled(dir string, entries []remote.DirEntry) []remote.DirEntry {
-	m := f.wb.in(dir)
+	m := f.writeback.In(dir)
 	if m == nil {
 		return entries
 	}
