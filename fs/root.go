@@ -286,18 +286,13 @@ func newFS(rc *remote.Client, opts Options) *FS {
 func (n *Node) FS() *FS { return n.fs }
 
 // LoadJournal takes the files left in the write-back journal by an
-// earlier mount, shows them in the mount and starts uploading them, and
-// starts the uploads of files to come; it returns how many it found.
+// earlier mount and shows them in the mount; it returns how many it
+// found. Start uploads them.
 func (f *FS) LoadJournal() (int, error) {
 	if f.writeback == nil {
 		return 0, nil
 	}
-	k, err := f.writeback.Load()
-	if err != nil {
-		return 0, err
-	}
-	f.writeback.Start()
-	return k, nil
+	return f.writeback.Load()
 }
 
 // rel is the node's path relative to the served directory.

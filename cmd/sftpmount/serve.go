@@ -164,6 +164,7 @@ func serve(o options, st *startup) error {
 		st.ready(err)
 		return err
 	}
+	root.FS().Start()
 	st.after.Store(&say)
 	st.ready(nil)
 	sigs := make(chan os.Signal, 1)
@@ -190,7 +191,14 @@ func serve(o options, st *startup) error {
 		}
 		unmount(server, o.Mountpoint)
 	}
-	return drain(root.FS(), max(2*time.Minute, 4*o.Timeout), say)
+	err = drain(root.FS(), max(2*time.Minute, 4*o.Timeout), say)
+	// What drain left (it gave up, or failed) stays in the journal for
+	// the next mount: Close cuts it now, records whole, and ends every
+	// goroutine the mount started.
+	cut, cancel := context.WithCancel(context.Background())
+	cancel()
+	root.FS().Close(cut)
+	return err
 }
 
 // unmount detaches the mount. A busy mount (a shell sitting in it) cannot
