@@ -155,10 +155,10 @@ func TestAServerWithoutTheExtensionsGetsUnsupported(t *testing.T) {
 	dir := t.TempDir()
 	c := pkgsftp(t, dir)
 	var st *StatusError
-	if err := c.LSetStat(ctx(t), dir, Attrs{}); !errors.As(err, &st) || st.Code != StatusUnsupported {
+	if err := c.LSetStat(ctx(t), dir, Attrs{}); !errors.As(err, &st) || st.Code != StatusOpUnsupported {
 		t.Errorf("lsetstat: %v", err)
 	}
-	if _, err := c.Limits(ctx(t)); !errors.As(err, &st) || st.Code != StatusUnsupported {
+	if _, err := c.Limits(ctx(t)); !errors.As(err, &st) || st.Code != StatusOpUnsupported {
 		t.Errorf("limits: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "f"), []byte("12345"), 0640)
@@ -166,7 +166,7 @@ func TestAServerWithoutTheExtensionsGetsUnsupported(t *testing.T) {
 	if err != nil || a.Size != 5 || a.Perm&0o777 != 0o640 {
 		t.Fatalf("lstat: %+v %v", a, err)
 	}
-	if _, err := c.extended(ctx(t), "no-such@example.org", nil); !errors.As(err, &st) || st.Code != StatusUnsupported {
+	if _, err := c.extended(ctx(t), "no-such@example.org", nil); !errors.As(err, &st) || st.Code != StatusOpUnsupported {
 		t.Errorf("an unknown extension: %v", err)
 	}
 }
@@ -243,6 +243,32 @@ func TestHostileRepliesEndTheConn(t *testing.T) {
 			}
 			if c.Err() == nil {
 				t.Fatal("the Conn goes on after a hostile reply")
+			}
+		})
+	}
+}
+
+// A reply of a type its request cannot get, or a second reply to one
+// request, ends the Conn with a ProtocolError, whether or not its caller
+// still waits: readLoop checks every reply against answers.
+func TestAReplyOfTheWrongTypeEndsTheConnWithAProtocolError(t *testing.T) {
+	ok := []byte{0, 0, 0, 0, 0, 0, 0, 0}
+	for name, bad := range map[string][]byte{
+		"ATTRS to a CLOSE":   packet(typeAttrs, []byte{0, 0, 0, 0, 0, 0, 0, 0}),
+		"HANDLE to a CLOSE":  packet(typeHandle, []byte{0, 0, 0, 0, 0, 0, 0, 1, 'h'}),
+		"two replies to one": append(packet(typeStatus, ok), packet(typeStatus, ok)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := answering(bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.CloseHandle(ctx(t), "h")
+			<-c.done
+			var pe *ProtocolError
+			if !errors.As(c.Err(), &pe) {
+				t.Fatalf("the Conn ended with %v, want a ProtocolError", c.Err())
 			}
 		})
 	}
