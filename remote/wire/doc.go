@@ -14,6 +14,6 @@
 // A Conn runs on an SFTP subsystem channel of its own; pkg/sftp keeps
 // every other request (remote's File, ReadDir, Stat...). Deadlines are the
 // caller's ctx: a call whose ctx ends returns at once, its reply, if it
-// ever comes, is checked and dropped. Reconnecting is the caller's too: a Conn whose
-// stream broke stays broken (Err).
+// ever comes, is checked and dropped. Reconnecting is the caller's too:
+// a Conn whose stream broke stays broken (Err).
 package wire
