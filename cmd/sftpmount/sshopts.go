@@ -35,10 +35,10 @@ func oneOf(allowed ...string) func(string) error {
 	}
 }
 
-func atLeast(min int) func(string) error {
+func atLeast(least int) func(string) error {
 	return func(v string) error {
-		if n, err := strconv.Atoi(v); err != nil || n < min {
-			return fmt.Errorf("want a whole number >= %d", min)
+		if n, err := strconv.Atoi(v); err != nil || n < least {
+			return fmt.Errorf("want a whole number >= %d", least)
 		}
 		return nil
 	}

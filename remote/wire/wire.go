@@ -294,7 +294,7 @@ func (c *Conn) send(typ byte, body []byte) error {
 }
 
 // readPacket reads one packet: its type and what follows the type.
-func readPacket(r io.Reader, max uint32) (byte, []byte, error) {
+func readPacket(r io.Reader, limit uint32) (byte, []byte, error) {
 	var hdr [5]byte
 	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
 		return 0, nil, err
@@ -303,8 +303,8 @@ func readPacket(r io.Reader, max uint32) (byte, []byte, error) {
 	if n < 1 {
 		return 0, nil, &ProtocolError{"packet of length 0"}
 	}
-	if n > max {
-		return 0, nil, &ProtocolError{fmt.Sprintf("packet of %d bytes, more than %d", n, max)}
+	if n > limit {
+		return 0, nil, &ProtocolError{fmt.Sprintf("packet of %d bytes, more than %d", n, limit)}
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
