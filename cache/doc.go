@@ -10,7 +10,7 @@
 // file (readahead.go, writebehind.go) and the memory budget they share
 // across a mount (budget.go).
 //
-// And, for now, the write-back journal (journal.go, journaltrust.go): the
-// on-disk record of files closed but not yet uploaded, and the checks
-// that it is this user's alone and for this remote.
+// And the checks that a directory or file is this user's alone
+// (private.go), which the write-back journal and the control socket's
+// directory pass before they are trusted.
 package cache
