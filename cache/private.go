@@ -107,22 +107,22 @@ func PrivateDir(dir, above string, create bool) (string, error) {
 
 // checkPath is PrivateDir's check of dir, which exists.
 func checkPath(dir, above string) (string, error) {
-	real, err := filepath.EvalSymlinks(dir)
+	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return "", err
 	}
-	realAbove := filepath.Dir(real)
+	realAbove := filepath.Dir(resolved)
 	a, _ := filepath.Abs(above)
 	if ra, err := filepath.EvalSymlinks(above); err == nil {
 		a = ra
 	}
 	switch {
-	case real == a || strings.HasPrefix(a, real+"/"):
-		realAbove = real
-	case strings.HasPrefix(real, a+"/"):
+	case resolved == a || strings.HasPrefix(a, resolved+"/"):
+		realAbove = resolved
+	case strings.HasPrefix(resolved, a+"/"):
 		realAbove = a
 	}
-	for p := real; ; p = filepath.Dir(p) {
+	for p := resolved; ; p = filepath.Dir(p) {
 		check := safeAbove
 		if len(p) > len(realAbove) {
 			check = OwnDir
@@ -131,7 +131,7 @@ func checkPath(dir, above string) (string, error) {
 			return "", err
 		}
 		if p == "/" {
-			return real, nil
+			return resolved, nil
 		}
 	}
 }

@@ -1,7 +1,3 @@
-// Package cache keeps what sftpmount already learned from the server, so
-// that a kernel request can be answered without a round trip. It knows
-// nothing of FUSE or SSH: keys are slash-separated paths relative to the
-// mount's root ("" is the root), values are whatever the caller stores.
 package cache
 
 import (

@@ -7,8 +7,6 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/pkg/sftp"
-
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -17,88 +15,41 @@ import (
 // does not know (a wrapped error, an *sftp.StatusError) into ENOSYS, which
 // makes the kernel stop sending that operation for the rest of the mount.
 
-// SFTP status codes. Codes past 8 are from later protocol drafts; OpenSSH
-// speaks v3 and never sends them, but other servers do.
-const (
-	fxEOF              = 1
-	fxNoSuchFile       = 2
-	fxPermissionDenied = 3
-	fxFailure          = 4
-	fxBadMessage       = 5
-	fxNoConnection     = 6
-	fxConnectionLost   = 7
-	fxOpUnsupported    = 8
-	fxInvalidHandle    = 9
-	fxNoSuchPath       = 10
-	fxFileExists       = 11
-	fxWriteProtect     = 12
-	fxNoMedia          = 13
-	fxNoSpace          = 14
-	fxQuotaExceeded    = 15
-	fxLockConflict     = 17
-	fxDirNotEmpty      = 18
-	fxNotADirectory    = 19
-	fxInvalidFilename  = 20
-	fxLinkLoop         = 21
-	fxCannotDelete     = 22
-	fxInvalidParameter = 23
-	fxFileIsADirectory = 24
-)
-
 var statusErrno = map[uint32]syscall.Errno{
-	fxEOF:              syscall.EIO, // EOF where an answer was due
-	fxNoSuchFile:       syscall.ENOENT,
-	fxPermissionDenied: syscall.EACCES,
-	fxFailure:          syscall.EIO, // ambiguous: see explain
-	fxBadMessage:       syscall.EINVAL,
-	fxNoConnection:     syscall.ENOTCONN,
-	fxConnectionLost:   syscall.EIO,
-	fxOpUnsupported:    syscall.ENOTSUP,
-	fxInvalidHandle:    syscall.EBADF,
-	fxNoSuchPath:       syscall.ENOENT,
-	fxFileExists:       syscall.EEXIST,
-	fxWriteProtect:     syscall.EROFS,
-	fxNoMedia:          syscall.ENODEV,
-	fxNoSpace:          syscall.ENOSPC,
-	fxQuotaExceeded:    syscall.EDQUOT,
-	fxLockConflict:     syscall.EAGAIN,
-	fxDirNotEmpty:      syscall.ENOTEMPTY,
-	fxNotADirectory:    syscall.ENOTDIR,
-	fxInvalidFilename:  syscall.EINVAL,
-	fxLinkLoop:         syscall.ELOOP,
-	fxCannotDelete:     syscall.EPERM,
-	fxInvalidParameter: syscall.EINVAL,
-	fxFileIsADirectory: syscall.EISDIR,
+	remote.StatusEOF:              syscall.EIO, // EOF where an answer was due
+	remote.StatusNoSuchFile:       syscall.ENOENT,
+	remote.StatusPermissionDenied: syscall.EACCES,
+	remote.StatusFailure:          syscall.EIO, // ambiguous: see explain
+	remote.StatusBadMessage:       syscall.EINVAL,
+	remote.StatusNoConnection:     syscall.ENOTCONN,
+	remote.StatusConnectionLost:   syscall.EIO,
+	remote.StatusOpUnsupported:    syscall.ENOTSUP,
+	remote.StatusInvalidHandle:    syscall.EBADF,
+	remote.StatusNoSuchPath:       syscall.ENOENT,
+	remote.StatusFileExists:       syscall.EEXIST,
+	remote.StatusWriteProtect:     syscall.EROFS,
+	remote.StatusNoMedia:          syscall.ENODEV,
+	remote.StatusNoSpace:          syscall.ENOSPC,
+	remote.StatusQuotaExceeded:    syscall.EDQUOT,
+	remote.StatusLockConflict:     syscall.EAGAIN,
+	remote.StatusDirNotEmpty:      syscall.ENOTEMPTY,
+	remote.StatusNotADirectory:    syscall.ENOTDIR,
+	remote.StatusInvalidFilename:  syscall.EINVAL,
+	remote.StatusLinkLoop:         syscall.ELOOP,
+	remote.StatusCannotDelete:     syscall.EPERM,
+	remote.StatusInvalidParameter: syscall.EINVAL,
+	remote.StatusFileIsADirectory: syscall.EISDIR,
 }
 
-// pkg/sftp returns some codes as bare values of its unexported fxerr type.
-var bareStatus = []struct {
-	err  error
-	code uint32
-}{
-	{sftp.ErrSSHFxEOF, fxEOF},
-	{sftp.ErrSSHFxNoSuchFile, fxNoSuchFile},
-	{sftp.ErrSSHFxPermissionDenied, fxPermissionDenied},
-	{sftp.ErrSSHFxFailure, fxFailure},
-	{sftp.ErrSSHFxBadMessage, fxBadMessage},
-	{sftp.ErrSSHFxNoConnection, fxNoConnection},
-	{sftp.ErrSSHFxConnectionLost, fxConnectionLost},
-	{sftp.ErrSSHFxOpUnsupported, fxOpUnsupported},
-}
+// statusCode extracts the SFTP status code carried by err, if any
+// (remote.StatusCode, named here for fs's other files).
+var statusCode = remote.StatusCode
 
-// statusCode extracts the SFTP status code carried by err, if any.
-func statusCode(err error) (uint32, bool) {
-	var se *sftp.StatusError
-	if errors.As(err, &se) {
-		return se.Code, true
-	}
-	for _, b := range bareStatus {
-		if errors.Is(err, b.err) {
-			return b.code, true
-		}
-	}
-	return 0, false
-}
+// The status codes fs's other files compare with.
+const (
+	fxFailure       = remote.StatusFailure
+	fxOpUnsupported = remote.StatusOpUnsupported
+)
 
 // errnoOf maps a remote error to the errno a local disk would give. It
 // returns EIO for the ambiguous SSH_FX_FAILURE; isFailure tells callers
@@ -144,7 +95,7 @@ func errnoOf(err error) syscall.Errno {
 // EXDEV and ENOSPC alike.
 func isFailure(err error) bool {
 	code, ok := statusCode(err)
-	return ok && code == fxFailure
+	return ok && code == remote.StatusFailure
 }
 
 // errOf is errno as an error: nil for 0.

@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/pkg/sftp"
-
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -38,21 +36,16 @@ func TestEveryRemoteErrorMapsToTheErrnoALocalDiskGives(t *testing.T) {
 		{"unexpected eof", io.ErrUnexpectedEOF, syscall.EIO},
 		{"short write", io.ErrShortWrite, syscall.EIO},
 		{"unknown error", errors.New("something odd"), syscall.EIO},
-		{"bare failure", sftp.ErrSSHFxFailure, syscall.EIO},
-		{"bare unsupported", sftp.ErrSSHFxOpUnsupported, syscall.ENOTSUP},
-		{"bare connection lost", sftp.ErrSSHFxConnectionLost, syscall.EIO},
-		{"bare no connection", sftp.ErrSSHFxNoConnection, syscall.ENOTCONN},
-		{"bare bad message", sftp.ErrSSHFxBadMessage, syscall.EINVAL},
-		{"bare no such file", sftp.ErrSSHFxNoSuchFile, syscall.ENOENT},
-		{"bare permission", sftp.ErrSSHFxPermissionDenied, syscall.EACCES},
-		{"bare eof", sftp.ErrSSHFxEOF, syscall.EIO},
+		// pkg/sftp's bare codes (sftp.ErrSSHFxFailure...) are read as
+		// their status codes by remote.StatusCode, tested there row by
+		// row; each code's errno is one of the rows below.
 	}
 	for code, want := range statusErrno {
 		cases = append(cases, struct {
 			name string
 			err  error
 			want syscall.Errno
-		}{fmt.Sprintf("status %d", code), &sftp.StatusError{Code: code}, want})
+		}{fmt.Sprintf("status %d", code), remote.StatusErr(code), want})
 	}
 	for _, c := range cases {
 		for _, form := range []struct {
@@ -71,17 +64,17 @@ func TestEveryRemoteErrorMapsToTheErrnoALocalDiskGives(t *testing.T) {
 
 func TestNoRemoteErrorBecomesENOSYS(t *testing.T) {
 	for code := uint32(0); code < 40; code++ {
-		if got := errnoOf(wrapped(&sftp.StatusError{Code: code})); got == syscall.ENOSYS {
+		if got := errnoOf(wrapped(remote.StatusErr(code))); got == syscall.ENOSYS {
 			t.Errorf("status %d mapped to ENOSYS, which disables the call for the whole mount", code)
 		}
 	}
 }
 
 func TestOnlyFailureStatusIsAmbiguous(t *testing.T) {
-	if !isFailure(wrapped(&sftp.StatusError{Code: fxFailure})) || !isFailure(sftp.ErrSSHFxFailure) {
+	if !isFailure(wrapped(remote.StatusErr(remote.StatusFailure))) || !isFailure(remote.StatusErr(remote.StatusFailure)) {
 		t.Error("SSH_FX_FAILURE not recognised as ambiguous")
 	}
-	for _, err := range []error{os.ErrNotExist, &sftp.StatusError{Code: fxPermissionDenied}, errors.New("x"), nil} {
+	for _, err := range []error{os.ErrNotExist, remote.StatusErr(remote.StatusPermissionDenied), errors.New("x"), nil} {
 		if isFailure(err) {
 			t.Errorf("%v reported as SSH_FX_FAILURE", err)
 		}
@@ -90,7 +83,7 @@ func TestOnlyFailureStatusIsAmbiguous(t *testing.T) {
 
 func TestOverlongNameIsENAMETOOLONGNotEINVAL(t *testing.T) {
 	f := &FS{opts: Options{NameMax: 10}}
-	bad := wrapped(&sftp.StatusError{Code: fxBadMessage})
+	bad := wrapped(remote.StatusErr(remote.StatusBadMessage))
 	if got := f.result("create", "dir/"+strings.Repeat("x", 11), bad, nil); got != syscall.ENAMETOOLONG {
 		t.Errorf("11-byte name with NameMax 10: %v", got)
 	}
@@ -105,7 +98,7 @@ func TestOverlongNameIsENAMETOOLONGNotEINVAL(t *testing.T) {
 
 func TestAmbiguousFailureAsksForTheRealCause(t *testing.T) {
 	f := &FS{}
-	failure := wrapped(&sftp.StatusError{Code: fxFailure})
+	failure := wrapped(remote.StatusErr(remote.StatusFailure))
 	if got := f.result("rmdir", "d", failure, func() syscall.Errno { return syscall.ENOTEMPTY }); got != syscall.ENOTEMPTY {
 		t.Errorf("explained failure: %v", got)
 	}
@@ -128,7 +121,7 @@ func FuzzErrnoOf(f *testing.F) {
 		f.Add(code, uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, code uint32, wrap uint8) {
-		var err error = &sftp.StatusError{Code: code}
+		err := remote.StatusErr(code)
 		switch wrap % 3 {
 		case 1:
 			err = wrapped(err)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package integration mounts the real sftpmount binary against a real
 // OpenSSH sshd on loopback and checks what users see, on the mount and in
 // the directory sshd serves.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs (Debian 12, as root), then
-# gofmt, go vet, unit tests under the race detector, and the integration
-# tests against a real sshd and a real FUSE mount.
+# gofmt, go vet, the FreeBSD and macOS builds, unit tests under the race
+# detector, and the integration tests against a real sshd and a real FUSE
+# mount.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -10,6 +11,13 @@ go version
 unformatted=$(gofmt -l cmd fs cache remote integration)
 if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
 go vet ./...
+# FreeBSD and macOS (macFUSE) only build: the tests run on Linux, and the
+# integration tests, which mount with fusermount3, are Linux's alone
+# (//go:build linux). Seconds, so before the long tests.
+for goos in freebsd darwin; do
+  GOOS=$goos go build ./...
+  GOOS=$goos go vet ./...
+done
 go test -race -count=1 ./cache/... ./fs/... ./remote/... ./cmd/...
 go test -count=1 -timeout 20m ./integration/...
 # The benchmarks in a reduced size: they report figures, never fail on timing.

@@ -1,10 +1,3 @@
-// Package remote owns the SSH and SFTP side of sftpmount, given an
-// Endpoint that package sshconf resolved: the transport (TCP or a
-// ProxyCommand, jump hosts, host-key checking, authentication, algorithm
-// negotiation, keepalive), the SFTP sessions, and the client the mount
-// uses, with per-call deadlines, reconnects and reopened files. It knows
-// nothing of FUSE; callers get plain Go errors wrapped once with the
-// operation and path.
 package remote
 
 import (

@@ -11,12 +11,12 @@ import (
 )
 
 // Peek opens rel for reading and asks for its attributes (fstat) and its
-// first max bytes together, then closes the handle without waiting: two
+// first limit bytes together, then closes the handle without waiting: two
 // round trips, the same as an open and a first read, for a reader that
 // has not asked yet (a walk's next files, see fs). whole reports that
 // data is the entire file: the read ended where the fstat put the end.
 // A read cut short by the server (pkg/sftp issue 658) is just not whole.
-func (c *Client) Peek(ctx context.Context, rel string, max int) (a Attr, data []byte, whole bool, err error) {
+func (c *Client) Peek(ctx context.Context, rel string, limit int) (a Attr, data []byte, whole bool, err error) {
 	f := c.newFile(rel, os.O_RDONLY)
 	if err := f.open(ctx, os.O_RDONLY); err != nil {
 		return Attr{}, nil, false, err
@@ -28,7 +28,7 @@ func (c *Client) Peek(ctx context.Context, rel string, max int) (a Attr, data []
 		defer close(statted)
 		a, statErr = f.Stat(ctx)
 	}()
-	buf := make([]byte, max)
+	buf := make([]byte, limit)
 	var n int
 	readErr := f.run(ctx, "read", true, func(h *sftp.File) error {
 		var err error
@@ -42,7 +42,7 @@ func (c *Client) Peek(ctx context.Context, rel string, max int) (a Attr, data []
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
 		return Attr{}, nil, false, readErr
 	}
-	if n < max/2 {
+	if n < limit/2 {
 		buf = bytes.Clone(buf[:n]) // a small file keeps no more than it has
 	}
 	return a, buf[:n], uint64(n) == a.Size, nil

@@ -50,7 +50,7 @@ func (p pathAttrs) Chmod(ctx context.Context, mode os.FileMode) error {
 	setstat := func(sc *sftp.Client, abs string) error { return sc.Chmod(abs, mode) }
 	err := p.set(ctx, "chmod", wire.Attrs{HasPerm: true, Perm: toPerm(mode)}, setstat)
 	var st *sftp.StatusError
-	if p.follow || !errors.As(err, &st) || st.Code != uint32(sftp.ErrSSHFxFailure) {
+	if p.follow || !errors.As(err, &st) || st.Code != StatusFailure {
 		return err
 	}
 	if p.strict {

@@ -39,7 +39,7 @@ func lstatOn(s *session, abs string) (a Attr, found bool, err error) {
 
 func notExist(err error) bool {
 	var st *sftp.StatusError
-	return errors.Is(err, os.ErrNotExist) || errors.As(err, &st) && st.Code == 2 // SSH_FX_NO_SUCH_FILE
+	return errors.Is(err, os.ErrNotExist) || errors.As(err, &st) && st.Code == StatusNoSuchFile
 }
 
 // madeBy checks a change that makes a name of type typ (mkdir): not

@@ -83,50 +83,16 @@ func orDefault(d *time.Duration, def time.Duration) time.Duration {
 	return *d
 }
 
-// cacheSetters apply the options of cacheOptions, by lowercase name.
-var cacheSetters = map[string]func(c *cacheOptions, name, value string, hasValue bool) error{
-	"dir_cache": cacheYesNo(func(c *cacheOptions, on bool) { c.On = on }),
-	"cache":     cacheYesNo(func(c *cacheOptions, on bool) { c.On = on }),
+// The appliers of the cache options' rows in the option table
+// (optiontable.go), by the kind of value they take.
 
-	"dcache_timeout":      wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Stat, c.Dir, c.Link = d, d, d }),
-	"cache_timeout":       wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Stat, c.Dir, c.Link = d, d, d }),
-	"dcache_stat_timeout": wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Stat = d }),
-	"cache_stat_timeout":  wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Stat = d }),
-	"dcache_dir_timeout":  wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Dir = d }),
-	"cache_dir_timeout":   wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Dir = d }),
-	"dcache_link_timeout": wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Link = d }),
-	"cache_link_timeout":  wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Link = d }),
-
-	"dcache_max_size":           count(1, func(c *cacheOptions, n int) { c.Limits.MaxEntries = n }),
-	"cache_max_size":            count(1, func(c *cacheOptions, n int) { c.Limits.MaxEntries = n }),
-	"dcache_clean_interval":     wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Limits.CleanInterval = max(d, time.Nanosecond) }),
-	"cache_clean_interval":      wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Limits.CleanInterval = max(d, time.Nanosecond) }),
-	"dcache_min_clean_interval": wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Limits.MinCleanInterval = max(d, time.Nanosecond) }),
-	"cache_min_clean_interval":  wholeSeconds(func(c *cacheOptions, d time.Duration) { c.Limits.MinCleanInterval = max(d, time.Nanosecond) }),
-
-	"entry_timeout":    fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Entry = &d }),
-	"attr_timeout":     fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Attr = &d }),
-	"negative_timeout": fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Negative = &d }),
-	"open_timeout":     fractionalSeconds(func(c *cacheOptions, d time.Duration) { c.Open = &d }),
-
-	"dir_nodes": count(2, func(c *cacheOptions, n int) { c.DirNodes = n }),
-
-	"kernel_cache": flagOpt(func(c *cacheOptions) { c.KernelCache = true }),
-	// auto_cache is what a mount does anyway: a file's pages are kept
-	// across opens while the server's size and mtime are unchanged.
-	"auto_cache": flagOpt(func(c *cacheOptions) { c.KernelCache = false }),
-	"direct_io":  flagOpt(func(c *cacheOptions) { c.DirectIO = true }),
-	"max_read":   count(4096, func(c *cacheOptions, n int) { c.MaxRead = n }),
-	"max_write":  count(4096, func(c *cacheOptions, n int) { c.MaxWrite = n }),
-}
-
-func cacheYesNo(set func(*cacheOptions, bool)) func(*cacheOptions, string, string, bool) error {
-	return func(c *cacheOptions, name, value string, _ bool) error {
+func cacheYesNo(set func(*cacheOptions, bool)) applier {
+	return func(o *options, name, value string, _ bool) error {
 		switch value {
 		case "yes":
-			set(c, true)
+			set(&o.Cache, true)
 		case "no":
-			set(c, false)
+			set(&o.Cache, false)
 		default:
 			return fmt.Errorf("option %s=%s: want yes or no", name, value)
 		}
@@ -134,30 +100,30 @@ func cacheYesNo(set func(*cacheOptions, bool)) func(*cacheOptions, string, strin
 	}
 }
 
-func wholeSeconds(set func(*cacheOptions, time.Duration)) func(*cacheOptions, string, string, bool) error {
-	return func(c *cacheOptions, name, value string, hasValue bool) error {
+func wholeSeconds(set func(*cacheOptions, time.Duration)) applier {
+	return func(o *options, name, value string, hasValue bool) error {
 		n, err := strconv.ParseUint(value, 10, 31)
 		if !hasValue || err != nil {
 			return fmt.Errorf("option %s=%s: want a whole number of seconds >= 0", name, value)
 		}
-		set(c, time.Duration(n)*time.Second)
+		set(&o.Cache, time.Duration(n)*time.Second)
 		return nil
 	}
 }
 
-func fractionalSeconds(set func(*cacheOptions, time.Duration)) func(*cacheOptions, string, string, bool) error {
-	return func(c *cacheOptions, name, value string, hasValue bool) error {
+func fractionalSeconds(set func(*cacheOptions, time.Duration)) applier {
+	return func(o *options, name, value string, hasValue bool) error {
 		f, err := strconv.ParseFloat(value, 64)
 		if !hasValue || err != nil || f < 0 || f > 1e9 {
 			return fmt.Errorf("option %s=%s: want a number of seconds >= 0, such as 0.5", name, value)
 		}
-		set(c, time.Duration(f*float64(time.Second)))
+		set(&o.Cache, time.Duration(f*float64(time.Second)))
 		return nil
 	}
 }
 
-func count(least int, set func(*cacheOptions, int)) func(*cacheOptions, string, string, bool) error {
-	return func(c *cacheOptions, name, value string, hasValue bool) error {
+func count(least int, set func(*cacheOptions, int)) applier {
+	return func(o *options, name, value string, hasValue bool) error {
 		n, err := strconv.Atoi(value)
 		if !hasValue || err != nil || n < least {
 			return fmt.Errorf("option %s=%s: want a whole number >= %d", name, value, least)
@@ -165,17 +131,17 @@ func count(least int, set func(*cacheOptions, int)) func(*cacheOptions, string, 
 		if name == "max_write" && n > maxWriteLimit {
 			return fmt.Errorf("option max_write=%s: at most %d (the largest write go-fuse takes)", value, maxWriteLimit)
 		}
-		set(c, n)
+		set(&o.Cache, n)
 		return nil
 	}
 }
 
-func flagOpt(set func(*cacheOptions)) func(*cacheOptions, string, string, bool) error {
-	return func(c *cacheOptions, name, _ string, hasValue bool) error {
+func flagOpt(set func(*cacheOptions)) applier {
+	return func(o *options, name, _ string, hasValue bool) error {
 		if hasValue {
 			return fmt.Errorf("option %s takes no value", name)
 		}
-		set(c)
+		set(&o.Cache)
 		return nil
 	}
 }

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sftpmount/sftpmount/cache"
 	sftpfs "github.com/sftpmount/sftpmount/fs"
 	"github.com/sftpmount/sftpmount/remote"
@@ -118,8 +116,8 @@ func ownControlDir(say func(string)) (dir string, remove func(), err error) {
 }
 
 // peerAllowed reports whether the process at the other end of c is this
-// user's or root's (SO_PEERCRED): a socket's mode alone is one chmod
-// from answering everyone.
+// user's or root's (peerUID: the kernel's record, not the peer's word):
+// a socket's mode alone is one chmod from answering everyone.
 func peerAllowed(c net.Conn) (uid uint32, ok bool) {
 	uc, isUnix := c.(*net.UnixConn)
 	if !isUnix {
@@ -129,12 +127,11 @@ func peerAllowed(c net.Conn) (uid uint32, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	var cred *unix.Ucred
 	var cerr error
-	if err := raw.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil || cerr != nil {
+	if err := raw.Control(func(fd uintptr) { uid, cerr = peerUID(int(fd)) }); err != nil || cerr != nil {
 		return 0, false
 	}
-	return cred.Uid, cred.Uid == uint32(os.Getuid()) || cred.Uid == 0
+	return uid, uid == uint32(os.Getuid()) || uid == 0
 }
 
 func answerControl(c net.Conn, f *sftpfs.FS, rc *remote.Client) {

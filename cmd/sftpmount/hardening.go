@@ -4,17 +4,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
-
-// keepSecretsIn makes the process's memory (a password, a decrypted key)
-// unreadable to others of the same uid and keeps it out of core dumps:
-// not dumpable, ptrace and /proc/PID/mem are root's only, as ssh-agent
-// does for itself.
-func keepSecretsIn() {
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-}
 
 // keepDescriptorsToSelf marks every descriptor past stderr close-on-exec,
 // as ssh's closefrom does: what we start (a ProxyCommand, SSH_ASKPASS,

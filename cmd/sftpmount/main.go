@@ -1,9 +1,3 @@
-// Command sftpmount mounts a remote directory over SFTP:
-//
-//	sftpmount [user@]host:[dir] MOUNTPOINT [-p PORT] [-o opt,opt...] [-f] [-d]
-//
-// By default it returns once the mount is ready (exit 0) or has failed
-// (non-zero, one line on stderr), leaving a background process serving it.
 package main
 
 import (

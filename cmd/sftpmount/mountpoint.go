@@ -47,7 +47,7 @@ func checkMountpoint(mp string, nonempty bool) error {
 // mountedAt describes the filesystem mounted exactly at dir ("" if none),
 // from /proc/self/mountinfo.
 func mountedAt(dir string) string {
-	real, err := filepath.EvalSymlinks(dir)
+	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return ""
 	}
@@ -56,7 +56,7 @@ func mountedAt(dir string) string {
 		return ""
 	}
 	defer f.Close()
-	return findMount(f, real)
+	return findMount(f, resolved)
 }
 
 func findMount(mountinfo io.Reader, dir string) string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +11,8 @@ import (
 
 // options is everything the command line can say. Defaults are set in one
 // place, defaultOptions; the sshfs/ssh spelling of each -o name is beside
-// its field. Connection settings that ssh_config can also give are kept as
+// its field, and its row in the option table (optiontable.go) says how it
+// is read and what --help says of it. Connection settings that ssh_config can also give are kept as
 // ssh keywords in SSH and resolved against ~/.ssh/config when serving.
 type options struct {
 	User       string // from user@host:dir; "" leaves it to ssh_config
@@ -103,6 +103,7 @@ const (
 
 // ignoredMountOptions are generic mount options that fstab and mount(8)
 // pass along; they change nothing for a FUSE filesystem served by us.
+// Not options of ours, so not in the option table: matched as written.
 var ignoredMountOptions = map[string]bool{
 	"rw": true, "dev": true, "nodev": true, "suid": true, "nosuid": true,
 	"exec": true, "noexec": true, "auto": true, "noauto": true, "_netdev": true,
@@ -113,192 +114,21 @@ var ignoredMountOptions = map[string]bool{
 	"sync": true, "async": true, "dirsync": true, "silent": true, "loud": true,
 }
 
-// setOption applies one name[=value] from -o.
+// setOption applies one name[=value] from -o: by its row of the option
+// table (optiontable.go), else as a generic mount option fstab passes.
 func (o *options) setOption(opt string) error {
 	name, value, hasValue := strings.Cut(opt, "=")
-	needValue := func() error {
-		if !hasValue || value == "" {
-			return fmt.Errorf("option %q needs a value (%s=...)", name, name)
-		}
+	if row, ok := optionsByName[strings.ToLower(name)]; ok {
+		return row.apply(o, name, value, hasValue)
+	}
+	if ignoredMountOptions[name] && !hasValue {
 		return nil
 	}
-	seconds := func(dst *time.Duration, min int) error {
-		if err := needValue(); err != nil {
-			return err
-		}
-		n, err := strconv.Atoi(value)
-		if err != nil || n < min {
-			return fmt.Errorf("option %s=%s: want a whole number of seconds >= %d", name, value, min)
-		}
-		*dst = time.Duration(n) * time.Second
+	// x-systemd.*, x-gvfs-* and comment= are for mount(8) and systemd.
+	if strings.HasPrefix(name, "x-") || name == "comment" {
 		return nil
 	}
-	flag := func(dst *bool) error {
-		if hasValue {
-			return fmt.Errorf("option %s takes no value", name)
-		}
-		*dst = true
-		return nil
-	}
-
-	if kw, ok := sshKeywords[strings.ToLower(name)]; ok {
-		if err := needValue(); err != nil {
-			return err
-		}
-		if err := kw.check(value); err != nil {
-			return fmt.Errorf("option %s=%s: %v", name, value, err)
-		}
-		o.SSH.Set(kw.name, value)
-		return nil
-	}
-	if c, ok := sshfsCompat[strings.ToLower(name)]; ok {
-		return o.applyCompat(name, value, hasValue, c)
-	}
-	if set, ok := cacheSetters[strings.ToLower(name)]; ok {
-		return set(&o.Cache, name, value, hasValue)
-	}
-
-	switch strings.ToLower(name) {
-	case "timeout":
-		return seconds(&o.Timeout, 1)
-	case "max_conns":
-		n, err := strconv.Atoi(value)
-		if !hasValue || err != nil || n < 1 || n > maxMaxConns {
-			return fmt.Errorf("option max_conns=%s: want a number of SFTP sessions from 1 to %d", value, maxMaxConns)
-		}
-		o.MaxConns = n
-	case "reconnect":
-		switch value {
-		case "", "yes":
-			if hasValue && value == "" {
-				return fmt.Errorf("option reconnect=: want yes or no")
-			}
-			o.Reconnect = true
-		case "no":
-			o.Reconnect = false
-		default:
-			return fmt.Errorf("option reconnect=%s: want yes or no", value)
-		}
-	case "contain_symlinks":
-		return flag(&o.ContainSymlinks)
-	case "no_contain_symlinks":
-		if err := flag(&o.ContainSymlinks); err != nil {
-			return err
-		}
-		o.ContainSymlinks = false
-	case "transform_symlinks":
-		return flag(&o.TransformSymlinks)
-	case "follow_symlinks":
-		return flag(&o.FollowSymlinks)
-	case "uid", "gid":
-		if err := needValue(); err != nil {
-			return err
-		}
-		n, err := strconv.ParseUint(value, 10, 32)
-		if err != nil {
-			return fmt.Errorf("option %s=%s: want a numeric id", name, value)
-		}
-		id := uint32(n)
-		if name == "uid" {
-			o.UID = &id
-		} else {
-			o.GID = &id
-		}
-	case "umask":
-		if err := needValue(); err != nil {
-			return err
-		}
-		n, err := strconv.ParseUint(value, 8, 32)
-		if err != nil || n > 07777 {
-			return fmt.Errorf("option umask=%s: want an octal mask such as 022", value)
-		}
-		o.Umask = uint32(n)
-	case "idmap":
-		switch value {
-		case "none", "user", "file":
-			o.IDMap, o.IDMapUser = value, value == "user"
-		default:
-			return fmt.Errorf("option idmap=%s: want none, user or file", value)
-		}
-	case "uidfile", "gidfile":
-		if err := needValue(); err != nil {
-			return err
-		}
-		if name == "uidfile" {
-			o.UIDFile = value
-		} else {
-			o.GIDFile = value
-		}
-	case "nomap":
-		switch value {
-		case "ignore", "error":
-			o.NoMapIgnore, o.NoMapGiven = value == "ignore", true
-		default:
-			return fmt.Errorf("option nomap=%s: want ignore or error", value)
-		}
-	case "disable_hardlink":
-		return flag(&o.DisableHardlink)
-	case "separate_links":
-		return flag(&o.SeparateLinks)
-	case "allow_other":
-		return flag(&o.AllowOther)
-	case "default_permissions":
-		return flag(&o.DefaultPermissions)
-	case "ro":
-		return flag(&o.ReadOnly)
-	case "nonempty":
-		return flag(&o.Nonempty)
-	case "password_stdin":
-		return flag(&o.PasswordStdin)
-	case "keep_password":
-		return flag(&o.KeepPassword)
-	case "fsname":
-		if err := needValue(); err != nil {
-			return err
-		}
-		o.FsName = value
-	case "sftp_server":
-		// sshfs's: a command run on the server instead of its sftp
-		// subsystem, such as "sudo -n /usr/lib/openssh/sftp-server".
-		if err := needValue(); err != nil {
-			return err
-		}
-		o.SFTPServer = value
-	case "writeback":
-		return flag(&o.Writeback)
-	case "writeback_dir":
-		if err := needValue(); err != nil {
-			return err
-		}
-		if !filepath.IsAbs(value) {
-			abs, err := filepath.Abs(value)
-			if err != nil {
-				return fmt.Errorf("option writeback_dir=%s: %v", value, err)
-			}
-			value = abs
-		}
-		o.WritebackDir = value
-	case "writeback_delay":
-		return seconds(&o.WritebackDelay, 0)
-	case "writeback_limit":
-		n, err := parseSize(value)
-		if !hasValue || err != nil || n < 1 {
-			return fmt.Errorf("option writeback_limit=%s: want a size in bytes, such as 500M or 2G", value)
-		}
-		o.WritebackLimit = n
-	case "debug", "sshfs_debug":
-		return flag(&o.Debug)
-	default:
-		if ignoredMountOptions[name] && !hasValue {
-			return nil
-		}
-		// x-systemd.*, x-gvfs-* and comment= are for mount(8) and systemd.
-		if strings.HasPrefix(name, "x-") || name == "comment" {
-			return nil
-		}
-		return fmt.Errorf("unknown option %q (see sftpmount --help)", opt)
-	}
-	return nil
+	return fmt.Errorf("unknown option %q (see sftpmount --help)", opt)
 }
 
 // parseSize reads a size in bytes, with an optional K, M, G or T suffix

@@ -53,7 +53,7 @@ type ttyPrompter struct{ tty *os.File }
 // off only once the prompt is out).
 func (p ttyPrompter) Secret(prompt string) ([]byte, error) {
 	fd := int(p.tty.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
 	if err != nil {
 		return nil, fmt.Errorf("reading from the terminal: %v", err)
 	}
@@ -61,10 +61,10 @@ func (p ttyPrompter) Secret(prompt string) ([]byte, error) {
 	quiet.Lflag &^= unix.ECHO
 	quiet.Lflag |= unix.ICANON | unix.ISIG
 	quiet.Iflag |= unix.ICRNL
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, &quiet); err != nil {
 		return nil, fmt.Errorf("reading from the terminal: %v", err)
 	}
-	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	defer unix.IoctlSetTermios(fd, ioctlSetTermios, old)
 	fmt.Fprint(p.tty, prompt)
 	defer fmt.Fprintln(p.tty)
 	// Room up front: a slice that grows leaves copies of the start of

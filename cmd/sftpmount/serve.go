@@ -45,7 +45,8 @@ func (st *startup) say(msg string) {
 }
 
 // serve connects, mounts and serves until unmounted. st.ready is called
-// once with the outcome of the start.
+// once with the outcome of the start: here, the one place a start-up
+// failure is reported.
 func serve(o options, st *startup) error {
 	// Before the mount appears: Go's own SIGQUIT would end the process.
 	defer dumpOnSIGQUIT()()
@@ -56,15 +57,76 @@ func serve(o options, st *startup) error {
 	if o.Debug {
 		debug = log.New(os.Stderr, "sftpmount: ", log.Ltime|log.Lmicroseconds)
 	}
-	var owner sftpfs.Owner // idmap=file's maps, read before anything is asked of the server
-	if err := o.idMaps(&owner); err != nil {
-		st.ready(err)
-		return err
-	}
-	cfg, err := connectConfig(o, st, debug)
+	m, err := mount(o, st, debug)
+	defer m.close()
 	if err != nil {
 		st.ready(err)
 		return asFailure(err)
+	}
+	root, rc, server, say := m.root, m.rc, m.server, m.say
+	st.after.Store(&say)
+	st.ready(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	// Once the signals are ours: a SIGTERM right after the mount
+	// appears unmounts, rather than ending a start still in progress.
+	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc, say)
+	if err != nil {
+		say(fmt.Sprintf("sftpmount status and sync will not answer: %v", err))
+		stopControl = func() {}
+	}
+	defer stopControl()
+	unmounted := make(chan struct{})
+	go func() {
+		server.Wait()
+		close(unmounted)
+	}()
+	select {
+	case <-unmounted: // fusermount3 -u, umount, or the kernel went away
+	case sig := <-sigs:
+		if debug != nil {
+			debug.Printf("%v: unmounting %s", sig, o.Mountpoint)
+		}
+		unmount(server, o.Mountpoint)
+	}
+	err = drain(root.FS(), max(2*time.Minute, 4*o.Timeout), say)
+	// What drain left (it gave up, or failed) stays in the journal for
+	// the next mount: Close cuts it now, records whole, and ends every
+	// goroutine the mount started.
+	cut, cancel := context.WithCancel(context.Background())
+	cancel()
+	root.FS().Close(cut)
+	return err
+}
+
+// mounted is what a start opened: closed, in the reverse order, when
+// serve returns, whether the start failed or the mount was served.
+type mounted struct {
+	rc     *remote.Client
+	root   *sftpfs.Node
+	server *fuse.Server
+	say    func(string) // where notices go once the mount runs
+	closes []func()
+}
+
+func (m *mounted) close() {
+	for i := len(m.closes) - 1; i >= 0; i-- {
+		m.closes[i]()
+	}
+}
+
+// mount connects and mounts; its error is the start's failure, which
+// serve reports.
+func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
+	m := &mounted{}
+	var owner sftpfs.Owner // idmap=file's maps, read before anything is asked of the server
+	if err := o.idMaps(&owner); err != nil {
+		return m, err
+	}
+	cfg, err := connectConfig(o, st, debug)
+	if err != nil {
+		return m, err
 	}
 	if o.FsName == "" {
 		o.FsName = fmt.Sprintf("%s@%s:%s", cfg.Target.User, o.Host, o.Dir)
@@ -75,10 +137,10 @@ func serve(o options, st *startup) error {
 		st.tty.Close()
 	}
 	if err != nil {
-		st.ready(err)
-		return asFailure(err)
+		return m, err
 	}
-	defer rc.Close()
+	m.rc = rc
+	m.closes = append(m.closes, func() { rc.Close() })
 
 	caches := o.Cache.fsCaches()
 	fsOpts := sftpfs.Options{
@@ -103,19 +165,18 @@ func serve(o options, st *startup) error {
 		fsOpts.Owner.LocalUID, fsOpts.Owner.LocalGID = uint32(os.Getuid()), uint32(os.Getgid())
 	}
 	say := laterNotices(o.Foreground)
+	m.say = say
 	journalOf := writeback.JournalRemote{User: cfg.Target.User, Host: cfg.Target.Host, Port: cfg.Target.Port, Dir: rc.Root()}
 	if fsOpts.Writeback, err = openWriteback(o, journalOf, say); err != nil {
-		st.ready(err)
-		return err
+		return m, err
 	}
-	if fsOpts.Writeback != nil {
-		defer fsOpts.Writeback.Journal.Close() // after the wait at unmount
+	if wb := fsOpts.Writeback; wb != nil {
+		m.closes = append(m.closes, func() { wb.Journal.Close() }) // after the wait at unmount
 	}
 	root := sftpfs.NewRoot(rc, fsOpts)
+	m.root = root
 	if k, err := root.FS().LoadJournal(); err != nil {
-		err = fail(ExitConfig, fmt.Sprintf("write-back journal: %v", err))
-		st.ready(err)
-		return err
+		return m, fail(ExitConfig, fmt.Sprintf("write-back journal: %v", err))
 	} else if k > 0 {
 		msg := fmt.Sprintf("%d files left in the journal %s by an earlier mount are being uploaded", k, fsOpts.Writeback.Journal.Dir())
 		if st.notice != nil {
@@ -160,45 +221,11 @@ func serve(o options, st *startup) error {
 		RootStableAttr: &fusefs.StableAttr{Ino: fuse.FUSE_ROOT_ID},
 	})
 	if err != nil {
-		err = fail(ExitMount, fmt.Sprintf("mount %s: %v", o.Mountpoint, err))
-		st.ready(err)
-		return err
+		return m, fail(ExitMount, fmt.Sprintf("mount %s: %v", o.Mountpoint, err))
 	}
 	root.FS().Start()
-	st.after.Store(&say)
-	st.ready(nil)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	// Once the signals are ours: a SIGTERM right after the mount
-	// appears unmounts, rather than ending a start still in progress.
-	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc, say)
-	if err != nil {
-		say(fmt.Sprintf("sftpmount status and sync will not answer: %v", err))
-		stopControl = func() {}
-	}
-	defer stopControl()
-	unmounted := make(chan struct{})
-	go func() {
-		server.Wait()
-		close(unmounted)
-	}()
-	select {
-	case <-unmounted: // fusermount3 -u, umount, or the kernel went away
-	case sig := <-sigs:
-		if debug != nil {
-			debug.Printf("%v: unmounting %s", sig, o.Mountpoint)
-		}
-		unmount(server, o.Mountpoint)
-	}
-	err = drain(root.FS(), max(2*time.Minute, 4*o.Timeout), say)
-	// What drain left (it gave up, or failed) stays in the journal for
-	// the next mount: Close cuts it now, records whole, and ends every
-	// goroutine the mount started.
-	cut, cancel := context.WithCancel(context.Background())
-	cancel()
-	root.FS().Close(cut)
-	return err
+	m.server = server
+	return m, nil
 }
 
 // unmount detaches the mount. A busy mount (a shell sitting in it) cannot

@@ -10,55 +10,14 @@ import (
 )
 
 // sshKeyword is an ssh_config keyword accepted with -o, as ssh and sshfs
-// accept them. The value is checked here so a typo is a usage error; it is
-// applied when the host is resolved against ~/.ssh/config, over which it
-// wins.
+// accept them; each is a row of the option table (optiontable.go), which
+// sshKeywords indexes. The value is checked here so a typo is a usage
+// error; it is applied when the host is resolved against ~/.ssh/config,
+// over which it wins.
 type sshKeyword struct {
 	name  string // ssh_config spelling
 	check func(string) error
 	path  bool // a local path (or space-separated paths), made absolute before daemonizing
-}
-
-var sshKeywords = map[string]sshKeyword{}
-
-func init() {
-	for _, k := range []sshKeyword{
-		{name: "HostName", check: anyValue},
-		{name: "User", check: userValue},
-		{name: "Port", check: portValue},
-		{name: "IdentityFile", check: anyValue, path: true},
-		{name: "IdentitiesOnly", check: yesNo},
-		{name: "CertificateFile", check: anyValue, path: true},
-		{name: "IdentityAgent", check: anyValue},
-		{name: "UserKnownHostsFile", check: anyValue, path: true},
-		{name: "GlobalKnownHostsFile", check: anyValue, path: true},
-		{name: "StrictHostKeyChecking", check: oneOf("yes", "ask", "accept-new", "no", "off")},
-		{name: "HostKeyAlias", check: anyValue},
-		{name: "HashKnownHosts", check: yesNo},
-		{name: "RevokedHostKeys", check: anyValue, path: true},
-		{name: "KnownHostsCommand", check: anyValue},
-		{name: "ProxyJump", check: anyValue},
-		{name: "ProxyCommand", check: anyValue},
-		// Algorithm lists: checked against OpenSSH's names when resolved.
-		{name: "Ciphers", check: anyValue},
-		{name: "MACs", check: anyValue},
-		{name: "KexAlgorithms", check: anyValue},
-		{name: "HostKeyAlgorithms", check: anyValue},
-		{name: "PubkeyAcceptedAlgorithms", check: anyValue},
-		{name: "PubkeyAcceptedKeyTypes", check: anyValue},
-		{name: "CASignatureAlgorithms", check: anyValue},
-		{name: "RekeyLimit", check: anyValue},
-		{name: "BatchMode", check: yesNo},
-		{name: "PubkeyAuthentication", check: yesNo},
-		{name: "PasswordAuthentication", check: yesNo},
-		{name: "KbdInteractiveAuthentication", check: yesNo},
-		{name: "NumberOfPasswordPrompts", check: atLeast(1)},
-		{name: "ConnectTimeout", check: atLeast(1)},
-		{name: "ServerAliveInterval", check: atLeast(0)},
-		{name: "ServerAliveCountMax", check: atLeast(1)},
-	} {
-		sshKeywords[strings.ToLower(k.name)] = k
-	}
 }
 
 func anyValue(string) error { return nil }
@@ -76,10 +35,10 @@ func oneOf(allowed ...string) func(string) error {
 	}
 }
 
-func atLeast(min int) func(string) error {
+func atLeast(least int) func(string) error {
 	return func(v string) error {
-		if n, err := strconv.Atoi(v); err != nil || n < min {
-			return fmt.Errorf("want a whole number >= %d", min)
+		if n, err := strconv.Atoi(v); err != nil || n < least {
+			return fmt.Errorf("want a whole number >= %d", least)
 		}
 		return nil
 	}

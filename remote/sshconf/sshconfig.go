@@ -1,9 +1,6 @@
 package sshconf
 
 import (
-	"bytes"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -172,14 +169,14 @@ func (s *settings) boolean(keyword string, def bool) bool {
 	return def
 }
 
-func (s *settings) number(keyword string, def, min, max int) int {
+func (s *settings) number(keyword string, def, least, most int) int {
 	v, ok := s.get(keyword)
 	if !ok {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < min || n > max {
-		s.fail(keyword, v, fmt.Sprintf("a number from %d to %d", min, max))
+	if err != nil || n < least || n > most {
+		s.fail(keyword, v, fmt.Sprintf("a number from %d to %d", least, most))
 		return def
 	}
 	return n
@@ -217,11 +214,11 @@ func (s *settings) rekeyLimit() uint64 {
 	return b * unit
 }
 
-func (s *settings) seconds(keyword string, def time.Duration, min int) time.Duration {
+func (s *settings) seconds(keyword string, def time.Duration, least int) time.Duration {
 	if v, ok := s.get(keyword); ok && strings.EqualFold(v, "none") {
 		return def
 	}
-	return time.Duration(s.number(keyword, int(def/time.Second), min, 1<<30)) * time.Second
+	return time.Duration(s.number(keyword, int(def/time.Second), least, 1<<30)) * time.Second
 }
 
 // Defaults are sftpmount's own where they differ from ssh's: a connect
@@ -499,93 +496,6 @@ func splitJumpHostPort(s string) (host, port string, err error) {
 		return h, p, nil
 	}
 	return s, "", nil
-}
-
-// expander does ssh_config's ~ and % expansion (ssh_config(5), TOKENS).
-type expander struct {
-	alias, host, user, localUser, home string
-	port                               int
-	hostKeyAlias, jump                 string // %k (else the host), %j
-}
-
-func (x expander) expand(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	var b bytes.Buffer
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		i++
-		switch s[i] {
-		case '%':
-			b.WriteByte('%')
-		case 'd':
-			b.WriteString(x.home)
-		case 'h':
-			if x.host != "" {
-				b.WriteString(x.host)
-			} else {
-				b.WriteString(x.alias)
-			}
-		case 'n':
-			b.WriteString(x.alias)
-		case 'p':
-			b.WriteString(strconv.Itoa(x.port))
-		case 'r':
-			b.WriteString(x.user)
-		case 'u':
-			b.WriteString(x.localUser)
-		case 'i':
-			b.WriteString(strconv.Itoa(os.Getuid()))
-		case 'l':
-			h, _ := os.Hostname()
-			b.WriteString(h)
-		case 'L':
-			h, _ := os.Hostname()
-			short, _, _ := strings.Cut(h, ".")
-			b.WriteString(short)
-		case 'k':
-			if x.hostKeyAlias != "" {
-				b.WriteString(x.hostKeyAlias)
-			} else {
-				b.WriteString(x.expand("%h"))
-			}
-		case 'j':
-			b.WriteString(x.jump)
-		case 'C':
-			// ssh's hash of %l%h%p%r%j, as in ControlPath.
-			sum := sha1.Sum([]byte(x.expand("%l%h%p%r%j")))
-			b.WriteString(hex.EncodeToString(sum[:]))
-		default:
-			b.WriteByte('%')
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
-
-// path expands tokens and a leading ~. Paths from the command line were
-// made absolute before the background process left the user's directory.
-func (x expander) path(p string) string {
-	p = x.expand(p)
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		p = filepath.Join(x.home, p[1:])
-	}
-	return p
-}
-
-func (x expander) paths(list string) []string {
-	var out []string
-	for _, p := range strings.Fields(list) {
-		if strings.EqualFold(p, "none") {
-			continue
-		}
-		out = append(out, x.path(p))
-	}
-	return out
 }
 
 // ConfigError is a setting that cannot be used: a bad value, a file that

@@ -50,9 +50,10 @@ func startProxyCommand(command, addr string, say func(string)) (*proxyConn, erro
 	}
 	cmd := exec.Command(shell, "-c", "exec "+command)
 	// A group of its own: closing ends it and whatever it started (an
-	// aws or gcloud wrapper runs helpers of its own). Pdeathsig ends it
-	// should this process be killed without closing anything.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	// aws or gcloud wrapper runs helpers of its own). endWithParent ends
+	// it should this process be killed without closing anything.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	endWithParent(cmd.SysProcAttr)
 	p := &proxyConn{cmd: cmd, addr: addr, exited: make(chan struct{}), stderr: &tailWriter{say: say}}
 	cmd.Stderr = p.stderr
 	var err error

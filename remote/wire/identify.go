@@ -36,13 +36,6 @@ import (
 // bounds the batch and gives up that channel (remote.Identify), and the
 // worst outcome is "not known".
 
-const (
-	typeRead     = 5
-	typeRealpath = 16
-	typeReadlink = 19
-	typeData     = 103
-)
-
 // Object is a file's identity on its server: the mount it is on, its
 // filesystem's id (statvfs's f_fsid: a btrfs subvolume's own) and its
 // inode number there. The zero Object is unknown.
@@ -117,7 +110,7 @@ func (id *Identifier) batch(ctx context.Context, paths []string) (out []Object, 
 	var held []string // handles to close, once the batch is done
 	defer func() {
 		for _, h := range held {
-			c.start(typeClose, appendString(nil, h)) // in order, before the next batch
+			c.closeLater(h) // in order, before the next batch
 		}
 	}()
 
@@ -310,15 +303,16 @@ func (id *Identifier) listFds(ctx context.Context) (map[int]bool, error) {
 		return nil, err
 	}
 	var fds []int
-	err = readAll(ctx, c, dh, func(es []Entry) {
+	err = c.readDir(ctx, dh, 2, func(es []Entry) bool {
 		for _, e := range es {
 			if n, err := strconv.Atoi(e.Name); err == nil && n >= 0 && n < 1<<20 {
 				fds = append(fds, n)
 			}
 		}
+		return true
 	})
 	if err != nil {
-		c.start(typeClose, appendString(nil, dh))
+		c.closeLater(dh)
 		if isStatus(err) {
 			return nil, ErrNoProc
 		}
@@ -330,7 +324,7 @@ func (id *Identifier) listFds(ctx context.Context) (map[int]bool, error) {
 			return nil, err
 		}
 	}
-	c.start(typeClose, appendString(nil, dh))
+	c.closeLater(dh)
 	rest := map[int]bool{}
 	for j, fd := range fds {
 		r, err := links[j].wait(ctx)
@@ -371,14 +365,11 @@ func parseFdinfo(s string) (Object, bool) {
 
 // handleOf is the handle an OPEN or OPENDIR's reply gives.
 func handleOf(ctx context.Context, p asked) (string, error) {
-	r, err := p.wait(ctx)
+	body, err := p.answer(ctx)
 	if err != nil {
 		return "", err
 	}
-	if r.typ != typeHandle {
-		return "", statusOrUnexpected(r, "HANDLE")
-	}
-	d := decoder{b: r.body}
+	d := decoder{b: body}
 	h := d.string()
 	if d.err == nil && len(h) > 256 {
 		d.fail("handle of %d bytes, more than SFTP's 256", len(h))
@@ -397,47 +388,6 @@ func firstName(r reply) (string, bool) {
 	}
 	name := d.string()
 	return name, d.err == nil
-}
-
-// readAll reads directory handle h to its end, two READDIRs in flight.
-func readAll(ctx context.Context, c *Conn, h string, fn func([]Entry)) error {
-	var pending []asked
-	for len(pending) < 2 {
-		p, err := c.start(typeReaddir, appendString(nil, h))
-		if err != nil {
-			return err
-		}
-		pending = append(pending, p)
-	}
-	for len(pending) > 0 {
-		r, err := pending[0].wait(ctx)
-		pending = pending[1:]
-		if err != nil {
-			return err
-		}
-		if r.typ == typeStatus {
-			err := status(r)
-			var st *StatusError
-			if errors.As(err, &st) && st.Code == StatusEOF {
-				return nil
-			}
-			if err == nil {
-				err = &ProtocolError{"STATUS OK where NAME was due"}
-			}
-			return err
-		}
-		es, err := names(r.body)
-		if err != nil {
-			return err
-		}
-		fn(es)
-		p, err := c.start(typeReaddir, appendString(nil, h))
-		if err != nil {
-			return err
-		}
-		pending = append(pending, p)
-	}
-	return nil
 }
 
 // isStatus reports whether err is the server's answer (a STATUS), not a

@@ -150,14 +150,20 @@ func appendString(b []byte, s string) []byte {
 
 // Lstat returns path's own attributes.
 func (c *Conn) Lstat(ctx context.Context, path string) (Attrs, error) {
-	r, err := c.call(ctx, typeLstat, appendString(nil, path))
+	p, err := c.start(typeLstat, appendString(nil, path))
 	if err != nil {
 		return Attrs{}, err
 	}
-	if r.typ != typeAttrs {
-		return Attrs{}, statusOrUnexpected(r, "ATTRS")
+	return attrsOf(ctx, p)
+}
+
+// attrsOf is the attributes an LSTAT's reply gives.
+func attrsOf(ctx context.Context, p asked) (Attrs, error) {
+	body, err := p.answer(ctx)
+	if err != nil {
+		return Attrs{}, err
 	}
-	d := decoder{b: r.body}
+	d := decoder{b: body}
 	a := d.attrs()
 	return a, d.err
 }
@@ -183,16 +189,7 @@ func (c *Conn) MkdirLstat(ctx context.Context, path string, a Attrs) (Attrs, err
 	if err := status(r); err != nil {
 		return Attrs{}, err
 	}
-	r, err = st.wait(ctx)
-	if err != nil {
-		return Attrs{}, err
-	}
-	if r.typ != typeAttrs {
-		return Attrs{}, statusOrUnexpected(r, "ATTRS")
-	}
-	d := decoder{b: r.body}
-	got := d.attrs()
-	return got, d.err
+	return attrsOf(ctx, st)
 }
 
 // Open flags (SSH_FXF_*).
@@ -234,22 +231,12 @@ func (c *Conn) extended(ctx context.Context, name string, body []byte) ([]byte, 
 	if r.typ == typeExtendedReply {
 		return r.body, nil
 	}
-	return nil, status(r) // OK, a failure, or a ProtocolError for any other type
-}
-
-func statusOrUnexpected(r reply, want string) error {
-	if r.typ == typeStatus {
-		if err := status(r); err != nil {
-			return err
-		}
-		return &ProtocolError{"STATUS OK where " + want + " was due"}
-	}
-	return &ProtocolError{fmt.Sprintf("reply of type %d, want %s", r.typ, want)}
+	return nil, status(r) // OK, or a failure
 }
 
 // Unsupported is the error of an extension the server does not offer.
 func unsupported(name string) error {
-	return &StatusError{Code: StatusUnsupported, Msg: name + " is not offered by the server"}
+	return &StatusError{Code: StatusOpUnsupported, Msg: name + " is not offered by the server"}
 }
 
 // LSetStat sets a path's own attributes, not following a symlink
@@ -317,12 +304,6 @@ type Entry struct {
 // hold 100 names, so 64 are some 640 KiB of names.
 const maxInFlight = 64
 
-const (
-	typeOpendir = 11
-	typeReaddir = 12
-	typeName    = 104
-)
-
 // ReadDir lists dir with several READDIR requests in flight at once
 // (OpenSSH answers them in order, a batch each), calling fn for each
 // batch as it arrives, "." and ".." left out; the handle's close is sent
@@ -341,6 +322,12 @@ func (c *Conn) ReadDir(ctx context.Context, dir string, inFlight int, fn func([]
 		return err
 	}
 	defer c.closeLater(h)
+	return c.readDir(ctx, h, inFlight, fn)
+}
+
+// readDir reads directory handle h to its end or until fn returns false:
+// the READDIR pipeline of ReadDir and of Identifier's listing of fds.
+func (c *Conn) readDir(ctx context.Context, h string, inFlight int, fn func([]Entry) bool) error {
 	inFlight = max(1, inFlight)
 	// One goroutine starts every READDIR, so the server sees them in
 	// this order and answers each with the next batch.
@@ -358,25 +345,16 @@ func (c *Conn) ReadDir(ctx context.Context, dir string, inFlight int, fn func([]
 		}
 	}
 	for len(pending) > 0 {
-		r, err := pending[0].wait(ctx)
+		body, err := pending[0].answer(ctx)
 		pending = pending[1:]
+		var st *StatusError
+		if errors.As(err, &st) && st.Code == StatusEOF {
+			return nil // those sent after it get EOF too
+		}
 		if err != nil {
 			return err
 		}
-		if r.typ == typeStatus {
-			if err := status(r); err != nil {
-				var st *StatusError
-				if errors.As(err, &st) && st.Code == StatusEOF {
-					return nil // those sent after it get EOF too
-				}
-				return err
-			}
-			return &ProtocolError{"STATUS OK where NAME was due"}
-		}
-		if r.typ != typeName {
-			return &ProtocolError{fmt.Sprintf("reply of type %d, want NAME", r.typ)}
-		}
-		entries, err := names(r.body)
+		entries, err := names(body)
 		if err != nil {
 			return err
 		}
@@ -425,7 +403,8 @@ func linkCount(long string) uint32 {
 	return uint32(n)
 }
 
-// closeLater closes a handle without waiting for the answer.
+// closeLater closes a handle without waiting for the answer: readLoop
+// checks it and drops it.
 func (c *Conn) closeLater(h string) {
-	go c.CloseHandle(context.Background(), h)
+	c.start(typeClose, appendString(nil, h))
 }

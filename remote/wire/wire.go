@@ -1,19 +1,3 @@
-// Package wire speaks the SFTP version 3 requests that pkg/sftp v1.13
-// cannot send: OpenSSH's extensions (lsetstat@openssh.com,
-// limits@openssh.com, copy-data), pipelined directory reads with each
-// name's link count, MKDIR and LSTAT in one round trip, and, on a Conn
-// of its own, which names a Linux server holds as one file (Identifier).
-// It owns the framing (length, type, request id), the matching of replies
-// to requests, and the checks a hostile server's replies must pass: a
-// packet shorter than its header, longer than the negotiated maximum, of a
-// type the request cannot get, or for an id nobody asked, ends the
-// connection with a ProtocolError rather than being trusted.
-//
-// A Conn runs on an SFTP subsystem channel of its own; pkg/sftp keeps
-// every other request (remote's File, ReadDir, Stat...). Deadlines are the
-// caller's ctx: a call whose ctx ends returns at once, its reply, if it
-// ever comes, is dropped. Reconnecting is the caller's too: a Conn whose
-// stream broke stays broken (Err).
 package wire
 
 import (
@@ -31,14 +15,44 @@ const (
 	typeVersion       = 2
 	typeOpen          = 3
 	typeClose         = 4
+	typeRead          = 5
 	typeLstat         = 7
+	typeOpendir       = 11
+	typeReaddir       = 12
 	typeMkdir         = 14
+	typeRealpath      = 16
+	typeReadlink      = 19
 	typeStatus        = 101
 	typeHandle        = 102
+	typeData          = 103
+	typeName          = 104
 	typeAttrs         = 105
 	typeExtended      = 200
 	typeExtendedReply = 201
 )
+
+// answers is, for each request this package sends, the one reply type it
+// may get besides STATUS (STATUS itself for those that get nothing else).
+// readLoop checks every reply against it: the one place a reply's type is
+// checked.
+var answers = map[byte]byte{
+	typeOpen:     typeHandle,
+	typeOpendir:  typeHandle,
+	typeClose:    typeStatus,
+	typeMkdir:    typeStatus,
+	typeRead:     typeData,
+	typeLstat:    typeAttrs,
+	typeReaddir:  typeName,
+	typeRealpath: typeName,
+	typeReadlink: typeName,
+	typeExtended: typeExtendedReply,
+}
+
+// typeNames name reply types in errors.
+var typeNames = map[byte]string{
+	typeStatus: "STATUS", typeHandle: "HANDLE", typeData: "DATA", typeName: "NAME",
+	typeAttrs: "ATTRS", typeExtendedReply: "EXTENDED_REPLY",
+}
 
 // MaxPacket bounds a reply's length before limits@openssh.com says more:
 // OpenSSH's sftp-server sends at most 256 KiB of data plus the header.
@@ -49,30 +63,19 @@ type ProtocolError struct{ Why string }
 
 func (e *ProtocolError) Error() string { return "sftp protocol error: " + e.Why }
 
-// StatusError is an SSH_FXP_STATUS reply other than OK.
-type StatusError struct {
-	Code uint32
-	Msg  string
-}
-
-func (e *StatusError) Error() string { return fmt.Sprintf("sftp status %d: %s", e.Code, e.Msg) }
-
-// Status codes this package's callers look at.
-const (
-	StatusOK          = 0
-	StatusEOF         = 1
-	StatusNoSuchFile  = 2
-	StatusPermission  = 3
-	StatusFailure     = 4
-	StatusUnsupported = 8
-)
-
 // ErrClosed is the error of every call once the Conn's stream has ended.
 var ErrClosed = errors.New("sftp wire connection closed")
 
 type reply struct {
 	typ  byte
+	want byte   // the type its request gets besides STATUS (answers)
 	body []byte // after the id
+}
+
+// awaited is a request sent and not yet answered, as readLoop holds it.
+type awaited struct {
+	ch   chan reply // buffered: readLoop never waits for the caller
+	want byte       // answers[its type]
 }
 
 // Conn is one SFTP session spoken to directly.
@@ -85,7 +88,7 @@ type Conn struct {
 
 	mu      sync.Mutex // guards next, pending, err
 	next    uint32
-	pending map[uint32]chan reply
+	pending map[uint32]awaited
 	err     error
 	done    chan struct{}
 
@@ -96,7 +99,7 @@ type Conn struct {
 // Start sends SSH_FXP_INIT on w and reads the server's VERSION from r.
 // The caller bounds it: closing w and r ends a silent server's wait.
 func Start(r io.Reader, w io.WriteCloser) (*Conn, error) {
-	c := &Conn{w: w, pending: map[uint32]chan reply{}, done: make(chan struct{}), Extensions: map[string]string{}}
+	c := &Conn{w: w, pending: map[uint32]awaited{}, done: make(chan struct{}), Extensions: map[string]string{}}
 	if err := c.send(typeInit, []byte{0, 0, 0, 3}); err != nil {
 		return nil, err
 	}
@@ -157,9 +160,9 @@ func (c *Conn) fail(err error) {
 	}
 	c.err = err
 	close(c.done)
-	for id, ch := range c.pending {
+	for id, a := range c.pending {
 		delete(c.pending, id)
-		close(ch)
+		close(a.ch)
 	}
 }
 
@@ -181,28 +184,28 @@ func (c *Conn) readLoop(r io.Reader) {
 		}
 		id := binary.BigEndian.Uint32(body)
 		c.mu.Lock()
-		ch, ok := c.pending[id]
+		a, ok := c.pending[id]
 		delete(c.pending, id)
+		next := c.next
 		c.mu.Unlock()
-		if !ok {
-			// Asked by a call that gave up, or never asked: a reply
-			// to an id no call holds is dropped only if the id was
-			// ever handed out.
-			if id >= c.nextID() {
-				c.fail(&ProtocolError{fmt.Sprintf("reply for request %d, which was never sent", id)})
-				c.closeWriter()
-				return
-			}
+		switch {
+		case !ok && id < next:
+			// A request whose reply was taken already: a second one.
+			c.fail(&ProtocolError{fmt.Sprintf("a second reply for request %d", id)})
+		case !ok:
+			c.fail(&ProtocolError{fmt.Sprintf("reply for request %d, which was never sent", id)})
+		case typ != typeStatus && typ != a.want:
+			c.fail(&ProtocolError{fmt.Sprintf("reply of type %d, want STATUS or %s", typ, typeNames[a.want])})
+			close(a.ch) // its caller gets the Conn's error, as every other's
+		default:
+			// Taken, or left in its buffer by a caller that gave up
+			// or never waits (a handle's close).
+			a.ch <- reply{typ: typ, want: a.want, body: body[4:]}
 			continue
 		}
-		ch <- reply{typ: typ, body: body[4:]}
+		c.closeWriter()
+		return
 	}
-}
-
-func (c *Conn) nextID() uint32 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.next
 }
 
 // call sends a request of type typ with body after its id and waits for
@@ -218,13 +221,17 @@ func (c *Conn) call(ctx context.Context, typ byte, body []byte) (reply, error) {
 // asked is a request sent and not yet answered.
 type asked struct {
 	c  *Conn
-	id uint32
 	ch chan reply
 }
 
 // start sends a request and returns at once: requests started one after
-// another from one goroutine reach the server in that order.
+// another from one goroutine reach the server in that order. Its reply
+// need not be waited for: it is checked and dropped all the same.
 func (c *Conn) start(typ byte, body []byte) (asked, error) {
+	want, ok := answers[typ]
+	if !ok {
+		panic(fmt.Sprintf("wire: request type %d has no entry in answers", typ))
+	}
 	ch := make(chan reply, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -234,17 +241,19 @@ func (c *Conn) start(typ byte, body []byte) (asked, error) {
 	}
 	id := c.next
 	c.next++
-	c.pending[id] = ch
+	c.pending[id] = awaited{ch, want}
 	c.mu.Unlock()
 	pkt := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(body)), id)
 	if err := c.send(typ, append(pkt, body...)); err != nil {
 		c.fail(err)
 		return asked{}, err
 	}
-	return asked{c, id, ch}, nil
+	return asked{c, ch}, nil
 }
 
-// wait returns the request's reply, or gives up when ctx ends.
+// wait returns the request's reply, of the request's own type or STATUS
+// (readLoop checked), or gives up when ctx ends; a reply that comes after
+// is checked and dropped.
 func (p asked) wait(ctx context.Context) (reply, error) {
 	select {
 	case r, ok := <-p.ch:
@@ -253,11 +262,25 @@ func (p asked) wait(ctx context.Context) (reply, error) {
 		}
 		return r, nil
 	case <-ctx.Done():
-		p.c.mu.Lock()
-		delete(p.c.pending, p.id)
-		p.c.mu.Unlock()
 		return reply{}, ctx.Err()
 	}
+}
+
+// answer is what a request of a type that gets more than STATUS (a
+// HANDLE, ATTRS...) was answered: the body of that reply, or the
+// STATUS's error. A STATUS OK in its place is a ProtocolError.
+func (p asked) answer(ctx context.Context) ([]byte, error) {
+	r, err := p.wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.typ != typeStatus {
+		return r.body, nil
+	}
+	if err := status(r); err != nil {
+		return nil, err
+	}
+	return nil, &ProtocolError{"STATUS OK where " + typeNames[r.want] + " was due"}
 }
 
 func (c *Conn) send(typ byte, body []byte) error {
@@ -271,7 +294,7 @@ func (c *Conn) send(typ byte, body []byte) error {
 }
 
 // readPacket reads one packet: its type and what follows the type.
-func readPacket(r io.Reader, max uint32) (byte, []byte, error) {
+func readPacket(r io.Reader, limit uint32) (byte, []byte, error) {
 	var hdr [5]byte
 	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
 		return 0, nil, err
@@ -280,8 +303,8 @@ func readPacket(r io.Reader, max uint32) (byte, []byte, error) {
 	if n < 1 {
 		return 0, nil, &ProtocolError{"packet of length 0"}
 	}
-	if n > max {
-		return 0, nil, &ProtocolError{fmt.Sprintf("packet of %d bytes, more than %d", n, max)}
+	if n > limit {
+		return 0, nil, &ProtocolError{fmt.Sprintf("packet of %d bytes, more than %d", n, limit)}
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {

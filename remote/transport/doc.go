@@ -1,0 +1,9 @@
+// Package transport owns the SSH connection to the server: the first
+// hop's stream (TCP, or a ProxyCommand's stdin and stdout), each
+// ProxyJump host in turn, the host key checks against known_hosts,
+// authentication (agent, keys, certificates, keyboard-interactive,
+// password, with prompts only while the mount starts), the algorithm
+// lists offered in the handshake, and the ConnectTimeout that bounds it
+// all. It hands back logged-in *ssh.Client values; what runs over them
+// (SFTP, keepalive, reconnects) is package remote's.
+package transport
