@@ -107,7 +107,7 @@ func (f *FS) lstat(ctx context.Context, rel string) (remote.Attr, error) {
 	if a, ok := f.attrs.Get(rel); ok {
 		return a, nil
 	}
-	f.settleWhere(at(rel))
+	f.quiesce(ctx, sendHeld, paths(at(rel)))
 	return f.fetchAttr(rel, func() (remote.Attr, error) { return f.remote.Lstat(ctx, rel) })
 }
 
@@ -154,7 +154,7 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 	if errno, ok := n.spooledAttr(rel, out); ok {
 		return errno
 	}
-	n.flushHandles()
+	n.fs.quiesce(ctx, landWrites, ofNode(n))
 	a, err := n.fs.lookupAttr(ctx, rel)
 	if err != nil {
 		return n.fs.result("getattr", rel, n.goneIfMissing(rel, err), nil)
@@ -174,13 +174,14 @@ func (n *Node) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.Attr
 
 // Setattr serves chmod, chown, truncate and utimes. Each change is its own
 // SFTP request, in the order a local disk would apply them; those of a new
-// file being written by its creator wait for its data (see pending.go).
+// file being written by its creator wait for its data (see held.go).
 func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	// go-fuse fills in the number for GETATTR but not for SETATTR, and
 	// the kernel takes st_ino from either reply.
 	defer func() { out.Ino = n.StableAttr().Ino; n.showLinks(&out.Attr) }()
 	rel := n.rel()
-	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME) != 0 {
+	r := n.fs.decodeSetAttr(in)
+	if r.valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME) != 0 {
 		n.dropPages()
 	}
 	given, _ := fh.(*fileHandle) // the kernel passes one with ftruncate only
@@ -190,7 +191,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	// Its mode cannot be set on Linux at all; ENOTSUP, as for a server
 	// without the extension, is what tar and rsync expect then.
 	link := n.StableAttr().Mode == syscall.S_IFLNK && !n.fs.opts.FollowSymlinks
-	if link && in.Valid&fuse.FATTR_MODE != 0 {
+	if link && r.perm != nil {
 		return n.fs.result("setattr", rel, syscall.ENOTSUP, nil)
 	}
 	for try := 0; try < 3; try++ {
@@ -198,12 +199,12 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		if wf == nil {
 			break
 		}
-		if errno, ok := n.setSpooled(ctx, wf, in, out); ok {
+		if errno, ok := n.setSpooled(ctx, wf, r, out); ok {
 			return errno
 		}
-		n.fs.writeback.Wait(ctx, at(rel)) // uploading: the change goes to the journal, or the server, after it
+		n.fs.quiesce(ctx, uploadJournal, paths(at(rel))) // uploading: the change goes to the journal, or the server, after it
 	}
-	if n.deferSetattr(ctx, in, out) {
+	if n.deferSetattr(ctx, r, out) {
 		return n.fs.result("setattr (sent at close)", rel, nil, nil)
 	}
 	rc := n.fs.remote
@@ -219,13 +220,13 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	if h != nil {
 		set = h.f
 	}
-	if in.Valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME|fuse.FATTR_ATIME) != 0 {
-		// Queued writes land first: they would undo a truncate or bump
-		// the mtime just set. chmod and chown need not wait for them,
-		// only for the changes asked before them.
-		n.flushHandles()
+	// Queued writes land first: they would undo a truncate or bump the
+	// mtime just set. chmod and chown need not wait for them, only for
+	// the changes asked before them.
+	if r.valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME|fuse.FATTR_ATIME) != 0 {
+		n.fs.quiesce(ctx, landWrites, ofNode(n))
 	} else {
-		n.settlePending()
+		n.fs.quiesce(ctx, sendHeld, ofNode(n))
 	}
 	defer n.forgetReadAhead()
 	// Start from what the file looks like now (cached after a create or a
@@ -240,7 +241,8 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	n.fs.newFiles.Delete(rel) // a directory's mode or group decides its new files'
 	truncated := false
 
-	if size, ok := in.GetSize(); ok {
+	if r.size != nil {
+		size := *r.size
 		if h != nil && (h == given || h.writable) { // not a read-only handle's: EBADF
 			h.invalidateReadAhead()
 			err = h.f.Truncate(ctx, size)
@@ -253,25 +255,23 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		cur.Size, truncated = size, true
 		n.fs.truncated(rel, int64(size))
 	}
-	if mode, ok := in.GetMode(); ok {
-		perm := goMode(mode)
+	if r.perm != nil {
+		perm := *r.perm
 		if err := set.Chmod(ctx, perm); err != nil {
 			return notOwner(n.fs.result("chmod", rel, err, nil))
 		}
 		cur.Mode = cur.Mode&os.ModeType | perm
 	}
-	uid, uok := in.GetUID()
-	gid, gok := in.GetGID()
-	if uok || gok {
-		var errno syscall.Errno
-		if uid, gid, errno = n.fs.opts.Owner.toRemote(uid, gid, uok, gok); errno != 0 {
-			return n.fs.result("chown", rel, errno, nil)
+	if r.uid != nil || r.gid != nil || r.ownerErr != 0 {
+		if r.ownerErr != 0 {
+			return n.fs.result("chown", rel, r.ownerErr, nil)
 		}
-		if !uok {
-			uid = cur.UID
+		uid, gid := cur.UID, cur.GID
+		if r.uid != nil {
+			uid = *r.uid
 		}
-		if !gok {
-			gid = cur.GID
+		if r.gid != nil {
+			gid = *r.gid
 		}
 		chown := set.Chown
 		if link {
@@ -282,8 +282,8 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		}
 		cur.UID, cur.GID = uid, gid
 	}
-	mtime, mok := in.GetMTime()
-	atime, aok := in.GetATime()
+	mtime, mok := r.mtime()
+	atime, aok := r.atime()
 	if mok != aok {
 		// SFTP sets both times at once: the one not being changed must
 		// be the server's own, not a cached copy another client may have
@@ -325,6 +325,54 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 		n.fs.attrs.Put(rel, cur)
 	}
 	return n.fs.result("setattr", rel, errOf(n.fs.fillAttrOut(rel, cur, out)), nil)
+}
+
+// attrRequest is a SETATTR decoded once, for the three places that apply
+// one: on the server (Setattr), held with a new file's data (held.go), and
+// in the write-back journal (wbhandle.go). A field is nil when not asked.
+type attrRequest struct {
+	in       *fuse.SetAttrIn
+	valid    uint32 // the kernel's fuse.FATTR_* bits
+	size     *uint64
+	perm     *os.FileMode // permissions, setuid, setgid and sticky included
+	uid, gid *uint32      // the server's ids (Owner.toRemote)
+	ownerErr syscall.Errno
+}
+
+// mtime and atime are the times asked for, read when they are applied:
+// "now" (FATTR_MTIME_NOW, FATTR_ATIME_NOW) is our clock's at that moment.
+func (r attrRequest) mtime() (time.Time, bool) { return r.in.GetMTime() }
+func (r attrRequest) atime() (time.Time, bool) { return r.in.GetATime() }
+
+// decodeSetAttr reads in. ownerErr is set, and uid and gid are not, when
+// idmap cannot map the owner asked for (EPERM under nomap=error): the
+// chown fails with it.
+func (f *FS) decodeSetAttr(in *fuse.SetAttrIn) attrRequest {
+	r := attrRequest{in: in, valid: in.Valid}
+	if size, ok := in.GetSize(); ok {
+		r.size = &size
+	}
+	if mode, ok := in.GetMode(); ok {
+		perm := goMode(mode)
+		r.perm = &perm
+	}
+	uid, uok := in.GetUID()
+	gid, gok := in.GetGID()
+	if uok || gok {
+		uid, gid, errno := f.opts.Owner.toRemote(uid, gid, uok, gok)
+		switch {
+		case errno != 0:
+			r.ownerErr = errno
+		default:
+			if uok {
+				r.uid = &uid
+			}
+			if gok {
+				r.gid = &gid
+			}
+		}
+	}
+	return r
 }
 
 // openFile is the open file a setattr that came without a handle

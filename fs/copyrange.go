@@ -52,8 +52,7 @@ func (n *Node) CopyFileRange(ctx context.Context, fhIn fusefs.FileHandle, offIn 
 		n.fs.debugf("copy_file_range %s: within one file, which copy-data refuses: copied by the kernel", rel)
 		return 0, syscall.ENOTSUP
 	}
-	n.flushHandles()
-	dst.flushHandles()
+	n.fs.quiesce(ctx, landWrites, ofNode(n), ofNode(dst))
 	a, err := in.f.Stat(ctx)
 	if err != nil {
 		return 0, n.fs.result("copy_file_range", rel, err, nil)

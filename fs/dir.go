@@ -21,7 +21,7 @@ import (
 func (n *Node) listRemote(ctx context.Context, rel string, walk bool) ([]remote.DirEntry, error) {
 	// Held-back changes of files in rel go first; a listing made ahead
 	// of them would not show them.
-	sent := n.fs.settleWhere(func(p string) bool { return parentOf(p) == rel })
+	sent := n.fs.quiesce(ctx, sendHeld, paths(inDir(rel)))
 	tok := n.fs.changed.Begin()
 	defer n.fs.changed.End(tok)
 	entries, ok := n.fs.takePrefetched(ctx, rel)
@@ -105,7 +105,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	rel := n.child(name)
 	defer n.fs.forget(rel)
-	n.fs.writeback.Wait(ctx, under(rel)) // files of ours in it: ENOTEMPTY, from the server
+	n.fs.quiesce(ctx, uploadJournal, paths(under(rel))) // files of ours in it: ENOTEMPTY, from the server
 	if n.fs.writeback.Any(func(p string) bool { return strings.HasPrefix(p, rel+"/") }) {
 		return n.fs.result("rmdir", rel, syscall.ENOTEMPTY, nil) // one the server refused, kept in the journal
 	}
@@ -125,11 +125,13 @@ func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 		if n.unlinkSpooled(name, wf) {
 			return 0
 		}
-		n.fs.writeback.Wait(ctx, at(rel))
+		n.fs.quiesce(ctx, uploadJournal, paths(at(rel))) // uploading: removed on the server once there
 	}
 	defer n.fs.forget(rel)
-	n.fs.settleWhere(at(rel)) // they go by path: not to another file made there next
-	n.fs.openLaterWhere(ctx, at(rel))
+	// Held changes go by path: not to another file made there next. A
+	// handle opened without asking opens the file before it loses its
+	// name. The journal was waited for above, only if it had the file.
+	n.fs.quiesce(ctx, sendHeld|openLazy, paths(at(rel)))
 	others := n.otherNames(name)
 	k, _ := n.fs.links.Get(rel) // 0: no listing told
 	err := n.fs.remote.Remove(ctx, rel)

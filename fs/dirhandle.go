@@ -112,7 +112,7 @@ func (h *dirHandle) start(ctx context.Context) syscall.Errno {
 // and, once complete, the names; first gets nil at the first batch, or the
 // listing's outcome if it ends before one.
 func (f *FS) stream(rel string, st *dirStream, first chan<- error) {
-	f.settleWhere(func(p string) bool { return parentOf(p) == rel })
+	f.quiesce(context.Background(), sendHeld, paths(inDir(rel)))
 	tok := f.changed.Begin()
 	defer f.changed.End(tok)
 	var names []string

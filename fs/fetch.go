@@ -1,6 +1,8 @@
 package fs
 
 import (
+	"context"
+
 	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
 )
@@ -12,7 +14,7 @@ import (
 // create, rename or unlink of the path, or of a directory above it, may
 // predate that change on the server, so it is dropped and what the
 // change established stays. A file with writes in flight, or held back
-// as a new file's are (pending.go), takes no fetched attributes at all:
+// as a new file's are (held.go), takes no fetched attributes at all:
 // its size and mtime are what this mount sent, until every write has
 // landed. Each write that lands counts as a change again, for the
 // answers asked while it was on its way.
@@ -26,7 +28,7 @@ import (
 func (f *FS) fetchAttr(rel string, ask func() (remote.Attr, error)) (remote.Attr, error) {
 	for try := 0; ; try++ {
 		if f.busy(rel) {
-			f.landWrites(rel)
+			f.quiesce(context.Background(), landWrites, paths(at(rel)))
 		}
 		a, stale, err := f.ask(rel, ask)
 		if err != nil || !stale {
@@ -58,20 +60,6 @@ func (f *FS) ask(rel string, ask func() (remote.Attr, error)) (a remote.Attr, st
 	return a, !kept, nil
 }
 
-// landWrites waits for the writes of every handle opened at rel. Their
-// errors stay with the handles, which report them.
-func (f *FS) landWrites(rel string) {
-	f.pendingMu.Lock()
-	hs := make([]*fileHandle, 0, len(f.writers[rel]))
-	for h := range f.writers[rel] {
-		hs = append(hs, h)
-	}
-	f.pendingMu.Unlock()
-	for _, h := range hs {
-		h.flush()
-	}
-}
-
 // putFetched caches a, the server's answer about rel to a question asked
 // once tok began, unless a change of ours makes it stale.
 func (f *FS) putFetched(rel string, a remote.Attr, tok cache.Token) {
@@ -83,57 +71,4 @@ func (f *FS) putFetched(rel string, a remote.Attr, tok cache.Token) {
 // its directory made ahead of it is dropped too (Changes.Dropped).
 func (f *FS) touched(rel string) {
 	f.changed.Changed(rel)
-}
-
-// busy reports whether a handle opened at rel has writes on their way or
-// holds a new file's changes back.
-func (f *FS) busy(rel string) bool {
-	f.pendingMu.Lock()
-	defer f.pendingMu.Unlock()
-	for h := range f.writers[rel] {
-		if h.later != nil || h.appending.Load() > 0 || (h.wb != nil && h.wb.Pending()) {
-			return true
-		}
-	}
-	return false
-}
-
-// writtenEnd is how far the writes of the handles opened at rel reach.
-func (f *FS) writtenEnd(rel string) int64 {
-	f.pendingMu.Lock()
-	defer f.pendingMu.Unlock()
-	var end int64
-	for h := range f.writers[rel] {
-		end = max(end, h.end.Load())
-	}
-	return end
-}
-
-// truncated lowers what the writes of rel's handles reach to size.
-func (f *FS) truncated(rel string, size int64) {
-	f.pendingMu.Lock()
-	defer f.pendingMu.Unlock()
-	for h := range f.writers[rel] {
-		for cur := h.end.Load(); cur > size && !h.end.CompareAndSwap(cur, size); cur = h.end.Load() {
-		}
-	}
-}
-
-// addWriter and dropWriter keep the writable handles by path, for busy.
-func (f *FS) addWriter(h *fileHandle) {
-	f.pendingMu.Lock()
-	defer f.pendingMu.Unlock()
-	if f.writers[h.rel] == nil {
-		f.writers[h.rel] = map[*fileHandle]struct{}{}
-	}
-	f.writers[h.rel][h] = struct{}{}
-}
-
-func (f *FS) dropWriter(h *fileHandle) {
-	f.pendingMu.Lock()
-	defer f.pendingMu.Unlock()
-	delete(f.writers[h.rel], h)
-	if len(f.writers[h.rel]) == 0 {
-		delete(f.writers, h.rel)
-	}
 }

@@ -24,11 +24,11 @@ const writeBehindLimit = 8 << 20
 // fsync, or at close, which waits for every write to be answered. O_APPEND
 // handles write synchronously: the server appends in arrival order.
 type fileHandle struct {
-	f    *remote.File
-	node *Node
-	rel  string
-	wb   *cache.WriteBehind // nil: synchronous writes
-	ra   *cache.ReadAhead   // nil: write-only handle
+	f      *remote.File
+	node   *Node
+	rel    string
+	behind *cache.WriteBehind // write-behind; nil: synchronous writes
+	ra     *cache.ReadAhead   // nil: write-only handle
 
 	writable  bool         // opened for writing (set before it is registered)
 	wrote     atomic.Bool  // this handle changed the file: its mtime is the server's to tell
@@ -37,7 +37,7 @@ type fileHandle struct {
 
 	ahead atomic.Pointer[aheadFile] // the file's first bytes, fetched ahead of a walk (walkahead.go); nil: none
 
-	later *pending // changes held back until the data has landed (see pending.go); nil: none
+	held *heldChanges // a new file's changes held back until the data has landed (held.go); nil: none
 
 	// inUse is read-held by a setattr that came without a handle and
 	// uses this one (attr.go openFile); Release takes it, for good, so
@@ -45,10 +45,10 @@ type fileHandle struct {
 	inUse sync.RWMutex
 }
 
-// newFileHandle opens node's file f; later, when given, holds back its
+// newFileHandle opens node's file f; held, when given, holds back its
 // writes at its gate and its changes until they land.
-func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pending) *fileHandle {
-	h := &fileHandle{f: f, node: node, rel: rel, later: later}
+func newFileHandle(f *remote.File, node *Node, rel string, flags int, held *heldChanges) *fileHandle {
+	h := &fileHandle{f: f, node: node, rel: rel, held: held}
 	h.startBuffers(flags, func(p []byte, off int64, sent func()) error {
 		_, err := f.WriteAtThen(context.Background(), p, off, sent)
 		return err
@@ -78,23 +78,21 @@ func newFileHandle(f *remote.File, node *Node, rel string, flags int, later *pen
 }
 
 // register makes the handle one of its node's, and, if it may write, one
-// that answers from the server wait for (fetch.go).
+// that answers from the server wait for (fetch.go), and, for a new file,
+// one whose held changes a quiesce sends (handles.go).
 func (h *fileHandle) register(flags int) {
 	h.writable = flags&(os.O_WRONLY|os.O_RDWR) != 0
-	h.node.addHandle(h)
-	if flags&(os.O_WRONLY|os.O_RDWR) != 0 {
-		h.node.fs.addWriter(h)
-	}
+	h.node.fs.handles.add(h)
 }
 
 // startBuffers sets up write-behind and read-ahead as the open flags allow,
 // over send and fetch, which write and read the server's copy. Writes wait
-// at h.later's gate, if any.
+// at h.held's gate, if any.
 func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []byte, off int64) (int, error)) {
 	if flags&os.O_APPEND == 0 && flags&(os.O_WRONLY|os.O_RDWR) != 0 {
-		h.wb = cache.NewWriteBehind(func(p []byte, off int64, sent func()) error {
-			if h.later != nil {
-				if err := h.later.waitGate(); err != nil {
+		h.behind = cache.NewWriteBehind(func(p []byte, off int64, sent func()) error {
+			if h.held != nil {
+				if err := h.held.waitGate(); err != nil {
 					return err
 				}
 			}
@@ -111,13 +109,13 @@ func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []b
 			return err
 		}, writeBehindLimit, h.node.fs.buffers)
 		// A new file's write sent unbuffered must not wait at its gate
-		// for its own creator's close (pending.go).
-		h.wb.Unbuffered = func() {
-			if h.later != nil {
-				h.later.letDataGoUnlessHeld() // settle may hold p.mu, waiting for this write
+		// for its own creator's close (held.go).
+		h.behind.Unbuffered = func() {
+			if h.held != nil {
+				h.held.letDataGoUnlessHeld() // settle may hold p.mu, waiting for this write
 			}
 		}
-		h.wb.MaxWait = h.node.fs.waitLimit()
+		h.behind.MaxWait = h.node.fs.waitLimit()
 	}
 	if flags&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY && !h.node.fs.opts.DirectIO {
 		h.ra = cache.NewReadAhead(fetch, h.node.fs.buffers)
@@ -127,8 +125,8 @@ func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []b
 // letDataGo opens a new file's gate (its mode sent first), for a write
 // or a read that cannot wait for the creator to open it.
 func (h *fileHandle) letDataGo() {
-	if h.later != nil {
-		h.later.letDataGo()
+	if h.held != nil {
+		h.held.letDataGo()
 	}
 }
 
@@ -143,13 +141,13 @@ func (h *fileHandle) invalidateReadAhead() {
 // flush waits for this handle's queued writes, and sends the changes it
 // held back; the error is the first one any of them met.
 func (h *fileHandle) flush() error {
-	if h.later != nil {
-		return h.later.settle(h.wb)
+	if h.held != nil {
+		return h.held.settle(h.behind)
 	}
-	if h.wb == nil {
+	if h.behind == nil {
 		return nil
 	}
-	return h.wb.Flush()
+	return h.behind.Flush()
 }
 
 // Read fills dest from off; a short result means end of file.
@@ -163,7 +161,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if errors.Is(err, io.EOF) && pending {
 		// A queued write further on may make the file longer than the
 		// server knows yet (a hole then reads as zeros): let it land.
-		h.node.flushHandles()
+		h.node.fs.quiesce(ctx, landWrites, ofNode(h.node))
 		h.invalidateReadAhead()
 		n, err = h.readAt(ctx, dest, off)
 	}
@@ -189,8 +187,8 @@ func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, e
 
 // Write stores data at off on the server.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	if h.later != nil {
-		if err := h.later.admit(off, len(data), h.wb); err != nil {
+	if h.held != nil {
+		if err := h.held.admit(off, len(data), h.behind); err != nil {
 			return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
 		}
 	}
@@ -200,8 +198,8 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	end := uint64(off) + uint64(len(data))
 	for cur := h.end.Load(); int64(end) > cur && !h.end.CompareAndSwap(cur, int64(end)); cur = h.end.Load() {
 	}
-	if h.wb != nil {
-		err := h.wb.Write(data, off)
+	if h.behind != nil {
+		err := h.behind.Write(data, off)
 		// Once queued (in flight, so busy), the cached size is ours: a
 		// stat answered before the queueing may have been cached.
 		h.node.fs.wrote(h.rel, end)
@@ -216,7 +214,7 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	// The server appends at the end of its copy: writes of other
 	// handles the kernel counted in off must land first, or the bytes
 	// go in before them (and a queued write then covers them).
-	h.node.flushHandles()
+	h.node.fs.quiesce(ctx, landWrites, ofNode(h.node))
 	h.appending.Add(1)
 	h.node.fs.wrote(h.rel, end)
 	n, err := h.f.WriteAt(ctx, data, off)
@@ -245,8 +243,8 @@ func fromPageCache(ctx context.Context) bool {
 func (h *fileHandle) writeInPlace(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	end := uint64(off) + uint64(len(data))
 	for _, o := range h.node.openHandles() {
-		if o.wb != nil {
-			err := o.wb.Write(data, off)
+		if o.behind != nil {
+			err := o.behind.Write(data, off)
 			h.node.fs.wrote(h.rel, end)
 			if err != nil {
 				return 0, h.node.fs.result("write", h.rel, err, h.node.explainWrite(ctx, h.rel))
@@ -254,7 +252,7 @@ func (h *fileHandle) writeInPlace(ctx context.Context, data []byte, off int64) (
 			return uint32(len(data)), 0
 		}
 	}
-	h.node.flushHandles()
+	h.node.fs.quiesce(ctx, landWrites, ofNode(h.node))
 	f, err := h.node.fs.remote.OpenFile(ctx, h.rel, os.O_WRONLY)
 	if err == nil {
 		h.node.fs.wrote(h.rel, end)
@@ -288,13 +286,8 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	h.inUse.Lock()
 	flushErr := h.flush()
-	h.node.fs.laterMu.Lock()
-	delete(h.node.fs.later, h)
-	h.node.fs.laterMu.Unlock()
-	h.node.removeHandle(h)
-	h.node.fs.dropPending(h)
-	h.node.fs.dropWriter(h)
-	if h.wrote.Load() || h.later != nil {
+	h.node.fs.handles.remove(h)
+	if h.wrote.Load() || h.held != nil {
 		h.node.fs.touched(h.rel) // what was asked while it was open is older
 	}
 	if h.ra != nil {

@@ -55,7 +55,7 @@ func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 		return nil, n.fs.result("link", rel, syscall.EPERM, nil)
 	}
 	existing := target.EmbeddedInode().Operations().(*Node).rel()
-	n.fs.writeback.Wait(ctx, at(existing)) // ours in the journal: on the server first
+	n.fs.quiesce(ctx, uploadJournal, paths(at(existing))) // ours in the journal: on the server first
 	n.fs.forget(rel)
 	n.fs.forget(existing)
 	err := n.fs.remote.Link(ctx, existing, rel)

@@ -81,7 +81,7 @@ func (f *FS) lookupAttr(ctx context.Context, rel string) (remote.Attr, error) {
 	if a, ok := f.attrs.Get(rel); ok {
 		return a, nil
 	}
-	f.settleWhere(at(rel))
+	f.quiesce(ctx, sendHeld, paths(at(rel)))
 	a, err := f.fetchAttr(rel, func() (remote.Attr, error) { return f.remote.Stat(ctx, rel) })
 	if err != nil {
 		if la, lerr := f.remote.Lstat(ctx, rel); lerr == nil && la.Mode&os.ModeSymlink != 0 {

@@ -19,7 +19,7 @@ import (
 // directory's group if setgid); those were learned from the last file made
 // there and are checked by an fstat in the background, read at close. The
 // first file of a directory waits for that fstat. The mode asked for, and
-// the changes the creator makes next, go with the data (see pending.go).
+// the changes the creator makes next, go with the data (see held.go).
 func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileMode, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	rel, dir := n.child(name), n.rel()
 	n.fs.forget(rel)
@@ -33,7 +33,7 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 	if predicted {
 		// The server made the file halfway through the open's round
 		// trip, by our clock: the estimate of its times, forgotten at
-		// release (pending.go sends the atime again if it was wrong).
+		// release (held.go sends the atime again if it was wrong).
 		made := sent.Add(time.Since(sent) / 2)
 		now := time.Unix(made.Unix(), 0)
 		server.Size, server.Atime, server.Mtime = 0, now, now
@@ -55,7 +55,7 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 	if c, ok := ctx.(*fuse.Context); ok {
 		pid = c.Pid
 	}
-	p := newPending(remoteAttrs{node: node, f: f}, pid, server, perm, predicted)
+	p := newHeldChanges(remoteAttrs{node: node, f: f}, pid, server, perm, predicted)
 	if predicted {
 		go func() {
 			p.check()
@@ -73,7 +73,6 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 	if predicted {
 		h.wrote.Store(true) // the cached times are our estimate: forgotten at release
 	}
-	n.fs.addPending(h)
 	return ch, h, 0, 0
 }
 
@@ -120,7 +119,7 @@ func (r remoteAttrs) stat() (remote.Attr, error) { return r.f.Stat(context.Backg
 // and the connections made again: a write that first went out only on a
 // new connection (its first try found the old one dead, or it was held
 // back until then) may land after changes sent before it was, and then
-// the times are sent again (pending.go).
+// the times are sent again (held.go).
 func (r remoteAttrs) rewrites() uint64 {
 	return r.f.Rewrites() + uint64(r.node.fs.remote.Stats().Reconnects)
 }

@@ -39,7 +39,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 		if h, errno := n.openSpooled(ctx, wf, fl); h != nil || errno != 0 {
 			return h, fuse.FOPEN_KEEP_CACHE, errno
 		}
-		n.fs.writeback.Wait(ctx, at(rel)) // uploading: a writer opens it once that has ended
+		n.fs.quiesce(ctx, uploadJournal, paths(at(rel))) // uploading: a writer opens it once that has ended
 	}
 	if fl&os.O_TRUNC != 0 {
 		n.fs.forget(rel)
@@ -55,15 +55,16 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	if h, keep := n.openAhead(ctx, rel, fl, false); h != nil {
 		return h, keep, 0
 	}
-	if h := n.openLater(rel, fl); h != nil {
+	if h := n.openLazily(rel, fl); h != nil {
 		n.fs.result("open", rel, nil, nil)
 		return h, fuse.FOPEN_KEEP_CACHE, 0
 	}
 	if h, keep := n.openAhead(ctx, rel, fl, true); h != nil {
 		return h, keep, 0
 	}
-	// Another handle's queued writes land first, so this open reads them.
-	n.flushHandles()
+	// Another handle's queued writes land first, so this open reads them
+	// (and a new file's held changes, which go behind them).
+	n.fs.quiesce(ctx, landWrites, ofNode(n))
 	// With a writing handle open the cached mtime may be our own estimate
 	// (see wrote), which is no ground for either check.
 	a, known := n.fs.attrs.Get(rel)
@@ -120,16 +121,16 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	return newFileHandle(f, n, rel, fl, nil), keep, 0
 }
 
-// openLater opens rel for reading without asking the server, when this
+// openLazily opens rel for reading without asking the server, when this
 // mount knows enough to answer as the server would: nothing else has it
 // open for writing, the server told its size and mtime within Caches.Open, the
 // kernel's pages hold what the file held then, and the mode lets anyone
 // read it (so the server's open could not refuse). The remote handle is
 // opened when a read first reaches the mount (remote.OpenLater), before
 // a rename or unlink through the mount takes the path from it
-// (openLaterWhere), or never: `cat`, git and compilers reading the same
+// (quiesce's openLazy), or never: `cat`, git and compilers reading the same
 // files again are answered by the pages. Otherwise nil.
-func (n *Node) openLater(rel string, fl int) *fileHandle {
+func (n *Node) openLazily(rel string, fl int) *fileHandle {
 	f := n.fs
 	if !n.mayOpenWithoutAsking(fl) {
 		return nil
@@ -146,11 +147,11 @@ func (n *Node) openLater(rel string, fl int) *fileHandle {
 	if !ok {
 		return nil
 	}
-	return n.laterHandle(rf, rel, fl)
+	return n.lazyHandle(rf, rel, fl)
 }
 
 // openAhead opens rel for reading on what was fetched ahead of a walk
-// (walkahead.go), under openLater's conditions but for the pages: the
+// (walkahead.go), under openLazily's conditions but for the pages: the
 // fetch told the attributes, and holds the first bytes. keep says
 // whether the kernel's pages hold the file as fetched. nil: nothing
 // fetched, or too old, or (unless wait) not here yet.
@@ -174,7 +175,7 @@ func (n *Node) openAhead(ctx context.Context, rel string, fl int, wait bool) (*f
 		f.buffers.Give(e.cost)
 		return nil, 0
 	}
-	h := n.laterHandle(rf, rel, fl)
+	h := n.lazyHandle(rf, rel, fl)
 	h.ahead.Store(e)
 	if f.opts.Debug != nil {
 		f.opts.Debug.Printf("open %q: ok, fetched ahead", "/"+rel)
@@ -186,7 +187,7 @@ func (n *Node) openAhead(ctx context.Context, rel string, fl int, wait bool) (*f
 }
 
 // mayOpenWithoutAsking reports whether an open with flags fl may be
-// answered without the server (openLater, openAhead): for reading only,
+// answered without the server (openLazily, openAhead): for reading only,
 // with open_timeout on, pages kept, and nothing writing the file.
 func (n *Node) mayOpenWithoutAsking(fl int) bool {
 	f := n.fs
@@ -204,38 +205,12 @@ func (n *Node) changedOnServer(rel string) func(remote.Attr) {
 	}
 }
 
-// laterHandle is the handle of rf, opened without asking the server,
-// kept where a rename or unlink finds it (openLaterWhere).
-func (n *Node) laterHandle(rf *remote.File, rel string, fl int) *fileHandle {
-	f := n.fs
+// lazyHandle is the handle of rf, opened without asking the server,
+// kept where a rename or unlink finds it (quiesce's openLazy).
+func (n *Node) lazyHandle(rf *remote.File, rel string, fl int) *fileHandle {
 	h := newFileHandle(rf, n, rel, fl, nil)
-	f.laterMu.Lock()
-	if f.later == nil {
-		f.later = map[*fileHandle]struct{}{}
-	}
-	f.later[h] = struct{}{}
-	f.laterMu.Unlock()
+	n.fs.handles.addLazy(h)
 	return h
-}
-
-// openLaterWhere opens the remote handles of the files opened without
-// asking whose path match accepts, before a rename or an unlink by path
-// takes the path from them: a handle opened after it would find another
-// file there, or none.
-func (f *FS) openLaterWhere(ctx context.Context, match func(rel string) bool) {
-	f.laterMu.Lock()
-	var hs []*fileHandle
-	for h := range f.later {
-		if !h.node.unlinked() && match(h.node.rel()) {
-			hs = append(hs, h)
-		}
-	}
-	f.laterMu.Unlock()
-	for _, h := range hs {
-		if err := h.f.Opened(ctx); err != nil {
-			f.result("open", h.rel, err, nil) // logged: its reads will fail the same way
-		}
-	}
 }
 
 // freshAttr is an answer of askAttr; ok is false when there was none to
@@ -295,7 +270,7 @@ func (n *Node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 	if errno != 0 {
 		return nil, errno
 	}
-	// As close(2) would: the mode is set at the flush (see pending.go),
+	// As close(2) would: the mode is set at the flush (see held.go),
 	// or the file is in the write-back journal (spooled.go).
 	h := fh.(interface {
 		fusefs.FileFlusher

@@ -45,14 +45,10 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	defer n.fs.forget(from)
 	defer n.fs.forget(to)
 	// Held-back changes go by path: to the file at its old name first.
-	n.fs.settleWhere(under(from))
-	n.fs.settleWhere(under(to))
-	// Ours waiting in the journal land before the rename moves them,
-	// or replaces them.
-	n.fs.writeback.Wait(ctx, under(from))
-	n.fs.writeback.Wait(ctx, under(to))
-	n.fs.openLaterWhere(ctx, under(from))
-	n.fs.openLaterWhere(ctx, under(to))
+	// Ours waiting in the journal land before the rename moves them, or
+	// replaces them. Handles opened without asking open before the names
+	// change. Queued writes need not land: they go through their handles.
+	n.fs.quiesce(ctx, sendHeld|uploadJournal|openLazy, paths(under(from)), paths(under(to)))
 	// Settled after a lost connection (remote/settle.go), against the
 	// source's attributes: those the kernel's lookup of it cached, else
 	// an lstat first.

@@ -69,7 +69,7 @@ type Caches struct {
 	KernelEntry, KernelAttr time.Duration
 	// Open is how long after the server told a file's size and mtime an
 	// open for reading trusts them without asking (open_timeout; see
-	// openLater in open.go). 0: every open asks.
+	// openLazily in open.go). 0: every open asks.
 	Open   time.Duration
 	Limits cache.Limits // dcache_max_size and cleaning
 	// DirNodes is how many nodes one directory keeps before the older
@@ -101,15 +101,11 @@ type FS struct {
 
 	relistable *cache.Map[struct{}] // directories to list again rather than look names up in (listing.go)
 
-	newFiles  *cache.Map[remote.Attr]             // mode and owner the server gives a new file, by directory (see newfile.go)
-	pendingMu sync.Mutex                          // guards pending and writers
-	pending   map[*fileHandle]struct{}            // handles that may hold changes back (see pending.go)
-	writers   map[string]map[*fileHandle]struct{} // writable handles by the path they were opened at (fetch.go)
+	newFiles *cache.Map[remote.Attr] // mode and owner the server gives a new file, by directory (see newfile.go)
+
+	handles handleTable // every open handle, by node and by path (handles.go)
 
 	ahead *walkAhead // files fetched ahead of a walk (walkahead.go)
-
-	laterMu sync.Mutex               // guards later
-	later   map[*fileHandle]struct{} // handles opened without asking, their remote handle maybe not yet open (open.go)
 
 	writeback *writeback.Queue // nil: no journal
 
@@ -130,107 +126,10 @@ type Node struct {
 	fusefs.Inode
 	fs *FS
 
-	mu      sync.Mutex // guards handles and pages
-	handles map[*fileHandle]struct{}
-	pages   *remote.Attr // what the kernel's cached pages hold; see pagecache.go
+	mu    sync.Mutex   // guards pages
+	pages *remote.Attr // what the kernel's cached pages hold; see pagecache.go
 
 	id identity.Entry[*Node] // its identity: names, number, Object; only fs/identity touches it
-}
-
-func (n *Node) addHandle(h *fileHandle) {
-	n.mu.Lock()
-	if n.handles == nil {
-		n.handles = map[*fileHandle]struct{}{}
-	}
-	_, had := n.handles[h]
-	n.handles[h] = struct{}{}
-	n.mu.Unlock()
-	if !had {
-		n.fs.ids.Opened(&n.id, 1) // a dying node with an open file keeps its number
-	}
-}
-
-func (n *Node) hasHandles() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.handles) > 0
-}
-
-// hasWriters reports whether a handle that may write the file is open:
-// while one is, the cached mtime may be our own estimate (see wrote). A
-// reader's handle changes nothing; the kernel releases it after close(2)
-// has returned, so the next open may come before that release.
-func (n *Node) hasWriters() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for h := range n.handles {
-		if h.writable {
-			return true
-		}
-	}
-	return false
-}
-
-func (n *Node) removeHandle(h *fileHandle) {
-	n.mu.Lock()
-	_, had := n.handles[h]
-	delete(n.handles, h)
-	n.mu.Unlock()
-	if had {
-		n.fs.ids.Opened(&n.id, -1)
-	}
-}
-
-// flushHandles makes every queued write to this file land, and the
-// changes a new file holds back (pending.go), before a call by path
-// (another open, a stat, a truncate) looks at the server's copy. Errors
-// stay with their handles, which report them.
-func (n *Node) flushHandles() {
-	for _, h := range n.openHandles() {
-		h.flush()
-	}
-}
-
-// waitWrites blocks until no handle of this file has a write overlapping
-// [off, end) in flight, so that a read through any handle sees what was
-// written through any other. It reports whether any write is still
-// pending, or the error that ended the wait (the read must not go on).
-func (n *Node) waitWrites(off, end int64) (pending bool, err error) {
-	for _, h := range n.openHandles() {
-		if h.wb != nil {
-			// Held at a new file's gate, they would wait for its
-			// creator's close: the reader cannot.
-			if h.wb.Pending() {
-				h.letDataGo()
-			}
-			if err := h.wb.WaitRange(off, end); err != nil {
-				return false, err
-			}
-			pending = pending || h.wb.Pending()
-		}
-	}
-	return pending, nil
-}
-
-// openHandles lists the file's handles, to be waited on without n.mu.
-func (n *Node) openHandles() []*fileHandle {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	hs := make([]*fileHandle, 0, len(n.handles))
-	for h := range n.handles {
-		hs = append(hs, h)
-	}
-	return hs
-}
-
-// forgetReadAhead drops what every handle read ahead, after a change by
-// path (a truncate) or through any one handle (a write) made it stale.
-func (n *Node) forgetReadAhead() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for h := range n.handles {
-		h.invalidateReadAhead()
-	}
 }
 
 // bufferBudget bounds what every handle together holds read ahead or
@@ -264,8 +163,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		links:    cache.NewLimited[uint32](c.Attr, c.Limits),
 		absent:   cache.NewLimited[*absentName](max(c.Dir, renewWindow(c.Negative)+c.Negative), c.Limits),
 		newFiles: cache.NewLimited[remote.Attr](c.Attr, c.Limits),
-		pending:  map[*fileHandle]struct{}{},
-		writers:  map[string]map[*fileHandle]struct{}{},
+		handles:  newHandleTable(),
 		changed:  cache.NewChanges(),
 		ids:      identity.New[*Node](dirNodes(c)),
 		ahead:    newWalkAhead(c),

@@ -195,56 +195,48 @@ func (n *Node) spooledAttr(rel string, out *fuse.AttrOut) (syscall.Errno, bool) 
 // setSpooled applies a setattr to a file waiting in the journal, whose
 // upload has not begun; false: it has, and the caller waits for it and
 // goes to the server.
-func (n *Node) setSpooled(ctx context.Context, wf *writeback.File, in *fuse.SetAttrIn, out *fuse.AttrOut) (syscall.Errno, bool) {
+func (n *Node) setSpooled(ctx context.Context, wf *writeback.File, r attrRequest, out *fuse.AttrOut) (syscall.Errno, bool) {
 	rel := n.rel()
-	var uid, gid uint32
-	uok, gok := false, false
-	if u, ok := in.GetUID(); ok {
-		uid, uok = u, true
-	}
-	if g, ok := in.GetGID(); ok {
-		gid, gok = g, true
-	}
-	if uok || gok {
-		var errno syscall.Errno
-		if uid, gid, errno = n.fs.opts.Owner.toRemote(uid, gid, uok, gok); errno != 0 {
-			return n.fs.result("chown", rel, errno, nil), true
+	uid, gid := r.uid, r.gid
+	if uid != nil || gid != nil || r.ownerErr != 0 {
+		if r.ownerErr != 0 {
+			return n.fs.result("chown", rel, r.ownerErr, nil), true
 		}
 		// A change of owner is the server's to allow or refuse (EPERM):
 		// made there, after the upload. tar's chown to the owner the
 		// file has already costs nothing.
 		cur, _ := n.fs.writeback.Attr(rel)
-		if uok && uid != cur.UID || gok && gid != cur.GID {
+		if uid != nil && *uid != cur.UID || gid != nil && *gid != cur.GID {
 			return 0, false
 		}
-		uok, gok = false, false
+		uid, gid = nil, nil
 	}
 	ok, err := n.fs.writeback.Change(wf, func(e *writeback.JournalEntry) error {
-		if size, ok := in.GetSize(); ok {
-			if err := wf.Data().Truncate(int64(size)); err != nil {
+		if r.size != nil {
+			if err := wf.Data().Truncate(int64(*r.size)); err != nil {
 				return err
 			}
 			e.Mtime = time.Now().UnixNano()
 		}
-		if mode, ok := in.GetMode(); ok {
-			e.Mode = mode & 07777
+		if r.perm != nil {
+			e.Mode = sysMode(*r.perm) & 07777
 		}
-		if uok {
-			e.UID = &uid
+		if uid != nil {
+			e.UID = uid
 		}
-		if gok {
-			e.GID = &gid
+		if gid != nil {
+			e.GID = gid
 		}
 		now := time.Now().UnixNano()
-		if t, ok := in.GetMTime(); ok {
+		if t, ok := r.mtime(); ok {
 			e.Mtime = t.UnixNano()
-			if in.Valid&fuse.FATTR_MTIME_NOW != 0 {
+			if r.valid&fuse.FATTR_MTIME_NOW != 0 {
 				e.Mtime = now
 			}
 		}
-		if t, ok := in.GetATime(); ok {
+		if t, ok := r.atime(); ok {
 			e.Atime = t.UnixNano()
-			if in.Valid&fuse.FATTR_ATIME_NOW != 0 {
+			if r.valid&fuse.FATTR_ATIME_NOW != 0 {
 				e.Atime = now
 			}
 		}
@@ -256,7 +248,7 @@ func (n *Node) setSpooled(ctx context.Context, wf *writeback.File, in *fuse.SetA
 	if err != nil {
 		return n.fs.result("setattr (journal)", rel, err, nil), true
 	}
-	if _, ok := in.GetSize(); ok {
+	if r.size != nil {
 		n.dropPages()
 		n.fs.writeback.Wrote(wf)
 	}

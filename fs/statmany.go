@@ -62,7 +62,7 @@ func (f *FS) missed(ctx context.Context, dir string) bool {
 		go func() {
 			// Held-back changes of files in dir go first; a listing
 			// made ahead of them would not show them.
-			f.settleWhere(func(p string) bool { return parentOf(p) == dir })
+			f.quiesce(ctx, sendHeld, paths(inDir(dir)))
 			tok := f.changed.Begin()
 			entries, err := f.remote.ReadDir(context.WithoutCancel(ctx), dir)
 			if err == nil {

@@ -21,7 +21,7 @@ import (
 // at once (remote.Peek: open, then fstat and the first aheadBytes read
 // together, the handle closed at once). The open of a file fetched so
 // asks the server nothing and its first reads are answered from here,
-// under openLater's rule: what the server said within open_timeout.
+// under openLazily's rule: what the server said within open_timeout.
 //
 // Bounds: nothing before two opens in a row follow an order (a random
 // pattern fetches nothing; a walk that goes on into another directory

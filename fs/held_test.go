@@ -98,7 +98,7 @@ func (s *fakeServer) seen() []string {
 func newFileOn(t *testing.T, s *fakeServer, predicted remote.Attr, perm os.FileMode, checked bool) *fileHandle {
 	t.Helper()
 	node := &Node{fs: testFS()}
-	p := newPending(s, 1, predicted, perm, checked)
+	p := newHeldChanges(s, 1, predicted, perm, checked)
 	if checked {
 		go p.check()
 		// The fstat goes right after the open, before anything else:
@@ -109,9 +109,9 @@ func newFileOn(t *testing.T, s *fakeServer, predicted remote.Attr, perm os.FileM
 			s.mu.Unlock()
 		}
 	}
-	h := &fileHandle{node: node, rel: "f", later: p}
+	h := &fileHandle{node: node, rel: "f", held: p}
 	h.startBuffers(os.O_WRONLY, s.write, nil)
-	node.addHandle(h)
+	node.fs.handles.add(h)
 	t.Cleanup(func() { h.flush() })
 	return h
 }
@@ -125,7 +125,7 @@ func write(t *testing.T, h *fileHandle, n int, off int64) {
 
 func record(t *testing.T, h *fileHandle, c change) {
 	t.Helper()
-	if _, ok := h.later.record(c, remote.Attr{}); !ok {
+	if _, ok := h.held.record(c, remote.Attr{}); !ok {
 		t.Fatalf("change %+v not held back", c)
 	}
 }
@@ -191,7 +191,7 @@ func TestAChownTheServerRefusesIsReportedAtCloseAndAgainAfter(t *testing.T) {
 	if _, errno := h.Write(context.Background(), []byte("x"), 100); errno != syscall.EPERM {
 		t.Fatalf("write after: %v, want EPERM", errno)
 	}
-	if _, ok := h.later.record(change{mode: ptr(os.FileMode(0600))}, remote.Attr{}); ok {
+	if _, ok := h.held.record(change{mode: ptr(os.FileMode(0600))}, remote.Attr{}); ok {
 		t.Fatal("a change after the failure was held back: it must go at once, after the error")
 	}
 	if !slices.Contains(s.seen(), "write 0+100") {
@@ -314,7 +314,7 @@ func TestAWrongPredictionIsCorrectedByClose(t *testing.T) {
 func TestAWrongPredictionKnownByCloseIsCorrectedAtOnce(t *testing.T) {
 	s := &fakeServer{attr: remote.Attr{Mode: 0664, GID: 50, Atime: time.Unix(2000, 0)}}
 	h := newFileOn(t, s, rootFile, 0644, true)
-	<-h.later.checked
+	<-h.held.checked
 	write(t, h, 10, 0)
 	record(t, h, change{mtime: ptr(time.Unix(5000, 0))})
 	if err := h.flush(); err != nil {
@@ -371,17 +371,17 @@ func TestAChangeThatWouldExposeFlowingDataIsNotHeldBack(t *testing.T) {
 	s := &fakeServer{attr: rootFile}
 	h := newFileOn(t, s, rootFile, 0644, false)
 	write(t, h, 10, 0)
-	if _, ok := h.later.record(change{mode: ptr(os.FileMode(0600))}, remote.Attr{}); ok {
+	if _, ok := h.held.record(change{mode: ptr(os.FileMode(0600))}, remote.Attr{}); ok {
 		t.Fatal("chmod 0600 held back while data goes to the 0644 file")
 	}
-	if _, ok := h.later.record(change{atime: ptr(time.Unix(1, 0))}, remote.Attr{}); ok {
+	if _, ok := h.held.record(change{atime: ptr(time.Unix(1, 0))}, remote.Attr{}); ok {
 		t.Fatal("an atime alone held back: the mtime to send with it is not known")
 	}
-	if _, ok := h.later.record(change{mode: ptr(os.FileMode(0755))}, remote.Attr{}); !ok {
+	if _, ok := h.held.record(change{mode: ptr(os.FileMode(0755))}, remote.Attr{}); !ok {
 		t.Fatal("chmod 0755 not held back")
 	}
 	setuid := newFileOn(t, &fakeServer{attr: rootFile}, rootFile, 0755|os.ModeSetuid, false)
-	if _, ok := setuid.later.record(change{uid: ptr(uint32(7))}, remote.Attr{}); ok {
+	if _, ok := setuid.held.record(change{uid: ptr(uint32(7))}, remote.Attr{}); ok {
 		t.Fatal("chown of a setuid file held back: it must clear the bit after the chmod")
 	}
 }

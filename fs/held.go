@@ -1,10 +1,16 @@
 package fs
 
 import (
+	"bufio"
+	"context"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/sftpmount/sftpmount/remote"
 )
@@ -43,8 +49,8 @@ type attrSender interface {
 	explain(why string)         // says under -d why a change is sent again
 }
 
-// pending is the state of one file's changes not yet sent.
-type pending struct {
+// heldChanges is the state of one new file's changes not yet sent.
+type heldChanges struct {
 	send attrSender
 	pid  uint32 // the process that created the file: only its changes wait
 
@@ -63,20 +69,20 @@ type pending struct {
 	// Which parts of want are still to be sent.
 	setMode, setOwner, setAtime, setMtime bool
 
-	gate    chan struct{} // closed once writes may go to the server
-	gateErr error         // set before gate is closed: why writes must fail instead
-	open    bool          // gate is closed
-	held    int64         // bytes of the writes waiting at the gate
-	heldEnd int64         // where the furthest of them ends
+	gate      chan struct{} // closed once writes may go to the server
+	gateErr   error         // set before gate is closed: why writes must fail instead
+	open      bool          // gate is closed
+	heldBytes int64         // bytes of the writes waiting at the gate
+	heldEnd   int64         // where the furthest of them ends
 
 	err error // the first change that failed; every later flush reports it
 }
 
-// newPending starts the record of a new file that the server has, or is
+// newHeldChanges starts the record of a new file that the server has, or is
 // predicted to have until check runs (checked), as server; its creator
 // wants it with permissions perm.
-func newPending(send attrSender, pid uint32, server remote.Attr, perm os.FileMode, checked bool) *pending {
-	p := &pending{send: send, pid: pid, server: server, known: !checked, gate: make(chan struct{})}
+func newHeldChanges(send attrSender, pid uint32, server remote.Attr, perm os.FileMode, checked bool) *heldChanges {
+	p := &heldChanges{send: send, pid: pid, server: server, known: !checked, gate: make(chan struct{})}
 	if checked {
 		p.checked = make(chan struct{})
 	}
@@ -91,14 +97,14 @@ func newPending(send attrSender, pid uint32, server remote.Attr, perm os.FileMod
 
 // check records the server's answer to an fstat. It runs once, in the
 // background, while the application writes.
-func (p *pending) check() {
+func (p *heldChanges) check() {
 	p.checkAttr, p.checkErr = p.send.stat()
 	close(p.checked)
 }
 
 // learnServer replaces the predicted attributes by the server's own,
 // waiting for check; had check failed, it asks once more.
-func (p *pending) learnServer() error {
+func (p *heldChanges) learnServer() error {
 	if p.checked != nil {
 		<-p.checked
 		p.checked = nil
@@ -119,7 +125,7 @@ func (p *pending) learnServer() error {
 
 // merge takes what the server has. Size and mtime are left out: our own
 // writes change them, and nothing here compares them.
-func (p *pending) merge(a remote.Attr) {
+func (p *heldChanges) merge(a remote.Attr) {
 	p.server.Mode, p.server.UID, p.server.GID, p.server.Atime = a.Mode, a.UID, a.GID, a.Atime
 	p.known = true
 	if !p.setOwner {
@@ -127,7 +133,7 @@ func (p *pending) merge(a remote.Attr) {
 	}
 }
 
-func (p *pending) openGate() {
+func (p *heldChanges) openGate() {
 	if !p.open {
 		p.open = true
 		close(p.gate)
@@ -152,7 +158,7 @@ func (f *FS) waitLimit() time.Duration {
 
 // waitGate holds a write on its way to the server until it may go, at
 // most gateWait, and returns why it must not, if so.
-func (p *pending) waitGate() error {
+func (p *heldChanges) waitGate() error {
 	t := time.NewTimer(gateWait)
 	defer t.Stop()
 	select {
@@ -168,7 +174,7 @@ func (p *pending) waitGate() error {
 // does: settle holds it while it waits for this very write, after opening
 // the gate. A plain Lock here would wait for settle while settle waits
 // for this write, until settle's deadline.
-func (p *pending) letDataGoUnlessHeld() {
+func (p *heldChanges) letDataGoUnlessHeld() {
 	for !p.mu.TryLock() {
 		select {
 		case <-p.gate:
@@ -212,7 +218,7 @@ type change struct {
 //     while data is flowing: that change must land before more data;
 //   - a chown of a file created setuid or setgid: the server clears the
 //     bits at a chown, as a local disk does, so it must come after them.
-func (p *pending) record(c change, cur remote.Attr) (remote.Attr, bool) {
+func (p *heldChanges) record(c change, cur remote.Attr) (remote.Attr, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil || (c.atime != nil && c.mtime == nil && !p.setMtime) {
@@ -271,7 +277,7 @@ type writes interface {
 // first (the write moves the mtime, as on a local disk): settle. A write
 // that the gate would hold past holdLimit, or that overlaps one held
 // (write-behind would wait for that one), has the gate opened first.
-func (p *pending) admit(off int64, n int, w writes) error {
+func (p *heldChanges) admit(off int64, n int, w writes) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
@@ -280,11 +286,11 @@ func (p *pending) admit(off int64, n int, w writes) error {
 	if p.setAtime || p.setMtime {
 		return p.settleLocked(w)
 	}
-	if !p.open && (off < p.heldEnd || p.held+int64(n) > holdLimit) {
+	if !p.open && (off < p.heldEnd || p.heldBytes+int64(n) > holdLimit) {
 		p.letDataGoLocked()
 	}
 	if !p.open {
-		p.held += int64(n)
+		p.heldBytes += int64(n)
 		p.heldEnd = max(p.heldEnd, off+int64(n))
 	}
 	return p.gateErr
@@ -293,7 +299,7 @@ func (p *pending) admit(off int64, n int, w writes) error {
 // settle sends everything pending: first what the gate waits for, then,
 // once every queued write has gone out, the rest, and waits for all of it.
 // It returns the first error, the writes' before the changes'.
-func (p *pending) settle(w writes) error {
+func (p *heldChanges) settle(w writes) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.settleLocked(w)
@@ -308,7 +314,7 @@ func (p *pending) settle(w writes) error {
 // sent again after a lost connection, or a connection been made again at
 // all during the settle, perhaps after the times, the times are sent again
 // once every write is answered.
-func (p *pending) settleLocked(w writes) error {
+func (p *heldChanges) settleLocked(w writes) error {
 	// From here on: a write may be sent only on a connection made again
 	// after the changes went (its first try failed, or found the session
 	// dead), and then land after them.
@@ -349,7 +355,7 @@ func (p *pending) settleLocked(w writes) error {
 
 // learnArrived takes the answer of the fstat after a predicted create if
 // it is there, without waiting for it.
-func (p *pending) learnArrived() {
+func (p *heldChanges) learnArrived() {
 	if p.checked == nil {
 		return
 	}
@@ -368,7 +374,7 @@ func (p *pending) learnArrived() {
 // asked for) is sent again on what it really has; if the times went out
 // with a guessed atime (the application set the mtime only) that is not
 // the server's, they are sent again with the server's.
-func (p *pending) verifyGuess(guess remote.Attr, askedOwner, atimeGuessed bool) {
+func (p *heldChanges) verifyGuess(guess remote.Attr, askedOwner, atimeGuessed bool) {
 	after := p.server
 	p.setOwner = askedOwner // so that learning keeps the wanted owner
 	if err := p.learnServer(); err != nil {
@@ -397,7 +403,7 @@ func (p *pending) verifyGuess(guess remote.Attr, askedOwner, atimeGuessed bool) 
 }
 
 // letDataGo opens the gate, for a write or read that cannot wait.
-func (p *pending) letDataGo() {
+func (p *heldChanges) letDataGo() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.letDataGoLocked()
@@ -407,7 +413,7 @@ func (p *pending) letDataGo() {
 // than wanted, the wanted owner and mode are sent first; if it stays so
 // (a change failed), the gate opens on that error and the held writes
 // fail with it, unsent.
-func (p *pending) letDataGoLocked() {
+func (p *heldChanges) letDataGoLocked() {
 	if p.open {
 		return
 	}
@@ -430,7 +436,7 @@ func (p *pending) letDataGoLocked() {
 // times. A chown to the owner the file has is not sent (nor, as on a local
 // disk, needed: the mode has no setuid or setgid bit to clear). Each change
 // is tried once: a failure is kept and reported, not sent again.
-func (p *pending) sendLocked(times bool) {
+func (p *heldChanges) sendLocked(times bool) {
 	var jobs []func() error
 	var done []func()
 	if p.setOwner && (p.want.UID != p.server.UID || p.want.GID != p.server.GID) {
@@ -470,8 +476,93 @@ func (p *pending) sendLocked(times bool) {
 	}
 }
 
-func (p *pending) fail(err error) {
+func (p *heldChanges) fail(err error) {
 	if p.err == nil {
 		p.err = err
 	}
+}
+
+// deferrable are the Setattr fields a new file's handle may hold back:
+// not a size (it must stay in order with the writes), not a time "now"
+// (the server's clock should say), not a call through a handle
+// (ftruncate), nothing unknown.
+const deferrable = fuse.FATTR_MODE | fuse.FATTR_UID | fuse.FATTR_GID | fuse.FATTR_ATIME | fuse.FATTR_MTIME
+
+// deferSetattr hands a chmod, chown or utimes of a file made by createNew
+// to its handle, which sends it with the data at close (above),
+// and answers with the attributes the file will have. It declines (false)
+// when the file has another handle open, when the caller is not the
+// process that created it (the error would reach the wrong process's
+// close), for a setuid or setgid mode, and for a chown of a file with one
+// (the server clears the bits at a chown: it must come first, or last).
+func (n *Node) deferSetattr(ctx context.Context, r attrRequest, out *fuse.AttrOut) bool {
+	if r.valid&^deferrable != 0 {
+		return false
+	}
+	hs := n.openHandles()
+	if len(hs) != 1 || hs[0].held == nil || n.unlinked() {
+		return false
+	}
+	h := hs[0]
+	caller, ok := ctx.(*fuse.Context)
+	if !ok || !sameProcess(caller.Pid, h.held.pid) {
+		return false
+	}
+	rel := n.rel()
+	cur, ok := n.fs.attrs.Get(rel)
+	if !ok {
+		return false
+	}
+	if r.perm != nil && *r.perm&(os.ModeSetuid|os.ModeSetgid) != 0 {
+		return false
+	}
+	if r.ownerErr != 0 {
+		return false // the setattr itself says so
+	}
+	c := change{mode: r.perm, uid: r.uid, gid: r.gid}
+	if t, ok := r.mtime(); ok {
+		c.mtime = &t
+	}
+	if t, ok := r.atime(); ok {
+		c.atime = &t
+	}
+	if n.fs.opts.Owner.check(cur) != 0 {
+		return false // the setattr itself says so
+	}
+	a, ok := h.held.record(c, cur)
+	if !ok {
+		return false
+	}
+	n.fs.attrs.Put(rel, a)
+	n.fs.fillAttrOut(rel, a, out) // its owner is checked above
+	out.SetTimeout(0)             // not on the server yet: see createNew
+	return true
+}
+
+// sameProcess reports whether threads a and b (FUSE names the calling
+// thread) belong to one process.
+func sameProcess(a, b uint32) bool {
+	if a == b {
+		return true
+	}
+	ta, ok := threadGroup(a)
+	tb, ok2 := threadGroup(b)
+	return ok && ok2 && ta == tb
+}
+
+// threadGroup is the process id of thread tid, from /proc; false when the
+// thread is gone.
+func threadGroup(tid uint32) (string, bool) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "Tgid:"); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
 }
