@@ -112,7 +112,7 @@ func (h *fileHandle) startBuffers(flags int, send cache.Sender, fetch func(p []b
 		// for its own creator's close (held.go).
 		h.behind.Unbuffered = func() {
 			if h.held != nil {
-				h.held.letDataGoUnlessHeld() // settle may hold p.mu, waiting for this write
+				h.held.letDataGoUnlessHeld() // settle may hold its lock, waiting for this write
 			}
 		}
 		h.behind.MaxWait = h.node.fs.waitLimit()

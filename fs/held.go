@@ -60,7 +60,12 @@ type heldChanges struct {
 	checkAttr remote.Attr
 	checkErr  error
 
-	mu sync.Mutex // guards what follows; held while changes are sent, one batch at a time
+	// turn is a lock (a token sent to take it, received to give it
+	// back) that guards what follows. It is held while changes are sent,
+	// one batch at a time, across their round trips and the wait for the
+	// writes before them: a channel, so that a write that waits for it
+	// can also wait for the gate (letDataGoUnlessHeld).
+	turn chan struct{}
 
 	server remote.Attr // what the server has, or is predicted to have (known false)
 	known  bool
@@ -82,7 +87,7 @@ type heldChanges struct {
 // predicted to have until check runs (checked), as server; its creator
 // wants it with permissions perm.
 func newHeldChanges(send attrSender, pid uint32, server remote.Attr, perm os.FileMode, checked bool) *heldChanges {
-	p := &heldChanges{send: send, pid: pid, server: server, known: !checked, gate: make(chan struct{})}
+	p := &heldChanges{send: send, pid: pid, server: server, known: !checked, gate: make(chan struct{}), turn: make(chan struct{}, 1)}
 	if checked {
 		p.checked = make(chan struct{})
 	}
@@ -170,20 +175,23 @@ func (p *heldChanges) waitGate() error {
 	return p.gateErr
 }
 
-// letDataGoUnlessHeld opens the gate itself, unless whoever holds p.mu
-// does: settle holds it while it waits for this very write, after opening
-// the gate. A plain Lock here would wait for settle while settle waits
-// for this write, until settle's deadline.
+func (p *heldChanges) lock()   { p.turn <- struct{}{} }
+func (p *heldChanges) unlock() { <-p.turn }
+
+// letDataGoUnlessHeld opens the gate itself, unless whoever holds the
+// lock does: settle holds it while it waits for this very write, after
+// opening the gate. A plain lock here would wait for settle while settle
+// waits for this write, until settle's deadline; so it waits for either
+// the lock or the gate. (It used to poll TryLock every 5 ms, a sync.Mutex
+// having no way to be waited for beside a channel.)
 func (p *heldChanges) letDataGoUnlessHeld() {
-	for !p.mu.TryLock() {
-		select {
-		case <-p.gate:
-			return
-		case <-time.After(5 * time.Millisecond):
-		}
+	select {
+	case p.turn <- struct{}{}:
+	case <-p.gate:
+		return
 	}
+	defer p.unlock()
 	p.letDataGoLocked()
-	p.mu.Unlock()
 }
 
 // exposesNoMore reports whether the server's mode and owner let nobody at
@@ -219,8 +227,8 @@ type change struct {
 //   - a chown of a file created setuid or setgid: the server clears the
 //     bits at a chown, as a local disk does, so it must come after them.
 func (p *heldChanges) record(c change, cur remote.Attr) (remote.Attr, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock()
+	defer p.unlock()
 	if p.err != nil || (c.atime != nil && c.mtime == nil && !p.setMtime) {
 		return remote.Attr{}, false
 	}
@@ -278,8 +286,8 @@ type writes interface {
 // that the gate would hold past holdLimit, or that overlaps one held
 // (write-behind would wait for that one), has the gate opened first.
 func (p *heldChanges) admit(off int64, n int, w writes) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock()
+	defer p.unlock()
 	if p.err != nil {
 		return p.err
 	}
@@ -300,8 +308,8 @@ func (p *heldChanges) admit(off int64, n int, w writes) error {
 // once every queued write has gone out, the rest, and waits for all of it.
 // It returns the first error, the writes' before the changes'.
 func (p *heldChanges) settle(w writes) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock()
+	defer p.unlock()
 	return p.settleLocked(w)
 }
 
@@ -404,8 +412,8 @@ func (p *heldChanges) verifyGuess(guess remote.Attr, askedOwner, atimeGuessed bo
 
 // letDataGo opens the gate, for a write or read that cannot wait.
 func (p *heldChanges) letDataGo() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock()
+	defer p.unlock()
 	p.letDataGoLocked()
 }
 
