@@ -236,9 +236,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	if err != nil {
 		return n.fs.result("setattr", rel, err, nil)
 	}
-	n.fs.attrs.Delete(rel)
-	n.fs.touched(rel)         // what is asked from here on may predate the change: not kept
-	n.fs.newFiles.Delete(rel) // a directory's mode or group decides its new files'
+	n.fs.changing(rel)
 	truncated := false
 
 	if r.size != nil {

@@ -92,11 +92,8 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		n.fs.unsure(rel)
 		return nil, n.fs.result("mkdir", rel, err, n.explainCreate(ctx, rel))
 	}
-	n.fs.added(rel)
-	n.fs.listings.Put(rel, newDirListing()) // new, so empty, and ours
+	n.fs.madeDir(rel, a)
 	n.fs.subdirs(n.rel(), +1)
-	n.fs.links.Put(rel, 2)
-	n.fs.attrs.Put(rel, a) // asked with the mkdir: no round trip more
 	n.fs.result("mkdir", rel, nil, nil)
 	return n.newChild(ctx, name, a, true, out), 0
 }

@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 
-	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
 )
 
@@ -58,17 +57,4 @@ func (f *FS) ask(rel string, ask func() (remote.Attr, error)) (a remote.Attr, st
 	}
 	kept := f.changed.Keep(tok, func() { f.attrs.Put(rel, a) }, rel)
 	return a, !kept, nil
-}
-
-// putFetched caches a, the server's answer about rel to a question asked
-// once tok began, unless a change of ours makes it stale.
-func (f *FS) putFetched(rel string, a remote.Attr, tok cache.Token) {
-	f.changed.Keep(tok, func() { f.attrs.Put(rel, a) }, rel)
-}
-
-// touched records a change of ours to rel's content or attributes, once
-// it is in effect and before the caller fixes up the cache. A listing of
-// its directory made ahead of it is dropped too (Changes.Dropped).
-func (f *FS) touched(rel string) {
-	f.changed.Changed(rel)
 }

@@ -85,23 +85,16 @@ func CachesFor(d time.Duration) Caches {
 
 // FS is the state shared by every node of one mount.
 type FS struct {
-	remote   *remote.Client
-	opts     Options
-	attrs    attrCache            // by path relative to the root (attrcache.go)
-	listings *cache.Map[*listing] // names in a directory, by its path
-	targets  *cache.Map[string]   // symlink targets as the server has them
+	remote *remote.Client
+	opts   Options
 
-	buffers       *cache.Budget                 // memory all handles may read ahead into and write behind from
-	prefetched    *cache.Map[[]remote.DirEntry] // listings made ahead of a walk
-	prefetchSlots chan struct{}                 // bounds prefetches in flight
+	known // what the mount knows of the server, and the verbs that change it (known.go)
+
+	buffers       *cache.Budget // memory all handles may read ahead into and write behind from
+	prefetchSlots chan struct{} // bounds prefetches in flight
 	prefetchMu    sync.Mutex
 	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
-	changed       *cache.Changes           // our changes, against which fetched answers are checked (fetch.go)
 	statMany      statMany                 // directories listed for the lookups that miss
-
-	relistable *cache.Map[struct{}] // directories to list again rather than look names up in (listing.go)
-
-	newFiles *cache.Map[remote.Attr] // mode and owner the server gives a new file, by directory (see newfile.go)
 
 	handles handleTable // every open handle, by node and by path (handles.go)
 
@@ -113,9 +106,7 @@ type FS struct {
 	ids    *identity.Table[*Node] // which node answers for a name, and its number (fs/identity, identity.go)
 	notify notifier               // kernel notices off the request path, and the shed loop (identity.go, shed.go)
 
-	links   *cache.Map[uint32]      // link counts from listings (links.go)
-	absent  *cache.Map[*absentName] // what the server said of names not there (absent.go)
-	renewal absentRenewal           // those asked about again
+	renewal absentRenewal // absent names asked about again (absent.go)
 
 	objects objectTable // which files names the server linked are (objects.go)
 }
@@ -149,31 +140,18 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 func newFS(rc *remote.Client, opts Options) *FS {
 	c := opts.Caches
 	f := &FS{
-		remote:   rc,
-		opts:     opts,
-		attrs:    newAttrCache(c.Attr, c.Limits),
-		listings: cache.NewLimited[*listing](c.Dir, c.Limits),
-		targets:  cache.NewLimited[string](c.Link, c.Limits),
-		// A prefetched listing holds names and their attributes.
-		prefetched:    cache.NewLimited[[]remote.DirEntry](min(c.Dir, c.Attr), c.Limits),
+		remote:        rc,
+		opts:          opts,
+		known:         newKnown(c),
 		prefetchSlots: make(chan struct{}, prefetchParallel),
 		buffers:       cache.NewBudget(bufferBudget),
-		relistable:    cache.NewLimited[struct{}](c.Dir, c.Limits),
-		// Kept as long as listings, for the sweep (absent.go).
-		links:    cache.NewLimited[uint32](c.Attr, c.Limits),
-		absent:   cache.NewLimited[*absentName](max(c.Dir, renewWindow(c.Negative)+c.Negative), c.Limits),
-		newFiles: cache.NewLimited[remote.Attr](c.Attr, c.Limits),
-		handles:  newHandleTable(),
-		changed:  cache.NewChanges(),
-		ids:      identity.New[*Node](dirNodes(c)),
-		ahead:    newWalkAhead(c),
-		objects:  newObjectTable(c),
+		handles:       newHandleTable(),
+		ids:           identity.New[*Node](dirNodes(c)),
+		ahead:         newWalkAhead(c),
+		objects:       newObjectTable(c),
 	}
 	f.notify.init(f.shedOnce)
 	f.changed.Busy = f.busy
-	// A listing made ahead of a walk holds its entries' attributes: a
-	// change to one drops it, atomically with recording the change.
-	f.changed.Dropped = func(rel string) { f.prefetched.Delete(parentOf(rel)) }
 	if opts.Writeback != nil {
 		f.writeback = writeback.New(writebackHost{f}, writebackRemote{f}, *opts.Writeback)
 	}
@@ -225,14 +203,6 @@ func (f *FS) debugf(format string, args ...any) {
 	if f.opts.Debug != nil {
 		f.opts.Debug.Printf(format, args...)
 	}
-}
-
-// forget drops what we know of rel and, for a directory, below it.
-func (f *FS) forget(rel string) {
-	f.attrs.DeleteTree(rel)
-	f.targets.DeleteTree(rel)
-	f.newFiles.DeleteTree(rel)
-	f.objects.byPath.DeleteTree(rel)
 }
 
 // nameTooLong reports whether a component of rel is past the server's limit.
