@@ -207,12 +207,12 @@ func (f *FS) debugf(format string, args ...any) {
 
 // nameTooLong reports whether a component of rel is past the server's limit.
 func (f *FS) nameTooLong(rel string) bool {
-	max := f.opts.NameMax
-	if max <= 0 {
-		max = 255
+	longest := f.opts.NameMax
+	if longest <= 0 {
+		longest = 255
 	}
 	for _, c := range strings.Split(rel, "/") {
-		if len(c) > max {
+		if len(c) > longest {
 			return true
 		}
 	}
