@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/sftpmount/sftpmount/cache"
 )
 
@@ -48,7 +50,7 @@ type absentRenewal struct {
 	used    time.Time                // when an absent answer was last used
 	swept   time.Time                // when the last sweep or renewal round started
 	asking  map[string]chan struct{} // names being asked about; closed when answered
-	slots   chan struct{}            // bounds the questions in flight
+	slots   *semaphore.Weighted      // bounds the questions in flight
 }
 
 func renewWindow(negative time.Duration) time.Duration { return 5 * negative }
@@ -161,7 +163,7 @@ func (f *FS) askAgain(except string, renew bool) {
 	r := &f.renewal
 	r.mu.Lock()
 	if r.asking == nil {
-		r.asking, r.slots = map[string]chan struct{}{}, make(chan struct{}, sweepParallel)
+		r.asking, r.slots = map[string]chan struct{}{}, semaphore.NewWeighted(sweepParallel)
 	}
 	f.absent.Range(func(rel string, a *absentName) bool {
 		if rel == except || r.asking[rel] != nil {
@@ -185,9 +187,9 @@ func (f *FS) askAgain(except string, renew bool) {
 	r.mu.Unlock()
 	for _, q := range todo {
 		go func() {
-			r.slots <- struct{}{}
+			r.slots.Acquire(context.Background(), 1) // cannot fail: no deadline
 			f.confirm(context.Background(), q.rel)
-			<-r.slots
+			r.slots.Release(1)
 			r.mu.Lock()
 			delete(r.asking, q.rel)
 			r.mu.Unlock()

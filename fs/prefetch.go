@@ -60,14 +60,14 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 	f.prefetchMu.Unlock()
 	for _, sub := range subs {
 		go func() {
-			f.prefetchSlots <- struct{}{}
+			f.prefetchSlots.Acquire(context.Background(), 1) // cannot fail: no deadline
 			tok := f.changed.Begin()
 			var got []remote.DirEntry
 			err := f.remote.ReadDirBatches(context.Background(), sub, func(batch []remote.DirEntry) bool {
 				got = append(got, batch...)
 				return len(got) <= prefetchMaxNames
 			})
-			<-f.prefetchSlots
+			f.prefetchSlots.Release(1)
 			if err == nil && len(got) <= prefetchMaxNames {
 				f.keepPrefetched(sub, got, tok)
 			}

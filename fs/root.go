@@ -12,6 +12,7 @@ import (
 	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/fs/identity"
@@ -90,8 +91,8 @@ type FS struct {
 
 	known // what the mount knows of the server, and the verbs that change it (known.go)
 
-	buffers       *cache.Budget // memory all handles may read ahead into and write behind from
-	prefetchSlots chan struct{} // bounds prefetches in flight
+	buffers       *cache.Budget       // memory all handles may read ahead into and write behind from
+	prefetchSlots *semaphore.Weighted // bounds prefetches in flight (prefetch.go)
 	prefetchMu    sync.Mutex
 	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
 	statMany      statMany                 // directories listed for the lookups that miss
@@ -143,7 +144,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		remote:        rc,
 		opts:          opts,
 		known:         newKnown(c),
-		prefetchSlots: make(chan struct{}, prefetchParallel),
+		prefetchSlots: semaphore.NewWeighted(prefetchParallel),
 		buffers:       cache.NewBudget(bufferBudget),
 		handles:       newHandleTable(),
 		ids:           identity.New[*Node](dirNodes(c)),

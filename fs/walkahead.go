@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
 )
@@ -95,7 +97,7 @@ type aheadFile struct {
 // walkAhead is the mount's state for fetching ahead of walks.
 type walkAhead struct {
 	orders *cache.Map[*dirOrder]
-	slots  chan struct{} // bounds fetches in flight
+	slots  *semaphore.Weighted // bounds fetches in flight
 
 	mu      sync.Mutex // guards walks and files
 	walks   map[string]*dirWalk
@@ -104,7 +106,7 @@ type walkAhead struct {
 }
 
 func newWalkAhead(c Caches) *walkAhead {
-	return &walkAhead{orders: cache.NewLimited[*dirOrder](c.Dir, c.Limits), slots: make(chan struct{}, aheadParallel),
+	return &walkAhead{orders: cache.NewLimited[*dirOrder](c.Dir, c.Limits), slots: semaphore.NewWeighted(aheadParallel),
 		walks: map[string]*dirWalk{}, files: map[string]*aheadFile{}}
 }
 
@@ -288,10 +290,10 @@ func (f *FS) fetchAhead(rel string) bool {
 		f.opts.Debug.Printf("fetching %q ahead of a walk", "/"+rel)
 	}
 	go func() {
-		w.slots <- struct{}{}
+		w.slots.Acquire(context.Background(), 1) // cannot fail: no deadline
 		e.at = time.Now()
 		a, data, whole, err := f.remote.Peek(context.Background(), rel, aheadBytes)
-		<-w.slots
+		w.slots.Release(1)
 		e.a, e.data, e.whole, e.err = a, data, whole, err
 		if left := int64(cap(data)); err != nil || left < e.cost {
 			f.buffers.Give(e.cost - left)
