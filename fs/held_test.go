@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -405,26 +404,6 @@ func TestExposesNoMore(t *testing.T) {
 		if got != c.ok {
 			t.Errorf("server %o gid %d, wanted %o gid %d: %v, want %v", c.server, c.sgid, c.want, c.wgid, got, c.ok)
 		}
-	}
-}
-
-func TestSameProcessTellsThreadsOfOneProcessFromOthers(t *testing.T) {
-	tid, stop := make(chan uint32), make(chan struct{})
-	defer close(stop)
-	go func() {
-		runtime.LockOSThread() // kept until stop, then ended with the goroutine
-		tid <- uint32(syscall.Gettid())
-		<-stop
-	}()
-	other, me := <-tid, uint32(syscall.Getpid())
-	if other == me {
-		t.Skip("the goroutine ran on the main thread")
-	}
-	if !sameProcess(me, other) {
-		t.Error("two threads of this process are not one process")
-	}
-	if sameProcess(me, 1) || sameProcess(other, 1) {
-		t.Error("this process is init")
 	}
 }
 
