@@ -108,15 +108,26 @@ func (f *FS) usedAbsent(rel string) (first bool) {
 	r.used = now
 	if !r.running {
 		r.running = true
-		go f.renewLoop()
+		f.bg.Go(f.renewLoop)
 	}
 	return first
 }
 
-func (f *FS) renewLoop() {
+// renewLoop asks again about absent names in use, a round every quarter
+// of the negative timeout, until none was used within the window or the
+// mount closes.
+func (f *FS) renewLoop(ctx context.Context) {
 	tick := time.NewTicker(f.opts.Caches.Negative / 4)
 	defer tick.Stop()
-	for range tick.C {
+	for {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			f.renewal.mu.Lock()
+			f.renewal.running = false
+			f.renewal.mu.Unlock()
+			return
+		}
 		r := &f.renewal
 		r.mu.Lock()
 		if time.Since(r.used) > renewWindow(f.opts.Caches.Negative) {
@@ -186,15 +197,15 @@ func (f *FS) askAgain(except string, renew bool) {
 	})
 	r.mu.Unlock()
 	for _, q := range todo {
-		go func() {
+		f.bg.Go(func(ctx context.Context) {
 			r.slots.Acquire(context.Background(), 1) // cannot fail: no deadline
-			f.confirm(context.Background(), q.rel)
+			f.confirm(ctx, q.rel)
 			r.slots.Release(1)
 			r.mu.Lock()
 			delete(r.asking, q.rel)
 			r.mu.Unlock()
 			close(q.done)
-		}()
+		})
 	}
 }
 

@@ -99,7 +99,7 @@ func (h *dirHandle) start(ctx context.Context) syscall.Errno {
 	}
 	st := &dirStream{batches: make(chan []remote.DirEntry, 4), stop: make(chan struct{})}
 	first := make(chan error, 1)
-	go f.stream(h.rel, st, first)
+	f.bg.Go(func(context.Context) { f.stream(h.rel, st, first) })
 	if err := <-first; err != nil { // bounded: the listing's own deadline
 		return f.result("readdir", h.rel, err, h.n.explainNotDir(ctx, h.rel))
 	}

@@ -39,7 +39,7 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 		server.Size, server.Atime, server.Mtime = 0, now, now
 	} else {
 		if server, err = f.Stat(ctx); err != nil {
-			go f.Close(context.Background())
+			n.fs.bg.Go(func(context.Context) { f.Close(context.Background()) })
 			return nil, nil, 0, n.fs.result("create", rel, err, nil)
 		}
 		n.fs.newFiles.Put(dir, server)
@@ -57,12 +57,12 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 	}
 	p := newHeldChanges(remoteAttrs{node: node, f: f}, pid, server, perm, predicted)
 	if predicted {
-		go func() {
+		n.fs.bg.Go(func(context.Context) {
 			p.check()
 			if a := p.checkAttr; p.checkErr == nil && (a.Mode != server.Mode || a.UID != server.UID || a.GID != server.GID) {
 				n.fs.newFiles.Delete(dir) // changed on the server: the next create learns again
 			}
-		}()
+		})
 	}
 	if predicted || shown.Mode != server.Mode {
 		// Not so on the server yet: the kernel asks again when it needs

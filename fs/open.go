@@ -72,7 +72,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	var fresh chan freshAttr
 	if fl&os.O_TRUNC == 0 && !n.fs.opts.KernelCache {
 		fresh = make(chan freshAttr, 1)
-		go func() { fresh <- n.fs.askAttr(ctx, rel) }()
+		n.fs.bg.Go(func(context.Context) { fresh <- n.fs.askAttr(ctx, rel) })
 	}
 	var f *remote.File
 	var err error
@@ -201,7 +201,7 @@ func (n *Node) changedOnServer(rel string) func(remote.Attr) {
 	return func(remote.Attr) {
 		n.fs.attrs.Delete(rel)
 		n.dropPages()
-		go n.NotifyContent(-1, 0) // not from within the read that found it: the kernel holds its page
+		n.fs.bg.Go(func(context.Context) { n.NotifyContent(-1, 0) }) // not from within the read that found it: the kernel holds its page
 	}
 }
 

@@ -59,11 +59,11 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 	}
 	f.prefetchMu.Unlock()
 	for _, sub := range subs {
-		go func() {
+		f.bg.Go(func(ctx context.Context) {
 			f.prefetchSlots.Acquire(context.Background(), 1) // cannot fail: no deadline
 			tok := f.changed.Begin()
 			var got []remote.DirEntry
-			err := f.remote.ReadDirBatches(context.Background(), sub, func(batch []remote.DirEntry) bool {
+			err := f.remote.ReadDirBatches(ctx, sub, func(batch []remote.DirEntry) bool {
 				got = append(got, batch...)
 				return len(got) <= prefetchMaxNames
 			})
@@ -76,7 +76,7 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 			close(f.prefetching[sub])
 			delete(f.prefetching, sub)
 			f.prefetchMu.Unlock()
-		}()
+		})
 	}
 }
 

@@ -76,8 +76,8 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 		// Cut off (a lost connection): the server may have renamed.
 		// The kernel is told to look both names up again, once this
 		// request, which holds its directory locks, has returned.
-		go n.NotifyEntry(name)
-		go newParent.EmbeddedInode().NotifyEntry(newName)
+		n.fs.bg.Go(func(context.Context) { n.NotifyEntry(name) })
+		n.fs.bg.Go(func(context.Context) { newParent.EmbeddedInode().NotifyEntry(newName) })
 	}
 	return n.fs.result("rename", from+" -> "+to, err, n.explainRename(ctx, from, to))
 }

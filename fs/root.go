@@ -110,6 +110,8 @@ type FS struct {
 	renewal absentRenewal // absent names asked about again (absent.go)
 
 	objects objectTable // which files names the server linked are (objects.go)
+
+	bg *background // the other goroutines the mount starts, ended by Close (lifecycle.go)
 }
 
 // Node is a file, directory or symlink, named by its place in the tree.
@@ -150,6 +152,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		ids:           identity.New[*Node](dirNodes(c)),
 		ahead:         newWalkAhead(c),
 		objects:       newObjectTable(c),
+		bg:            newBackground(),
 	}
 	f.notify.init(f.shedOnce)
 	f.changed.Busy = f.busy

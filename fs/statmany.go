@@ -59,7 +59,7 @@ func (f *FS) missed(ctx context.Context, dir string) bool {
 		wait = make(chan struct{})
 		s.listing[dir] = wait
 		s.mu.Unlock()
-		go func() {
+		f.bg.Go(func(context.Context) {
 			// Held-back changes of files in dir go first; a listing
 			// made ahead of them would not show them.
 			f.quiesce(ctx, sendHeld, paths(inDir(dir)))
@@ -73,7 +73,7 @@ func (f *FS) missed(ctx context.Context, dir string) bool {
 			delete(s.listing, dir)
 			s.mu.Unlock()
 			close(wait)
-		}()
+		})
 	} else {
 		s.mu.Unlock()
 	}

@@ -289,10 +289,10 @@ func (f *FS) fetchAhead(rel string) bool {
 	if f.opts.Debug != nil {
 		f.opts.Debug.Printf("fetching %q ahead of a walk", "/"+rel)
 	}
-	go func() {
+	f.bg.Go(func(ctx context.Context) {
 		w.slots.Acquire(context.Background(), 1) // cannot fail: no deadline
 		e.at = time.Now()
-		a, data, whole, err := f.remote.Peek(context.Background(), rel, aheadBytes)
+		a, data, whole, err := f.remote.Peek(ctx, rel, aheadBytes)
 		w.slots.Release(1)
 		e.a, e.data, e.whole, e.err = a, data, whole, err
 		if left := int64(cap(data)); err != nil || left < e.cost {
@@ -302,7 +302,7 @@ func (f *FS) fetchAhead(rel string) bool {
 		close(e.done)
 		// Not taken within open_timeout: of no use any more.
 		time.AfterFunc(f.opts.Caches.Open, func() { f.dropAhead(rel, e) })
-	}()
+	})
 	return true
 }
 
@@ -347,7 +347,7 @@ func (f *FS) takeAhead(ctx context.Context, rel string, wait bool) *aheadFile {
 	select {
 	case <-e.done:
 	case <-ctx.Done():
-		go func() { <-e.done; f.buffers.Give(e.cost) }()
+		f.bg.Go(func(context.Context) { <-e.done; f.buffers.Give(e.cost) })
 		return nil
 	}
 	ok := e.err == nil && e.a.Mode.IsRegular() && time.Since(e.at) <= f.opts.Caches.Open &&

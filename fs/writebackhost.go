@@ -51,10 +51,10 @@ func (h writebackHost) Kept(rel string, closed bool) {
 	}
 	if n := f.nodeAt(rel); n != nil {
 		n.dropPages()
-		go n.NotifyContent(-1, 0)
+		f.bg.Go(func(context.Context) { n.NotifyContent(-1, 0) })
 	}
 	if d := f.nodeAt(parentOf(rel)); d != nil {
-		go d.NotifyEntry(path.Base(rel))
+		f.bg.Go(func(context.Context) { d.NotifyEntry(path.Base(rel)) })
 	}
 }
 

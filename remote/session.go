@@ -22,8 +22,11 @@ import (
 // a deadline passes or keepalives go unanswered, close() fails every call
 // waiting on it at once.
 type session struct {
-	ssh  *ssh.Client // nil for sessions over a pipe (tests)
-	conn io.Closer   // closing it ends the transport under sftp
+	ssh *ssh.Client // nil for sessions over a stream (stream.go)
+	// more opens another stream, where ssh would open another channel
+	// (the wire layer's, the identifiers'); nil over SSH.
+	more Stream
+	conn io.Closer // closing it ends the transport under sftp
 	sftp *sftp.Client
 	sent *sentWatch // nil: the server may run requests out of order (ordered.go)
 	// bulk are more SFTP subsystems, for file data; they start in the
@@ -258,7 +261,7 @@ func (s *session) identifier(ctx context.Context, server string, slot int) (*wir
 
 // newWire starts a wire.Conn on a new SFTP channel within ctx.
 func (s *session) newWire(ctx context.Context, server string) (*wire.Conn, error) {
-	if s.ssh == nil {
+	if s.ssh == nil && s.more == nil {
 		return nil, errors.New("no SSH connection to start an SFTP channel on")
 	}
 	type started struct {
@@ -267,6 +270,19 @@ func (s *session) newWire(ctx context.Context, server string) (*wire.Conn, error
 	}
 	done := make(chan started, 1)
 	go func() {
+		if s.ssh == nil {
+			rw, err := s.more(ctx)
+			if err != nil {
+				done <- started{nil, err}
+				return
+			}
+			c, err := wire.Start(rw, rw)
+			if err != nil {
+				rw.Close()
+			}
+			done <- started{c, err}
+			return
+		}
 		in, stdout, ch, err := sftpChannel(s.ssh, server)
 		if err != nil {
 			done <- started{nil, err}
