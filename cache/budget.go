@@ -8,7 +8,7 @@ import "sync"
 // finds the budget spent is simply not started (a read then fetches what
 // it needs directly), and a write is sent unbuffered (see WriteBehind).
 type Budget struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards left; nothing is taken under it
 	left int64
 }
 

@@ -45,7 +45,7 @@ const (
 type absentName struct{ confirmed, used atomic.Int64 }
 
 type absentRenewal struct {
-	mu      sync.Mutex
+	mu      sync.Mutex               // guards the fields below (slots: made once, under it)
 	running bool                     // a renewal loop runs
 	used    time.Time                // when an absent answer was last used
 	swept   time.Time                // when the last sweep or renewal round started

@@ -23,8 +23,9 @@ import (
 // handleTable is every open fileHandle of the mount.
 type handleTable struct {
 	// mu guards the maps below. It is held for no call out of the
-	// table: a flush, a wait or a round trip runs on a copy of the
-	// handles taken under it.
+	// table but a look at a handle's queued writes (busy: Pending, the
+	// WriteBehind's own lock, after this one): a flush, a wait or a
+	// round trip runs on a copy of the handles taken under it.
 	mu     sync.Mutex
 	byNode map[*Node]map[*fileHandle]struct{}  // every handle, by the node it was opened on
 	byPath map[string]map[*fileHandle]struct{} // writable handles, by the path they were opened at

@@ -42,7 +42,7 @@ import (
 // their way.
 type objectTable struct {
 	byPath *cache.Map[remote.Object]
-	mu     sync.Mutex
+	mu     sync.Mutex               // guards asking, seen, seenN, filling, stopped and each batch's sent; held for no round trip
 	asking map[string]chan struct{} // paths asked about, closed when answered
 
 	// seen are files with links listed alone in their look, not asked

@@ -1,6 +1,3 @@
-// Package fs is sftpmount's go-fuse node tree: one file per group of
-// kernel calls, each mapping the call onto remote operations and the
-// outcome onto an errno through errno.go. It knows nothing of SSH.
 package fs
 
 import (
@@ -91,9 +88,9 @@ type FS struct {
 
 	known // what the mount knows of the server, and the verbs that change it (known.go)
 
-	buffers       *cache.Budget       // memory all handles may read ahead into and write behind from
-	prefetchSlots *semaphore.Weighted // bounds prefetches in flight (prefetch.go)
-	prefetchMu    sync.Mutex
+	buffers       *cache.Budget            // memory all handles may read ahead into and write behind from
+	prefetchSlots *semaphore.Weighted      // bounds prefetches in flight (prefetch.go)
+	prefetchMu    sync.Mutex               // guards prefetching; its place in the lock order: doc.go
 	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
 	statMany      statMany                 // directories listed for the lookups that miss
 

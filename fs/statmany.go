@@ -27,7 +27,7 @@ const (
 // statMany counts lookups that missed the cache per directory and lists a
 // directory once enough have.
 type statMany struct {
-	mu      sync.Mutex
+	mu      sync.Mutex               // guards listing, and the count and delete of misses together
 	misses  *cache.Map[int]          // counted within the cache timeout, bounded like any cache
 	listing map[string]chan struct{} // closed when the listing is stored or given up
 }

@@ -45,9 +45,13 @@
 // and flags, the files by path, the order of uploads, the directory
 // times and the counts of bytes; Queue.cond waits on it. Every lookup of
 // the mount takes it (Queue.Attr), so nothing slow happens under it: no
-// disk and no network I/O, and no call out to Host or Remote but three
+// disk and no network I/O, and no call out to Host or Remote but four
 // that read what the mount holds in memory (Host.NewFileOwner, Host.Mode,
-// Remote.LoginOwner; the first takes a cache's own lock, after mu). The
+// Host.Errno, Remote.LoginOwner; the first takes a cache's own lock,
+// after mu). Two system calls on a File's bytes are made under it, as
+// they wait for no disk on the local filesystem the journal is on: an
+// fstat for its size, and the close of bytes no handle reads any more.
+// Load opens and truncates the bytes it finds before it takes mu. The
 // journal's writes (Journal.Record, Commit, Remove, each with its fsyncs)
 // and the uploads run outside it, in this order:
 //   - A record is written before what it protects is acted upon: save

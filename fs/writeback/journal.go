@@ -140,12 +140,13 @@ func (j *Journal) Dir() string { return j.dir }
 func (j *Journal) Close() error {
 	j.fills.Wait()
 	j.poolMu.Lock()
-	for _, id := range j.pool {
+	pool := j.pool
+	j.pool = nil
+	j.poolMu.Unlock()
+	for _, id := range pool { // removed with poolMu let go: no disk I/O under it
 		os.Remove(j.metaPath(id))
 		os.Remove(j.DataPath(id))
 	}
-	j.pool = nil
-	j.poolMu.Unlock()
 	return j.lock.Close()
 }
 

@@ -56,7 +56,7 @@ type Queue struct {
 	remote Remote
 	cfg    Config
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards what follows, to active, and every File's e, state and counts: see the package comment
 	cond  *sync.Cond
 	files map[string]*File // by path; done ones are not here
 	queue []*File
@@ -98,11 +98,31 @@ func (w *Queue) Load() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The files' bytes are opened before w.mu is taken: no disk I/O
+	// under it (the package comment's Locking).
+	data := make([]*os.File, len(entries))
+	for i, e := range entries {
+		if e.Dir {
+			continue
+		}
+		d, err := w.cfg.Journal.OpenData(e.ID) // no symlink, ours, one name
+		if err != nil {
+			for _, d := range data[:i] {
+				if d != nil {
+					d.Close()
+				}
+			}
+			return 0, fmt.Errorf("journal %s: %v", w.cfg.Journal.Dir(), err)
+		}
+		// Bytes past the record's size were never acknowledged.
+		d.Truncate(e.Size)
+		data[i] = d
+	}
 	var gone []string
 	defer func() { w.unrecord(gone...) }()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, e := range entries {
+	for i, e := range entries {
 		if e.Dir {
 			if w.dirTimes == nil {
 				w.dirTimes = map[string]JournalEntry{}
@@ -118,13 +138,7 @@ func (w *Queue) Load() (int, error) {
 			w.dirTimes[e.Path] = e
 			continue
 		}
-		d, err := w.cfg.Journal.OpenData(e.ID) // no symlink, ours, one name
-		if err != nil {
-			return 0, fmt.Errorf("journal %s: %v", w.cfg.Journal.Dir(), err)
-		}
-		// Bytes past the record's size were never acknowledged.
-		d.Truncate(e.Size)
-		wf := &File{e: e, data: d, synced: true, done: make(chan struct{})}
+		wf := &File{e: e, data: data[i], synced: true, done: make(chan struct{})}
 		wf.shown = w.attrOf(wf)
 		if old := w.files[e.Path]; old != nil {
 			// Two records for one name (a crash between a rename in the

@@ -293,11 +293,12 @@ func (w *Queue) landed(wf *File, e JournalEntry, to string, conflict bool) {
 	w.bytes -= e.Size
 	wf.state = done
 	data := wf.data
-	if wf.handles == 0 {
+	closeData := wf.handles == 0 // read under w.mu: a Release may set wf.data once it is let go
+	if closeData {
 		wf.data = nil
 	}
 	w.mu.Unlock()
-	if wf.data == nil {
+	if closeData {
 		defer data.Close()
 	}
 	w.cfg.Journal.Remove(e.ID)
