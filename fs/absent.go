@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -239,10 +238,6 @@ func (f *FS) confirm(ctx context.Context, rel string) {
 	case errors.Is(err, os.ErrNotExist):
 		f.confirmAbsent(rel, asked, tok)
 	case err == nil:
-		f.absent.Delete(rel)
-		f.putFetched(rel, a, tok)
-		if l, ok := f.listings.Get(parentOf(rel)); ok {
-			l.learn(path.Base(rel))
-		}
+		f.foundPresent(rel, a, tok)
 	}
 }

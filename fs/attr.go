@@ -111,29 +111,9 @@ func (f *FS) lstat(ctx context.Context, rel string) (remote.Attr, error) {
 	return f.fetchAttr(rel, func() (remote.Attr, error) { return f.remote.Lstat(ctx, rel) })
 }
 
-// wrote updates the cached attributes of rel after our own write up to
-// end, so that a stat during a copy needs no round trip. The server's
-// mtime is learned again once the file is closed (release forgets it).
-//
-// Touched first, even with nothing cached: a stat answered before the
-// write was queued, and about to be stored, is then refused, or stored
-// before the cache is looked at here and raised to end.
-func (f *FS) wrote(rel string, end uint64) {
-	f.touched(rel)
-	a, ok := f.attrs.Get(rel)
-	if !ok {
-		return
-	}
-	if end > a.Size {
-		a.Size = end
-	}
-	a.Mtime = time.Unix(time.Now().Unix(), 0)
-	f.attrs.Put(rel, a)
-}
-
 // fresh asks the server, bypassing and then refilling the cache.
 func (f *FS) fresh(ctx context.Context, rel string) (remote.Attr, error) {
-	f.attrs.Delete(rel)
+	f.staleAttr(rel)
 	return f.lstat(ctx, rel)
 }
 
@@ -320,7 +300,7 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	n.fs.touched(rel)
 	if !n.unlinked() {
-		n.fs.attrs.Put(rel, cur)
+		n.fs.attrIs(rel, cur)
 	}
 	return n.fs.result("setattr", rel, errOf(n.fs.fillAttrOut(rel, cur, out)), nil)
 }

@@ -48,7 +48,7 @@ func (f *FS) remember(dir string, entries []remote.DirEntry, tok cache.Token) []
 	for _, e := range kept {
 		names = append(names, e.Name)
 	}
-	f.changed.Keep(tok, func() { f.listings.Put(dir, newListing(names)) }, dir)
+	f.learnedListing(dir, names, tok)
 	return kept
 }
 
@@ -65,17 +65,8 @@ func (f *FS) keepAttrs(dir string, entries []remote.DirEntry, tok cache.Token) [
 		} else if e.Attr.Mode&os.ModeSymlink == 0 || !f.opts.FollowSymlinks {
 			// A followed link's attributes are its target's: lookup asks.
 			rel := path.Join(dir, e.Name)
-			f.putFetched(rel, e.Attr, tok)
-			switch {
-			case e.Attr.Nlink == 1 && !e.Attr.Mode.IsDir():
-				// What showLinks says anyway: a directory of a million
-				// files keeps no count for each.
-				if _, ok := f.links.Get(rel); ok {
-					f.changed.Keep(tok, func() { f.links.Delete(rel) }, rel)
-				}
-			case e.Attr.Nlink > 0:
-				f.changed.Keep(tok, func() { f.links.Put(rel, e.Attr.Nlink) }, rel)
-			}
+			f.learnedAttr(rel, e.Attr, tok)
+			f.learnedLinks(rel, e.Attr, tok)
 		}
 		kept = append(kept, e)
 	}

@@ -160,7 +160,7 @@ func (f *FS) stream(rel string, st *dirStream, first chan<- error) {
 		}
 	}
 	if err == nil && keep && !stopped {
-		f.changed.Keep(tok, func() { f.listings.Put(rel, newListing(names)) }, rel)
+		f.learnedListing(rel, names, tok)
 	}
 	if err == nil && !stopped {
 		f.prefetchSubdirs(rel, subdirs) // a walk goes on into them; not for a reader that gave up (ls | head)
@@ -252,7 +252,7 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		return h.n.Lookup(ctx, name, out)
 	}
 	rel := path.Join(h.rel, name)
-	if h.live || !h.hasTok || !f.changed.Keep(h.tok, func() {}, rel) {
+	if h.live || !h.hasTok || !f.answerHolds(rel, h.tok) {
 		return nil, syscall.EAGAIN
 	}
 	if errno := f.opts.Owner.check(a); errno != 0 {

@@ -11,9 +11,11 @@
 //     release), rename.go, link.go and symlinks.go, copyrange.go,
 //     statfs.go, xattr.go.
 //   - known.go: every cache of what the mount was told, and the only
-//     verbs that change them; fetch.go: the rule that keeps an answer
-//     asked before a change of ours out of them; attrcache.go,
-//     listing.go, links.go, absent.go and pagecache.go: single caches.
+//     verbs that change them: our own changes and the link counts they
+//     move on; learned.go: what the server said, kept; fetch.go: the
+//     rule that keeps an answer asked before a change of ours out of
+//     them; attrcache.go, listing.go, absent.go and pagecache.go: single
+//     caches.
 //   - handles.go: every open handle, by node and by path, and quiesce,
 //     which makes what the mount holds for a path land in one order;
 //     held.go: a new file's attribute changes held until its data has

@@ -55,6 +55,6 @@ func (f *FS) ask(rel string, ask func() (remote.Attr, error)) (a remote.Attr, st
 	if a, err = ask(); err != nil {
 		return a, false, err
 	}
-	kept := f.changed.Keep(tok, func() { f.attrs.Put(rel, a) }, rel)
+	kept := f.learnedAttr(rel, a, tok)
 	return a, !kept, nil
 }

@@ -298,7 +298,7 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	}
 	if h.wrote.Load() {
 		// The cached mtime is our estimate (see wrote); ask the server.
-		h.node.fs.attrs.Delete(h.rel)
+		h.node.fs.staleAttr(h.rel)
 		if flushErr == nil {
 			h.knowWritten(ctx)
 		}
@@ -322,12 +322,11 @@ func (h *fileHandle) knowWritten(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	f.changed.Keep(tok, func() {
-		f.attrs.Put(h.rel, a)
+	f.learnedAttrWith(h.rel, a, tok, func() {
 		n.mu.Lock()
 		n.pages = &a
 		n.mu.Unlock()
-	}, h.rel)
+	})
 }
 
 // Getattr through an open handle (fstat). Queued writes land first, so

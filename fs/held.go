@@ -541,7 +541,7 @@ func (n *Node) deferSetattr(ctx context.Context, r attrRequest, out *fuse.AttrOu
 	if !ok {
 		return false
 	}
-	n.fs.attrs.Put(rel, a)
+	n.fs.attrIs(rel, a)
 	n.fs.fillAttrOut(rel, a, out) // its owner is checked above
 	out.SetTimeout(0)             // not on the server yet: see createNew
 	return true

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"path"
+	"time"
 
 	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
@@ -11,15 +12,35 @@ import (
 // was told (attributes, listings, symlink targets, link counts, absent
 // names, new files' modes, listings made ahead of a walk) and the record
 // of its own changes that each fetched answer is checked against
-// (fetch.go). How long each is trusted is Caches'; the README says how
-// stale each can be.
+// (fetch.go). How long each is trusted is Caches'; docs/caches.md says
+// how stale each can be.
 //
-// A change of ours is recorded with the verbs below, named for what
-// happened to a path: touched (its content or attributes), added,
-// removed, unsure (a change whose outcome is not known), settled (the
-// outcome of a call that makes or removes a name), forget (drop what is
-// cached of it). They keep the caches agreeing with each other and with
-// the change record; a kernel call uses them rather than one cache alone.
+// The caches change only through verbs named for what happened, so that
+// they keep agreeing with each other and with the change record; a kernel
+// call uses them rather than one cache alone. Here, a change of ours to a
+// path: touched (its content or attributes), wrote (its data, up to an
+// end), added, removed, unsure (a change whose outcome is not known),
+// settled (the outcome of a call that makes or removes a name), madeDir,
+// changing (attributes on their way), attrIs (what a call of ours made
+// them), staleAttr (what is cached of them is not to be trusted), forget
+// (drop what is cached of it); and the link counts our link, unlink,
+// mkdir, rmdir and rename move on (hardLinked, linkGone, subdirs,
+// renamedLinks). In learned.go, what the server said: answers kept
+// against the token of the question unless a change of ours since makes
+// them stale (learnedAttr, learnedListing, learnedLinks, learnedAhead,
+// foundPresent), and those no change of ours can make stale
+// (learnedTarget, learnedNewFiles).
+//
+// Reads (Get) go to the caches directly, and so do the tokens of the
+// questions (changed.Begin, End). Two files keep their own puts, because
+// their cache is bookkeeping only they use, not a fact about the server
+// that another cache must agree with, and a verb would only add a call:
+// absent.go's renewal record (absentName, usedAbsent, and confirmAbsent's
+// time of the server's answer) and listing.go's relistable (directories
+// being filled, counted by their lookups). Not caches of known, and so
+// not changed here: prefetch.go's listings in flight, walkahead.go's
+// files opened ahead, and objects.go's table of which object a path is
+// (identity's, under its own lock; forget drops its paths).
 
 // known is every cache of the mount. FS embeds it.
 type known struct {
@@ -29,7 +50,7 @@ type known struct {
 	prefetched *cache.Map[[]remote.DirEntry] // listings made ahead of a walk (prefetch.go)
 	relistable *cache.Map[struct{}]          // directories to list again rather than look names up in (listing.go)
 	newFiles   *cache.Map[remote.Attr]       // mode and owner the server gives a new file, by directory (newfile.go)
-	links      *cache.Map[uint32]            // link counts from listings (links.go)
+	links      *cache.Map[uint32]            // link counts from listings, moved on by ours (below)
 	absent     *cache.Map[*absentName]       // what the server said of names not there (absent.go)
 	changed    *cache.Changes                // our changes, against which fetched answers are checked (fetch.go)
 }
@@ -53,12 +74,6 @@ func newKnown(c Caches) known {
 	prefetched := k.prefetched
 	k.changed.Dropped = func(rel string) { prefetched.Delete(parentOf(rel)) }
 	return k
-}
-
-// putFetched caches a, the server's answer about rel to a question asked
-// once tok began, unless a change of ours makes it stale.
-func (k *known) putFetched(rel string, a remote.Attr, tok cache.Token) {
-	k.changed.Keep(tok, func() { k.attrs.Put(rel, a) }, rel)
 }
 
 // touched records a change of ours to rel's content or attributes, once
@@ -136,4 +151,98 @@ func (f *FS) forget(rel string) {
 	f.targets.DeleteTree(rel)
 	f.newFiles.DeleteTree(rel)
 	f.objects.byPath.DeleteTree(rel)
+}
+
+// wrote updates the cached attributes of rel after our own write up to
+// end, so that a stat during a copy needs no round trip. The server's
+// mtime is learned again once the file is closed (release forgets it).
+//
+// Touched first, even with nothing cached: a stat answered before the
+// write was queued, and about to be stored, is then refused, or stored
+// before the cache is looked at here and raised to end.
+func (k *known) wrote(rel string, end uint64) {
+	k.touched(rel)
+	a, ok := k.attrs.Get(rel)
+	if !ok {
+		return
+	}
+	if end > a.Size {
+		a.Size = end
+	}
+	a.Mtime = time.Unix(time.Now().Unix(), 0)
+	k.attrs.Put(rel, a)
+}
+
+// attrIs records a as rel's attributes, as a call of ours made or was
+// just told them (a create, a setattr, a held change, an upload, the
+// root stat'ed at mount), with no change of ours since to check against.
+func (k *known) attrIs(rel string, a remote.Attr) {
+	k.attrs.Put(rel, a)
+}
+
+// staleAttr drops what is cached of rel's attributes: they are an
+// estimate of ours, or the server changed them, and the next stat asks.
+func (k *known) staleAttr(rel string) {
+	k.attrs.Delete(rel)
+}
+
+// Link counts. SFTP v3's attributes carry none; OpenSSH's READDIR replies
+// do, in each name's ls -l style long name, which the listing keeps in
+// Attr.Nlink (learnedLinks). links holds them by path for the attribute
+// cache's timeout, so that attributes fetched again by name (lstat tells
+// no count) still show it, and our own link, unlink, mkdir, rmdir and
+// rename move it on. Another client's links show at the next listing,
+// within the attribute timeout. Where no listing has told, st_nlink is
+// the names this mount knows the node by: 1, or more for links made
+// through it (showLinks).
+
+// withLinks is a with the link count the last listing told, as our own
+// changes since have moved it on.
+func (k *known) withLinks(rel string, a remote.Attr) remote.Attr {
+	if n, ok := k.links.Get(rel); ok {
+		a.Nlink = n
+	}
+	return a
+}
+
+// hardLinked moves the count of existing on by one, for rel, a link to
+// it just made, and gives rel the same count.
+func (k *known) hardLinked(existing, rel string) {
+	if n, ok := k.links.Get(existing); ok {
+		k.links.Put(existing, n+1)
+		k.links.Put(rel, n+1)
+	}
+}
+
+// linkGone notes that a name of a file also known at others, whose count
+// was n, was removed: their count is one less.
+func (k *known) linkGone(n uint32, others []string) {
+	if n < 2 {
+		return
+	}
+	for _, p := range others {
+		k.links.Put(p, n-1)
+	}
+}
+
+// subdirs moves dir's count on by delta: a subdirectory made or removed
+// (its ".." is a link to dir).
+func (k *known) subdirs(dir string, delta int) {
+	if n, ok := k.links.Get(dir); ok && int(n)+delta >= 2 {
+		k.links.Put(dir, uint32(int(n)+delta))
+	}
+}
+
+// renamedLinks moves link counts with a rename of from to to that
+// succeeded: from's count n, if counted (read before the rename settled,
+// which drops it), is to's now; a directory moved to another parent
+// takes its ".." from the old parent to the new.
+func (k *known) renamedLinks(from, to string, n uint32, counted, dir bool) {
+	if counted {
+		k.links.Put(to, n)
+	}
+	if dir && parentOf(from) != parentOf(to) {
+		k.subdirs(parentOf(from), -1)
+		k.subdirs(parentOf(to), +1)
+	}
 }

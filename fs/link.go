@@ -28,16 +28,14 @@ func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 // Readlink returns the target as the server stores it.
 func (n *Node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	rel := n.rel()
-	// A symlink cannot change in place: only our own remove or rename
-	// (which forget it) or another client can replace it, and the cache
-	// timeout bounds that.
+	// A symlink cannot change in place (learnedTarget).
 	target, ok := n.fs.targets.Get(rel)
 	if !ok {
 		var err error
 		if target, err = n.fs.remote.ReadLink(ctx, rel); err != nil {
 			return nil, n.fs.result("readlink", rel, err, nil)
 		}
-		n.fs.targets.Put(rel, target)
+		n.fs.learnedTarget(rel, target)
 	}
 	shown, errno := n.fs.presentTarget(rel, target)
 	if errno != 0 {
@@ -68,10 +66,7 @@ func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 		return nil, n.fs.result("link", rel, err, nil)
 	}
 	n.fs.result("link", rel, nil, nil)
-	if k, ok := n.fs.links.Get(existing); ok {
-		n.fs.links.Put(existing, k+1)
-		n.fs.links.Put(rel, k+1)
-	}
+	n.fs.hardLinked(existing, rel)
 	// The same inode under a second name, so both show one inode number.
 	node := target.EmbeddedInode().Operations().(*Node)
 	n.fs.linked(node, n, name)

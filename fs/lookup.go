@@ -57,9 +57,7 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if err != nil {
 		return nil, n.fs.result("lookup", rel, err, nil)
 	}
-	if l, ok := n.fs.listings.Get(n.rel()); ok {
-		l.learn(name) // made since the listing was read: ls shows what lookup found
-	}
+	n.fs.foundName(n.rel(), name) // made since the listing was read: ls shows what lookup found
 	if errno := n.fs.opts.Owner.check(a); errno != 0 {
 		return nil, n.fs.result("lookup", rel, errno, nil) // nomap=error
 	}

@@ -42,11 +42,11 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 			n.fs.bg.Go(func(context.Context) { f.Close(context.Background()) })
 			return nil, nil, 0, n.fs.result("create", rel, err, nil)
 		}
-		n.fs.newFiles.Put(dir, server)
+		n.fs.learnedNewFiles(dir, server)
 	}
 	shown := server
 	shown.Mode = server.Mode&os.ModeType | perm
-	n.fs.attrs.Put(rel, shown)
+	n.fs.attrIs(rel, shown)
 	n.fs.result("create", rel, nil, nil)
 	ch := n.newChild(ctx, name, shown, true, out)
 	node := ch.Operations().(*Node)
@@ -60,7 +60,7 @@ func (n *Node) createNew(ctx context.Context, name string, fl int, perm os.FileM
 		n.fs.bg.Go(func(context.Context) {
 			p.check()
 			if a := p.checkAttr; p.checkErr == nil && (a.Mode != server.Mode || a.UID != server.UID || a.GID != server.GID) {
-				n.fs.newFiles.Delete(dir) // changed on the server: the next create learns again
+				n.fs.newFilesChanged(dir)
 			}
 		})
 	}

@@ -199,7 +199,7 @@ func (n *Node) mayOpenWithoutAsking(fl int) bool {
 // are the old file's.
 func (n *Node) changedOnServer(rel string) func(remote.Attr) {
 	return func(remote.Attr) {
-		n.fs.attrs.Delete(rel)
+		n.fs.staleAttr(rel)
 		n.dropPages()
 		n.fs.bg.Go(func(context.Context) { n.NotifyContent(-1, 0) }) // not from within the read that found it: the kernel holds its page
 	}
@@ -253,7 +253,7 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		return nil, nil, 0, n.fs.result("create", rel, err, n.explainOpen(ctx, rel, fl&os.O_EXCL != 0))
 	}
-	n.fs.attrs.Put(rel, a)
+	n.fs.attrIs(rel, a)
 	n.fs.result("create", rel, nil, nil)
 	ch := n.newChild(ctx, name, a, false, out)
 	return ch, newFileHandle(f, ch.Operations().(*Node), rel, fl, nil), 0, 0

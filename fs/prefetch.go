@@ -86,13 +86,7 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 // taker answers with its attributes as if just fetched. A change made
 // after it is kept drops it (Changes.Dropped).
 func (f *FS) keepPrefetched(dir string, got []remote.DirEntry, tok cache.Token) {
-	paths := []string{dir}
-	for _, e := range got {
-		if e.Name != "." && e.Name != ".." {
-			paths = append(paths, path.Join(dir, e.Name))
-		}
-	}
-	if f.changed.Keep(tok, func() { f.prefetched.Put(dir, got) }, paths...) {
+	if f.learnedAhead(dir, got, tok) {
 		// The walk will be handed these names in this order: a walk
 		// reading files fetches the first ones before it gets here
 		// (walkahead.go).
@@ -123,11 +117,7 @@ func (f *FS) takePrefetched(ctx context.Context, dir string) ([]remote.DirEntry,
 			return nil, false
 		}
 	}
-	entries, ok := f.prefetched.Get(dir)
-	if ok {
-		f.prefetched.Delete(dir)
-	}
-	return entries, ok
+	return f.takenAhead(dir)
 }
 
 // prefetchedFor reports whether a listing of dir made ahead of a walk is

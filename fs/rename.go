@@ -65,13 +65,7 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	if err == nil {
 		n.fs.writeback.Renamed(from, to)
 		n.fs.moved(n, name, newParent.EmbeddedInode().Operations().(*Node), newName)
-		if counted {
-			n.fs.links.Put(to, k)
-		}
-		if known && a.Mode.IsDir() && parentOf(from) != parentOf(to) {
-			n.fs.subdirs(parentOf(from), -1)
-			n.fs.subdirs(parentOf(to), +1)
-		}
+		n.fs.renamedLinks(from, to, k, counted, known && a.Mode.IsDir())
 	} else if _, answered := statusCode(err); !answered {
 		// Cut off (a lost connection): the server may have renamed.
 		// The kernel is told to look both names up again, once this

@@ -133,7 +133,7 @@ func NewRoot(rc *remote.Client, opts Options) *Node {
 	n := &Node{fs: newFS(rc, opts)}
 	n.fs.root = n
 	n.fs.ids.SetRoot(n)
-	n.fs.attrs.Put("", rc.RootAttr()) // stat'ed at mount
+	n.fs.attrIs("", rc.RootAttr()) // stat'ed at mount
 	return n
 }
 

@@ -351,7 +351,7 @@ func (f *FS) takeAhead(ctx context.Context, rel string, wait bool) *aheadFile {
 		return nil
 	}
 	ok := e.err == nil && e.a.Mode.IsRegular() && time.Since(e.at) <= f.opts.Caches.Open &&
-		f.changed.Keep(e.tok, func() { f.attrs.Put(rel, e.a) }, rel)
+		f.learnedAttr(rel, e.a, e.tok)
 	if !ok {
 		f.buffers.Give(e.cost)
 		return nil

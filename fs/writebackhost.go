@@ -34,7 +34,7 @@ func (h writebackHost) Uploaded(rel string, shown *remote.Attr) {
 		return
 	}
 	a := *shown
-	f.attrs.Put(rel, a)
+	f.attrIs(rel, a)
 	if n := f.nodeAt(rel); n != nil {
 		n.mu.Lock()
 		n.pages = &a
@@ -58,7 +58,7 @@ func (h writebackHost) Kept(rel string, closed bool) {
 	}
 }
 
-func (h writebackHost) DirTimesSet(dir string)      { h.f.attrs.Delete(dir) }
+func (h writebackHost) DirTimesSet(dir string)      { h.f.staleAttr(dir) }
 func (writebackHost) Mode(perm uint32) os.FileMode  { return goMode(perm) }
 func (writebackHost) Errno(err error) syscall.Errno { return errnoOf(err) }
 func (writebackHost) Answered(err error) bool       { _, ok := statusCode(err); return ok }
