@@ -19,11 +19,11 @@ for goos in freebsd darwin; do
   GOOS=$goos go vet ./...
 done
 go test -race -count=1 ./cache/... ./fs/... ./remote/... ./cmd/...
-go test -count=1 -timeout 20m ./integration/...
-# The workloads again with every mount built with the race detector
-# (SFTPMOUNT_RACE: main_test.go); a race any mount reports fails the run.
-# Untar, git, fsx (with resets, beside an ls loop, with write-back), hard
-# links, identity across remounts, settling after resets, walks ahead.
+# The heaviest workloads run with every mount built with the race detector
+# (SFTPMOUNT_RACE: main_test.go), where a race any mount reports fails the
+# run; the rest with the plain build. Untar, git, fsx (with resets, beside
+# an ls loop, with write-back), hard links, identity across remounts,
+# settling after resets, walks ahead.
 race_workloads='TestFsxRandomOperationsMatchTheModel|TestFsxBesideAnLsLoopMatchesTheModel'
 race_workloads+='|TestFsxWithTheLinkResetEverySecondMatchesTheModel|TestWritebackFsxWithResetsMatchesTheModel'
 race_workloads+='|TestWritebackUntarIsReadableAtOnceAndOnTheServerAfterSyncAndUnmount|TestWritebackGitCloneIsWholeOnTheServerAfterUnmount'
@@ -31,6 +31,7 @@ race_workloads+='|TestGitInitAddCommitStatusInsideTheMount|TestUntarLeavesTheByt
 race_workloads+='|TestAnObjectKeepsItsInodeNumberAcrossTimeoutsReconnectsRenamesAndRemounts|TestAChangeCutOffByAResetIsSettledNotFailed'
 race_workloads+='|TestHardLinkSharesContentAndInodeOnServer|TestAWalkReadingFilesInOrderFindsTheNextOnesFetchedAhead'
 race_workloads+='|TestWalksThroughManyTimeoutsWhileTheServerChangesTheFilesSeeNothingStale'
+go test -count=1 -timeout 20m ./integration/... -skip "^($race_workloads)\$"
 SFTPMOUNT_RACE=1 go test -count=1 -timeout 15m ./integration -run "^($race_workloads)\$"
 # The benchmarks in a reduced size: they report figures, never fail on timing.
 SFTPMOUNT_BENCH_SMALL=1 SFTPMOUNT_BENCH_RTTS=0,10 go test -count=1 ./integration -run '^$' -bench . -benchtime 1x
