@@ -164,8 +164,6 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	if r.valid&(fuse.FATTR_SIZE|fuse.FATTR_MTIME) != 0 {
 		n.dropPages()
 	}
-	given, _ := fh.(*fileHandle) // the kernel passes one with ftruncate only
-	h := given
 	// A symlink's own owner and times go by lsetstat@openssh.com
 	// (remote/wire): SFTP v3's setstat would change the link's target.
 	// Its mode cannot be set on Linux at all; ENOTSUP, as for a server
@@ -187,18 +185,19 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	if n.deferSetattr(ctx, r, out) {
 		return n.fs.result("setattr (sent at close)", rel, nil, nil)
 	}
-	rc := n.fs.remote
-	if h == nil {
-		if h = n.openFile(); h != nil {
-			defer h.inUse.RUnlock()
+	given, _ := fh.(*fileHandle) // the kernel passes one with ftruncate only
+	s := attrSetting{n: n, rel: rel, h: given, given: given != nil, link: link}
+	if s.h == nil {
+		if s.h = n.openFile(); s.h != nil {
+			defer s.h.inUse.RUnlock()
 		}
 	}
 	// Where the changes go: the open file's own handle, else by path,
 	// not following a symlink put in the place of a name the mount
 	// knows is none (remote/setattr.go).
-	set := n.fs.byPath(rel)
-	if h != nil {
-		set = h.f
+	s.set = n.fs.byPath(rel)
+	if s.h != nil {
+		s.set = s.h.f
 	}
 	// Queued writes land first: they would undo a truncate or bump the
 	// mtime just set. chmod and chown need not wait for them, only for
@@ -212,97 +211,140 @@ func (n *Node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	// Start from what the file looks like now (cached after a create or a
 	// listing, else one stat) and apply each change to it, so a setattr
 	// costs one request per change and no stat afterwards.
-	cur, err := n.current(ctx, h, rel)
-	if err != nil {
+	var err error
+	if s.cur, err = n.current(ctx, s.h, rel); err != nil {
 		return n.fs.result("setattr", rel, err, nil)
 	}
 	n.fs.changing(rel)
-	truncated := false
+	for _, step := range []func(context.Context, attrRequest) syscall.Errno{s.size, s.mode, s.owner, s.times} {
+		if errno := step(ctx, r); errno != 0 {
+			return errno
+		}
+	}
+	n.fs.touched(rel)
+	if !n.unlinked() {
+		n.fs.attrIs(rel, s.cur)
+	}
+	return n.fs.result("setattr", rel, errOf(n.fs.fillAttrOut(rel, s.cur, out)), nil)
+}
 
-	if r.size != nil {
-		size := *r.size
-		if h != nil && (h == given || h.writable) { // not a read-only handle's: EBADF
-			h.invalidateReadAhead()
-			err = h.f.Truncate(ctx, size)
-		} else {
-			err = rc.Truncate(ctx, rel, size)
-		}
-		if err != nil {
-			return n.fs.result("truncate", rel, err, n.explainWrite(ctx, rel))
-		}
-		cur.Size, truncated = size, true
-		n.fs.truncated(rel, int64(size))
+// attrSetting is one setattr on its way to the server, a change at a
+// time, in the order size, mode, owner, times: where the changes go, and
+// the file as it is once each has been made.
+type attrSetting struct {
+	n         *Node
+	rel       string
+	h         *fileHandle // the file's open handle, if any
+	given     bool        // h is the one the kernel passed (ftruncate)
+	set       remote.AttrSetter
+	link      bool        // a symlink's own attributes
+	cur       remote.Attr // the file as it is after the changes made so far
+	truncated bool        // the size was set: the server gave a new mtime
+}
+
+func (s *attrSetting) size(ctx context.Context, r attrRequest) syscall.Errno {
+	if r.size == nil {
+		return 0
 	}
-	if r.perm != nil {
-		perm := *r.perm
-		if err := set.Chmod(ctx, perm); err != nil {
-			return notOwner(n.fs.result("chmod", rel, err, nil))
-		}
-		cur.Mode = cur.Mode&os.ModeType | perm
+	size, h, n := *r.size, s.h, s.n
+	var err error
+	if h != nil && (s.given || h.writable) { // not a read-only handle's: EBADF
+		h.invalidateReadAhead()
+		err = h.f.Truncate(ctx, size)
+	} else {
+		err = n.fs.remote.Truncate(ctx, s.rel, size)
 	}
-	if r.uid != nil || r.gid != nil || r.ownerErr != 0 {
-		if r.ownerErr != 0 {
-			return n.fs.result("chown", rel, r.ownerErr, nil)
-		}
-		uid, gid := cur.UID, cur.GID
-		if r.uid != nil {
-			uid = *r.uid
-		}
-		if r.gid != nil {
-			gid = *r.gid
-		}
-		chown := set.Chown
-		if link {
-			chown = func(ctx context.Context, uid, gid uint32) error { return rc.LChown(ctx, rel, uid, gid) }
-		}
-		if err := chown(ctx, uid, gid); err != nil {
-			return notOwner(n.fs.result("chown", rel, err, nil))
-		}
-		cur.UID, cur.GID = uid, gid
+	if err != nil {
+		return n.fs.result("truncate", s.rel, err, n.explainWrite(ctx, s.rel))
 	}
+	s.cur.Size, s.truncated = size, true
+	n.fs.truncated(s.rel, int64(size))
+	return 0
+}
+
+func (s *attrSetting) mode(ctx context.Context, r attrRequest) syscall.Errno {
+	if r.perm == nil {
+		return 0
+	}
+	perm := *r.perm
+	if err := s.set.Chmod(ctx, perm); err != nil {
+		return notOwner(s.n.fs.result("chmod", s.rel, err, nil))
+	}
+	s.cur.Mode = s.cur.Mode&os.ModeType | perm
+	return 0
+}
+
+func (s *attrSetting) owner(ctx context.Context, r attrRequest) syscall.Errno {
+	if r.uid == nil && r.gid == nil && r.ownerErr == 0 {
+		return 0
+	}
+	f := s.n.fs
+	if r.ownerErr != 0 {
+		return f.result("chown", s.rel, r.ownerErr, nil)
+	}
+	uid, gid := s.cur.UID, s.cur.GID
+	if r.uid != nil {
+		uid = *r.uid
+	}
+	if r.gid != nil {
+		gid = *r.gid
+	}
+	chown := s.set.Chown
+	if s.link {
+		chown = func(ctx context.Context, uid, gid uint32) error { return f.remote.LChown(ctx, s.rel, uid, gid) }
+	}
+	if err := chown(ctx, uid, gid); err != nil {
+		return notOwner(f.result("chown", s.rel, err, nil))
+	}
+	s.cur.UID, s.cur.GID = uid, gid
+	return 0
+}
+
+func (s *attrSetting) times(ctx context.Context, r attrRequest) syscall.Errno {
+	f := s.n.fs
 	mtime, mok := r.mtime()
 	atime, aok := r.atime()
 	if mok != aok {
 		// SFTP sets both times at once: the one not being changed must
 		// be the server's own, not a cached copy another client may have
 		// changed since.
-		fresh, err := n.serverAttr(ctx, h, rel)
+		fresh, err := s.n.serverAttr(ctx, s.h, s.rel)
 		if err != nil {
-			return n.fs.result("setattr", rel, err, nil)
+			return f.result("setattr", s.rel, err, nil)
 		}
-		cur.Atime, cur.Mtime = fresh.Atime, fresh.Mtime
+		s.cur.Atime, s.cur.Mtime = fresh.Atime, fresh.Mtime
 	}
-	if mok || aok {
-		// SFTP sets both times at once, in whole seconds; keep the one
-		// not being changed.
-		if mok {
-			cur.Mtime = time.Unix(mtime.Unix(), 0)
+	if !mok && !aok {
+		if s.truncated {
+			// The server gave the file a new mtime; ask for it (not the
+			// cache: a listing may have filled it meanwhile).
+			cur, err := s.n.serverAttr(ctx, s.h, s.rel)
+			if err != nil {
+				return f.result("setattr", s.rel, err, nil)
+			}
+			s.cur = cur
 		}
-		if aok {
-			cur.Atime = time.Unix(atime.Unix(), 0)
-		}
-		chtimes := set.Chtimes
-		if link {
-			chtimes = func(ctx context.Context, a remote.Attr) error { return rc.LChtimes(ctx, rel, a) }
-		}
-		if err := chtimes(ctx, cur); err != nil {
-			return n.fs.result("utimens", rel, err, nil)
-		}
-		if cur.Mode.IsDir() {
-			n.fs.writeback.SetDirTimes(rel, cur)
-		}
-	} else if truncated {
-		// The server gave the file a new mtime; ask for it (not the
-		// cache: a listing may have filled it meanwhile).
-		if cur, err = n.serverAttr(ctx, h, rel); err != nil {
-			return n.fs.result("setattr", rel, err, nil)
-		}
+		return 0
 	}
-	n.fs.touched(rel)
-	if !n.unlinked() {
-		n.fs.attrIs(rel, cur)
+	// SFTP sets both times at once, in whole seconds; keep the one not
+	// being changed.
+	if mok {
+		s.cur.Mtime = time.Unix(mtime.Unix(), 0)
 	}
-	return n.fs.result("setattr", rel, errOf(n.fs.fillAttrOut(rel, cur, out)), nil)
+	if aok {
+		s.cur.Atime = time.Unix(atime.Unix(), 0)
+	}
+	chtimes := s.set.Chtimes
+	if s.link {
+		chtimes = func(ctx context.Context, a remote.Attr) error { return f.remote.LChtimes(ctx, s.rel, a) }
+	}
+	if err := chtimes(ctx, s.cur); err != nil {
+		return f.result("utimens", s.rel, err, nil)
+	}
+	if s.cur.Mode.IsDir() {
+		f.writeback.SetDirTimes(s.rel, s.cur)
+	}
+	return 0
 }
 
 // attrRequest is a SETATTR decoded once, for the three places that apply
