@@ -128,17 +128,26 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	c.cur = s
 	c.startBulk(s)
 	c.startWire(s)
-	root, rootAttr, err := resolveRoot(s.sftp, cfg.Dir)
+	if err := c.serve(s); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// serve finds, on the first session s, the directory to serve and the
+// login directory.
+func (c *Client) serve(s *session) error {
+	root, rootAttr, err := resolveRoot(s.sftp, c.cfg.Dir)
 	if err != nil {
 		s.close(errors.New("startup failed"))
-		return nil, &StartupError{Kind: StartupRemoteDir, Err: err}
+		return &StartupError{Kind: StartupRemoteDir, Err: err}
 	}
 	c.root, c.rootAttr = root, rootAttr
 	if fi, err := s.sftp.Stat("."); err == nil {
 		c.home = attrOf(fi)
 	}
 	c.cfg.debugf("serving remote directory %s", root)
-	return c, nil
+	return nil
 }
 
 // resolveRoot turns the user's dir (empty, relative to the login directory,

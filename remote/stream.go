@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -35,14 +34,8 @@ func ConnectStream(ctx context.Context, cfg Config, open Stream) (*Client, error
 		return nil, &StartupError{Kind: StartupConnect, Err: err}
 	}
 	c.cur = s
-	root, rootAttr, err := resolveRoot(s.sftp, cfg.Dir)
-	if err != nil {
-		s.close(errors.New("startup failed"))
-		return nil, &StartupError{Kind: StartupRemoteDir, Err: err}
-	}
-	c.root, c.rootAttr = root, rootAttr
-	if fi, err := s.sftp.Stat("."); err == nil {
-		c.home = attrOf(fi)
+	if err := c.serve(s); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
