@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -13,11 +12,11 @@ import (
 	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/pkg/sftp"
 	"go.uber.org/goleak"
 
 	"github.com/sftpmount/sftpmount/fs/writeback"
 	"github.com/sftpmount/sftpmount/remote"
+	"github.com/sftpmount/sftpmount/remote/remotetest"
 )
 
 // A real mount, served in this process over pkg/sftp's server on a pipe,
@@ -37,28 +36,10 @@ func TestCloseAfterUnmountEndsEveryGoroutineTheMountStarted(t *testing.T) {
 
 	served, mnt := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(served, "there"), []byte("on the server\n"), 0o644)
-	var closers []io.Closer
-	open := func(ctx context.Context) (io.ReadWriteCloser, error) {
-		cr, sw := io.Pipe()
-		sr, cw := io.Pipe()
-		srv, err := sftp.NewServer(struct {
-			io.Reader
-			io.WriteCloser
-		}{sr, sw}, sftp.WithServerWorkingDirectory(served))
-		if err != nil {
-			return nil, err
-		}
-		done := make(chan struct{})
-		go func() { srv.Serve(); close(done) }()
-		closers = append(closers, closerOf(func() error { sr.Close(); sw.Close(); <-done; return nil }))
-		return struct {
-			io.Reader
-			io.WriteCloser
-		}{cr, cw}, nil
-	}
+	srv := remotetest.Serve(served)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rc, err := remote.ConnectStream(ctx, remote.Config{Dir: served, Timeout: 10 * time.Second}, open)
+	rc, err := remote.ConnectStream(ctx, remote.Config{Dir: served, Timeout: 10 * time.Second}, srv.Open)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +79,7 @@ func TestCloseAfterUnmountEndsEveryGoroutineTheMountStarted(t *testing.T) {
 	mounted = false
 	f.Close(ctx)
 	rc.Close()
-	for _, c := range closers {
-		c.Close()
-	}
+	srv.Close()
 	if err := journal.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +149,3 @@ func work(t *testing.T, mnt string) {
 	var st syscall.Statfs_t
 	must(syscall.Statfs(mnt, &st))
 }
-
-type closerOf func() error
-
-func (c closerOf) Close() error { return c() }
