@@ -561,9 +561,20 @@ func (f *File) Truncate(ctx context.Context, size uint64) error {
 }
 
 // Sync asks the server to fsync (fsync@openssh.com); it returns once the
-// server has. Without the extension it reports ErrSSHFxOpUnsupported.
+// server has. A server without the extension (or that refuses it) is
+// asked the file's attributes instead (FSTAT): a round trip answered
+// after every write sent before it, which is all such a server can
+// promise.
 func (f *File) Sync(ctx context.Context) error {
-	return f.run(ctx, "fsync", true, func(h *sftp.File) error { return h.Sync() })
+	const fsync = "fsync@openssh.com"
+	return f.run(ctx, "fsync", true, func(h *sftp.File) error {
+		err := h.Sync()
+		if code, ok := StatusCode(err); ok && code == StatusOpUnsupported {
+			f.c.lack(fsync, extensionWithout(fsync))
+			_, err = h.Stat()
+		}
+		return err
+	})
 }
 
 // Close releases the remote handle. The server reports some write errors

@@ -157,6 +157,9 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 		Owner: sftpfs.Owner{UID: o.UID, GID: o.GID, Umask: o.Umask, MapUser: o.IDMapUser,
 			UIDs: owner.UIDs, GIDs: owner.GIDs, NoMapError: owner.NoMapError},
 	}
+	// What the server lacks of the extensions the mount uses: a line
+	// each in the -d log now, and in `sftpmount status`.
+	rc.Lacks()
 	if st, err := rc.StatFS(context.Background(), ""); err == nil {
 		fsOpts.NameMax = int(st.NameMax)
 	}
