@@ -107,7 +107,7 @@ func (c *Client) refused(err error, name, instead string) bool {
 var refusals = map[string]struct{ name, instead string }{
 	"chmod": setstatRefused, "chown": setstatRefused, "utimens": setstatRefused, "truncate": setstatRefused,
 	"fchmod": setstatRefused, "fchown": setstatRefused, "futimens": setstatRefused, "ftruncate": setstatRefused, "fsetstat": setstatRefused,
-	"write": {"random writes", "the server refuses a write as not supported (servers that store whole objects refuse one that is not at the file's end): such a write fails with ENOTSUP"},
+	"write":   {"random writes", "the server refuses a write as not supported (servers that store whole objects refuse one that is not at the file's end): such a write fails with ENOTSUP"},
 	"symlink": {"symlinks", "the server refuses symlinks: ln -s fails with ENOTSUP"},
 }
 
