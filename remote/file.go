@@ -561,20 +561,9 @@ func (f *File) Truncate(ctx context.Context, size uint64) error {
 }
 
 // Sync asks the server to fsync (fsync@openssh.com); it returns once the
-// server has. A server without the extension (or that refuses it) is
-// asked the file's attributes instead (FSTAT): a round trip answered
-// after every write sent before it, which is all such a server can
-// promise.
+// server has. Without the extension it is an FSTAT (lacks.go: syncOrStat).
 func (f *File) Sync(ctx context.Context) error {
-	const fsync = "fsync@openssh.com"
-	return f.run(ctx, "fsync", true, func(h *sftp.File) error {
-		err := h.Sync()
-		if code, ok := StatusCode(err); ok && code == StatusOpUnsupported {
-			f.c.lack(fsync, extensionWithout(fsync))
-			_, err = h.Stat()
-		}
-		return err
-	})
+	return f.run(ctx, "fsync", true, f.c.syncOrStat)
 }
 
 // Close releases the remote handle. The server reports some write errors

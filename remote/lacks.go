@@ -138,3 +138,16 @@ var StandInStatFS = StatFS{
 	Blocks: 1000 << 30 / 4096, BlocksFree: 1000 << 30 / 4096, BlocksAvail: 1000 << 30 / 4096,
 	Files: 1e9, FilesFree: 1e9, NameMax: 255,
 }
+
+// syncOrStat fsyncs h (fsync@openssh.com). A server without the extension
+// (or that refuses it) is asked the file's attributes instead (FSTAT): a
+// round trip answered after every write sent before it, which is all
+// such a server can promise.
+func (c *Client) syncOrStat(h *sftp.File) error {
+	const fsync = "fsync@openssh.com"
+	err := h.Sync()
+	if c.refused(err, fsync, extensionWithout(fsync)) {
+		_, err = h.Stat()
+	}
+	return err
+}
