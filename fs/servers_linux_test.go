@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"log"
@@ -15,9 +14,9 @@ import (
 	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/pkg/sftp"
 
 	"github.com/sftpmount/sftpmount/remote"
+	"github.com/sftpmount/sftpmount/remote/remotetest"
 )
 
 // A server that names no extension at all (an SFTP v3 server as the
@@ -123,32 +122,13 @@ func mountPkgSFTP(t *testing.T, bare bool) (mnt, served string, rc *remote.Clien
 		t.Skip("needs /dev/fuse and root")
 	}
 	served, mnt = t.TempDir(), t.TempDir()
-	var closers []func()
-	open := func(ctx context.Context) (io.ReadWriteCloser, error) {
-		cr, sw := io.Pipe()
-		sr, cw := io.Pipe()
-		out := io.WriteCloser(sw)
-		if bare {
-			out = bareVersion(sw)
-		}
-		srv, err := sftp.NewServer(struct {
-			io.Reader
-			io.WriteCloser
-		}{sr, out}, sftp.WithServerWorkingDirectory(served))
-		if err != nil {
-			return nil, err
-		}
-		done := make(chan struct{})
-		go func() { srv.Serve(); close(done) }()
-		closers = append(closers, func() { sr.Close(); out.Close(); <-done })
-		return struct {
-			io.Reader
-			io.WriteCloser
-		}{cr, cw}, nil
+	srv := remotetest.Serve(served)
+	if bare {
+		srv = remotetest.ServeBare(served)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rc, err := remote.ConnectStream(ctx, remote.Config{Dir: served, Timeout: 10 * time.Second}, open)
+	rc, err := remote.ConnectStream(ctx, remote.Config{Dir: served, Timeout: 10 * time.Second}, srv.Open)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,29 +143,7 @@ func mountPkgSFTP(t *testing.T, bare bool) (mnt, served string, rc *remote.Clien
 		server.Unmount()
 		f.Close(context.Background())
 		rc.Close()
-		for _, c := range closers {
-			c()
-		}
+		srv.Close()
 	})
 	return mnt, served, rc
-}
-
-// bareVersion passes what the server writes to w, except that its
-// VERSION reply names no extension.
-func bareVersion(w io.WriteCloser) io.WriteCloser {
-	r, pw := io.Pipe()
-	go func() {
-		var hdr [4]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			r.CloseWithError(err)
-			return
-		}
-		if _, err := io.CopyN(io.Discard, r, int64(binary.BigEndian.Uint32(hdr[:]))); err != nil {
-			return
-		}
-		w.Write([]byte{0, 0, 0, 5, 2, 0, 0, 0, 3}) // SSH_FXP_VERSION 3, nothing more
-		io.Copy(w, r)
-		w.Close()
-	}()
-	return pw
 }

@@ -3,7 +3,7 @@
 package integration
 
 import (
-	binenc "encoding/binary"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/pkg/sftp"
+	"github.com/sftpmount/sftpmount/remote/remotetest"
 )
 
 // pkg/sftp's own server, run on the test sshd by -o sftp_server in place
@@ -23,43 +23,24 @@ import (
 // service's server may. The test binary itself serves it
 // (SFTPMOUNT_PKGSFTP_CHILD), copied where testUser can run it.
 
-// pkgSFTPChild serves pkg/sftp's server on stdin and stdout; mode "bare"
-// strips every extension from its VERSION reply.
+// pkgSFTPChild serves pkg/sftp's server (remote/remotetest's) on stdin
+// and stdout, in the login directory; mode "bare" names no extension.
 func pkgSFTPChild(mode string) int {
-	var out io.WriteCloser = os.Stdout
-	var stripped chan struct{}
+	dir, _ := os.Getwd()
+	srv := remotetest.Serve(dir)
 	if mode == "bare" {
-		r, w := io.Pipe()
-		stripped = make(chan struct{})
-		go func() {
-			defer close(stripped)
-			var hdr [4]byte
-			if _, err := io.ReadFull(r, hdr[:]); err != nil {
-				return
-			}
-			if _, err := io.CopyN(io.Discard, r, int64(binenc.BigEndian.Uint32(hdr[:]))); err != nil {
-				return
-			}
-			os.Stdout.Write([]byte{0, 0, 0, 5, 2, 0, 0, 0, 3}) // SSH_FXP_VERSION 3, nothing more
-			io.Copy(os.Stdout, r)
-		}()
-		out = w
+		srv = remotetest.ServeBare(dir)
 	}
-	srv, err := sftp.NewServer(struct {
-		io.Reader
-		io.WriteCloser
-	}{os.Stdin, out})
+	defer srv.Close()
+	rw, err := srv.Open(context.Background())
 	if err != nil {
 		return 1
 	}
-	err = srv.Serve()
-	out.Close()
-	if stripped != nil {
-		<-stripped
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return 1
-	}
+	go func() {
+		io.Copy(rw, os.Stdin)
+		rw.Close()
+	}()
+	io.Copy(os.Stdout, rw)
 	return 0
 }
 
