@@ -48,7 +48,6 @@ type Client struct {
 	calls, reconnects atomic.Int64 // for Stats
 	noIdentity        atomic.Bool  // the server cannot tell which names are one file (Identify)
 	identNext         atomic.Int64 // the Identifier slot the next Identify takes
-	lacks             lacking      // what the server lacks, and what is done instead (lacks.go)
 }
 
 // Stats are counters of the client's life, for `sftpmount status`.
@@ -402,7 +401,6 @@ func (c *Client) callOnce(ctx context.Context, op, rel string, fn func(*session)
 	start := time.Now()
 	err = runOn(ctx, s, op, c.abs(rel), func(*sftp.Client) error { return fn(s) })
 	c.cfg.debugf("  sftp %s %s: %v in %v", op, c.abs(rel), errOrOK(err), time.Since(start).Round(time.Microsecond))
-	c.learn(op, err)
 	return s, err
 }
 

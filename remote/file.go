@@ -561,9 +561,9 @@ func (f *File) Truncate(ctx context.Context, size uint64) error {
 }
 
 // Sync asks the server to fsync (fsync@openssh.com); it returns once the
-// server has. Without the extension it is an FSTAT (lacks.go: syncOrStat).
+// server has. Without the extension it reports ErrSSHFxOpUnsupported.
 func (f *File) Sync(ctx context.Context) error {
-	return f.run(ctx, "fsync", true, f.c.syncOrStat)
+	return f.run(ctx, "fsync", true, func(h *sftp.File) error { return h.Sync() })
 }
 
 // Close releases the remote handle. The server reports some write errors

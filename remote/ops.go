@@ -133,21 +133,7 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 	err := c.change(ctx, "mkdir", rel, func(ctx context.Context, s *session) error {
 		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
 		if err != nil {
-			if errors.Is(err, ErrTimeout) || lostConnection(err) {
-				return err
-			}
-			// No second channel (-o passive, a server's MaxSessions):
-			// two round trips on pkg/sftp's session.
-			if err := s.sftp.Mkdir(c.abs(rel)); err != nil {
-				return err
-			}
-			fi, err := s.sftp.Lstat(c.abs(rel))
-			if err != nil {
-				return err
-			}
-			a = attrOf(fi)
-			a.Nlink = 2
-			return nil
+			return err
 		}
 		got, err := w.MkdirLstat(ctx, c.abs(rel), wire.Attrs{HasPerm: true, Perm: uint32(mode.Perm())})
 		if err != nil {
@@ -185,11 +171,8 @@ func (c *Client) Remove(ctx context.Context, rel string) error {
 
 // Rename moves from to to, replacing to atomically when the server has
 // posix-rename@openssh.com. Plain SFTP rename refuses to replace an
-// existing name; without the extension (or when the server refuses it) a
-// file in the way of a file is removed first, which is not atomic: for a
-// moment neither name exists. A directory is never removed so, nor a
-// file in the way of a directory (POSIX says ENOTDIR or EISDIR there):
-// the plain rename's error is returned. With reconnecting
+// existing name; without the extension a file in the way is removed first,
+// which is not atomic: for a moment neither name exists. With reconnecting
 // on, from is looked up first, so that a rename cut off by a lost
 // connection can be told done (to is that object) or not (see renamed).
 func (c *Client) Rename(ctx context.Context, from, to string) error {
@@ -213,21 +196,14 @@ func (c *Client) rename(ctx context.Context, from, to string, was *Attr) error {
 	c.moving(c.abs(from), c.abs(to))
 	return c.change(ctx, "rename", from, func(_ context.Context, s *session) error {
 		sc := s.sftp
-		const posix = "posix-rename@openssh.com"
-		if c.has(sc, posix) {
-			err := sc.PosixRename(c.abs(from), c.abs(to))
-			if !c.refused(err, posix, extensionWithout(posix)) {
-				return err
-			}
+		if _, ok := sc.HasExtension("posix-rename@openssh.com"); ok {
+			return sc.PosixRename(c.abs(from), c.abs(to))
 		}
 		err := sc.Rename(c.abs(from), c.abs(to))
 		if err == nil {
 			return nil
 		}
 		if fi, lerr := sc.Lstat(c.abs(to)); lerr != nil || fi.IsDir() {
-			return err
-		}
-		if fi, lerr := sc.Lstat(c.abs(from)); lerr != nil || fi.IsDir() {
 			return err
 		}
 		if rerr := sc.Remove(c.abs(to)); rerr != nil {
@@ -258,13 +234,10 @@ func (c *Client) ReadLink(ctx context.Context, rel string) (string, error) {
 // Link makes a hard link (hardlink@openssh.com).
 func (c *Client) Link(ctx context.Context, existing, rel string) error {
 	return c.change(ctx, "link", rel, func(_ context.Context, s *session) error {
-		const hardlink = "hardlink@openssh.com"
-		if !c.has(s.sftp, hardlink) {
+		if _, ok := s.sftp.HasExtension("hardlink@openssh.com"); !ok {
 			return sftp.ErrSSHFxOpUnsupported
 		}
-		err := s.sftp.Link(c.abs(existing), c.abs(rel))
-		c.refused(err, hardlink, extensionWithout(hardlink))
-		return err
+		return s.sftp.Link(c.abs(existing), c.abs(rel))
 	}, c.linkMade(existing, rel))
 }
 
@@ -365,21 +338,13 @@ func (c *Client) Truncate(ctx context.Context, rel string, size uint64) error {
 }
 
 // StatFS asks statvfs@openssh.com about the filesystem holding rel.
-// A server without it (or that refuses it) gets StandInStatFS, as sshfs
-// gives: df and programs that check for room before writing keep going.
 func (c *Client) StatFS(ctx context.Context, rel string) (StatFS, error) {
 	var out StatFS
-	const statvfs = "statvfs@openssh.com"
 	err := c.call(ctx, "statfs", rel, func(sc *sftp.Client) error {
-		if !c.has(sc, statvfs) {
-			out = StandInStatFS
-			return nil
+		if _, ok := sc.HasExtension("statvfs@openssh.com"); !ok {
+			return sftp.ErrSSHFxOpUnsupported
 		}
 		st, err := sc.StatVFS(c.abs(rel))
-		if c.refused(err, statvfs, extensionWithout(statvfs)) {
-			out = StandInStatFS
-			return nil
-		}
 		if err != nil {
 			return err
 		}

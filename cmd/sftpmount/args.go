@@ -81,9 +81,6 @@ func parseArgs(args []string) (options, error) {
 	if err := o.setRemote(positional[0]); err != nil {
 		return o, err
 	}
-	if err := o.checkTransport(); err != nil {
-		return o, err
-	}
 	if o.User != "" {
 		o.SSH.Set("User", o.User)
 	}
@@ -193,12 +190,7 @@ func (o *options) setRemote(spec string) error {
 		}
 		o.Host, o.Dir = host, dir
 	}
-	switch {
-	case o.Passive && (o.Host != "" || o.User != ""):
-		return fmt.Errorf("remote %q: with -o passive SFTP comes on stdin, from no host: give :DIR", spec)
-	case o.Passive:
-		return nil
-	case o.Host == "":
+	if o.Host == "" {
 		return bad
 	}
 	if !validHostname(o.Host) {

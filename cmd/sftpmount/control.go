@@ -172,9 +172,6 @@ func statusText(f *sftpfs.FS, rc *remote.Client) string {
 	}
 	fmt.Fprintf(&b, "connection: %s\n", state)
 	fmt.Fprintf(&b, "remote calls: %d\nreconnects: %d\n", st.Calls, st.Reconnects)
-	for _, l := range rc.Lacks() {
-		fmt.Fprintf(&b, "server lacks %s\n", l)
-	}
 	ws := f.Status()
 	if ws.Journal == "" {
 		fmt.Fprintf(&b, "write-back: off\n")

@@ -6,12 +6,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // The background mode re-runs this binary as a child in its own session.
@@ -67,11 +64,7 @@ func startDaemon(args []string, o options) error {
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{statusW, ttyFile, secretR}
-	// A session of its own, away from the terminal; but a -o ssh_command
-	// asks on /dev/tty (ssh's prompts), so with one the child keeps the
-	// terminal while it starts and leaves it once ready (serveAsDaemon).
-	keepTTY := o.SSHCommand != "" && tty != nil
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: !keepTTY}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fail(ExitInternal, fmt.Sprintf("start background process: %v", err))
 	}
@@ -122,16 +115,6 @@ func relayStatus(r io.ReadCloser, child *os.Process) error {
 func serveAsDaemon(o options) error {
 	hasTTY := os.Getenv(daemonTTYEnv) == "1"
 	forgetDaemonVariables()
-	inTTYSession := false
-	if pgid, err := unix.Getpgid(0); err == nil && pgid != os.Getpid() {
-		// Still in the terminal's session (startDaemon, for
-		// ssh_command): the commands started now must outlive it, and
-		// a SIGHUP (the terminal closed, its session's leader gone)
-		// must not end them. Ignored here, it is ignored in them:
-		// OpenSSH's ssh keeps SIGHUP ignored when it found it so.
-		inTTYSession = true
-		signal.Ignore(syscall.SIGHUP)
-	}
 	status := os.NewFile(3, "status")
 	st := &startup{}
 	if hasTTY {
@@ -151,13 +134,6 @@ func serveAsDaemon(o options) error {
 		fmt.Fprintf(status, "notice\t%s\n", strings.ReplaceAll(msg, "\n", " "))
 	}
 	st.ready = func(err error) {
-		// Out of the terminal's session before the parent learns the
-		// outcome and exits: as a session leader it would take the
-		// terminal's foreground group, us included, with it (SIGHUP).
-		if inTTYSession {
-			unix.Setsid()
-			signal.Reset(syscall.SIGHUP) // serve takes it from here
-		}
 		if err == nil {
 			fmt.Fprintln(status, "0")
 		} else {

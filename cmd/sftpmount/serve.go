@@ -124,7 +124,14 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 	if err := o.idMaps(&owner); err != nil {
 		return m, err
 	}
-	rc, cfg, err := connect(o, st, debug)
+	cfg, err := connectConfig(o, st, debug)
+	if err != nil {
+		return m, err
+	}
+	if o.FsName == "" {
+		o.FsName = fmt.Sprintf("%s@%s:%s", cfg.Target.User, o.Host, o.Dir)
+	}
+	rc, err := remote.Connect(context.Background(), cfg)
 	wipeBytes(st.password)
 	if st.tty != nil {
 		st.tty.Close()
@@ -134,9 +141,6 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 	}
 	m.rc = rc
 	m.closes = append(m.closes, func() { rc.Close() })
-	if o.FsName == "" {
-		o.FsName = fmt.Sprintf("%s@%s:%s", cfg.Target.User, o.Host, o.Dir)
-	}
 
 	caches := o.Cache.fsCaches()
 	fsOpts := sftpfs.Options{
@@ -153,9 +157,6 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 		Owner: sftpfs.Owner{UID: o.UID, GID: o.GID, Umask: o.Umask, MapUser: o.IDMapUser,
 			UIDs: owner.UIDs, GIDs: owner.GIDs, NoMapError: owner.NoMapError},
 	}
-	// What the server lacks of the extensions the mount uses: a line
-	// each in the -d log now, and in `sftpmount status`.
-	rc.Lacks()
 	if st, err := rc.StatFS(context.Background(), ""); err == nil {
 		fsOpts.NameMax = int(st.NameMax)
 	}
@@ -225,20 +226,6 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 	root.FS().Start()
 	m.server = server
 	return m, nil
-}
-
-// connect reaches the server over our SSH, or the stream -o ssh_command,
-// directport or passive give (streams.go).
-func connect(o options, st *startup, debug *log.Logger) (*remote.Client, remote.Config, error) {
-	if !o.streamMode() {
-		cfg, err := connectConfig(o, st, debug)
-		if err != nil {
-			return nil, cfg, err
-		}
-		rc, err := remote.Connect(context.Background(), cfg)
-		return rc, cfg, err
-	}
-	return connectStream(o, st, debug)
 }
 
 // unmount detaches the mount. A busy mount (a shell sitting in it) cannot

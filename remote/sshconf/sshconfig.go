@@ -260,7 +260,7 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 		}
 		s.g = g
 	}
-	e := &Endpoint{Alias: alias, Notices: s.noticeIgnored(), Logins: s.logins()}
+	e := &Endpoint{Alias: alias, Notices: s.noticeIgnored()}
 	e.User = s.str("User", def.User)
 	if err := checkUser(e.User, "ssh config for host "+alias); err != nil {
 		return nil, err

@@ -4,8 +4,6 @@
 // authentication (agent, keys, certificates, keyboard-interactive,
 // password, with prompts only while the mount starts), the algorithm
 // lists offered in the handshake, and the ConnectTimeout that bounds it
-// all; and StartCommand, which runs a command as a stream (sshfs's
-// ssh_command, whose SFTP package remote speaks). It hands back logged-in
-// *ssh.Client values; what runs over them
+// all. It hands back logged-in *ssh.Client values; what runs over them
 // (SFTP, keepalive, reconnects) is package remote's.
 package transport

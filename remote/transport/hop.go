@@ -24,10 +24,6 @@ type hop struct {
 	keys *hostKeyChecker
 	auth *authenticator
 	say  func(string) // a line of the ProxyCommand's stderr
-	// notice says a line to the user; noticed is set once the first
-	// login's loginNotices are said.
-	notice  func(string)
-	noticed bool
 }
 
 func newHops(cfg *Options) ([]*hop, error) {
@@ -44,7 +40,7 @@ func newHops(cfg *Options) ([]*hop, error) {
 			// Not from Resolve: OpenSSH's defaults, never Go's.
 			ep.Algorithms = sshconf.DefaultAlgorithms()
 		}
-		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg, ep == cfg.Target), say: func(line string) { cfg.notice("ProxyCommand: " + line) }, notice: cfg.notice})
+		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg, ep == cfg.Target), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
 	}
 	return hops, nil
 }
@@ -130,15 +126,9 @@ func (h *hop) login(g *Guard, via *ssh.Client, p Prompter) (*ssh.Client, error) 
 		if ended {
 			return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("ProxyCommand %q %s, before the SSH handshake with %s was done", h.ep.ProxyCommand, how, addr)}
 		}
-		return nil, classifyHandshakeError(addr, h.ep.User, h.ep.Logins, err)
+		return nil, classifyHandshakeError(addr, h.ep.User, err)
 	}
 	g.progress()
-	if !h.noticed {
-		h.noticed = true
-		for _, n := range loginNotices(h.ep) {
-			h.notice(n)
-		}
-	}
 	return ssh.NewClient(cc, chans, reqs), nil
 }
 
@@ -262,9 +252,8 @@ func (pp pausingPrompter) Ask(prompt string) (string, error) {
 func (pp pausingPrompter) Say(msg string) { pp.p.Say(msg) }
 
 // classifyHandshakeError turns x/crypto's handshake errors into one line
-// that says what failed and what to do; a failed login names the login
-// methods in force that only ssh can take (loginAdvice).
-func classifyHandshakeError(addr, user string, logins []sshconf.LoginSetting, err error) error {
+// that says what failed and what to do.
+func classifyHandshakeError(addr, user string, err error) error {
 	var hkErr *HostKeyError
 	if errors.As(err, &hkErr) {
 		return &StartupError{Kind: StartupHostKey, Err: hkErr}
@@ -280,9 +269,9 @@ func classifyHandshakeError(addr, user string, logins []sshconf.LoginSetting, er
 	msg := strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
 	switch {
 	case strings.Contains(msg, "unable to authenticate"):
-		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed (%s): check the user name and keys, or give a password with -o password_stdin%s", user, addr, triedMethods(msg), loginAdvice(logins))}
+		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed (%s): check the user name and keys, or give a password with -o password_stdin", user, addr, triedMethods(msg))}
 	case strings.Contains(msg, "identity file") || strings.Contains(msg, "nobody can answer"):
-		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed: %s%s", user, addr, msg, loginAdvice(logins))}
+		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed: %s", user, addr, msg)}
 	case strings.Contains(msg, "host key"):
 		return &StartupError{Kind: StartupHostKey, Err: errors.New(msg)}
 	}
