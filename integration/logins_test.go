@@ -48,7 +48,8 @@ func TestALoginOnlySSHCanDoFailsNamingTheSettingAndSSHCommand(t *testing.T) {
 	}
 }
 
-// The same setting in -F's file is named with that file.
+// The same setting in -F's file is named with that file (~ for the
+// home).
 func TestALoginOnlySSHCanDoInTheFFileIsNamedWithIt(t *testing.T) {
 	needServer(t)
 	for _, withSSH := range []bool{true, false} {
@@ -57,7 +58,7 @@ func TestALoginOnlySSHCanDoInTheFFileIsNamedWithIt(t *testing.T) {
 		known := filepath.Join(home, ".ssh", "known_hosts_tests")
 		writeFile(t, config, strings.ReplaceAll(noKeyBlock("files"), "KNOWN", known)+"    PKCS11Provider /usr/lib/p11.so\n", 0600)
 		line := refused(t, 6, withoutSSH(t, env, withSSH), "files:/tmp", newMountpoint(t), "-F", config)
-		if !strings.Contains(line, "PKCS11Provider /usr/lib/p11.so ("+config+")") || !strings.Contains(line, "-o ssh_command=ssh") {
+		if !strings.Contains(line, "PKCS11Provider /usr/lib/p11.so (~/other-config)") || !strings.Contains(line, "-o ssh_command=ssh") {
 			t.Errorf("ssh installed %v: %q", withSSH, line)
 		}
 	}

@@ -56,6 +56,10 @@ type Endpoint struct {
 	// Notices are said once when connecting: settings taken only in
 	// part (an algorithm Go's SSH lacks).
 	Notices []string
+	// Logins are the login methods in force for the host that only
+	// OpenSSH's ssh can take (logins.go): the user's are said once the
+	// login is done, all of them in the line of a login that failed.
+	Logins []LoginSetting
 }
 
 // Identity is a private key file to offer. Required files were named on

@@ -13,7 +13,9 @@ const systemConfig = "/etc/ssh/ssh_config"
 // connect, whom it would trust or how it would log in, and that sftpmount
 // does not do (RevokedHostKeys, KnownHostsCommand and
 // CASignatureAlgorithms it does). Set to a value that matters, it gets a
-// notice rather than being dropped in silence.
+// notice rather than being dropped in silence. Login methods only
+// OpenSSH's ssh can take are loginSettings (logins.go), named once a
+// login is done another way or in the line of a login that failed.
 type ignoredSetting struct {
 	name  string   // ssh_config's spelling
 	inert []string // values (lower case) with which ssh would do as sftpmount does
@@ -26,14 +28,9 @@ var ignoredSettings = []ignoredSetting{
 	{"BindInterface", nil, "connections leave from the system's choice of interface"},
 	{"CheckHostIP", []string{"no", "false"}, "the server's address is not looked up in known_hosts apart from its name"},
 	{"Compression", []string{"no", "false"}, "Go's SSH library has no compression"},
-	{"ControlMaster", []string{"no", "false"}, "each mount makes its own connection; none is shared with ssh"},
-	{"ControlPath", []string{"none"}, "each mount makes its own connection; none is shared with ssh"},
-	{"GSSAPIAuthentication", []string{"no", "false"}, "Kerberos (GSSAPI) login is not offered"},
 	{"HostbasedAuthentication", []string{"no", "false"}, "host-based login is not offered"},
-	{"PKCS11Provider", []string{"none"}, "keys on a PKCS#11 token are offered only through ssh-agent (ssh-add -s)"},
 	{"PreferredAuthentications", nil, "methods are tried in ssh's default order: keys, keyboard-interactive, password"},
 	{"ProxyUseFdpass", []string{"no", "false"}, "the ProxyCommand's stdin and stdout carry the connection"},
-	{"SecurityKeyProvider", []string{"internal"}, "FIDO security keys are offered only through ssh-agent"},
 	{"UpdateHostKeys", []string{"no", "false"}, "keys the server offers after login are not recorded in known_hosts"},
 	{"VerifyHostKeyDNS", []string{"no", "false"}, "SSHFP records are not looked up; the key is checked against known_hosts only"},
 }

@@ -23,7 +23,8 @@ type SSHConfig struct {
 	names []string
 
 	// ssh, when set, is OpenSSH's client, which reads the files for
-	// us (sshg.go); explicit and home say which files.
+	// us (sshg.go); explicit and home say which files (and, for the
+	// lines naming them, which file was -F's and where home is).
 	ssh, explicit, home string
 }
 
@@ -48,7 +49,7 @@ func LoadSSHConfigWith(explicit, home, ssh string) (*SSHConfig, error) {
 	if explicit != "" {
 		paths = []string{explicit}
 	}
-	c := &SSHConfig{}
+	c := &SSHConfig{explicit: explicit, home: home}
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) && explicit == "" {
@@ -345,6 +346,11 @@ func (c *SSHConfig) resolve(alias string, over Overrides, def Defaults, depth in
 	e.Algorithms = s.resolveAlgorithms(&e.Notices)
 	e.Notices = append(e.Notices, s.notices...)
 	jumps, proxy := s.proxies()
+	lx := x
+	if !strings.EqualFold(jumps, "none") {
+		lx.jump = jumps // ControlPath's %C and %j
+	}
+	e.Logins = s.logins(lx)
 	if proxy != "" {
 		x.hostKeyAlias, x.jump = e.HostKeyAlias, ""
 		e.ProxyCommand = x.expand(proxy)

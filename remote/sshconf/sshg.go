@@ -90,7 +90,7 @@ func runSSHG(ssh, alias, files, home string, over Overrides) (*sshG, error) {
 }
 
 // pathSettings are the keywords whose values are local paths.
-var pathSettings = []string{"identityfile", "certificatefile", "userknownhostsfile", "globalknownhostsfile", "identityagent", "revokedhostkeys"}
+var pathSettings = []string{"identityfile", "certificatefile", "userknownhostsfile", "globalknownhostsfile", "identityagent", "revokedhostkeys", "controlpath"}
 
 // rehome gives paths ssh expanded with the passwd entry's home (~, %d)
 // the home sftpmount was given ($HOME) instead.

@@ -156,8 +156,11 @@ func TestSettingsSftpmountDoesNotDoAreNoticed(t *testing.T) {
 	os.WriteFile(p, []byte("Host h\n  BindAddress 127.0.0.2\n  Compression yes\n  User u\n  VerifyHostKeyDNS yes\n  CheckHostIP yes\n"+
 		"  UpdateHostKeys ask\n  GSSAPIAuthentication yes\n  ControlMaster auto\n  ControlPath /tmp/cm-%C\n  PKCS11Provider /usr/lib/p11.so\n"+
 		"  SecurityKeyProvider /usr/lib/sk.so\n  HostbasedAuthentication no\n"), 0644)
-	want := []string{"BindAddress 127.0.0.2", "CheckHostIP", "Compression yes", "ControlMaster", "ControlPath", "GSSAPIAuthentication",
-		"PKCS11Provider /usr/lib/p11.so", "SecurityKeyProvider /usr/lib/sk.so", "UpdateHostKeys ask", "VerifyHostKeyDNS"}
+	want := []string{"BindAddress 127.0.0.2", "CheckHostIP", "Compression yes", "UpdateHostKeys ask", "VerifyHostKeyDNS"}
+	// The login methods only ssh can take are Logins, said by the
+	// login (transport's loginNotices and loginAdvice).
+	wantLogins := []string{"ControlMaster auto, ControlPath /tmp/cm-", "GSSAPIAuthentication yes",
+		"PKCS11Provider /usr/lib/p11.so", "SecurityKeyProvider /usr/lib/sk.so"}
 	for _, ssh := range []string{"", ssh} {
 		c, err := LoadSSHConfigWith(p, "/home/me", ssh)
 		if err != nil {
@@ -176,8 +179,17 @@ func TestSettingsSftpmountDoesNotDoAreNoticed(t *testing.T) {
 				t.Errorf("ssh %q: notice %d is %q, want it to name %s", ssh, i, e.Notices[i], w)
 			}
 		}
-		if e, _ := c.Resolve("other", nil, testDefaults); len(e.Notices) != 0 {
-			t.Errorf("ssh %q: another host: notices %q", ssh, e.Notices)
+		if len(e.Logins) != len(wantLogins) {
+			t.Errorf("ssh %q: logins %+v", ssh, e.Logins)
+		} else {
+			for i, w := range wantLogins {
+				if l := e.Logins[i]; !strings.HasPrefix(l.Setting, w) || !l.UserSet || l.From != p || l.Means == "" {
+					t.Errorf("ssh %q: login %d is %+v, want %s, set by -F's %s", ssh, i, l, w, p)
+				}
+			}
+		}
+		if e, _ := c.Resolve("other", nil, testDefaults); len(e.Notices) != 0 || len(e.Logins) != 0 {
+			t.Errorf("ssh %q: another host: notices %q, logins %+v", ssh, e.Notices, e.Logins)
 		}
 	}
 }

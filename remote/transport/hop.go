@@ -24,6 +24,11 @@ type hop struct {
 	keys *hostKeyChecker
 	auth *authenticator
 	say  func(string) // a line of the ProxyCommand's stderr
+	// notice says a line to the user; noticed says the first login's
+	// loginNotices, once (logins of the second connection and of
+	// reconnects may run side by side).
+	notice  func(string)
+	noticed sync.Once
 }
 
 func newHops(cfg *Options) ([]*hop, error) {
@@ -40,7 +45,7 @@ func newHops(cfg *Options) ([]*hop, error) {
 			// Not from Resolve: OpenSSH's defaults, never Go's.
 			ep.Algorithms = sshconf.DefaultAlgorithms()
 		}
-		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg, ep == cfg.Target), say: func(line string) { cfg.notice("ProxyCommand: " + line) }})
+		hops = append(hops, &hop{ep: ep, keys: hk, auth: newAuthenticator(ep, cfg, ep == cfg.Target), say: func(line string) { cfg.notice("ProxyCommand: " + line) }, notice: cfg.notice})
 	}
 	return hops, nil
 }
@@ -126,9 +131,14 @@ func (h *hop) login(g *Guard, via *ssh.Client, p Prompter) (*ssh.Client, error) 
 		if ended {
 			return nil, &StartupError{Kind: StartupConnect, Err: fmt.Errorf("ProxyCommand %q %s, before the SSH handshake with %s was done", h.ep.ProxyCommand, how, addr)}
 		}
-		return nil, classifyHandshakeError(addr, h.ep.User, err)
+		return nil, classifyHandshakeError(addr, h.ep.User, h.ep.Logins, err)
 	}
 	g.progress()
+	h.noticed.Do(func() {
+		for _, n := range loginNotices(h.ep) {
+			h.notice(n)
+		}
+	})
 	return ssh.NewClient(cc, chans, reqs), nil
 }
 
@@ -252,8 +262,9 @@ func (pp pausingPrompter) Ask(prompt string) (string, error) {
 func (pp pausingPrompter) Say(msg string) { pp.p.Say(msg) }
 
 // classifyHandshakeError turns x/crypto's handshake errors into one line
-// that says what failed and what to do.
-func classifyHandshakeError(addr, user string, err error) error {
+// that says what failed and what to do; a failed login names the login
+// methods in force that only ssh can take (loginAdvice).
+func classifyHandshakeError(addr, user string, logins []sshconf.LoginSetting, err error) error {
 	var hkErr *HostKeyError
 	if errors.As(err, &hkErr) {
 		return &StartupError{Kind: StartupHostKey, Err: hkErr}
@@ -269,9 +280,9 @@ func classifyHandshakeError(addr, user string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
 	switch {
 	case strings.Contains(msg, "unable to authenticate"):
-		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed (%s): check the user name and keys, or give a password with -o password_stdin", user, addr, triedMethods(msg))}
+		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed (%s): check the user name and keys, or give a password with -o password_stdin%s", user, addr, triedMethods(msg), loginAdvice(logins))}
 	case strings.Contains(msg, "identity file") || strings.Contains(msg, "nobody can answer"):
-		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed: %s", user, addr, msg)}
+		return &StartupError{Kind: StartupAuth, Err: fmt.Errorf("authentication as %s on %s failed: %s%s", user, addr, msg, loginAdvice(logins))}
 	case strings.Contains(msg, "host key"):
 		return &StartupError{Kind: StartupHostKey, Err: errors.New(msg)}
 	}
