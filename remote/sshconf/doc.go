@@ -5,6 +5,7 @@
 // host key policy, keepalive and connect timeouts, ProxyCommand with its
 // tokens expanded), and the algorithm lists (Ciphers, MACs,
 // KexAlgorithms, HostKeyAlgorithms, PubkeyAcceptedAlgorithms) resolved
-// over OpenSSH's defaults. It opens no connection and knows nothing of
+// over OpenSSH's defaults, and the login methods only OpenSSH's ssh can
+// take that are in force, with where each is set. It opens no connection and knows nothing of
 // SFTP or FUSE; a setting that cannot be used is a *ConfigError.
 package sshconf
