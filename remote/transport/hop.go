@@ -134,12 +134,13 @@ func (h *hop) login(g *Guard, via *ssh.Client, p Prompter) (*ssh.Client, error) 
 		return nil, classifyHandshakeError(addr, h.ep.User, h.ep.Logins, err)
 	}
 	g.progress()
+	client := ssh.NewClient(cc, chans, reqs)
 	h.noticed.Do(func() {
 		for _, n := range loginNotices(h.ep) {
 			h.notice(n)
 		}
 	})
-	return ssh.NewClient(cc, chans, reqs), nil
+	return client, nil
 }
 
 // streamFailed reports a handshake that failed because the stream under
