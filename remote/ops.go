@@ -133,7 +133,21 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 	err := c.change(ctx, "mkdir", rel, func(ctx context.Context, s *session) error {
 		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
 		if err != nil {
-			return err
+			if errors.Is(err, ErrTimeout) || lostConnection(err) {
+				return err
+			}
+			// No second channel (-o passive, a server's MaxSessions):
+			// two round trips on pkg/sftp's session.
+			if err := s.sftp.Mkdir(c.abs(rel)); err != nil {
+				return err
+			}
+			fi, err := s.sftp.Lstat(c.abs(rel))
+			if err != nil {
+				return err
+			}
+			a = attrOf(fi)
+			a.Nlink = 2
+			return nil
 		}
 		got, err := w.MkdirLstat(ctx, c.abs(rel), wire.Attrs{HasPerm: true, Perm: uint32(mode.Perm())})
 		if err != nil {

@@ -18,8 +18,13 @@ type Stream func(ctx context.Context) (io.ReadWriteCloser, error)
 // ConnectStream is Connect over streams that need no SSH: the session
 // is an SFTP client on one stream, and where SSH would open another
 // channel (the wire layer's, the identifiers') open gives another stream.
-// No bulk sessions, no SSH keepalive. cfg.Target may be nil; then its
-// ConnectTimeout is cfg.Timeout.
+// No bulk sessions (max_conns has no effect: one SFTP session carries
+// every call), no SSH keepalive: an SFTP request is the keepalive, every
+// Target.KeepaliveInterval, the link dead after KeepaliveCountMax
+// unanswered. Each open after the first is bounded by the target's
+// ConnectTimeout; the first only by ctx, since a command may be asking
+// its user (ssh's prompts) and bounds its own connecting. cfg.Target may
+// be nil; then its ConnectTimeout is cfg.Timeout.
 func ConnectStream(ctx context.Context, cfg Config, open Stream) (*Client, error) {
 	if cfg.Debug == nil {
 		cfg.Debug = discardLogger
@@ -28,7 +33,20 @@ func ConnectStream(ctx context.Context, cfg Config, open Stream) (*Client, error
 		cfg.Target = &sshconf.Endpoint{ConnectTimeout: cfg.Timeout}
 	}
 	c := &Client{cfg: cfg}
-	c.dialFn = func(ctx context.Context) (*session, error) { return streamSession(ctx, open) }
+	first := true
+	c.dialFn = func(ctx context.Context) (*session, error) {
+		if !first && c.cfg.Target.ConnectTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.cfg.Target.ConnectTimeout)
+			defer cancel()
+		}
+		first = false
+		s, err := streamSession(ctx, open)
+		if err == nil && c.cfg.Target.KeepaliveInterval > 0 {
+			go s.keepalive(&c.cfg, func() error { return sftpPing(s.sftp) })
+		}
+		return s, err
+	}
 	s, err := c.dialFn(ctx)
 	if err != nil {
 		return nil, &StartupError{Kind: StartupConnect, Err: err}
@@ -59,7 +77,7 @@ func streamSession(ctx context.Context, open Stream) (*session, error) {
 	case r := <-done:
 		if r.err != nil {
 			rw.Close()
-			return nil, fmt.Errorf("start sftp on the stream: %w", r.err)
+			return nil, fmt.Errorf("start sftp on the stream: %w%s", r.err, howEnded(rw))
 		}
 		return &session{conn: rw, sftp: r.sc, more: open, dead: make(chan struct{})}, nil
 	case <-ctx.Done():
@@ -67,4 +85,27 @@ func streamSession(ctx context.Context, open Stream) (*session, error) {
 		<-done
 		return nil, fmt.Errorf("start sftp on the stream: %w", ErrTimeout)
 	}
+}
+
+// howEnded tells, for a stream that is a command (ssh_command), how the
+// command ended, if it did by itself: the reason its SFTP failed.
+func howEnded(rw io.ReadWriteCloser) string {
+	if cmd, ok := rw.(interface{ Ended() (string, bool) }); ok {
+		if how, ended := cmd.Ended(); ended {
+			return "; the command " + how
+		}
+	}
+	return ""
+}
+
+// sftpPing is a stream session's keepalive: a stat of "/", the cheapest
+// request every server answers. Any answer, an SFTP error status
+// included, shows the link alive; only a failed transport is an error.
+func sftpPing(sc *sftp.Client) error {
+	_, err := sc.Stat("/")
+	var status *sftp.StatusError
+	if err == nil || errors.As(err, &status) || !brokenTransport(err) {
+		return nil
+	}
+	return err
 }

@@ -30,6 +30,8 @@ type proxyConn struct {
 	stdin  io.WriteCloser
 	stdout io.ReadCloser
 	addr   string // host:port it stands for: knownhosts parses RemoteAddr
+	// ownGroup: the command leads a process group, which Close ends.
+	ownGroup bool
 
 	stderr *tailWriter // its last lines, for the error when it ends early
 
@@ -48,13 +50,24 @@ func startProxyCommand(command, addr string, say func(string)) (*proxyConn, erro
 	if shell == "" {
 		shell = "/bin/sh"
 	}
-	cmd := exec.Command(shell, "-c", "exec "+command)
-	// A group of its own: closing ends it and whatever it started (an
-	// aws or gcloud wrapper runs helpers of its own). endWithParent ends
-	// it should this process be killed without closing anything.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p, err := startCommandConn(exec.Command(shell, "-c", "exec "+command), addr, true, say)
+	if err != nil {
+		return nil, fmt.Errorf("ProxyCommand %q: %w", command, err)
+	}
+	return p, nil
+}
+
+// startCommandConn starts cmd with its stdin and stdout as the
+// connection. ownGroup puts it in a process group of its own: closing
+// ends it and whatever it started (an aws or gcloud wrapper runs helpers
+// of its own); without, it stays in ours, the terminal's foreground
+// group, where it may ask on /dev/tty without being stopped (SIGTTIN),
+// and closing ends it alone. endWithParent ends it should this process
+// be killed without closing anything.
+func startCommandConn(cmd *exec.Cmd, addr string, ownGroup bool, say func(string)) (*proxyConn, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: ownGroup}
 	endWithParent(cmd.SysProcAttr)
-	p := &proxyConn{cmd: cmd, addr: addr, exited: make(chan struct{}), stderr: &tailWriter{say: say}}
+	p := &proxyConn{cmd: cmd, addr: addr, ownGroup: ownGroup, exited: make(chan struct{}), stderr: &tailWriter{say: say}}
 	cmd.Stderr = p.stderr
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
@@ -64,7 +77,7 @@ func startProxyCommand(command, addr string, say func(string)) (*proxyConn, erro
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("ProxyCommand %q: %w", command, err)
+		return nil, err
 	}
 	go func() {
 		p.waitErr = cmd.Wait()
@@ -92,14 +105,21 @@ func (p *proxyConn) Close() error {
 		default:
 			p.signaled.Store(true)
 		}
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		target := p.cmd.Process.Pid
+		if p.ownGroup {
+			target = -target
+		}
+		syscall.Kill(target, syscall.SIGTERM)
 		go func() {
 			select {
 			case <-p.exited:
+				if !p.ownGroup {
+					return
+				}
 			case <-time.After(5 * time.Second):
 			}
 			// What the command started may outlive it.
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			syscall.Kill(target, syscall.SIGKILL)
 		}()
 	})
 	return nil
