@@ -81,6 +81,9 @@ func parseArgs(args []string) (options, error) {
 	if err := o.setRemote(positional[0]); err != nil {
 		return o, err
 	}
+	if err := o.checkTransport(); err != nil {
+		return o, err
+	}
 	if o.User != "" {
 		o.SSH.Set("User", o.User)
 	}
@@ -190,7 +193,12 @@ func (o *options) setRemote(spec string) error {
 		}
 		o.Host, o.Dir = host, dir
 	}
-	if o.Host == "" {
+	switch {
+	case o.Passive && (o.Host != "" || o.User != ""):
+		return fmt.Errorf("remote %q: with -o passive SFTP comes on stdin, from no host: give :DIR", spec)
+	case o.Passive:
+		return nil
+	case o.Host == "":
 		return bad
 	}
 	if !validHostname(o.Host) {

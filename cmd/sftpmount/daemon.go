@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // The background mode re-runs this binary as a child in its own session.
@@ -64,7 +66,11 @@ func startDaemon(args []string, o options) error {
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{statusW, ttyFile, secretR}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// A session of its own, away from the terminal; but a -o ssh_command
+	// asks on /dev/tty (ssh's prompts), so with one the child keeps the
+	// terminal while it starts and leaves it once ready (serveAsDaemon).
+	keepTTY := o.SSHCommand != "" && tty != nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: !keepTTY}
 	if err := cmd.Start(); err != nil {
 		return fail(ExitInternal, fmt.Sprintf("start background process: %v", err))
 	}
@@ -142,6 +148,9 @@ func serveAsDaemon(o options) error {
 		}
 		// Later notices (a reconnect) find the pipe closed and go nowhere.
 		status.Close()
+		if pgid, err := unix.Getpgid(0); err == nil && pgid != os.Getpid() {
+			unix.Setsid() // kept the terminal for ssh_command's start (startDaemon)
+		}
 	}
 	return serve(o, st)
 }

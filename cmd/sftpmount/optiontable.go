@@ -112,6 +112,14 @@ var optionTable = []option{
 	// subsystem, such as "sudo -n /usr/lib/openssh/sftp-server".
 	{names: []string{"sftp_server"}, apply: text(func(o *options) *string { return &o.SFTPServer }),
 		section: "connection", usage: "-o sftp_server=COMMAND", text: "run COMMAND on the server instead of its sftp subsystem"},
+	// sshfs's transports without our SSH (streams.go).
+	{names: []string{"ssh_command"}, apply: text(func(o *options) *string { return &o.SSHCommand }),
+		section: "connection", usage: "-o ssh_command=CMD", text: "run CMD (as sshfs runs ssh) instead of our SSH"},
+	{names: []string{"ssh_protocol"}, apply: applySSHProtocol, section: "connection"},
+	{names: []string{"directport"}, apply: applyDirectPort,
+		section: "connection", usage: "-o directport=PORT", text: "SFTP over plain TCP to host:PORT, no SSH (nothing encrypted)"},
+	{names: []string{"passive", "slave"}, apply: flag(func(o *options) *bool { return &o.Passive }),
+		section: "connection", usage: "-o passive", text: "SFTP on stdin/stdout (remote :DIR); foreground, no reconnect"},
 	{names: []string{"compression"}, compat: &compat{notice: compressionNotice},
 		section: "connection", usage: "-C, -o Compression=yes", text: "accepted, with a notice: Go's SSH has no compression"},
 
@@ -199,11 +207,6 @@ var optionTable = []option{
 	{names: []string{"no_check_root"}, compat: &compat{notice: "the remote directory is always checked at mount: a missing one is exit 7, before the mount appears"}},
 	{names: []string{"use_ino"}, compat: &compat{notice: "inode numbers are always the mount's own, stable ones (see the README)"}},
 	{names: []string{"readdir_ino"}, compat: &compat{notice: "inode numbers are always the mount's own, stable ones (see the README)"}},
-	{names: []string{"ssh_command"}, compat: &compat{refuse: "sftpmount speaks SSH itself; put what the command did (ProxyJump, IdentityFile, User...) in ~/.ssh/config or -o"}},
-	{names: []string{"ssh_protocol"}, compat: &compat{refuse: "only SSH protocol 2 exists"}},
-	{names: []string{"directport"}, compat: &compat{refuse: "SFTP is always carried over SSH"}},
-	{names: []string{"slave"}, compat: &compat{refuse: "SFTP is always carried over SSH"}},
-	{names: []string{"passive"}, compat: &compat{refuse: "SFTP is always carried over SSH"}},
 
 	// libfuse options sshfs passed to the kernel (the cache ones, and
 	// max_read and max_write, are above).
@@ -405,5 +408,26 @@ func applyWritebackLimit(o *options, _, value string, hasValue bool) error {
 		return fmt.Errorf("option writeback_limit=%s: want a size in bytes, such as 500M or 2G", value)
 	}
 	o.WritebackLimit = n
+	return nil
+}
+
+// applySSHProtocol takes 2, the only SSH there is (sshfs passes -2 to
+// ssh anyway).
+func applySSHProtocol(o *options, name, value string, hasValue bool) error {
+	switch value {
+	case "2":
+		return nil
+	case "1":
+		return fmt.Errorf("option %s=1 is not supported: only SSH protocol 2 exists", name)
+	}
+	return fmt.Errorf("option %s=%s: want 2", name, value)
+}
+
+func applyDirectPort(o *options, name, value string, hasValue bool) error {
+	n, err := strconv.Atoi(value)
+	if !hasValue || err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("option %s=%s: want a TCP port from 1 to 65535", name, value)
+	}
+	o.DirectPort = n
 	return nil
 }

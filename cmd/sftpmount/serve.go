@@ -124,14 +124,7 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 	if err := o.idMaps(&owner); err != nil {
 		return m, err
 	}
-	cfg, err := connectConfig(o, st, debug)
-	if err != nil {
-		return m, err
-	}
-	if o.FsName == "" {
-		o.FsName = fmt.Sprintf("%s@%s:%s", cfg.Target.User, o.Host, o.Dir)
-	}
-	rc, err := remote.Connect(context.Background(), cfg)
+	rc, cfg, err := connect(o, st, debug)
 	wipeBytes(st.password)
 	if st.tty != nil {
 		st.tty.Close()
@@ -141,6 +134,9 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 	}
 	m.rc = rc
 	m.closes = append(m.closes, func() { rc.Close() })
+	if o.FsName == "" {
+		o.FsName = fmt.Sprintf("%s@%s:%s", cfg.Target.User, o.Host, o.Dir)
+	}
 
 	caches := o.Cache.fsCaches()
 	fsOpts := sftpfs.Options{
@@ -226,6 +222,42 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 	root.FS().Start()
 	m.server = server
 	return m, nil
+}
+
+// connect reaches the server over our SSH, or the stream -o ssh_command,
+// directport or passive give (streams.go).
+func connect(o options, st *startup, debug *log.Logger) (*remote.Client, remote.Config, error) {
+	if !o.streamMode() {
+		cfg, err := connectConfig(o, st, debug)
+		if err != nil {
+			return nil, cfg, err
+		}
+		rc, err := remote.Connect(context.Background(), cfg)
+		return rc, cfg, err
+	}
+	target, err := o.streamEndpoint()
+	if err != nil {
+		return nil, remote.Config{}, err
+	}
+	cfg := remote.Config{
+		Target:    target,
+		Dir:       o.Dir,
+		Timeout:   o.Timeout,
+		Reconnect: o.Reconnect,
+		Debug:     debug,
+		Notice:    log.New(noticeWriter(st.say), "", 0),
+	}
+	if o.DirectPort != 0 {
+		st.say(directPortWarning)
+	}
+	var started atomic.Bool
+	rc, err := remote.ConnectStream(context.Background(), cfg, o.streamOf(st, debug, &started))
+	started.Store(true)
+	var se *remote.StartupError
+	if errors.As(err, &se) && se.Kind == remote.StartupConnect {
+		return nil, cfg, fail(ExitConnect, fmt.Sprintf("%s: %v", o.streamName(), se.Err))
+	}
+	return rc, cfg, err
 }
 
 // unmount detaches the mount. A busy mount (a shell sitting in it) cannot

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sftpmount/sftpmount/remote"
+	"github.com/sftpmount/sftpmount/remote/sshconf"
+)
+
+// SFTP without our SSH, as sshfs offers it: -o ssh_command=CMD runs CMD
+// instead of ssh, with the arguments sshfs would give ssh, and speaks SFTP
+// on its stdin and stdout (so OpenSSH's own client, with its
+// ControlMaster, Kerberos, FIDO2 or smart-card logins, carries the
+// mount); -o directport=PORT speaks SFTP straight over TCP to host:PORT;
+// -o passive (sshfs's older name: slave) speaks it on this process's own
+// stdin and stdout. ssh_config is not read for them: the command reads
+// its own, and the keepalive and timeouts are the -o ones or the
+// defaults.
+
+// streamMode reports whether the mount is carried on a stream, not our SSH.
+func (o *options) streamMode() bool { return o.SSHCommand != "" || o.DirectPort != 0 || o.Passive }
+
+// checkTransport refuses, with one line, what cannot go together with
+// the stream options; passive also means the foreground, and no
+// reconnect (stdin is had once).
+func (o *options) checkTransport() error {
+	given := []string{}
+	if o.SSHCommand != "" {
+		given = append(given, "ssh_command")
+	}
+	if o.DirectPort != 0 {
+		given = append(given, "directport")
+	}
+	if o.Passive {
+		given = append(given, "passive")
+	}
+	if len(given) > 1 {
+		return fmt.Errorf("options %s cannot be given together: each is a way to reach the server", strings.Join(given, " and "))
+	}
+	if len(given) == 0 {
+		return nil
+	}
+	if o.PasswordStdin || o.KeepPassword {
+		return fmt.Errorf("option %s: password_stdin and keep_password are for sftpmount's own SSH login; with %s nothing of ours logs in", given[0], given[0])
+	}
+	if o.DirectPort != 0 || o.Passive {
+		for _, kw := range []string{"proxyjump", "proxycommand"} {
+			if _, ok := o.SSH[kw]; ok {
+				return fmt.Errorf("option %s: %s is a route over SSH; %s uses none", given[0], sshKeywords[kw].name, given[0])
+			}
+		}
+	}
+	if o.Passive {
+		o.Foreground = true
+		o.Reconnect = false
+	}
+	return nil
+}
+
+// sshCommandWords splits -o ssh_command as sshfs does: at spaces, a
+// backslash making the next character part of the word.
+func sshCommandWords(cmd string) []string {
+	var words []string
+	var cur strings.Builder
+	for i := 0; i < len(cmd); i++ {
+		switch c := cmd[i]; {
+		case c == '\\' && i+1 < len(cmd):
+			i++
+			cur.WriteByte(cmd[i])
+		case c == ' ':
+			words = append(words, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(words, cur.String())
+}
+
+// sshCommandArgv is what sshfs runs for -o ssh_command: the command's
+// words, ssh's options sshfs always gives (-x -a -oClearAllForwardings=yes),
+// the ssh_config keywords given with -o or -p (as -oKeyword=value), -F,
+// -2, [user@]host, then -s sftp (the subsystem), or -o sftp_server's
+// command when it holds a '/' (sshfs passes -s only for a subsystem name).
+func (o *options) sshCommandArgv() []string {
+	argv := sshCommandWords(o.SSHCommand)
+	argv = append(argv, "-x", "-a", "-oClearAllForwardings=yes")
+	keys := make([]string, 0, len(o.SSH))
+	for k := range o.SSH {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "user" && o.User != "" {
+			continue // user@host says it
+		}
+		for _, v := range o.SSH[k] {
+			argv = append(argv, "-o"+sshKeywords[k].name+"="+v)
+		}
+	}
+	if o.SSHConfigFile != "" {
+		argv = append(argv, "-F", o.SSHConfigFile)
+	}
+	host := o.Host
+	if o.User != "" {
+		host = o.User + "@" + host
+	}
+	argv = append(argv, "-2", host)
+	server := o.SFTPServer
+	if server == "" {
+		server = "sftp"
+	}
+	if !strings.Contains(server, "/") {
+		argv = append(argv, "-s")
+	}
+	return append(argv, server)
+}
+
+// streamEndpoint stands for the server where no ssh_config is resolved:
+// the host and user as given, and the -o connection settings or the
+// defaults.
+func (o *options) streamEndpoint() (*sshconf.Endpoint, error) {
+	ep := &sshconf.Endpoint{
+		Alias: o.Host, Host: o.Host, User: o.User, Port: o.DirectPort,
+		ConnectTimeout:    defaultConnectTimeout,
+		KeepaliveInterval: defaultKeepaliveInterval,
+		KeepaliveCountMax: defaultKeepaliveCountMax,
+	}
+	if ep.User == "" {
+		ep.User = os.Getenv("USER")
+	}
+	for kw, field := range map[string]*time.Duration{"connecttimeout": &ep.ConnectTimeout, "serveraliveinterval": &ep.KeepaliveInterval} {
+		if v := o.SSH[kw]; len(v) > 0 {
+			n, _ := strconv.Atoi(v[0]) // checked when parsed
+			*field = time.Duration(n) * time.Second
+		}
+	}
+	if v := o.SSH["serveralivecountmax"]; len(v) > 0 {
+		ep.KeepaliveCountMax, _ = strconv.Atoi(v[0])
+	}
+	if v := o.SSH["port"]; len(v) > 0 && ep.Port == 0 {
+		ep.Port, _ = strconv.Atoi(v[0])
+	}
+	return ep, nil
+}
+
+// streamOf is the stream the mount's SFTP runs on. started is set once
+// the mount is ready: from then on a command's stderr goes to the -d log
+// (before, to the user, who may need its error or its prompt), and a
+// command is given the terminal only in the foreground.
+func (o *options) streamOf(st *startup, debug *log.Logger, started *atomic.Bool) remote.Stream {
+	switch {
+	case o.DirectPort != 0:
+		return remote.TCPStream(net.JoinHostPort(o.Host, strconv.Itoa(o.DirectPort)))
+	case o.Passive:
+		return remote.OnceStream(os.Stdin, os.Stdout)
+	}
+	hasTTY := st.tty != nil
+	say := func(line string) {
+		if !started.Load() {
+			st.say("ssh_command: " + line)
+		} else if debug != nil {
+			debug.Printf("ssh_command: %s", line)
+		}
+	}
+	interactive := func() bool { return hasTTY && (!started.Load() || o.Foreground) }
+	return remote.CommandStream(o.sshCommandArgv(), interactive, say)
+}
+
+// streamName names the stream in a start-up failure's line.
+func (o *options) streamName() string {
+	switch {
+	case o.DirectPort != 0:
+		return "directport " + net.JoinHostPort(o.Host, strconv.Itoa(o.DirectPort))
+	case o.Passive:
+		return "passive (SFTP on stdin)"
+	}
+	return fmt.Sprintf("ssh_command %q", o.SSHCommand)
+}
+
+// directPortWarning is said at every directport mount.
+const directPortWarning = "directport: SFTP over plain TCP: nothing is encrypted or authenticated unless your network does it"

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// -o ssh_command runs what sshfs would: the command's words, ssh's
+// options sshfs always gives, the -o ssh keywords, [user@]host and the
+// subsystem (or sftp_server's path without -s).
+func TestSSHCommandRunsWhatSshfsWouldRun(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"alice@files:/srv", "/m", "-o", "ssh_command=ssh -o ControlPath=/tmp/c\\ m"},
+			"ssh|-o|ControlPath=/tmp/c m|-x|-a|-oClearAllForwardings=yes|-2|alice@files|-s|sftp"},
+		{[]string{"files:", "/m", "-p", "2222", "-o", "ssh_command=/bin/ssh,IdentityFile=/k,ssh_protocol=2"},
+			"/bin/ssh|-x|-a|-oClearAllForwardings=yes|-oIdentityFile=/k|-oPort=2222|-2|files|-s|sftp"},
+		{[]string{"files:", "/m", "-o", "ssh_command=ssh,sftp_server=/usr/lib/openssh/sftp-server"},
+			"ssh|-x|-a|-oClearAllForwardings=yes|-2|files|/usr/lib/openssh/sftp-server"},
+		{[]string{"files:", "/m", "-o", "ssh_command=ssh,sftp_server=other"},
+			"ssh|-x|-a|-oClearAllForwardings=yes|-2|files|-s|other"},
+	} {
+		o, err := parseArgs(c.args)
+		if err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		if got := strings.Join(o.sshCommandArgv(), "|"); got != c.want {
+			t.Errorf("%q:\n got %s\nwant %s", c.args, got, c.want)
+		}
+	}
+}
+
+func TestPassiveTakesNoHostAndRunsInTheForeground(t *testing.T) {
+	for _, opt := range []string{"passive", "slave"} {
+		o, err := parseArgs([]string{":/srv", "/m", "-o", opt})
+		if err != nil {
+			t.Fatalf("%s: %v", opt, err)
+		}
+		if !o.Passive || !o.Foreground || o.Reconnect || o.Dir != "/srv" || o.Host != "" {
+			t.Errorf("%s: %+v", opt, o)
+		}
+	}
+	if _, err := parseArgs([]string{":/srv", "/m"}); err == nil {
+		t.Error("no host without passive: accepted")
+	}
+}
+
+func TestDirectPortEndpointTakesTheConnectionOptions(t *testing.T) {
+	o, err := parseArgs([]string{"box:/d", "/m", "-o", "directport=2345,ServerAliveInterval=4,ServerAliveCountMax=2,ConnectTimeout=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := o.streamEndpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{ep.Host, ep.Port, ep.KeepaliveInterval, ep.KeepaliveCountMax, ep.ConnectTimeout}
+	want := []any{"box", 2345, 4 * time.Second, 2, 7 * time.Second}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if !strings.Contains(o.streamName(), "box:2345") {
+		t.Errorf("streamName %q", o.streamName())
+	}
+}
