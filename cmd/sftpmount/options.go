@@ -52,11 +52,11 @@ type options struct {
 	FsName             string // -o fsname=: what df and /proc/mounts show
 	SFTPServer         string // -o sftp_server=: run this on the server instead of the sftp subsystem
 
-	SSHCommand string // -o ssh_command=CMD: run CMD (sshfs's argv) instead of our SSH (streams.go)
-	DirectPort int    // -o directport=PORT: SFTP over plain TCP to host:PORT
-	Passive    bool   // -o passive, -o slave: SFTP on stdin and stdout
-	DisableHardlink    bool   // -o disable_hardlink: link(2) fails with EPERM
-	SeparateLinks      bool   // -o separate_links: names the server linked are not told apart from other files
+	SSHCommand      string // -o ssh_command=CMD: run CMD (sshfs's argv) instead of our SSH (streams.go)
+	DirectPort      int    // -o directport=PORT: SFTP over plain TCP to host:PORT
+	Passive         bool   // -o passive, -o slave: SFTP on stdin and stdout
+	DisableHardlink bool   // -o disable_hardlink: link(2) fails with EPERM
+	SeparateLinks   bool   // -o separate_links: names the server linked are not told apart from other files
 
 	Writeback      bool          // -o writeback: close returns once the file is in a local journal (fs/writeback)
 	WritebackDir   string        // -o writeback_dir=DIR: the journal (default: see journalDir)
