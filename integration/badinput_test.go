@@ -104,6 +104,22 @@ func TestBadInputGetsOneLineANamedExitCodeAndChangesNothing(t *testing.T) {
 			args: func(_ *testing.T, served, mnt string) []string {
 				return []string{remoteSpec(served), mnt, "-p", "99999"}
 			}},
+		// The transports without our SSH (streams_test.go).
+		{name: "ssh_command speaks broken SFTP", code: 4, words: []string{"ssh_command", "no SFTP answer", "packet too long"},
+			args: func(t *testing.T, served, mnt string) []string {
+				return []string{remoteSpec(served), mnt, "-o", "ssh_command=" + brokenSFTP(t)}
+			}},
+		{name: "directport with nothing listening", code: 4, words: []string{"directport", strconv.Itoa(closedPort), "refused"},
+			args: func(_ *testing.T, served, mnt string) []string {
+				return []string{"127.0.0.1:" + served, mnt, "-o", "directport=" + strconv.Itoa(closedPort)}
+			}},
+		{name: "directport not a port", code: 2, words: []string{"directport=ssh", "port"}, args: std("-o", "directport=ssh")},
+		{name: "empty ssh_command", code: 2, words: []string{"ssh_command", "value"}, args: std("-o", "ssh_command=")},
+		{name: "ssh_protocol 1", code: 2, words: []string{"ssh_protocol", "protocol 2"}, args: std("-o", "ssh_protocol=1")},
+		{name: "passive with a value", code: 2, words: []string{"passive", "no value"}, args: std("-o", "passive=yes")},
+		{name: "passive with a host", code: 2, words: []string{"passive", ":DIR"}, args: std("-o", "passive")},
+		{name: "ssh_command with directport", code: 2, words: []string{"ssh_command", "directport", "together"},
+			args: std("-o", "ssh_command=ssh,directport=2222")},
 		{name: "no /dev/fuse", code: 8, words: []string{"/dev/fuse", "modprobe fuse"}, args: std(), wrap: withoutFuseDevice},
 	}
 	for _, row := range rows {

@@ -77,13 +77,13 @@ func streamSession(ctx context.Context, open Stream) (*session, error) {
 	case r := <-done:
 		if r.err != nil {
 			rw.Close()
-			return nil, fmt.Errorf("start sftp on the stream: %w%s", r.err, howEnded(rw))
+			return nil, fmt.Errorf("no SFTP answer on the stream (%w)%s", r.err, howEnded(rw))
 		}
 		return &session{conn: rw, sftp: r.sc, more: open, dead: make(chan struct{})}, nil
 	case <-ctx.Done():
 		rw.Close() // ends the hello's wait
 		<-done
-		return nil, fmt.Errorf("start sftp on the stream: %w", ErrTimeout)
+		return nil, fmt.Errorf("no SFTP answer on the stream within the connect timeout: %w", ErrTimeout)
 	}
 }
 

@@ -250,8 +250,17 @@ func connect(o options, st *startup, debug *log.Logger) (*remote.Client, remote.
 	if o.DirectPort != 0 {
 		st.say(directPortWarning)
 	}
+	// The first stream is bounded by ConnectTimeout unless a person may
+	// be answering the command's prompts (ssh's own ConnectTimeout
+	// bounds its connecting then).
+	ctx := context.Background()
+	if o.SSHCommand == "" || st.tty == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, target.ConnectTimeout)
+		defer cancel()
+	}
 	var started atomic.Bool
-	rc, err := remote.ConnectStream(context.Background(), cfg, o.streamOf(st, debug, &started))
+	rc, err := remote.ConnectStream(ctx, cfg, o.streamOf(st, debug, &started))
 	started.Store(true)
 	var se *remote.StartupError
 	if errors.As(err, &se) && se.Kind == remote.StartupConnect {

@@ -1,0 +1,299 @@
+//go:build linux
+
+package integration
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pkg/sftp"
+)
+
+// sshfs's transports without our SSH (docs/transports.md): -o
+// ssh_command with OpenSSH's ssh, directly and through a ControlMaster;
+// -o directport against pkg/sftp's server; -o passive with OpenSSH's
+// sftp-server on a pipe. Each with its link cut under it, and each
+// checked on the server's directory.
+
+// sshWrapper is a -o ssh_command that records each run's pid in runs,
+// then becomes OpenSSH's ssh with the arguments sftpmount gave.
+func sshWrapper(t *testing.T) (wrapper, runs string) {
+	t.Helper()
+	dir := t.TempDir()
+	runs = filepath.Join(dir, "runs")
+	writeFile(t, runs, "", 0644)
+	wrapper = filepath.Join(dir, "ssh-wrapper")
+	writeFile(t, wrapper, "#!/bin/sh\necho $$ >> "+runs+"\nexec ssh -oBatchMode=yes \"$@\"\n", 0755)
+	return wrapper, runs
+}
+
+func pidsIn(t *testing.T, file string) []int {
+	var pids []int
+	for _, f := range strings.Fields(readFile(t, file)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, n)
+		}
+	}
+	return pids
+}
+
+func TestSSHCommandWithOpenSSHMountsAndRunsAgainWhenKilled(t *testing.T) {
+	needServer(t)
+	wrapper, runs := sshWrapper(t)
+	m := mount(t, "-o", "ssh_command="+wrapper)
+	if n := len(pidsIn(t, runs)); n < 1 {
+		t.Fatalf("the command ran %d times", n)
+	}
+	writeFile(t, filepath.Join(m.mnt, "first"), "over openssh\n", 0644)
+	if got := readFile(t, filepath.Join(m.remote, "first")); got != "over openssh\n" {
+		t.Fatalf("server has %q", got)
+	}
+	before := len(pidsIn(t, runs))
+	for _, pid := range pidsIn(t, runs) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// The next call finds the session gone and runs the command again.
+	if got := sh(t, m.mnt, "cat first && echo again > second && cat second"); got != "over openssh\nagain\n" {
+		t.Fatalf("after the command was killed: %q", got)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "second")); got != "again\n" {
+		t.Fatalf("server has %q", got)
+	}
+	if after := len(pidsIn(t, runs)); after <= before {
+		t.Errorf("the command ran %d times before the kill and %d after: not run again", before, after)
+	}
+}
+
+// controlMaster starts OpenSSH's master connection at path, as a user
+// does before mounting through it, and returns how to close it.
+func controlMaster(t *testing.T, path string) (stop func()) {
+	t.Helper()
+	out, err := exec.Command("ssh", "-oBatchMode=yes", "-oControlMaster=yes", "-oControlPath="+path, "-N", "-f",
+		"-p", strconv.Itoa(server.port), "-i", server.userKey, "-oUserKnownHostsFile="+server.knownHosts,
+		"-oIdentitiesOnly=yes", "root@127.0.0.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("starting the master: %v: %s", err, out)
+	}
+	stop = func() { exec.Command("ssh", "-oControlPath="+path, "-O", "exit", "root@127.0.0.1").Run() }
+	t.Cleanup(stop)
+	return stop
+}
+
+// The mount is given no key: it can log in only through the master. Once
+// the master is closed, the mount's session ends with it; a new master
+// started, the next call runs the command again and goes on.
+func TestSSHCommandThroughAControlMasterSurvivesANewMaster(t *testing.T) {
+	needServer(t)
+	ctl := filepath.Join(t.TempDir(), "cm")
+	stop := controlMaster(t, ctl)
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	r := runBinary(t, home(t), remoteSpec(m.remote), m.mnt, "-p", strconv.Itoa(server.port),
+		"-o", "ssh_command=ssh -oBatchMode=yes -oControlMaster=no -oControlPath="+ctl+" -oIdentityFile=/nonexistent -oIdentitiesOnly=yes",
+		"-o", "UserKnownHostsFile="+server.knownHosts)
+	if r.code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", r.code, r.stderr)
+	}
+	cleanupMount(t, m.mnt)
+	writeFile(t, filepath.Join(m.mnt, "a"), "through the master\n", 0644)
+	if got := readFile(t, filepath.Join(m.remote, "a")); got != "through the master\n" {
+		t.Fatalf("server has %q", got)
+	}
+	stop()
+	controlMaster(t, ctl)
+	if got := sh(t, m.mnt, "cat a && echo b > b && cat b"); got != "through the master\nb\n" {
+		t.Fatalf("after a new master: %q", got)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "b")); got != "b\n" {
+		t.Fatalf("server has %q", got)
+	}
+}
+
+// sftpListener serves pkg/sftp's server on loopback TCP, a connection
+// each; drop closes every connection open now.
+type sftpListener struct {
+	l     net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	count int
+}
+
+func startSFTPListener(t *testing.T) *sftpListener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sftpListener{l: l}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.count++
+			s.mu.Unlock()
+			go func() {
+				srv, err := sftp.NewServer(c)
+				if err == nil {
+					srv.Serve()
+				}
+				c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); s.drop() })
+	return s
+}
+
+func (s *sftpListener) port() int { return s.l.Addr().(*net.TCPAddr).Port }
+
+func (s *sftpListener) drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+}
+
+func (s *sftpListener) accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
+}
+
+func TestDirectPortMountsPkgSftpServerAndReconnectsWhenDropped(t *testing.T) {
+	needServer(t)
+	srv := startSFTPListener(t)
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	r := runBinary(t, home(t), "127.0.0.1:"+m.remote, m.mnt, "-o", "directport="+strconv.Itoa(srv.port()))
+	if r.code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", r.code, r.stderr)
+	}
+	cleanupMount(t, m.mnt)
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "not") || !strings.Contains(lines[0], "encrypted") {
+		t.Errorf("stderr %q, want one line warning that nothing is encrypted", r.stderr)
+	}
+	writeFile(t, filepath.Join(m.mnt, "plain"), "over tcp\n", 0644)
+	if got := readFile(t, filepath.Join(m.remote, "plain")); got != "over tcp\n" {
+		t.Fatalf("server has %q", got)
+	}
+	before := srv.accepted()
+	srv.drop()
+	if got := sh(t, m.mnt, "mkdir d && echo more > d/f && cat plain d/f"); got != "over tcp\nmore\n" {
+		t.Fatalf("after the connection dropped: %q", got)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "d", "f")); got != "more\n" {
+		t.Fatalf("server has %q", got)
+	}
+	if srv.accepted() <= before {
+		t.Errorf("no new connection after the drop (%d before, %d after)", before, srv.accepted())
+	}
+}
+
+// -o passive: sftpmount's stdin and stdout are OpenSSH's sftp-server's
+// stdout and stdin, as dpipe or socat would join them. It runs in the
+// foreground; the sftp-server killed, a call fails (no reconnect: stdin
+// is had once) rather than hangs.
+func TestPassiveMountsWithSftpServerOnAPipe(t *testing.T) {
+	needServer(t)
+	const sftpServer = "/usr/lib/openssh/sftp-server"
+	if _, err := os.Stat(sftpServer); err != nil {
+		t.Fatalf("OpenSSH's sftp-server (install-deps.sh installs it): %v", err)
+	}
+	served, mnt := newServedDir(t, "root"), newMountpoint(t)
+	toServerR, toServerW, err := os.Pipe() // the mount writes, the server reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromServerR, fromServerW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := exec.Command(sftpServer)
+	srv.Stdin, srv.Stdout = toServerR, fromServerW
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+
+	var stderr bytes.Buffer
+	mount := exec.Command(binary, ":"+served, mnt, "-o", "passive,timeout=5")
+	mount.Env = append(baseEnv(), home(t)...)
+	mount.Stdin, mount.Stdout, mount.Stderr = fromServerR, toServerW, &stderr
+	mount.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := mount.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- mount.Wait() }()
+	cleanupMount(t, mnt)
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			mount.Process.Kill()
+		}
+	})
+	toServerR.Close()
+	toServerW.Close()
+	fromServerW.Close()
+	fromServerR.Close()
+	if !waitFor(10*time.Second, func() bool { return isMounted(mnt) }) {
+		select {
+		case err := <-exited:
+			t.Fatalf("sftpmount -o passive ended (%v): %s", err, stderr.String())
+		default:
+			t.Fatalf("not mounted after 10 s: %s", stderr.String())
+		}
+	}
+	writeFile(t, filepath.Join(mnt, "p"), "on a pipe\n", 0644)
+	if got := readFile(t, filepath.Join(served, "p")); got != "on a pipe\n" {
+		t.Fatalf("server has %q", got)
+	}
+	if got := sh(t, mnt, "mkdir d && ls"); got != "d\np\n" {
+		t.Fatalf("ls: %q", got)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the foreground mount ended: %v", err)
+	default:
+	}
+	srv.Process.Kill()
+	srv.Wait()
+	start := time.Now()
+	if out, err := shErrWithin(mnt, "cat p", 15*time.Second); err == nil {
+		t.Fatalf("cat after the server was killed: %q, want a failure (no reconnect with passive)", out)
+	} else if !strings.Contains(out, "not connected") && !strings.Contains(out, "Input/output") {
+		t.Errorf("cat after the server was killed: %v %q", err, out)
+	}
+	if took := time.Since(start); took > 12*time.Second {
+		t.Errorf("the failure took %v", took)
+	}
+	exec.Command("fusermount3", "-u", mnt).Run()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Error("sftpmount did not exit once unmounted")
+	}
+}
+
+// brokenSFTP is a -o ssh_command speaking broken SFTP, as the command
+// sshfs's own suite puts at the other end: its reply is text, whose first
+// four bytes read as a length far past any SFTP packet.
+func brokenSFTP(t *testing.T) string {
+	script := filepath.Join(t.TempDir(), "broken-sftp")
+	writeFile(t, script, "#!/bin/sh\nhead -c 9 >/dev/null\necho 'Error: this is not an SFTP server'\n", 0755)
+	return script
+}
