@@ -247,9 +247,6 @@ func connect(o options, st *startup, debug *log.Logger) (*remote.Client, remote.
 		Debug:     debug,
 		Notice:    log.New(noticeWriter(st.say), "", 0),
 	}
-	if o.DirectPort != 0 {
-		st.say(directPortWarning)
-	}
 	// The first stream is bounded by ConnectTimeout unless a person may
 	// be answering the command's prompts (ssh's own ConnectTimeout
 	// bounds its connecting then).
@@ -265,6 +262,9 @@ func connect(o options, st *startup, debug *log.Logger) (*remote.Client, remote.
 	var se *remote.StartupError
 	if errors.As(err, &se) && se.Kind == remote.StartupConnect {
 		return nil, cfg, fail(ExitConnect, fmt.Sprintf("%s: %v", o.streamName(), se.Err))
+	}
+	if err == nil && o.DirectPort != 0 {
+		st.say(directPortWarning) // once connected: a failure's line is the only one
 	}
 	return rc, cfg, err
 }
