@@ -109,6 +109,11 @@ func TestBadInputGetsOneLineANamedExitCodeAndChangesNothing(t *testing.T) {
 			args: func(t *testing.T, served, mnt string) []string {
 				return []string{remoteSpec(served), mnt, "-o", "ssh_command=" + brokenSFTP(t)}
 			}},
+		{name: "ssh_command whose reply is cut short", code: 4, words: []string{"ssh_command", "no SFTP answer", "connect timeout"},
+			limit: 6 * time.Second,
+			args: func(t *testing.T, served, mnt string) []string {
+				return []string{remoteSpec(served), mnt, "-o", "ConnectTimeout=2,ssh_command=" + cutShortSFTP(t)}
+			}},
 		{name: "directport with nothing listening", code: 4, words: []string{"directport", strconv.Itoa(closedPort), "refused"},
 			args: func(_ *testing.T, served, mnt string) []string {
 				return []string{"127.0.0.1:" + served, mnt, "-o", "directport=" + strconv.Itoa(closedPort)}

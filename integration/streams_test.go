@@ -73,6 +73,39 @@ func TestSSHCommandWithOpenSSHMountsAndRunsAgainWhenKilled(t *testing.T) {
 	}
 }
 
+// No SSH keepalive of ours runs over a command: an SFTP request is sent
+// every ServerAliveInterval instead, so a command gone silent (stopped
+// here) is declared dead after ServerAliveCountMax misses, and the next
+// call runs the command again at once rather than waiting out -o timeout.
+func TestSSHCommandGoneSilentIsFoundDeadByTheSFTPKeepalive(t *testing.T) {
+	needServer(t)
+	wrapper, runs := sshWrapper(t)
+	m := mount(t, "-o", "ssh_command="+wrapper+",ServerAliveInterval=1,ServerAliveCountMax=2,timeout=30")
+	writeFile(t, filepath.Join(m.mnt, "f"), "kept\n", 0644)
+	stopped := pidsIn(t, runs)
+	t.Cleanup(func() {
+		for _, pid := range stopped {
+			syscall.Kill(pid, syscall.SIGKILL)
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+	for _, pid := range stopped {
+		syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	time.Sleep(4 * time.Second) // two misses of 1 s, and room
+	start := time.Now()
+	out, err := shErrWithin(m.mnt, "cat f && echo more > g", 10*time.Second)
+	if err != nil || out != "kept\n" {
+		t.Fatalf("after the command went silent: %v %q", err, out)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the call took %v: the silent link was not found dead by the keepalive", took)
+	}
+	if got := readFile(t, filepath.Join(m.remote, "g")); got != "more\n" {
+		t.Fatalf("server has %q", got)
+	}
+}
+
 // controlMaster starts OpenSSH's master connection at path, as a user
 // does before mounting through it, and returns how to close it.
 func controlMaster(t *testing.T, path string) (stop func()) {
@@ -236,8 +269,9 @@ func TestPassiveMountsWithSftpServerOnAPipe(t *testing.T) {
 	if err := mount.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- mount.Wait() }()
+	exited := make(chan struct{}) // closed once the mount process ended, with waitErr
+	var waitErr error
+	go func() { waitErr = mount.Wait(); close(exited) }()
 	cleanupMount(t, mnt)
 	t.Cleanup(func() {
 		select {
@@ -252,8 +286,8 @@ func TestPassiveMountsWithSftpServerOnAPipe(t *testing.T) {
 	fromServerR.Close()
 	if !waitFor(10*time.Second, func() bool { return isMounted(mnt) }) {
 		select {
-		case err := <-exited:
-			t.Fatalf("sftpmount -o passive ended (%v): %s", err, stderr.String())
+		case <-exited:
+			t.Fatalf("sftpmount -o passive ended (%v): %s", waitErr, stderr.String())
 		default:
 			t.Fatalf("not mounted after 10 s: %s", stderr.String())
 		}
@@ -266,8 +300,8 @@ func TestPassiveMountsWithSftpServerOnAPipe(t *testing.T) {
 		t.Fatalf("ls: %q", got)
 	}
 	select {
-	case err := <-exited:
-		t.Fatalf("the foreground mount ended: %v", err)
+	case <-exited:
+		t.Fatalf("the foreground mount ended: %v", waitErr)
 	default:
 	}
 	srv.Process.Kill()
@@ -278,12 +312,15 @@ func TestPassiveMountsWithSftpServerOnAPipe(t *testing.T) {
 	} else if !strings.Contains(out, "not connected") && !strings.Contains(out, "Input/output") {
 		t.Errorf("cat after the server was killed: %v %q", err, out)
 	}
+	t.Logf("a call after the server was killed failed in %v", time.Since(start).Round(time.Millisecond))
 	if took := time.Since(start); took > 12*time.Second {
 		t.Errorf("the failure took %v", took)
 	}
 	exec.Command("fusermount3", "-u", mnt).Run()
+	start = time.Now()
 	select {
 	case <-exited:
+		t.Logf("exited %v after the unmount", time.Since(start).Round(time.Millisecond))
 	case <-time.After(10 * time.Second):
 		t.Error("sftpmount did not exit once unmounted")
 	}
@@ -295,5 +332,14 @@ func TestPassiveMountsWithSftpServerOnAPipe(t *testing.T) {
 func brokenSFTP(t *testing.T) string {
 	script := filepath.Join(t.TempDir(), "broken-sftp")
 	writeFile(t, script, "#!/bin/sh\nhead -c 9 >/dev/null\necho 'Error: this is not an SFTP server'\n", 0755)
+	return script
+}
+
+// cutShortSFTP is a -o ssh_command whose version reply says 9 bytes
+// follow and sends 5, then waits: the hello's wait is bounded by
+// ConnectTimeout.
+func cutShortSFTP(t *testing.T) string {
+	script := filepath.Join(t.TempDir(), "cut-short-sftp")
+	writeFile(t, script, "#!/bin/sh\nhead -c 9 >/dev/null\nprintf '\\000\\000\\000\\011\\002\\000\\000\\000\\003'\nexec sleep 60\n", 0755)
 	return script
 }
