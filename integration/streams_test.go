@@ -106,6 +106,42 @@ func TestSSHCommandGoneSilentIsFoundDeadByTheSFTPKeepalive(t *testing.T) {
 	}
 }
 
+// A command that needs a person gets the terminal while the mount starts,
+// in the background as in the foreground: here OpenSSH's ssh asks for a
+// key's passphrase on /dev/tty, and the mount works once it is typed.
+func TestSSHCommandAsksForAPassphraseAtTheTerminal(t *testing.T) {
+	needServer(t)
+	key, passphrase := encryptedKey(t)
+	for _, mode := range []string{"background", "foreground"} {
+		t.Run(mode, func(t *testing.T) {
+			served, mnt := newServedDir(t, "root"), newMountpoint(t)
+			args := []string{remoteSpec(served), mnt, "-p", strconv.Itoa(server.port),
+				"-o", "ssh_command=ssh -oIdentitiesOnly=yes,IdentityFile=" + key + ",UserKnownHostsFile=" + server.knownHosts}
+			if mode == "foreground" {
+				args = append(args, "-f")
+			}
+			tm := startOnTerminal(t, home(t), args...)
+			cleanupMount(t, mnt)
+			tm.expect(t, "Enter passphrase for key")
+			tm.send(t, passphrase+"\r")
+			if mode == "background" {
+				if code := tm.exit(t); code != 0 {
+					t.Fatalf("exit %d; terminal: %q", code, tm.out.String())
+				}
+			} else if !waitFor(20*time.Second, func() bool { return isMounted(mnt) }) {
+				t.Fatalf("not mounted; terminal: %q", tm.out.String())
+			}
+			writeFile(t, filepath.Join(mnt, "typed"), "after the passphrase\n", 0644)
+			if got := readFile(t, filepath.Join(served, "typed")); got != "after the passphrase\n" {
+				t.Fatalf("server has %q", got)
+			}
+			if strings.Contains(tm.out.String(), passphrase) {
+				t.Fatalf("the passphrase was echoed: %q", tm.out.String())
+			}
+		})
+	}
+}
+
 // controlMaster starts OpenSSH's master connection at path, as a user
 // does before mounting through it, and returns how to close it.
 func controlMaster(t *testing.T, path string) (stop func()) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,6 +122,16 @@ func relayStatus(r io.ReadCloser, child *os.Process) error {
 func serveAsDaemon(o options) error {
 	hasTTY := os.Getenv(daemonTTYEnv) == "1"
 	forgetDaemonVariables()
+	inTTYSession := false
+	if pgid, err := unix.Getpgid(0); err == nil && pgid != os.Getpid() {
+		// Still in the terminal's session (startDaemon, for
+		// ssh_command): the commands started now must outlive it, and
+		// a SIGHUP (the terminal closed, its session's leader gone)
+		// must not end them. Ignored here, it is ignored in them:
+		// OpenSSH's ssh keeps SIGHUP ignored when it found it so.
+		inTTYSession = true
+		signal.Ignore(syscall.SIGHUP)
+	}
 	status := os.NewFile(3, "status")
 	st := &startup{}
 	if hasTTY {
@@ -140,6 +151,13 @@ func serveAsDaemon(o options) error {
 		fmt.Fprintf(status, "notice\t%s\n", strings.ReplaceAll(msg, "\n", " "))
 	}
 	st.ready = func(err error) {
+		// Out of the terminal's session before the parent learns the
+		// outcome and exits: as a session leader it would take the
+		// terminal's foreground group, us included, with it (SIGHUP).
+		if inTTYSession {
+			unix.Setsid()
+			signal.Reset(syscall.SIGHUP) // serve takes it from here
+		}
 		if err == nil {
 			fmt.Fprintln(status, "0")
 		} else {
@@ -148,9 +166,6 @@ func serveAsDaemon(o options) error {
 		}
 		// Later notices (a reconnect) find the pipe closed and go nowhere.
 		status.Close()
-		if pgid, err := unix.Getpgid(0); err == nil && pgid != os.Getpid() {
-			unix.Setsid() // kept the terminal for ssh_command's start (startDaemon)
-		}
 	}
 	return serve(o, st)
 }
