@@ -32,7 +32,7 @@ func sshWrapper(t *testing.T) (wrapper, runs string) {
 	runs = filepath.Join(dir, "runs")
 	writeFile(t, runs, "", 0644)
 	wrapper = filepath.Join(dir, "ssh-wrapper")
-	writeFile(t, wrapper, "#!/bin/sh\necho $$ >> "+runs+"\nexec ssh -oBatchMode=yes \"$@\"\n", 0755)
+	writeFile(t, wrapper, "#!/bin/sh\necho $$ >> "+runs+"\necho 'the wrapper runs ssh' >&2\nexec ssh -oBatchMode=yes \"$@\"\n", 0755)
 	return wrapper, runs
 }
 
@@ -49,9 +49,18 @@ func pidsIn(t *testing.T, file string) []int {
 func TestSSHCommandWithOpenSSHMountsAndRunsAgainWhenKilled(t *testing.T) {
 	needServer(t)
 	wrapper, runs := sshWrapper(t)
-	m := mount(t, "-o", "ssh_command="+wrapper)
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	r := runBinary(t, home(t), append([]string{remoteSpec(m.remote), m.mnt, "-o", "ssh_command=" + wrapper}, standardArgs()...)...)
+	if r.code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", r.code, r.stderr)
+	}
+	cleanupMount(t, m.mnt)
 	if n := len(pidsIn(t, runs)); n < 1 {
 		t.Fatalf("the command ran %d times", n)
+	}
+	// What the command says while the mount starts reaches the user.
+	if !strings.Contains(r.stderr, "sftpmount: ssh_command: the wrapper runs ssh\n") {
+		t.Errorf("stderr %q, want the command's own line", r.stderr)
 	}
 	writeFile(t, filepath.Join(m.mnt, "first"), "over openssh\n", 0644)
 	if got := readFile(t, filepath.Join(m.remote, "first")); got != "over openssh\n" {
