@@ -82,6 +82,31 @@ func TestSSHCommandWithOpenSSHMountsAndRunsAgainWhenKilled(t *testing.T) {
 	}
 }
 
+// The mount's own options work over a command as over our SSH:
+// write-back (the journal, sync), idmap=user, max_conns (no effect: one
+// session), and the operations that take the wire layer's channel (a
+// second run of the command): mkdir, chmod of a symlink's target, a hard
+// link told apart, a rename over a file.
+func TestSSHCommandWithTheMountsOwnOptions(t *testing.T) {
+	needServer(t)
+	wrapper, _ := sshWrapper(t)
+	m := mount(t, "-o", "ssh_command="+wrapper+",writeback,writeback_delay=0,idmap=user,max_conns=4")
+	randomFile(t, filepath.Join(m.mnt, "big"), 3<<20)
+	sh(t, m.mnt, "mkdir -p d/e && echo one > d/e/f && ln d/e/f d/e/g && echo two > d/new && mv d/new d/e/f && ln -s e/g d/l && chmod 600 d/l")
+	if r := runBinary(t, home(t), "sync", m.mnt); r.code != 0 {
+		t.Fatalf("sync exited %d: %s", r.code, r.stderr)
+	}
+	if sha(t, filepath.Join(m.mnt, "big")) != sha(t, filepath.Join(m.remote, "big")) {
+		t.Fatal("big differs on the server")
+	}
+	if got := sh(t, m.remote, "cat d/e/f d/e/g && stat -c '%a %h' d/e/g && readlink d/l"); got != "two\none\n600 1\ne/g\n" {
+		t.Errorf("server: %q", got)
+	}
+	if got := sh(t, m.mnt, "stat -c '%U' d"); strings.TrimSpace(got) != "root" {
+		t.Errorf("owner shown %q, want root (idmap=user, mounted by root)", got)
+	}
+}
+
 // No SSH keepalive of ours runs over a command: an SFTP request is sent
 // every ServerAliveInterval instead, so a command gone silent (stopped
 // here) is declared dead after ServerAliveCountMax misses, and the next
