@@ -235,38 +235,7 @@ func connect(o options, st *startup, debug *log.Logger) (*remote.Client, remote.
 		rc, err := remote.Connect(context.Background(), cfg)
 		return rc, cfg, err
 	}
-	target, err := o.streamEndpoint()
-	if err != nil {
-		return nil, remote.Config{}, err
-	}
-	cfg := remote.Config{
-		Target:    target,
-		Dir:       o.Dir,
-		Timeout:   o.Timeout,
-		Reconnect: o.Reconnect,
-		Debug:     debug,
-		Notice:    log.New(noticeWriter(st.say), "", 0),
-	}
-	// The first stream is bounded by ConnectTimeout unless a person may
-	// be answering the command's prompts (ssh's own ConnectTimeout
-	// bounds its connecting then).
-	ctx := context.Background()
-	if o.SSHCommand == "" || st.tty == nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, target.ConnectTimeout)
-		defer cancel()
-	}
-	var started atomic.Bool
-	rc, err := remote.ConnectStream(ctx, cfg, o.streamOf(st, debug, &started))
-	started.Store(true)
-	var se *remote.StartupError
-	if errors.As(err, &se) && se.Kind == remote.StartupConnect {
-		return nil, cfg, fail(ExitConnect, fmt.Sprintf("%s: %v", o.streamName(), se.Err))
-	}
-	if err == nil && o.DirectPort != 0 {
-		st.say(directPortWarning) // once connected: a failure's line is the only one
-	}
-	return rc, cfg, err
+	return connectStream(o, st, debug)
 }
 
 // unmount detaches the mount. A busy mount (a shell sitting in it) cannot

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
 	"os"
+	"os/user"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,7 +130,7 @@ func (o *options) sshCommandArgv() []string {
 // streamEndpoint stands for the server where no ssh_config is resolved:
 // the host and user as given, and the -o connection settings or the
 // defaults.
-func (o *options) streamEndpoint() (*sshconf.Endpoint, error) {
+func (o *options) streamEndpoint() *sshconf.Endpoint {
 	ep := &sshconf.Endpoint{
 		Alias: o.Host, Host: o.Host, User: o.User, Port: o.DirectPort,
 		ConnectTimeout:    defaultConnectTimeout,
@@ -135,7 +138,10 @@ func (o *options) streamEndpoint() (*sshconf.Endpoint, error) {
 		KeepaliveCountMax: defaultKeepaliveCountMax,
 	}
 	if ep.User == "" {
-		ep.User = os.Getenv("USER")
+		// The local user, as ssh would log in: it names the journal.
+		if local, err := user.Current(); err == nil {
+			ep.User = local.Username
+		}
 	}
 	for kw, field := range map[string]*time.Duration{"connecttimeout": &ep.ConnectTimeout, "serveraliveinterval": &ep.KeepaliveInterval} {
 		if v := o.SSH[kw]; len(v) > 0 {
@@ -149,7 +155,7 @@ func (o *options) streamEndpoint() (*sshconf.Endpoint, error) {
 	if v := o.SSH["port"]; len(v) > 0 && ep.Port == 0 {
 		ep.Port, _ = strconv.Atoi(v[0])
 	}
-	return ep, nil
+	return ep
 }
 
 // streamOf is the stream the mount's SFTP runs on. started is set once
@@ -173,6 +179,40 @@ func (o *options) streamOf(st *startup, debug *log.Logger, started *atomic.Bool)
 	}
 	interactive := func() bool { return hasTTY && (!started.Load() || o.Foreground) }
 	return remote.CommandStream(o.sshCommandArgv(), interactive, say)
+}
+
+// connectStream connects over the stream of -o ssh_command, directport
+// or passive; its start-up failure is one line naming the stream.
+func connectStream(o options, st *startup, debug *log.Logger) (*remote.Client, remote.Config, error) {
+	target := o.streamEndpoint()
+	cfg := remote.Config{
+		Target:    target,
+		Dir:       o.Dir,
+		Timeout:   o.Timeout,
+		Reconnect: o.Reconnect,
+		Debug:     debug,
+		Notice:    log.New(noticeWriter(st.say), "", 0),
+	}
+	// The first stream is bounded by ConnectTimeout unless a person may
+	// be answering the command's prompts (ssh's own ConnectTimeout
+	// bounds its connecting then).
+	ctx := context.Background()
+	if o.SSHCommand == "" || st.tty == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, target.ConnectTimeout)
+		defer cancel()
+	}
+	var started atomic.Bool
+	rc, err := remote.ConnectStream(ctx, cfg, o.streamOf(st, debug, &started))
+	started.Store(true)
+	var se *remote.StartupError
+	if errors.As(err, &se) && se.Kind == remote.StartupConnect {
+		return nil, cfg, fail(ExitConnect, fmt.Sprintf("%s: %v", o.streamName(), se.Err))
+	}
+	if err == nil && o.DirectPort != 0 {
+		st.say(directPortWarning) // once connected: a failure's line is the only one
+	}
+	return rc, cfg, err
 }
 
 // streamName names the stream in a start-up failure's line.

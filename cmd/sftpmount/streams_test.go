@@ -54,10 +54,7 @@ func TestDirectPortEndpointTakesTheConnectionOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := o.streamEndpoint()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep := o.streamEndpoint()
 	got := []any{ep.Host, ep.Port, ep.KeepaliveInterval, ep.KeepaliveCountMax, ep.ConnectTimeout}
 	want := []any{"box", 2345, 4 * time.Second, 2, 7 * time.Second}
 	if !reflect.DeepEqual(got, want) {
