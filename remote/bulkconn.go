@@ -67,7 +67,7 @@ func (c *Client) secondConnection(ctx context.Context, s *session) (*ssh.Client,
 	if c.cfg.Target.KeepaliveInterval > 0 {
 		// Idle between large files, it would be the first to be
 		// dropped by a NAT or firewall that forgets quiet flows.
-		go s.keepalive(&c.cfg, sshPing(target))
+		go s.keepalive(&c.cfg, target)
 	}
 	return target, nil
 }

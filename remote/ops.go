@@ -133,11 +133,12 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 	err := c.change(ctx, "mkdir", rel, func(ctx context.Context, s *session) error {
 		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
 		if err != nil {
-			if errors.Is(err, ErrTimeout) || lostConnection(err) {
+			if s.ssh != nil || !errors.Is(err, errStreamUsed) {
 				return err
 			}
-			// No second channel (-o passive, a server's MaxSessions):
-			// two round trips on pkg/sftp's session.
+			// No second stream (-o passive): two round trips on
+			// pkg/sftp's session. Over SSH a failed channel stays an
+			// error, as it was.
 			if err := s.sftp.Mkdir(c.abs(rel)); err != nil {
 				return err
 			}
@@ -382,6 +383,9 @@ func (c *Client) CopyData(ctx context.Context, src string, srcOff, n uint64, dst
 	c.changing(c.abs(dst))
 	return c.callSession(ctx, "copy-data", dst, func(ctx context.Context, s *session) error {
 		w, err := s.wireConn(ctx, c.cfg.SFTPServer)
+		if s.ssh == nil && errors.Is(err, errStreamUsed) {
+			return sftp.ErrSSHFxOpUnsupported // -o passive: copied by the kernel
+		}
 		if err != nil {
 			return err
 		}

@@ -157,7 +157,7 @@ func dial(ctx context.Context, cfg *Config, chain *transport.Chain) (*session, e
 	}
 	s.closeWhenLost(clients)
 	if cfg.Target.KeepaliveInterval > 0 {
-		go s.keepalive(cfg, sshPing(target))
+		go s.keepalive(cfg, s.ssh)
 	}
 	return s, nil
 }
@@ -182,21 +182,11 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
-// sshPing is the keepalive over SSH: OpenSSH's global request, which
-// every server answers (with a failure, when it does not know it).
-func sshPing(conn *ssh.Client) func() error {
-	return func() error {
-		_, _, err := conn.SendRequest("keepalive@openssh.com", true, nil)
-		return err
-	}
-}
-
-// keepalive calls ping (an SSH-level request, or an SFTP one on a stream)
-// every interval, even when the mount is idle, and closes the session
-// after CountMax unanswered in a row, or at once when ping fails, so a
-// silently dead link is noticed before the next kernel request waits on
-// it.
-func (s *session) keepalive(cfg *Config, ping func() error) {
+// keepalive sends an SSH-level request on conn every interval, even when
+// the mount is idle, and closes the session after CountMax unanswered in a
+// row, so a silently dead link is noticed before the next kernel request
+// waits on it.
+func (s *session) keepalive(cfg *Config, conn *ssh.Client) {
 	t := time.NewTicker(cfg.Target.KeepaliveInterval)
 	defer t.Stop()
 	misses := 0
@@ -207,7 +197,10 @@ func (s *session) keepalive(cfg *Config, ping func() error) {
 		case <-t.C:
 		}
 		answered := make(chan error, 1)
-		go func() { answered <- ping() }()
+		go func() {
+			_, _, err := conn.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
 		select {
 		case err := <-answered:
 			if err != nil {

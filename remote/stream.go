@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pkg/sftp"
 
@@ -44,7 +45,7 @@ func ConnectStream(ctx context.Context, cfg Config, open Stream) (*Client, error
 		first = false
 		s, err := streamSession(ctx, open)
 		if err == nil && c.cfg.Target.KeepaliveInterval > 0 {
-			go s.keepalive(&c.cfg, func() error { return sftpPing(s.sftp) })
+			go s.streamKeepalive(&c.cfg)
 		}
 		return s, err
 	}
@@ -97,6 +98,47 @@ func howEnded(rw io.ReadWriteCloser) string {
 		}
 	}
 	return ""
+}
+
+// streamKeepalive is keepalive (session.go) for a session over a stream,
+// where no SSH of ours can be asked: an SFTP request (sftpPing) every
+// KeepaliveInterval, even when the mount is idle; the session is closed
+// after KeepaliveCountMax unanswered in a row, or at once when the stream
+// fails, and the next call reconnects. It is a loop of its own, not
+// session.keepalive with another ping, so that the SSH path stays as it
+// is.
+func (s *session) streamKeepalive(cfg *Config) {
+	every := cfg.Target.KeepaliveInterval
+	t := time.NewTicker(every)
+	defer t.Stop()
+	misses := 0
+	for {
+		select {
+		case <-s.dead:
+			return
+		case <-t.C:
+		}
+		answered := make(chan error, 1)
+		go func() { answered <- sftpPing(s.sftp) }()
+		select {
+		case err := <-answered:
+			if err != nil {
+				s.close(fmt.Errorf("%w: SFTP keepalive: %v", ErrConnectionLost, err))
+				return
+			}
+			misses = 0
+		case <-time.After(every):
+			misses++
+			cfg.debugf("SFTP keepalive unanswered (%d of %d)", misses, cfg.Target.KeepaliveCountMax)
+			if misses >= cfg.Target.KeepaliveCountMax {
+				cfg.debugf("stream declared dead: %d SFTP keepalives unanswered; closing it", misses)
+				s.close(fmt.Errorf("%w: %d SFTP keepalives unanswered", ErrConnectionLost, misses))
+				return
+			}
+		case <-s.dead:
+			return
+		}
+	}
 }
 
 // sftpPing is a stream session's keepalive: a stat of "/", the cheapest

@@ -194,9 +194,9 @@ func (o *options) setRemote(spec string) error {
 		o.Host, o.Dir = host, dir
 	}
 	switch {
-	case o.Passive && (o.Host != "" || o.User != ""):
-		return fmt.Errorf("remote %q: with -o passive SFTP comes on stdin, from no host: give :DIR", spec)
-	case o.Passive:
+	case o.Passive && o.Host == "":
+		// SFTP comes on stdin: a host only names the mount (sshfs
+		// takes host:DIR and :DIR alike).
 		return nil
 	case o.Host == "":
 		return bad

@@ -51,6 +51,9 @@ func (o *options) checkTransport() error {
 	if len(given) == 0 {
 		return nil
 	}
+	if o.SSHCommand != "" && len(sshCommandWords(o.SSHCommand)) == 0 {
+		return fmt.Errorf("option ssh_command=%q: want a command, such as ssh", o.SSHCommand)
+	}
 	if o.PasswordStdin || o.KeepPassword {
 		return fmt.Errorf("option %s: password_stdin and keep_password are for sftpmount's own SSH login; with %s nothing of ours logs in", given[0], given[0])
 	}
@@ -68,31 +71,43 @@ func (o *options) checkTransport() error {
 	return nil
 }
 
-// sshCommandWords splits -o ssh_command as sshfs does: at spaces, a
-// backslash making the next character part of the word.
+// sshCommandWords splits -o ssh_command as sshfs does: at spaces, runs of
+// them counting as one, except a space after a backslash ("\ "), which is
+// part of the word. sshfs leaves that backslash in the word it runs; it is
+// dropped here, so that "/a\ b" is the path "/a b" to ssh and to a program
+// alike. Any other backslash is kept as written.
 func sshCommandWords(cmd string) []string {
 	var words []string
 	var cur strings.Builder
+	inWord := false
 	for i := 0; i < len(cmd); i++ {
 		switch c := cmd[i]; {
-		case c == '\\' && i+1 < len(cmd):
+		case c == '\\' && i+1 < len(cmd) && cmd[i+1] == ' ':
 			i++
-			cur.WriteByte(cmd[i])
+			cur.WriteByte(' ')
+			inWord = true
 		case c == ' ':
-			words = append(words, cur.String())
-			cur.Reset()
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
 		default:
 			cur.WriteByte(c)
+			inWord = true
 		}
 	}
-	return append(words, cur.String())
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
 }
 
 // sshCommandArgv is what sshfs runs for -o ssh_command: the command's
 // words, ssh's options sshfs always gives (-x -a -oClearAllForwardings=yes),
 // the ssh_config keywords given with -o or -p (as -oKeyword=value), -F,
-// -2, [user@]host, then -s sftp (the subsystem), or -o sftp_server's
-// command when it holds a '/' (sshfs passes -s only for a subsystem name).
+// -2, -s (for a subsystem name: not when -o sftp_server holds a '/'), --,
+// [user@]host, then the subsystem (sftp) or sftp_server's command.
 func (o *options) sshCommandArgv() []string {
 	argv := sshCommandWords(o.SSHCommand)
 	argv = append(argv, "-x", "-a", "-oClearAllForwardings=yes")
@@ -116,7 +131,7 @@ func (o *options) sshCommandArgv() []string {
 	if o.User != "" {
 		host = o.User + "@" + host
 	}
-	argv = append(argv, "-2", host)
+	argv = append(argv, "-2")
 	server := o.SFTPServer
 	if server == "" {
 		server = "sftp"
@@ -124,7 +139,7 @@ func (o *options) sshCommandArgv() []string {
 	if !strings.Contains(server, "/") {
 		argv = append(argv, "-s")
 	}
-	return append(argv, server)
+	return append(argv, "--", host, server)
 }
 
 // streamEndpoint stands for the server where no ssh_config is resolved:

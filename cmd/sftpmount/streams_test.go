@@ -16,13 +16,15 @@ func TestSSHCommandRunsWhatSshfsWouldRun(t *testing.T) {
 		want string
 	}{
 		{[]string{"alice@files:/srv", "/m", "-o", "ssh_command=ssh -o ControlPath=/tmp/c\\ m"},
-			"ssh|-o|ControlPath=/tmp/c m|-x|-a|-oClearAllForwardings=yes|-2|alice@files|-s|sftp"},
+			"ssh|-o|ControlPath=/tmp/c m|-x|-a|-oClearAllForwardings=yes|-2|-s|--|alice@files|sftp"},
 		{[]string{"files:", "/m", "-p", "2222", "-o", "ssh_command=/bin/ssh,IdentityFile=/k,ssh_protocol=2"},
-			"/bin/ssh|-x|-a|-oClearAllForwardings=yes|-oIdentityFile=/k|-oPort=2222|-2|files|-s|sftp"},
+			"/bin/ssh|-x|-a|-oClearAllForwardings=yes|-oIdentityFile=/k|-oPort=2222|-2|-s|--|files|sftp"},
 		{[]string{"files:", "/m", "-o", "ssh_command=ssh,sftp_server=/usr/lib/openssh/sftp-server"},
-			"ssh|-x|-a|-oClearAllForwardings=yes|-2|files|/usr/lib/openssh/sftp-server"},
+			"ssh|-x|-a|-oClearAllForwardings=yes|-2|--|files|/usr/lib/openssh/sftp-server"},
+		{[]string{"files:", "/m", "-o", "ssh_command=  ssh   -v\\x -oA=b\\ c ,sftp_server=other"},
+			"ssh|-v\\x|-oA=b c|-x|-a|-oClearAllForwardings=yes|-2|-s|--|files|other"},
 		{[]string{"files:", "/m", "-o", "ssh_command=ssh,sftp_server=other"},
-			"ssh|-x|-a|-oClearAllForwardings=yes|-2|files|-s|other"},
+			"ssh|-x|-a|-oClearAllForwardings=yes|-2|-s|--|files|other"},
 	} {
 		o, err := parseArgs(c.args)
 		if err != nil {
@@ -34,14 +36,18 @@ func TestSSHCommandRunsWhatSshfsWouldRun(t *testing.T) {
 	}
 }
 
-func TestPassiveTakesNoHostAndRunsInTheForeground(t *testing.T) {
-	for _, opt := range []string{"passive", "slave"} {
-		o, err := parseArgs([]string{":/srv", "/m", "-o", opt})
+// sshfs takes :DIR and host:DIR alike with -o passive (the host only
+// names the mount), and runs in the foreground.
+func TestPassiveRunsInTheForegroundWithOrWithoutAHost(t *testing.T) {
+	for _, c := range []struct{ opt, remote, host string }{
+		{"passive", ":/srv", ""}, {"slave", ":/srv", ""}, {"passive", "box:/srv", "box"}, {"slave", "u@box:/srv", "box"},
+	} {
+		o, err := parseArgs([]string{c.remote, "/m", "-o", c.opt})
 		if err != nil {
-			t.Fatalf("%s: %v", opt, err)
+			t.Fatalf("%s %s: %v", c.opt, c.remote, err)
 		}
-		if !o.Passive || !o.Foreground || o.Reconnect || o.Dir != "/srv" || o.Host != "" {
-			t.Errorf("%s: %+v", opt, o)
+		if !o.Passive || !o.Foreground || o.Reconnect || o.Dir != "/srv" || o.Host != c.host {
+			t.Errorf("%s %s: %+v", c.opt, c.remote, o)
 		}
 	}
 	if _, err := parseArgs([]string{":/srv", "/m"}); err == nil {
