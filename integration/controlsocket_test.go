@@ -133,7 +133,7 @@ func TestTheControlSocketAnswersOnlyItsOwnUser(t *testing.T) {
 	}
 	os.Chmod(filepath.Dir(sock), 0o700)
 	env := append([]string{"TMPDIR=" + tmp}, home(t)...)
-	if r := runBinary(t, env, "status", m.mnt); r.code != 0 || !strings.Contains(r.stdout, "connection: connected") {
+	if r := runBinary(t, env, "status", m.mnt); r.code != 0 || !strings.Contains(r.stdout, "connection: connected") || !strings.Contains(r.stdout, "transport: ssh: sftpmount's own, to root@127.0.0.1:") {
 		t.Errorf("root's status: exit %d: %s%s\n%s", r.code, r.stdout, r.stderr, log.String())
 	}
 }

@@ -60,7 +60,7 @@ func controlSockets(mountpoint string) []string {
 // 0700 and the socket 0600, whatever the umask; a directory in the way
 // that is not the user's alone is named in one line (say) and one of the
 // mount's own is made instead.
-func serveControl(mountpoint string, f *sftpfs.FS, rc *remote.Client, say func(string)) (stop func(), err error) {
+func serveControl(mountpoint string, f *sftpfs.FS, rc *remote.Client, transport string, say func(string)) (stop func(), err error) {
 	dir, removeDir, err := ownControlDir(say)
 	if err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func serveControl(mountpoint string, f *sftpfs.FS, rc *remote.Client, say func(s
 			if err != nil {
 				return
 			}
-			go answerControl(c, f, rc)
+			go answerControl(c, f, rc, transport)
 		}
 	}()
 	return func() { l.Close(); os.Remove(path); removeDir() }, nil
@@ -134,7 +134,7 @@ func peerAllowed(c net.Conn) (uid uint32, ok bool) {
 	return uid, uid == uint32(os.Getuid()) || uid == 0
 }
 
-func answerControl(c net.Conn, f *sftpfs.FS, rc *remote.Client) {
+func answerControl(c net.Conn, f *sftpfs.FS, rc *remote.Client, transport string) {
 	defer c.Close()
 	if uid, ok := peerAllowed(c); !ok {
 		fmt.Fprintf(c, "failed: uid %d may not ask this mount\n", uid)
@@ -146,7 +146,7 @@ func answerControl(c net.Conn, f *sftpfs.FS, rc *remote.Client) {
 	}
 	switch strings.TrimSpace(line) {
 	case "status":
-		fmt.Fprint(c, statusText(f, rc))
+		fmt.Fprint(c, statusText(f, rc, transport))
 		fmt.Fprintln(c, "ok")
 	case "sync":
 		failed := f.Sync(context.Background())
@@ -163,14 +163,14 @@ func answerControl(c net.Conn, f *sftpfs.FS, rc *remote.Client) {
 	}
 }
 
-func statusText(f *sftpfs.FS, rc *remote.Client) string {
+func statusText(f *sftpfs.FS, rc *remote.Client, transport string) string {
 	var b strings.Builder
 	st := rc.Stats()
 	state := "connected"
 	if !st.Connected {
 		state = "disconnected (reconnects at the next request)"
 	}
-	fmt.Fprintf(&b, "connection: %s\n", state)
+	fmt.Fprintf(&b, "transport: %s\nconnection: %s\n", transport, state)
 	fmt.Fprintf(&b, "remote calls: %d\nreconnects: %d\n", st.Calls, st.Reconnects)
 	ws := f.Status()
 	if ws.Journal == "" {

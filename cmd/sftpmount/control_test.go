@@ -28,7 +28,7 @@ func TestAControlDirectoryInTheWayIsPassedOverAndFoundAgain(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	var said []string
-	stop, err := serveControl("/m", nil, nil, func(s string) { said = append(said, s) })
+	stop, err := serveControl("/m", nil, nil, "", func(s string) { said = append(said, s) })
 	if err != nil {
 		t.Fatal(err)
 	}

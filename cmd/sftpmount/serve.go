@@ -71,7 +71,7 @@ func serve(o options, st *startup) error {
 	defer signal.Stop(sigs)
 	// Once the signals are ours: a SIGTERM right after the mount
 	// appears unmounts, rather than ending a start still in progress.
-	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc, say)
+	stopControl, err := serveControl(o.Mountpoint, root.FS(), rc, m.transport, say)
 	if err != nil {
 		say(fmt.Sprintf("sftpmount status and sync will not answer: %v", err))
 		stopControl = func() {}
@@ -107,6 +107,9 @@ type mounted struct {
 	root   *sftpfs.Node
 	server *fuse.Server
 	say    func(string) // where notices go once the mount runs
+	// transport names what carries SFTP (transportName), for the -d
+	// log and sftpmount status.
+	transport string
 	closes []func()
 }
 
@@ -134,6 +137,10 @@ func mount(o options, st *startup, debug *log.Logger) (*mounted, error) {
 	}
 	m.rc = rc
 	m.closes = append(m.closes, func() { rc.Close() })
+	m.transport = o.transportName(cfg)
+	if debug != nil {
+		debug.Printf("transport: %s", m.transport)
+	}
 	if o.FsName == "" {
 		o.FsName = fmt.Sprintf("%s@%s:%s", cfg.Target.User, o.Host, o.Dir)
 	}

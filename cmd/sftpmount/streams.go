@@ -241,5 +241,19 @@ func (o *options) streamName() string {
 	return fmt.Sprintf("ssh_command %q", o.SSHCommand)
 }
 
+// transportName says what carries the mount's SFTP, for the -d log and
+// sftpmount status.
+func (o *options) transportName(cfg remote.Config) string {
+	switch {
+	case o.SSHCommand != "":
+		return "ssh_command: " + strings.Join(o.sshCommandArgv(), " ")
+	case o.DirectPort != 0:
+		return "directport: SFTP over plain TCP to " + net.JoinHostPort(o.Host, strconv.Itoa(o.DirectPort)) + ", not encrypted"
+	case o.Passive:
+		return "passive: SFTP on stdin and stdout"
+	}
+	return fmt.Sprintf("ssh: sftpmount's own, to %s@%s", cfg.Target.User, cfg.Target.Addr())
+}
+
 // directPortWarning is said at every directport mount.
 const directPortWarning = "directport: SFTP over plain TCP: nothing is encrypted or authenticated unless your network does it"
