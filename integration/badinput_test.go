@@ -125,6 +125,7 @@ func TestBadInputGetsOneLineANamedExitCodeAndChangesNothing(t *testing.T) {
 		{name: "directport zero", code: 2, words: []string{"directport=0", "port"}, args: std("-o", "directport=0")},
 		{name: "directport past 65535", code: 2, words: []string{"directport=70000", "port"}, args: std("-o", "directport=70000")},
 		{name: "blank ssh_command", code: 2, words: []string{"ssh_command", "command"}, args: std("-o", "ssh_command=  ")},
+		{name: "directport with an ssh key", code: 2, words: []string{"directport", "IdentityFile", "SSH connection"}, args: std("-o", "directport=2222,IdentityFile=/k")},
 		{name: "passive with password_stdin", code: 2, words: []string{"passive", "password_stdin"}, args: std("-o", "passive,password_stdin")},
 		{name: "ssh_command with directport", code: 2, words: []string{"ssh_command", "directport", "together"},
 			args: std("-o", "ssh_command=ssh,directport=2222")},

@@ -58,10 +58,22 @@ func (o *options) checkTransport() error {
 		return fmt.Errorf("option %s: password_stdin and keep_password are for sftpmount's own SSH login; with %s nothing of ours logs in", given[0], given[0])
 	}
 	if o.DirectPort != 0 || o.Passive {
-		for _, kw := range []string{"proxyjump", "proxycommand"} {
-			if _, ok := o.SSH[kw]; ok {
-				return fmt.Errorf("option %s: %s is a route over SSH; %s uses none", given[0], sshKeywords[kw].name, given[0])
+		// No SSH at all: an ssh keyword would be silently ignored.
+		keys := make([]string, 0, len(o.SSH))
+		for k := range o.SSH {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, kw := range keys {
+			if !streamKeywords[kw] {
+				return fmt.Errorf("option %s: %s is for an SSH connection, and %s makes none (of the ssh options only ConnectTimeout, ServerAliveInterval and ServerAliveCountMax apply)", given[0], sshKeywords[kw].name, given[0])
 			}
+		}
+		if o.SSHConfigFile != "" {
+			return fmt.Errorf("option %s: -F is ssh's configuration, and %s makes no SSH connection", given[0], given[0])
+		}
+		if o.SFTPServer != "" {
+			return fmt.Errorf("option %s: sftp_server is run by sshd, and %s reaches an SFTP server already running", given[0], given[0])
 		}
 	}
 	if o.Passive {
@@ -70,6 +82,11 @@ func (o *options) checkTransport() error {
 	}
 	return nil
 }
+
+// streamKeywords are the ssh keywords that mean something without SSH
+// (directport, passive): the connect bound and the keepalive, which
+// streamEndpoint reads, and the user, which only names the mount.
+var streamKeywords = map[string]bool{"connecttimeout": true, "serveraliveinterval": true, "serveralivecountmax": true, "user": true}
 
 // sshCommandWords splits -o ssh_command as sshfs does: at spaces, runs of
 // them counting as one, except a space after a backslash ("\ "), which is
