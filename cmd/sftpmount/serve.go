@@ -110,7 +110,7 @@ type mounted struct {
 	// transport names what carries SFTP (transportName), for the -d
 	// log and sftpmount status.
 	transport string
-	closes []func()
+	closes    []func()
 }
 
 func (m *mounted) close() {
