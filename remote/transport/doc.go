@@ -7,4 +7,8 @@
 // can take named when a login is done another way or has failed, and the
 // ConnectTimeout that bounds it all. It hands back logged-in *ssh.Client values; what runs over them
 // (SFTP, keepalive, reconnects) is package remote's.
+//
+// StartCommand (command.go) runs a command's argv as a stream instead:
+// sshfs's ssh_command, whose SFTP package remote speaks; it is closed as a
+// ProxyCommand is.
 package transport
