@@ -67,6 +67,20 @@ var writebackMounter = mounter{"sftpmount-writeback", func(b *testing.B, served,
 	}
 }}
 
+// sshCommandMounter is sftpmount carried by OpenSSH's own client
+// (-o ssh_command=ssh, issue 31): what the path through ssh costs next to
+// our own SSH.
+var sshCommandMounter = mounter{"sftpmount-ssh_command", func(b *testing.B, served, mnt string, link *slowLink, opts ...string) {
+	args := append([]string{remoteSpec(served), mnt, "-o", "ssh_command=ssh"}, link.args()...)
+	for _, o := range opts {
+		args = append(args, "-o", o)
+	}
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	if err != nil {
+		b.Fatalf("sftpmount -o ssh_command=ssh: %v %s", err, out)
+	}
+}}
+
 // drainMetric reports, for a write-back mount, how long `sftpmount
 // sync` takes to have the queue on the server.
 func drainMetric(b *testing.B, m mounter, mnt string) {
@@ -210,7 +224,7 @@ func bigFileSize() int64 {
 }
 
 func BenchmarkSequentialRead(b *testing.B) {
-	eachSetup(b, func(b *testing.B, m mounter, link *slowLink, served string) {
+	eachSetupOf(b, benchRTTs(), append(mounters[:len(mounters):len(mounters)], sshCommandMounter), func(b *testing.B, m mounter, link *slowLink, served string) {
 		run(b, served, fmt.Sprintf("head -c %d /dev/urandom > f", bigFileSize()))
 		mnt := benchMount(b, m, link, served)
 		b.SetBytes(bigFileSize())
@@ -259,7 +273,7 @@ func BenchmarkUntarSmallFiles(b *testing.B) {
 		n = 20
 	}
 	src := filepath.Join(workDir, "bench-tar")
-	eachSetupOf(b, benchRTTs(), append(mounters[:len(mounters):len(mounters)], writebackMounter), func(b *testing.B, m mounter, link *slowLink, served string) {
+	eachSetupOf(b, benchRTTs(), append(mounters[:len(mounters):len(mounters)], writebackMounter, sshCommandMounter), func(b *testing.B, m mounter, link *slowLink, served string) {
 		run(b, "/", fmt.Sprintf("rm -rf %s && mkdir -p %s/t && cd %s && for i in $(seq 1 %d); do head -c 2048 /dev/urandom > t/f$i; done && tar -cf small.tar t", src, src, src, n))
 		mnt := benchMount(b, m, link, served)
 		b.ResetTimer()
