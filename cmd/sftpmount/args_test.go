@@ -567,3 +567,23 @@ func TestTheOneLineShowsControlCharactersAsText(t *testing.T) {
 		t.Errorf("printable text changed: %q", got)
 	}
 }
+
+// max_conns given with a stream option is noticed in one line, not
+// accepted in silence: the stream carries one session.
+func TestMaxConnsOverAStreamIsNoticed(t *testing.T) {
+	for _, opts := range []string{"ssh_command=ssh,max_conns=4", "directport=2222,max_conns=2"} {
+		o, err := parseArgs([]string{"h:", "/m", "-o", opts})
+		if err != nil {
+			t.Fatalf("%s: %v", opts, err)
+		}
+		if len(o.Notices) != 1 || !strings.Contains(o.Notices[0], "max_conns") || !strings.Contains(o.Notices[0], "no effect") {
+			t.Errorf("%s: notices %q, want one about max_conns", opts, o.Notices)
+		}
+	}
+	for _, opts := range []string{"ssh_command=ssh", "max_conns=4", "ssh_command=ssh,max_conns=1"} {
+		o, err := parseArgs([]string{"h:", "/m", "-o", opts})
+		if err != nil || len(o.Notices) != 0 {
+			t.Errorf("%s: %v, notices %q, want none", opts, err, o.Notices)
+		}
+	}
+}

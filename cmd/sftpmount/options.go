@@ -35,15 +35,16 @@ type options struct {
 	TransformSymlinks bool // -o transform_symlinks
 	FollowSymlinks    bool // -o follow_symlinks
 
-	UID         *uint32 // -o uid=N
-	GID         *uint32 // -o gid=N
-	Umask       uint32  // -o umask=OCTAL
-	IDMapUser   bool    // -o idmap=user (idmap=none is the default)
-	IDMap       string  // -o idmap=none|user|file
-	UIDFile     string  // -o uidfile=FILE, with idmap=file (idmap.go)
-	GIDFile     string  // -o gidfile=FILE, with idmap=file
-	NoMapIgnore bool    // -o nomap=ignore (nomap=error is sshfs's default)
-	NoMapGiven  bool    // nomap= was given (it is only for idmap=file)
+	UID           *uint32 // -o uid=N
+	GID           *uint32 // -o gid=N
+	Umask         uint32  // -o umask=OCTAL
+	IDMapUser     bool    // -o idmap=user (idmap=none is the default)
+	IDMap         string  // -o idmap=none|user|file
+	UIDFile       string  // -o uidfile=FILE, with idmap=file (idmap.go)
+	GIDFile       string  // -o gidfile=FILE, with idmap=file
+	NoMapIgnore   bool    // -o nomap=ignore (nomap=error is sshfs's default)
+	NoMapGiven    bool    // nomap= was given (it is only for idmap=file)
+	MaxConnsGiven bool    // max_conns= was given (it means nothing over a stream)
 
 	AllowOther         bool   // -o allow_other
 	DefaultPermissions bool   // -o default_permissions

@@ -343,7 +343,7 @@ func applyMaxConns(o *options, _, value string, hasValue bool) error {
 	if !hasValue || err != nil || n < 1 || n > maxMaxConns {
 		return fmt.Errorf("option max_conns=%s: want a number of SFTP sessions from 1 to %d", value, maxMaxConns)
 	}
-	o.MaxConns = n
+	o.MaxConns, o.MaxConnsGiven = n, true
 	return nil
 }
 

@@ -76,6 +76,9 @@ func (o *options) checkTransport() error {
 			return fmt.Errorf("option %s: sftp_server is run by sshd, and %s reaches an SFTP server already running", given[0], given[0])
 		}
 	}
+	if o.MaxConnsGiven && o.MaxConns > 1 {
+		o.Notices = append(o.Notices, fmt.Sprintf("max_conns=%d has no effect with %s: the mount has one SFTP session, over one stream (docs/transports.md)", o.MaxConns, given[0]))
+	}
 	if o.Passive {
 		o.Foreground = true
 		o.Reconnect = false
