@@ -23,7 +23,7 @@ type File struct {
 	rel, abs    string // the path opened, relative to the root and absolute
 	reopenFlags int    // flags to reopen with
 
-	mu sync.Mutex // guards s, f, byPath, expect and reopening
+	mu sync.Mutex // guards s, f, byPath, expect, reopening and writing
 	s  *session
 	f  *sftp.File
 	// byPath is set once f was opened by path after the File was: an
@@ -51,6 +51,11 @@ type File struct {
 	firstErr     error
 
 	rewrites atomic.Uint64 // see Rewrites
+
+	// writing has a channel for each write in flight (WriteAtThen),
+	// closed when it returns: a change sent by path waits for them
+	// (setByPath). Guarded by mu.
+	writing map[chan struct{}]struct{}
 
 	// later is set for a file opened by OpenLater whose handle is not
 	// open yet; changed is its OnChange.
@@ -496,6 +501,7 @@ func (f *File) WriteAtThen(ctx context.Context, p []byte, off int64, sent func()
 		defer once()
 	}
 	f.c.changing(f.abs)
+	defer f.writeEnded(f.writeStarted())
 	var n, tries int
 	defer func() {
 		if tries > 1 {
@@ -515,6 +521,50 @@ func (f *File) WriteAtThen(ctx context.Context, p []byte, off int64, sent func()
 		return err
 	})
 	return n, err
+}
+
+// writeStarted records a write in flight, until writeEnded is given what
+// it returned.
+func (f *File) writeStarted() chan struct{} {
+	done := make(chan struct{})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.writing == nil {
+		f.writing = map[chan struct{}]struct{}{}
+	}
+	f.writing[done] = struct{}{}
+	return done
+}
+
+func (f *File) writeEnded(done chan struct{}) {
+	f.mu.Lock()
+	delete(f.writing, done)
+	f.mu.Unlock()
+	close(done)
+}
+
+// writesReturned waits until every write in flight now has returned
+// (answered, or failed for good), within the call deadline.
+func (f *File) writesReturned(ctx context.Context, op string) error {
+	f.mu.Lock()
+	var writing []chan struct{}
+	for done := range f.writing {
+		writing = append(writing, done)
+	}
+	f.mu.Unlock()
+	if len(writing) == 0 {
+		return nil
+	}
+	ctx, cancel := f.c.callContext(ctx)
+	defer cancel()
+	for _, done := range writing {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return &OpError{Op: op, Path: f.abs, Err: ErrTimeout}
+		}
+	}
+	return nil
 }
 
 // Rewrites counts the writes sent again after a lost connection, counted

@@ -49,13 +49,13 @@ func (f *File) setAttrs(ctx context.Context, op string, byPath func(AttrSetter) 
 	suspect := f.byPath || f.later
 	f.mu.Unlock()
 	if suspect {
-		if err, sent := f.setByPath(byPath); sent {
+		if err, sent := f.setByPath(ctx, op, byPath); sent {
 			return err
 		}
 	}
 	err := f.run(ctx, op, false, fn)
 	if lostConnection(err) && f.c.cfg.Reconnect || errors.Is(err, sftp.ErrSSHFxOpUnsupported) {
-		if perr, sent := f.setByPath(byPath); sent {
+		if perr, sent := f.setByPath(ctx, op, byPath); sent {
 			return perr
 		}
 	}
@@ -65,9 +65,19 @@ func (f *File) setAttrs(ctx context.Context, op string, byPath func(AttrSetter) 
 // setByPath makes a change (set) by lsetstat@openssh.com at the path the
 // file was opened at; sent is false when it cannot (renamed through this
 // mount, or no extension), and the caller goes through the handle.
-func (f *File) setByPath(set func(AttrSetter) error) (err error, sent bool) {
+//
+// lsetstat goes on the wire layer's channel, which the server serves
+// apart from the handle's (sshd runs an sftp-server for each): in no
+// order with the writes. A write WriteAtThen called sent (a new file's
+// held times go right behind it, fs/held.go) may still be waiting there,
+// and would move the mtime on after the times were set; so every write
+// in flight is waited for first.
+func (f *File) setByPath(ctx context.Context, op string, set func(AttrSetter) error) (err error, sent bool) {
 	if f.c.nameCount(f.abs) != f.names {
 		return nil, false
+	}
+	if err := f.writesReturned(ctx, op); err != nil {
+		return err, true
 	}
 	err = set(pathAttrs{c: f.c, rel: f.rel, strict: true})
 	return err, !errors.Is(err, errNoLsetstat)

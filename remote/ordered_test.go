@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,5 +112,136 @@ func TestOnlyOpenSSHIsTrustedToRunRequestsInOrder(t *testing.T) {
 		if inOrder(v) != want {
 			t.Errorf("%q: in order %v, want %v", v, !want, want)
 		}
+	}
+}
+
+// heldRequests takes every request the client sends at once, as a socket
+// buffer would, and hands it to the server unless held: a server busy
+// with something else, or descheduled, on one channel only.
+type heldRequests struct {
+	held    atomic.Bool
+	release chan struct{}
+}
+
+// relay passes what the client writes into from on to the server's
+// input to, in order, keeping it back while held.
+func (h *heldRequests) relay(from io.Reader, to io.WriteCloser) {
+	chunks := make(chan []byte, 1024)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 64<<10)
+			n, err := from.Read(buf)
+			if n > 0 {
+				chunks <- buf[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for p := range chunks {
+		if h.held.Load() {
+			<-h.release
+		}
+		if _, err := to.Write(p); err != nil {
+			break
+		}
+	}
+	to.Close()
+}
+
+// opensshSession is a session on OpenSSH's sftp-server serving dir, as
+// over SSH: its requests go through a sentWatch (it runs them in order),
+// each further channel (the wire layer's) starts an sftp-server of its
+// own, as sshd does, and hold keeps the first channel's requests back.
+func opensshSession(t *testing.T, dir string, hold *heldRequests) *session {
+	t.Helper()
+	sr, sw := opensshPipes(t, dir)
+	cr, cw := io.Pipe()
+	go hold.relay(cr, sw)
+	watch := &sentWatch{WriteCloser: cw}
+	sc, err := sftp.NewClientPipe(sr, watch, sftpOptions...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := func(context.Context) (io.ReadWriteCloser, error) {
+		r, w := opensshPipes(t, dir)
+		return struct {
+			io.Reader
+			io.WriteCloser
+		}{r, w}, nil
+	}
+	s := &session{conn: closerFunc(func() error { cw.Close(); cr.Close(); return nil }), sftp: sc, sent: watch, more: more, dead: make(chan struct{})}
+	t.Cleanup(func() { s.close(ErrConnectionLost) })
+	return s
+}
+
+// A file reopened after a lost connection sets its times by path
+// (lsetstat@openssh.com, setattr.go), on the wire layer's channel: in no
+// order with the writes on the file's handle. Times set once a write is
+// known sent (WriteAtThen's sent, as a new file's held changes are:
+// fs/held.go) must still land after it, or the write moves the mtime on
+// (a tar extract's mtime then differs from the archive's).
+func TestTimesSetByPathAfterAReopenLandAfterAWriteKnownSent(t *testing.T) {
+	dir := t.TempDir()
+	hold := &heldRequests{release: make(chan struct{})}
+	c := testClient(pipeSession(t, realServer(t, dir)), 10*time.Second, dir)
+	c.cfg.Reconnect = true
+	c.dialFn = func(context.Context) (*session, error) { return opensshSession(t, dir, hold), nil }
+	ctx := context.Background()
+	f, err := c.OpenFile(ctx, "f", os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The link is lost: the next write reopens the file on a new
+	// connection, by path.
+	c.cur.close(ErrConnectionLost)
+	if _, err := f.WriteAt(ctx, []byte("a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	reopened := f.byPath
+	f.mu.Unlock()
+	if !reopened {
+		t.Fatal("the write did not reopen the file")
+	}
+
+	// The server's first channel is busy: the next write reaches it
+	// only once released.
+	hold.held.Store(true)
+	sent, wrote := make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := f.WriteAtThen(ctx, randomBytes(t, 4096), 1, func() { close(sent) })
+		wrote <- err
+	}()
+	select {
+	case <-sent:
+	case err := <-wrote:
+		t.Fatalf("the write was answered (%v) while held", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the write was never known sent")
+	}
+	mtime := time.Unix(1000000000, 0)
+	timed := make(chan error, 1)
+	go func() { timed <- f.Chtimes(ctx, Attr{Atime: mtime, Mtime: mtime}) }()
+	select {
+	case err := <-timed:
+		timed <- err
+	case <-time.After(time.Second):
+	}
+	close(hold.release)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-timed; err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.ModTime().Equal(mtime) || fi.Size() != 4097 {
+		t.Fatalf("the server's file: mtime %v, %d bytes; want mtime %v (set after the write), 4097 bytes", fi.ModTime(), fi.Size(), mtime)
 	}
 }
