@@ -421,7 +421,18 @@ func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client
 	}
 	done := make(chan error, 1)
 	go func() { done <- fn(s.sftp) }()
+	// Silent for a third of the time left, the link is probed
+	// (session.go, probe).
+	var probeNow <-chan time.Time
+	var left time.Duration
+	if deadline, ok := ctx.Deadline(); ok && s.alive != nil {
+		left = time.Until(deadline)
+		t := time.NewTimer(probeAfter(left))
+		defer t.Stop()
+		probeNow = t.C
+	}
 	var err error
+wait:
 	select {
 	case err = <-done:
 		// pkg/sftp can notice a broken connection before we do.
@@ -435,6 +446,10 @@ func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client
 		}
 	case <-s.dead:
 		err = outlive(done, s.why)
+	case <-probeNow:
+		probeNow = nil
+		s.probe(probeAfter(left))
+		goto wait
 	case <-ctx.Done():
 		s.close(fmt.Errorf("%w: %s %s got no answer in time", ErrConnectionLost, op, abs))
 		err = outlive(done, ErrTimeout)

@@ -3,6 +3,9 @@ package remote
 import (
 	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,5 +110,60 @@ func TestAListingsDeadlineRunsFromItsLastBatch(t *testing.T) {
 	}
 	if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 		t.Fatalf("ended with %v, want the deadline", context.Cause(ctx))
+	}
+}
+
+// A create cut off by a link gone silent (nothing answered, nothing
+// refused) is settled on a new connection within its deadline: the link
+// is probed a third of the way in and given up by two thirds, so a third
+// is left for the reconnect and the settling. It failed at its deadline,
+// having spent all of it waiting (the soak's create with EIO after 10 s).
+func TestACreateOnASilentLinkIsSettledOnANewConnectionWithinItsDeadline(t *testing.T) {
+	dir := t.TempDir()
+	var stalled atomic.Bool
+	serve := realServer(t, dir)
+	first := pipeSession(t, func(r io.Reader, w io.WriteCloser) { serve(stallReader{r, &stalled}, w) })
+	first.alive = func() error { <-first.dead; return ErrConnectionLost } // no keepalive answered either
+	const timeout = 3 * time.Second
+	c := testClient(first, timeout, dir)
+	c.cfg.Reconnect = true
+	c.dialFn = func(context.Context) (*session, error) { return pipeSession(t, realServer(t, dir)), nil }
+
+	stalled.Store(true)
+	start := time.Now()
+	f, err := c.OpenFile(context.Background(), "new", os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("create on a silent link: %v after %v", err, took.Round(time.Millisecond))
+	}
+	defer f.Close(context.Background())
+	if took > timeout+time.Second {
+		t.Errorf("the create took %v, its deadline is %v", took.Round(time.Millisecond), timeout)
+	}
+	if !first.isDead() || c.Stats().Reconnects != 1 {
+		t.Fatalf("the silent session was not given up for a new one: dead %v, reconnects %d", first.isDead(), c.Stats().Reconnects)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Slow is not dead: a call whose server answers late, on a link that
+// still answers keepalives, waits for its answer and keeps the session.
+func TestACallOnASlowServerWhoseLinkAnswersIsNotGivenUp(t *testing.T) {
+	dir := t.TempDir()
+	var stalled atomic.Bool
+	serve := realServer(t, dir)
+	s := pipeSession(t, func(r io.Reader, w io.WriteCloser) { serve(stallReader{r, &stalled}, w) })
+	var probes atomic.Int32
+	s.alive = func() error { probes.Add(1); return nil }
+	c := testClient(s, 3*time.Second, dir)
+	stalled.Store(true)
+	time.AfterFunc(2*time.Second, func() { stalled.Store(false) }) // past the probe, before the deadline
+	if err := c.Mkdir(context.Background(), "d", 0755); err != nil {
+		t.Fatalf("mkdir on a slow server: %v", err)
+	}
+	if s.isDead() || probes.Load() != 1 {
+		t.Fatalf("session dead %v after %d probes, want alive after 1", s.isDead(), probes.Load())
 	}
 }

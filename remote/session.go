@@ -48,6 +48,12 @@ type session struct {
 	identMu sync.Mutex
 	ident   [IdentifyParallel]*wire.Identifier
 
+	// alive asks the other end of the link for an answer that needs
+	// nothing but the link (an SSH keepalive, which sshd answers itself)
+	// and returns it; nil where there is no such question (a stream).
+	alive   func() error
+	probing atomic.Bool // a probe is running (probe)
+
 	closeOnce sync.Once
 	why       error        // set once, before dead is closed
 	lostAt    atomic.Int64 // when it was closed, in Unix nanoseconds
@@ -152,6 +158,10 @@ func dial(ctx context.Context, cfg *Config, chain *transport.Chain) (*session, e
 	}
 
 	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, sent: watch, dead: make(chan struct{})}
+	s.alive = func() error {
+		_, _, err := target.SendRequest("keepalive@openssh.com", true, nil)
+		return err
+	}
 	if cfg.Sessions > 1 {
 		s.bulk = make([]atomic.Pointer[sftp.Client], cfg.Sessions-1)
 	}
@@ -220,6 +230,49 @@ func (s *session) keepalive(cfg *Config, conn *ssh.Client) {
 			return
 		}
 	}
+}
+
+// A link that goes silent (a router that drops everything, a proxy that
+// holds what it has) is noticed by the keepalive only after
+// ServerAliveInterval times ServerAliveCountMax (45 s by default), and by
+// a call only at its deadline: then the call, and every other one waiting
+// on the link, has no time left to reconnect and be tried again, or
+// settled (settle.go), and a create or a rename fails for a link that a
+// new connection would have served at once. So a call that has waited a
+// third of its time asks whether the link still carries anything (probe):
+// a server that is slow, busy with a large write or descheduled, still
+// answers a keepalive (sshd does, not sftp-server), and the call waits on
+// (slow is not dead); a link that answers nothing within another third is
+// given up, and every call on it has a third of its time left to go on
+// over a new connection. Nothing waits longer than its deadline either way.
+
+// probeAfter is when, into a call with time left, it probes the link:
+// left/3; the answer must come within the next left/3.
+func probeAfter(left time.Duration) time.Duration { return left / 3 }
+
+// probe asks, once at a time per session, whether the link still carries
+// anything: without an answer within wait the session is closed as lost.
+// A session without alive (a stream) is never probed.
+func (s *session) probe(wait time.Duration) {
+	if s.alive == nil || !s.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.probing.Store(false)
+		answered := make(chan error, 1)
+		go func() { answered <- s.alive() }() // returns once the session is closed, at the latest
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case err := <-answered:
+			if err != nil {
+				s.close(fmt.Errorf("%w: keepalive: %v", ErrConnectionLost, err))
+			}
+		case <-t.C:
+			s.close(fmt.Errorf("%w: the link is silent: a call waited for an answer, and a keepalive had none within %v", ErrConnectionLost, wait))
+		case <-s.dead:
+		}
+	}()
 }
 
 // wireConn returns the session's wire.Conn, starting it on a new SFTP
