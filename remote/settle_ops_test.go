@@ -220,6 +220,25 @@ func cutClient(t *testing.T, dir string, typ byte, served bool, meanwhile func()
 	return c, func() bool { return first.isDead() }
 }
 
+// lockedLog is a -d log that a test reads while the client's background
+// work may still write to it.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // Where another client changed the name while the connection was down,
 // the change answers what the server's state says: EEXIST for a name made
 // meanwhile (an O_EXCL create stays exclusive), ErrUnsettled where the
@@ -256,7 +275,7 @@ func TestAChangeCutOffWhileAnotherClientChangedItsNameAnswersWhatTheStateSays(t 
 				tc.setup(dir)
 			}
 			c, _ := cutClient(t, dir, tc.typ, tc.served, func() { tc.meanwhile(dir) })
-			var debug strings.Builder
+			var debug lockedLog // the reconnect's startWire logs in the background
 			c.cfg.Debug = log.New(&debug, "", 0)
 			if err := tc.do(context.Background(), c); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
