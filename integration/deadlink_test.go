@@ -4,10 +4,15 @@ package integration
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -109,5 +114,134 @@ func TestSIGTERMEndsAMountWhoseLinkIsDead(t *testing.T) {
 	exitsWithin(t, cmd, 10*time.Second)
 	if isMounted(m.mnt) {
 		t.Fatal("still mounted")
+	}
+}
+
+// freezingLink forwards connections to sshd and can freeze the ones it
+// carries: nothing more passes either way and nothing is closed, as on a
+// link a router silently drops, while new connections go through, as over
+// another route. (toxiproxy's toxics apply to new connections too, and its
+// blackhole drops bytes, which ends a connection once it carries more.)
+type freezingLink struct {
+	port       int
+	knownHosts string
+	mu         sync.Mutex
+	conns      []*atomic.Bool // each connection's frozen flag
+	open       []net.Conn     // both ends of each, closed at the test's end
+}
+
+func newFreezingLink(t *testing.T) *freezingLink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &freezingLink{port: ln.Addr().(*net.TCPAddr).Port}
+	t.Cleanup(func() {
+		ln.Close()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, c := range l.open {
+			c.Close()
+		}
+	})
+	l.knownHosts = filepath.Join(t.TempDir(), "known_hosts")
+	line := fmt.Sprintf("[127.0.0.1]:%d %s\n", l.port, server.hostKeyPub)
+	if err := os.WriteFile(l.knownHosts, []byte(line), 0644); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(server.port))
+			if err != nil {
+				c.Close()
+				continue
+			}
+			frozen := new(atomic.Bool)
+			l.mu.Lock()
+			l.conns = append(l.conns, frozen)
+			l.open = append(l.open, c, up)
+			l.mu.Unlock()
+			go forwardUnlessFrozen(up, c, frozen)
+			go forwardUnlessFrozen(c, up, frozen)
+		}
+	}()
+	return l
+}
+
+// forwardUnlessFrozen copies from src to dst until frozen, then reads on
+// and drops what it reads, answering nothing.
+func forwardUnlessFrozen(dst, src net.Conn, frozen *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !frozen.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// freeze silences every connection the link carries now.
+func (l *freezingLink) freeze() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.conns {
+		f.Store(true)
+	}
+}
+
+func (l *freezingLink) args() []string {
+	return []string{"-p", strconv.Itoa(l.port), "-o", "IdentityFile=" + server.userKey + ",UserKnownHostsFile=" + l.knownHosts}
+}
+
+// A link that goes silent under a create (a router that drops everything,
+// nothing refused) is given up before the create's deadline, and the
+// create goes on over a new connection: tar or cp sees it succeed, within
+// -o timeout. It used to wait out the whole deadline on the silent link
+// and fail, with no time left to reconnect (the untar soak's EIO).
+func TestACreateOnALinkGoneSilentSucceedsOverANewConnection(t *testing.T) {
+	needServer(t)
+	link := newFreezingLink(t)
+	const timeout = 10 * time.Second
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	args := append(append([]string{remoteSpec(m.remote), m.mnt}, link.args()...), "-o", "timeout=10")
+	if r := runBinary(t, home(t), args...); r.code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", r.code, r.stderr)
+	}
+	cleanupMount(t, m.mnt)
+	sh(t, m.remote, "mkdir d")
+	if _, err := os.ReadDir(filepath.Join(m.mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The mount's connections go silent; new ones go through.
+	link.freeze()
+	start := time.Now()
+	f, err := os.OpenFile(filepath.Join(m.mnt, "d", "new"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0644)
+	if err == nil {
+		_, err = f.WriteString("made")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("create on a link gone silent: %v after %v", err, took.Round(time.Millisecond))
+	}
+	t.Logf("created, written and closed in %v over a link gone silent", took.Round(time.Millisecond))
+	if took > 2*timeout { // the create and the close, each within -o timeout
+		t.Errorf("took %v: longer than the create's and the close's deadlines", took.Round(time.Millisecond))
+	}
+	if got := readFile(t, filepath.Join(m.remote, "d", "new")); got != "made" {
+		t.Fatalf("the server has %q", got)
 	}
 }
