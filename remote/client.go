@@ -435,6 +435,9 @@ func runOn(ctx context.Context, s *session, op, abs string, fn func(*sftp.Client
 wait:
 	select {
 	case err = <-done:
+		if !brokenTransport(err) && !s.isDead() {
+			s.answered.Store(time.Now().UnixNano()) // the link carries answers (probe)
+		}
 		// pkg/sftp can notice a broken connection before we do.
 		if brokenTransport(err) {
 			s.close(fmt.Errorf("%w: %v", ErrConnectionLost, err))

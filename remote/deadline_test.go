@@ -167,3 +167,22 @@ func TestACallOnASlowServerWhoseLinkAnswersIsNotGivenUp(t *testing.T) {
 		t.Fatalf("session dead %v after %d probes, want alive after 1", s.isDead(), probes.Load())
 	}
 }
+
+// A probe whose keepalive goes unanswered gives the session up, unless a
+// call's answer came meanwhile: a keepalive's answer can queue behind
+// megabytes of read data on a slow link, which is busy, not silent.
+func TestAProbeGivesUpOnlyALinkThatCarriesNoAnswers(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		s := pipeSession(t, silentServer)
+		s.alive = func() error { <-s.dead; return ErrConnectionLost }
+		s.probe(300 * time.Millisecond)
+		if busy {
+			time.Sleep(100 * time.Millisecond)
+			s.answered.Store(time.Now().UnixNano())
+		}
+		time.Sleep(time.Second)
+		if s.isDead() == busy {
+			t.Errorf("answers meanwhile %v: session dead %v", busy, s.isDead())
+		}
+	}
+}

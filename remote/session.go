@@ -51,8 +51,9 @@ type session struct {
 	// alive asks the other end of the link for an answer that needs
 	// nothing but the link (an SSH keepalive, which sshd answers itself)
 	// and returns it; nil where there is no such question (a stream).
-	alive   func() error
-	probing atomic.Bool // a probe is running (probe)
+	alive    func() error
+	probing  atomic.Bool  // a probe is running (probe)
+	answered atomic.Int64 // when a call on the session last had its answer, in Unix nanoseconds
 
 	closeOnce sync.Once
 	why       error        // set once, before dead is closed
@@ -251,12 +252,15 @@ func (s *session) keepalive(cfg *Config, conn *ssh.Client) {
 func probeAfter(left time.Duration) time.Duration { return left / 3 }
 
 // probe asks, once at a time per session, whether the link still carries
-// anything: without an answer within wait the session is closed as lost.
-// A session without alive (a stream) is never probed.
+// anything: without an answer within wait, nor any call's answer
+// meanwhile (a keepalive's can queue behind megabytes of read data on a
+// slow link), the session is closed as lost. A session without alive (a
+// stream) is never probed.
 func (s *session) probe(wait time.Duration) {
 	if s.alive == nil || !s.probing.CompareAndSwap(false, true) {
 		return
 	}
+	asked := time.Now().UnixNano()
 	go func() {
 		defer s.probing.Store(false)
 		answered := make(chan error, 1)
@@ -269,6 +273,9 @@ func (s *session) probe(wait time.Duration) {
 				s.close(fmt.Errorf("%w: keepalive: %v", ErrConnectionLost, err))
 			}
 		case <-t.C:
+			if s.answered.Load() > asked {
+				return // slow, not silent
+			}
 			s.close(fmt.Errorf("%w: the link is silent: a call waited for an answer, and a keepalive had none within %v", ErrConnectionLost, wait))
 		case <-s.dead:
 		}
