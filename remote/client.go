@@ -451,7 +451,11 @@ wait:
 		err = outlive(done, s.why)
 	case <-probeNow:
 		probeNow = nil
-		s.probe(probeAfter(left))
+		wait := s.probeWait
+		if wait <= 0 {
+			wait = probeAfter(left)
+		}
+		s.probe(wait)
 		goto wait
 	case <-ctx.Done():
 		s.close(fmt.Errorf("%w: %s %s got no answer in time", ErrConnectionLost, op, abs))

@@ -51,9 +51,14 @@ type session struct {
 	// alive asks the other end of the link for an answer that needs
 	// nothing but the link (an SSH keepalive, which sshd answers itself)
 	// and returns it; nil where there is no such question (a stream).
-	alive    func() error
-	probing  atomic.Bool  // a probe is running (probe)
-	answered atomic.Int64 // when a call on the session last had its answer, in Unix nanoseconds
+	alive func() error
+	// probeWait is how long a probe waits for the keepalive's answer: a
+	// third of -o timeout, whatever time the call that asks has left (a
+	// retry with a second left would judge the link in a third of it).
+	// 0: a third of that call's time (tests).
+	probeWait time.Duration
+	probing   atomic.Bool  // a probe is running (probe)
+	answered  atomic.Int64 // when a call on the session last had its answer, in Unix nanoseconds
 
 	closeOnce sync.Once
 	why       error        // set once, before dead is closed
@@ -159,6 +164,7 @@ func dial(ctx context.Context, cfg *Config, chain *transport.Chain) (*session, e
 	}
 
 	s := &session{ssh: target, conn: closerFunc(func() error { closeAll(); return nil }), sftp: sc, sent: watch, dead: make(chan struct{})}
+	s.probeWait = probeAfter(cfg.Timeout)
 	s.alive = func() error {
 		_, _, err := target.SendRequest("keepalive@openssh.com", true, nil)
 		return err
@@ -248,7 +254,8 @@ func (s *session) keepalive(cfg *Config, conn *ssh.Client) {
 // over a new connection. Nothing waits longer than its deadline either way.
 
 // probeAfter is when, into a call with time left, it probes the link:
-// left/3; the answer must come within the next left/3.
+// left/3; the answer must come within a third of -o timeout
+// (session.probeWait).
 func probeAfter(left time.Duration) time.Duration { return left / 3 }
 
 // probe asks, once at a time per session, whether the link still carries
