@@ -160,14 +160,17 @@ func sftpChannel(conn *ssh.Client, server string) (sessionInput, io.Reader, *ssh
 }
 
 // sessionInput closes the SSH session with its input, as sftp.NewClient's
-// client does when it is closed.
+// client does when it is closed. It closes the channel without sending
+// EOF first: x/crypto's CloseWrite sets a flag that a Write in progress
+// reads unguarded (a race the race detector saw in the untar soak, a
+// wire.Conn's read loop closing while a READDIR was being sent), while
+// Close takes the channel's write lock; the server ends the session
+// either way.
 type sessionInput struct {
 	io.WriteCloser
 	s *ssh.Session
 }
 
 func (i sessionInput) Close() error {
-	err := i.WriteCloser.Close()
-	i.s.Close()
-	return err
+	return i.s.Close()
 }
