@@ -268,7 +268,7 @@ func (s *attrSetting) mode(ctx context.Context, r attrRequest) syscall.Errno {
 	}
 	perm := *r.perm
 	if err := s.set.Chmod(ctx, perm); err != nil {
-		return notOwner(s.n.fs.result("chmod", s.rel, err, nil))
+		return notOwner(s.n.fs.result("chmod", s.rel, err, s.n.explainSetattr(ctx, s.rel)))
 	}
 	s.cur.Mode = s.cur.Mode&os.ModeType | perm
 	return 0
@@ -294,7 +294,7 @@ func (s *attrSetting) owner(ctx context.Context, r attrRequest) syscall.Errno {
 		chown = func(ctx context.Context, uid, gid uint32) error { return f.remote.LChown(ctx, s.rel, uid, gid) }
 	}
 	if err := chown(ctx, uid, gid); err != nil {
-		return notOwner(f.result("chown", s.rel, err, nil))
+		return notOwner(f.result("chown", s.rel, err, s.n.explainSetattr(ctx, s.rel)))
 	}
 	s.cur.UID, s.cur.GID = uid, gid
 	return 0
@@ -339,7 +339,7 @@ func (s *attrSetting) times(ctx context.Context, r attrRequest) syscall.Errno {
 		chtimes = func(ctx context.Context, a remote.Attr) error { return f.remote.LChtimes(ctx, s.rel, a) }
 	}
 	if err := chtimes(ctx, s.cur); err != nil {
-		return f.result("utimens", s.rel, err, nil)
+		return f.result("utimens", s.rel, err, s.n.explainSetattr(ctx, s.rel))
 	}
 	if s.cur.Mode.IsDir() {
 		f.writeback.SetDirTimes(s.rel, s.cur)

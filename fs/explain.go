@@ -77,14 +77,38 @@ func (n *Node) explainWrite(ctx context.Context, rel string) func() syscall.Errn
 	return n.explainNoSpace(ctx, path.Dir(rel))
 }
 
-// explainNoSpace: is the filesystem holding dir full?
+// explainNoSpace: is the filesystem holding dir full, or read-only?
 func (n *Node) explainNoSpace(ctx context.Context, dir string) func() syscall.Errno {
 	return func() syscall.Errno {
 		st, err := n.fs.remote.StatFS(ctx, cleanRel(dir))
-		if err == nil && st.BlocksAvail == 0 {
+		switch {
+		case err == nil && st.ReadOnly:
+			return syscall.EROFS
+		case err == nil && st.BlocksAvail == 0:
 			return syscall.ENOSPC
 		}
 		return 0
+	}
+}
+
+// explainSetattr: a chmod, chown or time change of rel failed. OpenSSH's
+// sftp-server says EPERM and EACCES as PERMISSION_DENIED, so a plain
+// failure is something else: the file gone, a read-only filesystem, or
+// a change the server (or its filesystem) does not make, which is EPERM,
+// the errno of a local filesystem that refuses one (vfat's chown; cp -p
+// and tar go on past it: docs/servers.md).
+func (n *Node) explainSetattr(ctx context.Context, rel string) func() syscall.Errno {
+	return func() syscall.Errno {
+		if _, err := n.fs.remote.Lstat(ctx, rel); err != nil {
+			if e := errnoOf(err); e == syscall.ENOENT {
+				return e
+			}
+			return 0
+		}
+		if st, err := n.fs.remote.StatFS(ctx, rel); err == nil && st.ReadOnly {
+			return syscall.EROFS
+		}
+		return syscall.EPERM
 	}
 }
 

@@ -44,7 +44,7 @@ func (n *Node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(shown), 0
 }
 
-// Link makes a hard link (hardlink@openssh.com; ENOTSUP without it).
+// Link makes a hard link (hardlink@openssh.com; EPERM without it).
 func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	rel := n.child(name)
 	if n.fs.opts.DisableHardlink {
@@ -58,6 +58,11 @@ func (n *Node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	n.fs.forget(existing)
 	err := n.fs.remote.Link(ctx, existing, rel)
 	n.fs.settled(rel, err, true)
+	if code, ok := statusCode(err); ok && code == fxOpUnsupported {
+		// No hardlink@openssh.com (remote/lacks.go): POSIX's answer of
+		// a filesystem without hard links, as with disable_hardlink.
+		return nil, n.fs.result("link", rel, syscall.EPERM, nil)
+	}
 	if err != nil {
 		return nil, n.fs.result("link", rel, err, n.explainCreate(ctx, rel))
 	}

@@ -47,6 +47,7 @@ type StatFS struct {
 	Files, FilesFree                uint64
 	NameMax                         uint64
 	FSID                            uint64 // tells two filesystems of the server apart
+	ReadOnly                        bool   // mounted read-only on the server (ST_RDONLY)
 }
 
 // attrFromWire converts the wire layer's attributes as pkg/sftp's

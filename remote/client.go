@@ -48,6 +48,7 @@ type Client struct {
 	calls, reconnects atomic.Int64 // for Stats
 	noIdentity        atomic.Bool  // the server cannot tell which names are one file (Identify)
 	identNext         atomic.Int64 // the Identifier slot the next Identify takes
+	lacks             lacking      // what the server lacks, and what is done instead (lacks.go)
 }
 
 // Stats are counters of the client's life, for `sftpmount status`.
@@ -147,6 +148,7 @@ func (c *Client) serve(s *session) error {
 		c.home = attrOf(fi)
 	}
 	c.cfg.debugf("serving remote directory %s", root)
+	c.probe(s.sftp)
 	return nil
 }
 
@@ -398,9 +400,15 @@ func (c *Client) callOnce(ctx context.Context, op, rel string, fn func(*session)
 	if err != nil {
 		return nil, &OpError{Op: op, Path: c.abs(rel), Err: err}
 	}
+	if err := c.refusedBefore(op); err != nil {
+		return s, &OpError{Op: op, Path: c.abs(rel), Err: err}
+	}
 	start := time.Now()
 	err = runOn(ctx, s, op, c.abs(rel), func(*sftp.Client) error { return fn(s) })
 	c.cfg.debugf("  sftp %s %s: %v in %v", op, c.abs(rel), errOrOK(err), time.Since(start).Round(time.Microsecond))
+	if err != nil {
+		c.learn(op, err)
+	}
 	return s, err
 }
 

@@ -339,9 +339,15 @@ func (f *File) runAt(ctx context.Context, op string, off int64, repeatable bool,
 var reopenBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
 func (f *File) runOnce(ctx context.Context, op string, s *session, h *sftp.File, fn func(*sftp.File) error) error {
+	if err := f.c.refusedBefore(op); err != nil {
+		return &OpError{Op: op, Path: f.abs, Err: err}
+	}
 	start := time.Now()
 	err := runOn(ctx, s, op, f.abs, func(*sftp.Client) error { return fn(h) })
 	f.c.cfg.debugf("  sftp %s %s: %v in %v", op, f.abs, errOrOK(err), time.Since(start).Round(time.Microsecond))
+	if err != nil {
+		f.c.learn(op, err)
+	}
 	return err
 }
 
@@ -611,9 +617,17 @@ func (f *File) Truncate(ctx context.Context, size uint64) error {
 }
 
 // Sync asks the server to fsync (fsync@openssh.com); it returns once the
-// server has. Without the extension it reports ErrSSHFxOpUnsupported.
+// server has. Without the extension (or when the server refuses it) it
+// returns nil at once, as sshfs does: the caller has waited for every
+// write to be answered, which is all such a server promises (lacks.go).
 func (f *File) Sync(ctx context.Context) error {
-	return f.run(ctx, "fsync", true, func(h *sftp.File) error { return h.Sync() })
+	return f.run(ctx, "fsync", true, func(h *sftp.File) error {
+		err := h.Sync() // pkg/sftp sends nothing to a server without the extension
+		if f.c.refused(err, extFsync) {
+			return nil
+		}
+		return err
+	})
 }
 
 // Close releases the remote handle. The server reports some write errors

@@ -186,8 +186,9 @@ func (c *Client) Remove(ctx context.Context, rel string) error {
 
 // Rename moves from to to, replacing to atomically when the server has
 // posix-rename@openssh.com. Plain SFTP rename refuses to replace an
-// existing name; without the extension a file in the way is removed first,
-// which is not atomic: for a moment neither name exists. With reconnecting
+// existing name (the v3 draft says so; OpenSSH's sftp-server links, and
+// a link fails over an existing name); without the extension the name in
+// the way is moved aside first (renameOver). With reconnecting
 // on, from is looked up first, so that a rename cut off by a lost
 // connection can be told done (to is that object) or not (see renamed).
 func (c *Client) Rename(ctx context.Context, from, to string) error {
@@ -209,22 +210,19 @@ func (c *Client) RenameKnown(ctx context.Context, from, to string, was Attr) err
 
 func (c *Client) rename(ctx context.Context, from, to string, was *Attr) error {
 	c.moving(c.abs(from), c.abs(to))
-	return c.change(ctx, "rename", from, func(_ context.Context, s *session) error {
+	return c.change(ctx, "rename", from, func(ctx context.Context, s *session) error {
 		sc := s.sftp
-		if _, ok := sc.HasExtension("posix-rename@openssh.com"); ok {
-			return sc.PosixRename(c.abs(from), c.abs(to))
+		if c.has(sc, extPosixRename) {
+			err := sc.PosixRename(c.abs(from), c.abs(to))
+			if !c.refused(err, extPosixRename) {
+				return err
+			}
 		}
 		err := sc.Rename(c.abs(from), c.abs(to))
 		if err == nil {
 			return nil
 		}
-		if fi, lerr := sc.Lstat(c.abs(to)); lerr != nil || fi.IsDir() {
-			return err
-		}
-		if rerr := sc.Remove(c.abs(to)); rerr != nil {
-			return err
-		}
-		return sc.Rename(c.abs(from), c.abs(to))
+		return c.renameOver(ctx, sc, from, to, err)
 	}, c.renamed(from, to, was))
 }
 
@@ -246,13 +244,16 @@ func (c *Client) ReadLink(ctx context.Context, rel string) (string, error) {
 	return target, err
 }
 
-// Link makes a hard link (hardlink@openssh.com).
+// Link makes a hard link (hardlink@openssh.com). A server without it (or
+// that refuses it) gives ErrSSHFxOpUnsupported: fs answers EPERM.
 func (c *Client) Link(ctx context.Context, existing, rel string) error {
 	return c.change(ctx, "link", rel, func(_ context.Context, s *session) error {
-		if _, ok := s.sftp.HasExtension("hardlink@openssh.com"); !ok {
+		if !c.has(s.sftp, extHardlink) {
 			return sftp.ErrSSHFxOpUnsupported
 		}
-		return s.sftp.Link(c.abs(existing), c.abs(rel))
+		err := s.sftp.Link(c.abs(existing), c.abs(rel))
+		c.refused(err, extHardlink)
+		return err
 	}, c.linkMade(existing, rel))
 }
 
@@ -352,14 +353,21 @@ func (c *Client) Truncate(ctx context.Context, rel string, size uint64) error {
 	})
 }
 
-// StatFS asks statvfs@openssh.com about the filesystem holding rel.
+// StatFS asks statvfs@openssh.com about the filesystem holding rel. A
+// server without it (or that refuses it) gets StandInStatFS, as sshfs
+// gives, and no request.
 func (c *Client) StatFS(ctx context.Context, rel string) (StatFS, error) {
 	var out StatFS
 	err := c.call(ctx, "statfs", rel, func(sc *sftp.Client) error {
-		if _, ok := sc.HasExtension("statvfs@openssh.com"); !ok {
-			return sftp.ErrSSHFxOpUnsupported
+		if !c.has(sc, extStatVFS) {
+			out = StandInStatFS
+			return nil
 		}
 		st, err := sc.StatVFS(c.abs(rel))
+		if c.refused(err, extStatVFS) {
+			out = StandInStatFS
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -367,11 +375,15 @@ func (c *Client) StatFS(ctx context.Context, rel string) (StatFS, error) {
 			BlockSize: st.Bsize, FragmentSize: st.Frsize,
 			Blocks: st.Blocks, BlocksFree: st.Bfree, BlocksAvail: st.Bavail,
 			Files: st.Files, FilesFree: st.Ffree, NameMax: st.Namemax, FSID: st.Fsid,
+			ReadOnly: st.Flag&sshFXEStatVFSRDOnly != 0,
 		}
 		return nil
 	})
 	return out, err
 }
+
+// sshFXEStatVFSRDOnly is statvfs@openssh.com's ST_RDONLY flag.
+const sshFXEStatVFSRDOnly = 0x1
 
 // CopyData copies n bytes of src from srcOff to dst at dstOff on the
 // server, without the bytes crossing the link (copy-data, OpenSSH 9.0):

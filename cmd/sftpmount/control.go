@@ -172,6 +172,9 @@ func statusText(f *sftpfs.FS, rc *remote.Client, transport string) string {
 	}
 	fmt.Fprintf(&b, "transport: %s\nconnection: %s\n", transport, state)
 	fmt.Fprintf(&b, "remote calls: %d\nreconnects: %d\n", st.Calls, st.Reconnects)
+	for _, l := range rc.Lacks() {
+		fmt.Fprintf(&b, "server lacks %s\n", l)
+	}
 	ws := f.Status()
 	if ws.Journal == "" {
 		fmt.Fprintf(&b, "write-back: off\n")

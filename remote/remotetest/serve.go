@@ -12,7 +12,9 @@ import (
 
 // Server serves one directory, a pipe for each stream opened.
 type Server struct {
-	dir string
+	dir     string
+	quirks  *Quirks // nil: pkg/sftp's server as it is
+	openssh bool    // OpenSSH's sftp-server in place of pkg/sftp's
 
 	mu      sync.Mutex // guards servers
 	servers []func()   // each ends one stream's server and waits for it
@@ -25,17 +27,36 @@ func Serve(dir string) *Server { return &Server{dir: dir} }
 func (s *Server) Open(context.Context) (io.ReadWriteCloser, error) {
 	cr, sw := io.Pipe()
 	sr, cw := io.Pipe()
-	srv, err := sftp.NewServer(struct {
-		io.Reader
-		io.WriteCloser
-	}{sr, sw}, sftp.WithServerWorkingDirectory(s.dir))
-	if err != nil {
-		return nil, err
+	var stop func()
+	if s.openssh {
+		r, w, end, err := startOpenSSH(s.dir)
+		if err != nil {
+			return nil, err
+		}
+		filter(s.quirks, sr, sw, r, w)
+		stop = func() { sr.Close(); end() }
+	} else {
+		toServer, fromServer := io.Reader(sr), io.WriteCloser(sw)
+		if s.quirks != nil {
+			var fw io.WriteCloser
+			toServer, fw = io.Pipe()
+			var fr io.Reader
+			fr, fromServer = io.Pipe()
+			filter(s.quirks, sr, sw, fr, fw)
+		}
+		srv, err := sftp.NewServer(struct {
+			io.Reader
+			io.WriteCloser
+		}{toServer, fromServer}, sftp.WithServerWorkingDirectory(s.dir))
+		if err != nil {
+			return nil, err
+		}
+		done := make(chan struct{})
+		go func() { srv.Serve(); close(done) }()
+		stop = func() { sr.Close(); sw.Close(); fromServer.Close(); <-done }
 	}
-	done := make(chan struct{})
-	go func() { srv.Serve(); close(done) }()
 	s.mu.Lock()
-	s.servers = append(s.servers, func() { sr.Close(); sw.Close(); <-done })
+	s.servers = append(s.servers, stop)
 	s.mu.Unlock()
 	return struct {
 		io.Reader
