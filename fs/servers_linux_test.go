@@ -146,6 +146,14 @@ func TestAWriteNotAtTheEndRefusedIsENOTSUP(t *testing.T) {
 
 // mountServer mounts served, served by srv in this process.
 func mountServer(t *testing.T, srv *remotetest.Server, served string) string {
+	return mountServerLog(t, srv, served, log.New(io.Discard, "", 0))
+}
+
+func mountServerDebug(t *testing.T, srv *remotetest.Server, served string) string {
+	return mountServerLog(t, srv, served, log.New(os.Stderr, "DBG ", 0))
+}
+
+func mountServerLog(t *testing.T, srv *remotetest.Server, served string, debug *log.Logger) string {
 	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -156,11 +164,11 @@ func mountServer(t *testing.T, srv *remotetest.Server, served string) string {
 	mnt := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rc, err := remote.ConnectStream(ctx, remote.Config{Dir: served, Timeout: 10 * time.Second}, srv.Open)
+	rc, err := remote.ConnectStream(ctx, remote.Config{Dir: served, Timeout: 10 * time.Second, Debug: debug}, srv.Open)
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := NewRoot(rc, Options{Caches: CachesFor(time.Second), Debug: log.New(io.Discard, "", 0), Timeout: 10 * time.Second})
+	root := NewRoot(rc, Options{Caches: CachesFor(time.Second), Debug: debug, Timeout: 10 * time.Second})
 	f := root.FS()
 	server, err := fusefs.Mount(mnt, root, &fusefs.Options{})
 	if err != nil {

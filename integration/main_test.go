@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if ctl := os.Getenv("SFTPMOUNT_CUTTER_CHILD"); ctl != "" {
 		os.Exit(cutterChild(ctl))
 	}
+	if mode := os.Getenv("SFTPMOUNT_PKGSFTP_CHILD"); mode != "" {
+		os.Exit(pkgSFTPChild(mode))
+	}
 	if record := os.Getenv("SFTPMOUNT_PROXY_CHILD"); record != "" {
 		os.Exit(proxyChild(record, os.Args[1:]))
 	}
@@ -83,6 +86,7 @@ func runMain(m *testing.M) int {
 	}
 	defer server.stop()
 	defer stopAuthServer()
+	defer stopDropbear()
 	code := m.Run()
 	if raceDir != "" && racesFound() {
 		return 1

@@ -229,3 +229,29 @@ func TestAWriteRefusedWhereItLandsIsLearnedAndOthersStillGo(t *testing.T) {
 		t.Errorf("-d log names random writes %d times:\n%s", n, debug)
 	}
 }
+
+// pkg/sftp's server renames with Go's os.Rename, which will not replace
+// a directory: a directory renamed over an empty one still is, as
+// rename(2) does, and one not empty is refused and kept.
+func TestADirectoryReplacesAnEmptyOneOnPkgSFTPsServer(t *testing.T) {
+	served := t.TempDir()
+	c, _ := connect(t, remotetest.Serve(served), served)
+	at := func(name string) string { return filepath.Join(served, name) }
+	for _, d := range []string{"a", "b", "full"} {
+		os.Mkdir(at(d), 0o755)
+	}
+	put(t, at("a/in"), "moved")
+	put(t, at("full/in"), "kept")
+	if err := c.Rename(context.Background(), "a", "b"); err != nil {
+		t.Errorf("a directory over an empty one: %v", err)
+	}
+	has(t, at("b/in"), "moved")
+	if err := c.Rename(context.Background(), "b", "full"); err == nil {
+		t.Errorf("a directory over one not empty: %v", err)
+	}
+	has(t, at("full/in"), "kept")
+	has(t, at("b/in"), "moved")
+	if left, _ := filepath.Glob(at(".sftpmount-aside-*")); len(left) > 0 {
+		t.Errorf("names left aside on the server: %v", left)
+	}
+}

@@ -214,6 +214,13 @@ func (c *Client) rename(ctx context.Context, from, to string, was *Attr) error {
 		sc := s.sftp
 		if c.has(sc, extPosixRename) {
 			err := sc.PosixRename(c.abs(from), c.abs(to))
+			if code, _ := StatusCode(err); code == StatusFailure && c.dirOverEmptyDir(sc, from, to) {
+				// pkg/sftp's server renames with Go's os.Rename, which
+				// will not replace a directory (EEXIST, sent as a
+				// failure): as a server without the extension.
+				c.lack("rename over a directory", "posix-rename@openssh.com will not replace a directory: a directory renamed over an empty one moves it aside first, as without the extension")
+				return c.renameOver(ctx, sc, from, to, err)
+			}
 			if !c.refused(err, extPosixRename) {
 				return err
 			}

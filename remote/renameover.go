@@ -80,3 +80,15 @@ func (c *Client) renameOver(ctx context.Context, sc *sftp.Client, from, to strin
 	}
 	return nil
 }
+
+// dirOverEmptyDir reports whether from and to are both directories and
+// to is empty: a rename rename(2) makes.
+func (c *Client) dirOverEmptyDir(sc *sftp.Client, from, to string) bool {
+	src, serr := sc.Lstat(c.abs(from))
+	dst, derr := sc.Lstat(c.abs(to))
+	if serr != nil || derr != nil || !src.IsDir() || !dst.IsDir() {
+		return false
+	}
+	names, err := sc.ReadDir(c.abs(to))
+	return err == nil && len(names) == 0
+}
