@@ -88,18 +88,18 @@ type remoteAttrs struct {
 
 func (r remoteAttrs) chown(uid, gid uint32) error {
 	rel := r.node.rel()
-	return r.changed(rel, notOwner(r.node.fs.result("chown", rel, r.f.Chown(context.Background(), uid, gid), nil)))
+	return r.changed(rel, notOwner(r.node.fs.result("chown", rel, r.f.Chown(context.Background(), uid, gid), r.node.explainSetattr(context.Background(), rel))))
 }
 
 func (r remoteAttrs) chmod(mode os.FileMode) error {
 	rel := r.node.rel()
-	return r.changed(rel, notOwner(r.node.fs.result("chmod", rel, r.f.Chmod(context.Background(), mode), nil)))
+	return r.changed(rel, notOwner(r.node.fs.result("chmod", rel, r.f.Chmod(context.Background(), mode), r.node.explainSetattr(context.Background(), rel))))
 }
 
 func (r remoteAttrs) chtimes(atime, mtime time.Time) error {
 	rel := r.node.rel()
 	err := r.f.Chtimes(context.Background(), remote.Attr{Atime: atime, Mtime: mtime})
-	return r.changed(rel, r.node.fs.result("utimens", rel, err, nil))
+	return r.changed(rel, r.node.fs.result("utimens", rel, err, r.node.explainSetattr(context.Background(), rel)))
 }
 
 // changed records the change (fetch.go): what was asked before it, a

@@ -6,7 +6,9 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -182,4 +184,37 @@ func mountServerLog(t *testing.T, srv *remotetest.Server, served string, debug *
 		srv.Close()
 	})
 	return mnt
+}
+
+// cp -p and tar -x onto a server that refuses SETSTAT (as not supported,
+// not permitted, or with a plain failure) finish as on a local
+// filesystem that refuses the changes: every byte and directory lands,
+// mkdir succeeds with the server's mode, and the complaints name
+// ENOTSUP or EPERM, never an I/O error. (A new file's held mode and times
+// are refused at its close: cp says "failed to close". The files here
+// have the server's own mode: one that should be more private than the
+// server made it gets none of its data, held.go, docs/servers.md.)
+func TestCpPAndTarFinishOnAServerRefusingSetstat(t *testing.T) {
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("hello"), 0o644)
+	os.Mkdir(filepath.Join(src, "d"), 0o700)
+	os.WriteFile(filepath.Join(src, "d/g"), []byte("world"), 0o644)
+	if out, err := exec.Command("tar", "-C", src, "-cf", filepath.Join(src, "t.tar"), "f", "d").CombinedOutput(); err != nil {
+		t.Fatalf("tar -c: %v %s", err, out)
+	}
+	for _, status := range []uint32{remote.StatusOpUnsupported, remote.StatusPermissionDenied, remote.StatusFailure} {
+		served := t.TempDir()
+		mnt := mountServer(t, remotetest.ServeWith(served, remotetest.Quirks{SetstatStatus: status}), served)
+		cp, _ := exec.Command("cp", "-p", filepath.Join(src, "f"), filepath.Join(mnt, "f")).CombinedOutput()
+		os.Mkdir(filepath.Join(mnt, "x"), 0o755)
+		tar, _ := exec.Command("tar", "-C", filepath.Join(mnt, "x"), "-xf", filepath.Join(src, "t.tar")).CombinedOutput()
+		for name, want := range map[string]string{"f": "hello", "x/f": "hello", "x/d/g": "world"} {
+			if got, err := os.ReadFile(filepath.Join(served, name)); err != nil || string(got) != want {
+				t.Errorf("status %d: %s on the server: %q, %v", status, name, got, err)
+			}
+		}
+		if said := string(cp) + string(tar); strings.Contains(said, "Input/output error") || strings.Contains(said, "Cannot mkdir") {
+			t.Errorf("status %d: cp -p and tar -x said:\n%s", status, said)
+		}
+	}
 }

@@ -115,7 +115,20 @@ func (c *Client) Mkdir(ctx context.Context, rel string, mode os.FileMode) error 
 	if err != nil {
 		return err
 	}
-	return c.Path(rel, false).Chmod(ctx, mode)
+	return c.modeRefused(rel, c.Path(rel, false).Chmod(ctx, mode))
+}
+
+// modeRefused is nil for the error of a new directory's chmod that the
+// server refuses (not supported, or not permitted: some servers never
+// allow one), which leaves the directory as the server made it, as a
+// umask would; any other error is returned.
+func (c *Client) modeRefused(rel string, err error) error {
+	// pkg/sftp gives the server's PERMISSION_DENIED as os.ErrPermission.
+	if code, ok := StatusCode(err); ok && (code == StatusOpUnsupported || code == StatusPermissionDenied) || errors.Is(err, os.ErrPermission) {
+		c.cfg.debugf("mkdir %s: its mode is the server's: %v", c.abs(rel), err)
+		return nil
+	}
+	return err
 }
 
 // MkdirAttr is Mkdir answering with the new directory's attributes, in
@@ -161,8 +174,9 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 		return a, err
 	}
 	if a.Mode.Perm() != mode.Perm() {
-		if err := c.Path(rel, false).Chmod(ctx, mode); err != nil {
-			return a, err
+		err := c.Path(rel, false).Chmod(ctx, mode)
+		if err != nil {
+			return a, c.modeRefused(rel, err)
 		}
 		a.Mode = a.Mode&^os.ModePerm | mode.Perm()
 	}
