@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,11 +19,12 @@ import (
 	"github.com/sftpmount/sftpmount/remote/remotetest"
 )
 
-// pkg/sftp's own server, run on the test sshd by -o sftp_server in place
-// of OpenSSH's: it names hardlink, posix-rename and statvfs and none of
-// OpenSSH's other extensions; "bare", it names none at all, as a managed
-// service's server may. The test binary itself serves it
-// (SFTPMOUNT_PKGSFTP_CHILD), copied where testUser can run it.
+// pkg/sftp's own server: it names hardlink, posix-rename and statvfs and
+// none of OpenSSH's other extensions. As it is, it is testdata/pkgsftpd
+// over -o directport; "bare", naming no extension at all as a managed
+// service's server may, it runs on the test sshd by -o sftp_server in
+// place of OpenSSH's, served by the test binary itself
+// (SFTPMOUNT_PKGSFTP_CHILD) copied where testUser can run it.
 
 // pkgSFTPChild serves pkg/sftp's server (remote/remotetest's) on stdin
 // and stdout, in the login directory; mode "bare" names no extension.
@@ -116,36 +118,46 @@ func TestAServerWithoutExtensionsSaysWhatItLacksAndFallsBack(t *testing.T) {
 	}
 }
 
-// pkg/sftp's server as it is: the mount names fsync and OpenSSH's other
-// extensions as lacking, and nothing of what it has.
+// pkg/sftp's server as it is (testdata/pkgsftpd, over -o directport):
+// the mount names fsync and OpenSSH's other extensions as lacking, and
+// nothing of what it has; the round trips and fsx pass.
 func TestPkgSFTPsServerRoundTrips(t *testing.T) {
-	needServer(t)
-	m := &mounted{remote: newServedDir(t, testUser), mnt: newMountpoint(t)}
-	args := append([]string{testUser + "@127.0.0.1:" + m.remote, m.mnt, "-o", "sftp_server=" + pkgSFTPServer(t, "full")}, standardArgs()...)
-	if r := runBinary(t, home(t), args...); r.code != 0 {
-		t.Fatalf("sftpmount exited %d: %s", r.code, r.stderr)
-	}
-	cleanupMount(t, m.mnt)
-	sh(t, m.mnt, "echo new > a && echo old > b && mv a b && ln b hard && mkdir -p d/e && printf 0123456789 > f && truncate -s 4 f && chmod 600 f && python3 -c \"import os; fd=os.open('f', os.O_RDWR); os.fsync(fd)\"")
+	m := mountPkgsftpd(t)
+	sh(t, m.mnt, "echo new > a && echo old > b && mv a b && ln b hard && mkdir -p d/e && printf 0123456789 > f && truncate -s 4 f && chmod 600 f && ln -s f sym && python3 -c \"import os; fd=os.open('f', os.O_RDWR); os.fsync(fd)\" && df -P . >/dev/null")
 	if got := readFile(t, filepath.Join(m.remote, "b")) + readFile(t, filepath.Join(m.remote, "hard")) + readFile(t, filepath.Join(m.remote, "f")); got != "new\nnew\n0123" {
 		t.Errorf("the server has %q", got)
 	}
-	status := runBinary(t, nil, "status", m.mnt).stdout
+	if fi, err := os.Stat(filepath.Join(m.remote, "f")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("f's mode on the server: %v, %v", fi, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(m.remote, "sym")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("sym on the server: %v, %v", fi, err)
+	}
+	status := runBinary(t, home(t), "status", m.mnt).stdout
 	if !strings.Contains(status, "server lacks fsync@openssh.com: ") || strings.Contains(status, "lacks posix-rename") || strings.Contains(status, "lacks hardlink") {
 		t.Errorf("status: %s", status)
 	}
 	runFsx(t, fsxOn(m, 21, fsxOps(1000)))
 }
 
-// go-fuse's POSIX checks on pkg/sftp's server.
-func TestGoFusePosixSuiteOnPkgSFTPsServer(t *testing.T) {
+// mountPkgsftpd mounts a fresh directory served by testdata/pkgsftpd
+// over -o directport.
+func mountPkgsftpd(t *testing.T, extra ...string) *mounted {
+	t.Helper()
 	needServer(t)
-	m := &mounted{remote: newServedDir(t, testUser), mnt: newMountpoint(t)}
-	args := append([]string{testUser + "@127.0.0.1:" + m.remote, m.mnt, "-o", "no_contain_symlinks,sftp_server=" + pkgSFTPServer(t, "full")}, standardArgs()...)
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	srv := startPkgsftpd(t, m.remote)
+	args := append([]string{"127.0.0.1:" + m.remote, m.mnt, "-o", "directport=" + strconv.Itoa(srv.port())}, extra...)
 	if r := runBinary(t, home(t), args...); r.code != 0 {
 		t.Fatalf("sftpmount exited %d: %s", r.code, r.stderr)
 	}
 	cleanupMount(t, m.mnt)
+	return m
+}
+
+// go-fuse's POSIX checks on pkg/sftp's server (over -o directport).
+func TestGoFusePosixSuiteOnPkgSFTPsServer(t *testing.T) {
+	m := mountPkgsftpd(t, "-o", "no_contain_symlinks")
 	expected := maps.Clone(posixtestExpectedToFail)
 	expected["SetattrSymlink"] = "no lsetstat@openssh.com: a symlink's own times cannot be set without changing its target's; lutimes gets ENOTSUP"
 	runPosixSuite(t, m, expected)
