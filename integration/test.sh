@@ -23,15 +23,16 @@ go test -race -count=1 ./cache/... ./fs/... ./remote/... ./cmd/...
 # (SFTPMOUNT_RACE: main_test.go), where a race any mount reports fails the
 # run; the rest with the plain build. Untar, git, fsx (with resets, beside
 # an ls loop, with write-back), hard links, identity across remounts,
-# settling after resets, walks ahead.
+# walks ahead. (Settling after resets runs in the plain build: 130 s
+# under the race detector, its paths raced by the fsx runs with resets.)
 race_workloads='TestFsxRandomOperationsMatchTheModel|TestFsxBesideAnLsLoopMatchesTheModel'
 race_workloads+='|TestFsxWithTheLinkResetEverySecondMatchesTheModel|TestWritebackFsxWithResetsMatchesTheModel'
 race_workloads+='|TestWritebackUntarIsReadableAtOnceAndOnTheServerAfterSyncAndUnmount|TestWritebackGitCloneIsWholeOnTheServerAfterUnmount'
 race_workloads+='|TestGitInitAddCommitStatusInsideTheMount|TestUntarLeavesTheBytesModesOwnersAndMtimesTarAskedFor'
-race_workloads+='|TestAnObjectKeepsItsInodeNumberAcrossTimeoutsReconnectsRenamesAndRemounts|TestAChangeCutOffByAResetIsSettledNotFailed'
+race_workloads+='|TestAnObjectKeepsItsInodeNumberAcrossTimeoutsReconnectsRenamesAndRemounts'
 race_workloads+='|TestHardLinkSharesContentAndInodeOnServer|TestAWalkReadingFilesInOrderFindsTheNextOnesFetchedAhead'
 race_workloads+='|TestWalksThroughManyTimeoutsWhileTheServerChangesTheFilesSeeNothingStale'
 go test -count=1 -timeout 20m ./integration/... -skip "^($race_workloads)\$"
 SFTPMOUNT_RACE=1 go test -count=1 -timeout 15m ./integration -run "^($race_workloads)\$"
 # The benchmarks in a reduced size: they report figures, never fail on timing.
-SFTPMOUNT_BENCH_SMALL=1 SFTPMOUNT_BENCH_RTTS=0,10 go test -count=1 ./integration -run '^$' -bench . -benchtime 1x
+SFTPMOUNT_BENCH_SMALL=1 SFTPMOUNT_BENCH_RTTS=10 go test -count=1 ./integration -run '^$' -bench . -benchtime 1x
