@@ -23,6 +23,12 @@ type Config struct {
 	// files on the new one. Off, a lost connection ends the mount's use.
 	Reconnect bool
 
+	// RemoteCommands lets the client run commands on the server beside
+	// SFTP, over exec channels of its SSH connection (or the
+	// ssh_command transport): the change feed (feed.go) and bulk
+	// listings (tree.go). Off (-o remote_commands=no), it runs none.
+	RemoteCommands bool
+
 	// Sessions is how many SFTP sessions to run over the one SSH
 	// connection (sshfs's max_conns). The first carries every request;
 	// the others carry the bulk of large files' reads and writes, so
