@@ -56,7 +56,11 @@ func BenchmarkDevDay(b *testing.B) {
 	if small() && len(rtts) > 1 {
 		rtts = rtts[:1] // CI's reduced run: the first RTT only (at 50 ms it took 140 s)
 	}
-	eachSetupOf(b, rtts, append(withRclone(), writebackMounter), func(b *testing.B, m mounter, link *slowLink, served string) {
+	ms := append(withRclone(), writebackMounter)
+	if !small() {
+		ms = append(ms, noFeedMounter) // the same without the change feed: what it is worth
+	}
+	eachSetupOf(b, rtts, ms, func(b *testing.B, m mounter, link *slowLink, served string) {
 		repo := sourceRepo(b, files, dirs)
 		const git = "git -c safe.directory='*' "
 		steps := []struct{ name, dir, script string }{
