@@ -65,8 +65,13 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 	out.Blksize = 4096
 	out.Nlink = max(a.Nlink, 1) // from the listing; 1 where none told (showLinks)
 	out.Uid, out.Gid = a.UID, a.GID
-	// SFTP v3 has no ctime; mtime is the closest a tool like make can use.
-	out.SetTimes(&a.Atime, &a.Mtime, &a.Mtime)
+	// SFTP v3 has no ctime; mtime is the closest a tool like make can
+	// use. A bulk answer (tree.go) tells the server's.
+	ctime := a.Mtime
+	if !a.Ctime.IsZero() {
+		ctime = a.Ctime
+	}
+	out.SetTimes(&a.Atime, &a.Mtime, &ctime)
 }
 
 // fillEntry and fillAttrOut fill a reply about rel. The kernel may keep

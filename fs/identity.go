@@ -43,6 +43,7 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 		Linked: hasLinks(f.withLinks(rel, a)),
 		Look:   identity.LookOf(a),
 		Fresh:  fresh,
+		Want:   a.Ino, // the server's number, where a bulk answer told it (tree.go)
 	}
 	answers := identity.Answers{}
 	var made *identity.Made[*Node]

@@ -93,6 +93,7 @@ type FS struct {
 	prefetchMu    sync.Mutex               // guards prefetching; its place in the lock order: doc.go
 	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
 	statMany      statMany                 // directories listed for the lookups that miss
+	tree          treeState                // subtrees asked for in bulk (tree.go)
 
 	handles handleTable // every open handle, by node and by path (handles.go)
 
