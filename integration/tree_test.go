@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Bulk metadata (fs/tree.go, remote/tree.go): where the server runs
+// commands, the mount learns a subtree's inode numbers, change times,
+// link counts and nanosecond mtimes from one find, and shows them.
+
+// serverStat is lstat of rel in the served directory, on this machine.
+func serverStat(t *testing.T, root, rel string) syscall.Stat_t {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(root, rel), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// mountStat is lstat of rel through the mount.
+func mountStat(t *testing.T, mnt, rel string) syscall.Stat_t {
+	t.Helper()
+	return serverStat(t, mnt, rel)
+}
+
+// st_ino, st_nlink, st_ctime and st_mtime (to the nanosecond) of names
+// made on the server, hard links across directories among them, are the
+// server's through the mount, whichever name is met first and after a
+// remount: git's index, written on the server, matches them.
+func TestInodeNumbersLinksAndChangeTimesAreTheServers(t *testing.T) {
+	opts := []string{"-o", "cache_timeout=1"}
+	m := mount(t, opts...)
+	sh(t, m.remote, `mkdir -p a b c/d && echo x > a/x && ln a/x b/y && ln a/x c/d/w &&
+		echo z > a/z && touch -d '2020-01-02 03:04:05.123456789' a/z && ln -s y b/s`)
+	names := []string{"a", "b", "c/d", "a/x", "b/y", "c/d/w", "a/z", "b/s"}
+	check := func(when string) {
+		t.Helper()
+		for _, n := range names {
+			srv, got := serverStat(t, m.remote, n), mountStat(t, m.mnt, n)
+			if got.Ino != srv.Ino {
+				t.Errorf("%s: %s: st_ino %d, the server's %d", when, n, got.Ino, srv.Ino)
+			}
+			if got.Ctim != srv.Ctim || got.Mtim != srv.Mtim {
+				t.Errorf("%s: %s: ctime %v mtime %v, the server's %v %v", when, n, got.Ctim, got.Mtim, srv.Ctim, srv.Mtim)
+			}
+			if n != "a" && n != "b" && n != "c/d" && got.Nlink != srv.Nlink {
+				t.Errorf("%s: %s: %d links, the server's %d", when, n, got.Nlink, srv.Nlink)
+			}
+		}
+		if out := strings.TrimSpace(sh(t, m.remote, "stat -c '%i %Z' a/x")); out != strings.TrimSpace(sh(t, m.mnt, "stat -c '%i %Z' a/x")) {
+			t.Errorf("%s: stat -c '%%i %%Z' a/x: the server says %q, the mount %q", when, out, sh(t, m.mnt, "stat -c '%i %Z' a/x"))
+		}
+	}
+	sh(t, m.mnt, "stat a/x > /dev/null && stat b/y > /dev/null")
+	check("a/x met first")
+	time.Sleep(1100 * time.Millisecond)
+	check("after a cache timeout")
+	remountOn(t, m, standardArgs(), opts...)
+	sh(t, m.mnt, "stat c/d/w > /dev/null && stat b/y > /dev/null && ls -lR > /dev/null")
+	check("after a remount, c/d/w met first")
+	if got, want := groups(t, m.mnt, "a/x", "b/y", "c/d/w"), "a/x=b/y=c/d/w"; got != want {
+		t.Errorf("the names group as %q, want %q", got, want)
+	}
+}
+
+// Without commands on the server (-o remote_commands=no) the mount does
+// as before: numbers are its own, from each name's path, not the server's.
+func TestWithoutRemoteCommandsNumbersAreThePathsAsBefore(t *testing.T) {
+	m := mount(t, "-o", "remote_commands=no")
+	sh(t, m.remote, "mkdir a && echo x > a/x")
+	if got, srv := mountStat(t, m.mnt, "a/x").Ino, serverStat(t, m.remote, "a/x").Ino; got == srv {
+		t.Errorf("st_ino %d is the server's with remote_commands=no", got)
+	}
+	if st := mountStat(t, m.mnt, "a/x"); st.Ctim != st.Mtim {
+		t.Errorf("ctime %v is not the mtime %v where the server's is unknown", st.Ctim, st.Mtim)
+	}
+}
+
+// A repository cloned and checked out on the server: git status through
+// a fresh mount finds it clean without opening one work-tree file (the
+// -d log shows every open), because the index's inode numbers, change
+// times and nanosecond mtimes are what the mount shows.
+func TestGitStatusOfAWorkTreeMadeOnTheServerOpensNoFile(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	_, log, m := startForeground(t)
+	git := "git -c user.email=t@example.com -c user.name=t"
+	sh(t, m.remote, `mkdir repo && cd repo && `+git+` init -q && for d in $(seq 12); do mkdir -p d$d/sub; for i in $(seq 12); do echo "$d $i" > d$d/f$i.c; echo "$i" > d$d/sub/g$i.h; done; done && `+git+` add -A && `+git+` commit -qm init`)
+	// git re-reads files written in the index's own second ("racily
+	// clean") once, and writes the index again.
+	time.Sleep(1100 * time.Millisecond)
+	sh(t, filepath.Join(m.remote, "repo"), "git status --porcelain > /dev/null")
+
+	offset := len(log.String())
+	if out := sh(t, filepath.Join(m.mnt, "repo"), "git status --porcelain"); strings.TrimSpace(out) != "" {
+		t.Errorf("git status through the mount says %q, want a clean tree", out)
+	}
+	time.Sleep(200 * time.Millisecond) // the log line may trail the reply
+	if opened := workTreeOpens(log.String(), offset, "repo"); len(opened) > 0 {
+		t.Errorf("git status opened %d of 288 work-tree files: %v", len(opened), opened[:min(5, len(opened))])
+	}
+	if !strings.Contains(log.String(), "bulk metadata: on") {
+		t.Errorf("the -d log does not say the mode")
+	}
+}
