@@ -214,7 +214,7 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	h.pos++
 	mode := sysMode(e.Attr.Mode)
 	obj := h.n.fs.knownObject(path.Join(h.rel, e.Name), e.Attr)
-	ino, live := h.n.fs.ids.NumberWant(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj, e.Attr.Ino)
+	ino, live := h.n.fs.ids.NumberWant(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj, h.n.fs.withTold(path.Join(h.rel, e.Name), e.Attr).Ino)
 	h.live = live
 	if h.files != nil {
 		switch {

@@ -34,6 +34,7 @@ func (n *Node) placeOf(name string) identity.Place {
 func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh bool, out *fuse.EntryOut) *fusefs.Inode {
 	f := n.fs
 	rel := n.child(name)
+	a = f.withTold(rel, a) // the server's number, where a bulk answer told it (tree.go)
 	f.fillEntry(rel, a, out)
 	mode := sysMode(a.Mode) & syscall.S_IFMT
 	c := identity.Child{

@@ -25,31 +25,11 @@ func (k *known) learnedAttr(rel string, a remote.Attr, tok cache.Token) bool {
 // (a node's pages, file.go's knowWritten).
 func (k *known) learnedAttrWith(rel string, a remote.Attr, tok cache.Token, with func()) bool {
 	return k.changed.Keep(tok, func() {
-		k.attrs.Put(rel, sameFileKept(k.attrs, rel, a))
+		k.attrs.Put(rel, a)
 		if with != nil {
 			with()
 		}
 	}, rel)
-}
-
-// sameFileKept is a, an SFTP answer about rel, with what a bulk answer
-// told of the same file before (tree.go: the server's inode number,
-// change time, link count, the nanoseconds of its mtime), which SFTP v3
-// cannot tell: while the file shows the same size, type, mode, owner and
-// mtime, a stat by SFTP does not make it look changed to git.
-func sameFileKept(attrs attrCache, rel string, a remote.Attr) remote.Attr {
-	if a.Ino != 0 {
-		return a
-	}
-	old, ok := attrs.Get(rel)
-	if !ok || old.Ino == 0 || old.Size != a.Size || old.Mode != a.Mode || old.UID != a.UID || old.GID != a.GID || !remote.SameMtime(old.Mtime, a.Mtime) {
-		return a
-	}
-	a.Dev, a.Ino, a.Ctime, a.Mtime = old.Dev, old.Ino, old.Ctime, old.Mtime
-	if a.Nlink == 0 {
-		a.Nlink = old.Nlink
-	}
-	return a
 }
 
 // learnedListing caches names as dir's listing, asked once tok began,

@@ -286,7 +286,7 @@ func (f *FS) askBatch(b *objectBatch) {
 // name been given to another file). Those already answered are left out.
 func (n *Node) toIdentify(rel, name string, a remote.Attr) []string {
 	f := n.fs
-	a = f.withLinks(rel, a)
+	a = f.withLinks(rel, f.withTold(rel, a))
 	if a.Mode&os.ModeType != 0 || f.opts.SeparateLinks || a.Ino != 0 {
 		return nil // a.Ino: a bulk answer told which file it is (tree.go)
 	}
@@ -443,7 +443,7 @@ func (f *FS) knownObject(rel string, a remote.Attr) remote.Object {
 	if a.Mode&os.ModeType != 0 {
 		return remote.Object{}
 	}
-	if a.Ino != 0 {
+	if a = f.withTold(rel, a); a.Ino != 0 && !f.opts.SeparateLinks {
 		return treeObject(a) // told by a bulk answer (tree.go)
 	}
 	obj, _ := f.objects.byPath.Get(rel)

@@ -150,6 +150,7 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		ids:           identity.New[*Node](dirNodes(c)),
 		ahead:         newWalkAhead(c),
 		objects:       newObjectTable(c),
+		tree:          newTreeState(c),
 		bg:            newBackground(),
 	}
 	f.notify.init(f.shedOnce)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sftpmount/sftpmount/cache"
 	"github.com/sftpmount/sftpmount/remote"
@@ -48,9 +49,46 @@ type treeState struct {
 	said  atomic.Bool // the mode was logged
 	slots chan struct{}
 
-	mu       sync.Mutex               // guards inflight and asked
+	mu       sync.Mutex               // guards inflight
 	inflight map[string]chan struct{} // requests on their way, by the directory asked about; closed when its answer is kept
 	asked    *cache.Map[bool]         // directories asked about within the listing timeout
+
+	// told is what bulk answers said of each path, kept for toldFor
+	// (bounded like any cache): what SFTP cannot say (inode number,
+	// change time, nanoseconds), shown with a later SFTP answer that
+	// still looks the same (withTold). Without it, each attribute
+	// timeout would show a file changed to git and tar.
+	told *cache.Map[packedAttr]
+}
+
+const toldFor = time.Hour
+
+func newTreeState(c Caches) treeState {
+	return treeState{slots: make(chan struct{}, treeParallel), inflight: map[string]chan struct{}{},
+		asked: cache.NewLimited[bool](c.Dir, c.Limits), told: cache.NewLimited[packedAttr](toldFor, c.Limits)}
+}
+
+// withTold is a, an answer about rel, with what a bulk answer told of
+// the same file and SFTP cannot (see told): while the file shows the
+// same size, type, mode, owner and mtime (to the second), it is the same
+// file, unchanged.
+func (f *FS) withTold(rel string, a remote.Attr) remote.Attr {
+	if a.Ino != 0 || f.opts.SeparateLinks {
+		return a
+	}
+	p, ok := f.tree.told.Get(rel)
+	if !ok {
+		return a
+	}
+	old := p.unpack()
+	if old.Size != a.Size || old.Mode != a.Mode || old.UID != a.UID || old.GID != a.GID || !remote.SameMtime(old.Mtime, a.Mtime) {
+		return a
+	}
+	a.Dev, a.Ino, a.Ctime, a.Mtime = old.Dev, old.Ino, old.Ctime, old.Mtime
+	if a.Nlink == 0 {
+		a.Nlink = old.Nlink
+	}
+	return a
 }
 
 // treeOn reports whether bulk requests are made.
@@ -103,10 +141,6 @@ func (f *FS) bulkFor(ctx context.Context, dir string) bool {
 func (f *FS) startTree(dir string) chan struct{} {
 	t := &f.tree
 	t.mu.Lock()
-	if t.inflight == nil {
-		t.inflight, t.asked = map[string]chan struct{}{}, cache.New[bool](f.opts.Caches.Dir)
-		t.slots = make(chan struct{}, treeParallel)
-	}
 	if ch := f.covering(dir); ch != nil {
 		t.mu.Unlock()
 		return ch
@@ -182,17 +216,22 @@ func (f *FS) fillTree(ctx context.Context, dir string) {
 	if err != nil && len(done) == 0 {
 		return
 	}
-	if self.Ino != 0 {
-		f.learnedAttr(dir, self, tok)
+	if self.Ino != 0 && f.learnedAttr(dir, self, tok) {
+		f.tree.told.Put(dir, pack(self))
 	}
 	for _, d := range done {
 		kept := f.remember(d, lists[d], tok)
 		for _, e := range kept {
-			if e.Attr.Ino != 0 && !e.Attr.Mode.IsDir() {
-				rel := joinRel(d, e.Name)
-				if f.answerHolds(rel, tok) {
-					f.objects.byPath.Put(rel, treeObject(e.Attr))
-				}
+			if e.Attr.Ino == 0 {
+				continue
+			}
+			rel := joinRel(d, e.Name)
+			if !f.answerHolds(rel, tok) {
+				continue
+			}
+			f.tree.told.Put(rel, pack(e.Attr))
+			if !e.Attr.Mode.IsDir() && !f.opts.SeparateLinks {
+				f.objects.byPath.Put(rel, treeObject(e.Attr))
 			}
 		}
 		delete(lists, d)
