@@ -49,6 +49,10 @@ type Client struct {
 	noIdentity        atomic.Bool  // the server cannot tell which names are one file (Identify)
 	identNext         atomic.Int64 // the Identifier slot the next Identify takes
 	lacks             lacking      // what the server lacks, and what is done instead (lacks.go)
+
+	feedMu     sync.Mutex // guards feed and feedClosed
+	feed       *feed      // the change feed (feed.go), once started
+	feedClosed bool       // Close was called: a feed started after is stopped
 }
 
 // Stats are counters of the client's life, for `sftpmount status`.
@@ -195,6 +199,7 @@ func (c *Client) Root() string { return c.root }
 
 // Close ends the connection; calls in flight fail.
 func (c *Client) Close() {
+	c.stopFeed()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cur != nil {
