@@ -353,7 +353,20 @@ type feedRun struct {
 	dirty    bool                    // what is asked may differ from what is watched
 	nextID   int
 	limit    int
+
+	// An overflow of a watcher's queue is not told by inotifywait
+	// (3.22 prints nothing for IN_Q_OVERFLOW): a queue can overflow
+	// only once it holds queued (max_queued_events) events unread, and
+	// those are all delivered after, so a burst of as many events,
+	// none more than feedBurstGap after the one before, is taken for
+	// one.
+	queued    int
+	burst     int
+	lastEvent time.Time
 }
+
+// feedBurstGap ends a burst of events (see feedRun.queued).
+const feedBurstGap = 2 * time.Second
 
 // A record or line from the script.
 type feedItem struct {
@@ -429,9 +442,17 @@ func (r *feedRun) run() feedEnd {
 			case it.line == "F notfound":
 				return feedEnd{why: "inotifywait not found on the server", off: true}
 			case strings.HasPrefix(it.line, "L "):
-				r.limit = feedMaxDirs
-				if n, err := strconv.Atoi(strings.TrimSpace(it.line[2:])); err == nil && n > 0 && n < r.limit {
-					r.limit = n
+				f := strings.Fields(it.line[2:])
+				r.limit, r.queued = feedMaxDirs, 16384 // Linux's defaults
+				if len(f) > 0 {
+					if n, err := strconv.Atoi(f[0]); err == nil && n > 0 && n < r.limit {
+						r.limit = n
+					}
+				}
+				if len(f) > 1 {
+					if n, err := strconv.Atoi(f[1]); err == nil && n > 0 {
+						r.queued = n
+					}
 				}
 			case it.event || skipped > 100:
 				return feedEnd{why: fmt.Sprintf("the server runs no commands (its answer: %q)", clip(it.line)), off: true}
@@ -804,6 +825,14 @@ func (r *feedRun) event(it feedItem) (feedEnd, bool) {
 	}
 	if has("Q_OVERFLOW") {
 		return feedEnd{why: "overflow"}, false
+	}
+	now := time.Now()
+	if now.Sub(r.lastEvent) > feedBurstGap {
+		r.burst = 0
+	}
+	r.lastEvent = now
+	if r.burst++; r.burst >= r.queued {
+		return feedEnd{why: fmt.Sprintf("overflow possible: %d events without a pause of %v", r.burst, feedBurstGap)}, false
 	}
 	if !strings.HasPrefix(it.dir, "/") || strings.Contains(it.name, "/") {
 		return feedEnd{why: fmt.Sprintf("a line not understood: %q %q %q", clip(it.dir), clip(it.name), clip(it.ev))}, false

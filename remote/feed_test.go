@@ -334,6 +334,25 @@ func TestFeedOverflow(t *testing.T) {
 	l.waitFor(t, lost, `watching ""`)
 }
 
+// A real burst: more events at once than an inotify queue holds
+// (max_queued_events; inotifywait would not say if it overflowed) is
+// taken for an overflow: Lost, and every directory watched again.
+func TestFeedBurstIsAnOverflow(t *testing.T) {
+	c, l, dir := feedClient(t, withCommands(nil))
+	queued := 16384
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		fmt.Sscan(string(b), &queued)
+	}
+	c.Watch("")
+	l.waitFor(t, 0, `watching ""`)
+	// Each file: CREATE and CLOSE_WRITE.
+	for i := range queued/2 + 100 {
+		must(t, os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), nil, 0o644))
+	}
+	lost := l.waitFor(t, 0, "lost overflow possible")
+	l.waitFor(t, lost, `watching ""`)
+}
+
 func TestFeedLineNotUnderstood(t *testing.T) {
 	c, l, _ := feedClient(t, withCommands(fakeInotifywait(t, `printf "rubbish\n"`)))
 	c.Watch("")

@@ -25,7 +25,8 @@ import "strings"
 // watchers never interleave), and lines of its own, each one write(2):
 //
 //	F notfound    inotifywait is not on the server's PATH; it exits
-//	L N           the server's /proc/sys/fs/inotify/max_user_watches
+//	L N Q         the server's max_user_watches and max_queued_events
+//	              (/proc/sys/fs/inotify)
 //	S ID PID      watcher ID started, in the subshell PID
 //	P ID PID      watcher ID's inotifywait is PID
 //	X ID STATUS   watcher ID's inotifywait ended by itself
@@ -42,8 +43,8 @@ import "strings"
 const feedScript = `
 # No inotifywait: say so and end (the mount reports it and does not ask again).
 command -v inotifywait >/dev/null 2>&1 || { echo "F notfound"; exit 0; } ;
-# The per-user limit of inotify watches, for the mount's own bound.
-echo "L $(cat /proc/sys/fs/inotify/max_user_watches 2>/dev/null)" ;
+# The per-user limit of inotify watches (the mount's own bound), and the events an inotify queue holds.
+echo "L $(cat /proc/sys/fs/inotify/max_user_watches 2>/dev/null) $(cat /proc/sys/fs/inotify/max_queued_events 2>/dev/null)" ;
 # kids: the subshells running a watcher each.
 kids= ;
 # bye: end every watcher, wait for them (each waits for its inotifywait), exit.
