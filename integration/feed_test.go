@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,4 +201,36 @@ func TestFeedOffUnderForceCommandInternalSFTP(t *testing.T) {
 	if _, err := c.Lstat(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Over a command transport (-o ssh_command): the feed's command runs in
+// an ssh of its own, as cmd/sftpmount's Config.Exec runs it (sshfs's
+// argv with the command in place of -s sftp), and ends with the client.
+func TestFeedOverACommandTransport(t *testing.T) {
+	needServer(t)
+	served := newServedDir(t, "root")
+	base := []string{"ssh", "-F", "/dev/null", "-x", "-a", "-oClearAllForwardings=yes", "-oIdentitiesOnly=yes",
+		"-oIdentityFile=" + server.userKey, "-oUserKnownHostsFile=" + server.knownHosts,
+		"-oPort=" + fmt.Sprint(server.port), "-oBatchMode=yes"}
+	quiet := func() bool { return false }
+	say := func(line string) { t.Logf("ssh: %s", line) }
+	sftp := remote.CommandStream(append(append([]string{}, base...), "-s", "--", "root@127.0.0.1", "sftp"), quiet, say)
+	run := func(ctx context.Context, command string) (io.ReadWriteCloser, error) {
+		return remote.CommandStream(append(append([]string{}, base...), "--", "root@127.0.0.1", command), quiet, say)(ctx)
+	}
+	c, err := remote.ConnectStream(context.Background(), remote.Config{
+		Dir: served, Timeout: 10 * time.Second, Reconnect: true, RemoteCommands: true, Exec: run,
+	}, sftp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ev := &feedEvents{}
+	feedUp(t, c, ev, served)
+	w := watchersUnder(server.cmd.Process.Pid)
+	if len(w) == 0 {
+		t.Fatal("no inotifywait on the server while the feed is up")
+	}
+	c.Close()
+	waitGone(t, w, "after the client closed")
 }

@@ -782,11 +782,10 @@ func (r *feedRun) failed(w *feedWatcher, status string) (feedEnd, bool) {
 				continue
 			}
 			rel, ok := wanted[d]
-			if !ok {
-				continue
-			}
 			msg := strings.TrimPrefix(l, "Couldn't watch "+d+": ")
-			if strings.Contains(msg, "No such file") || strings.Contains(msg, "Not a directory") {
+			if !ok {
+				// No longer asked for: tried again without it.
+			} else if strings.Contains(msg, "No such file") || strings.Contains(msg, "Not a directory") {
 				r.f.mu.Lock()
 				delete(r.f.want, rel)
 				r.f.mu.Unlock()

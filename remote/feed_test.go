@@ -250,6 +250,25 @@ func TestFeedDirGoneBeforeWatch(t *testing.T) {
 	l.waitFor(t, 0, `name "b" "f"`)
 }
 
+// Directory names as the shell's read and inotifywait's --fromfile must
+// keep them: spaces at either end, backslashes, a leading @ or dash.
+func TestFeedOddDirectoryNames(t *testing.T) {
+	c, l, dir := feedClient(t, withCommands(nil))
+	names := []string{" lead", "trail ", `back\slash`, `\n`, "@at", "-dash", "tab\t", "ünï"}
+	for _, n := range names {
+		must(t, os.Mkdir(filepath.Join(dir, n), 0o755))
+		c.Watch(n)
+	}
+	for _, n := range names {
+		l.waitFor(t, 0, fmt.Sprintf("watching %q", n))
+		must(t, os.WriteFile(filepath.Join(dir, n, "f"), nil, 0o644))
+		l.waitFor(t, 0, fmt.Sprintf(`name %q "f"`, n))
+	}
+	if s := strings.Join(l.events, "\n"); strings.Contains(s, "lost") {
+		t.Errorf("lost: %s", s)
+	}
+}
+
 // Over the limit, directories are not watched and the status says how
 // many.
 func TestFeedLimit(t *testing.T) {
