@@ -58,14 +58,33 @@ type treeState struct {
 	// change time, nanoseconds), shown with a later SFTP answer that
 	// still looks the same (withTold). Without it, each attribute
 	// timeout would show a file changed to git and tar.
-	told *cache.Map[packedAttr]
+	told *cache.Map[toldAttr]
+}
+
+// toldAttr is what told keeps of a path: the attribute cache's 40 bytes
+// (which keep an mtime's nanoseconds but not what SFTP never tells), and
+// the rest.
+type toldAttr struct {
+	packedAttr
+	ctime    int64
+	dev, ino uint64
+}
+
+func tell(a remote.Attr) toldAttr {
+	return toldAttr{pack(a), packTime(a.Ctime), a.Dev, a.Ino}
+}
+
+func (t toldAttr) unpack() remote.Attr {
+	a := t.packedAttr.unpack()
+	a.Ctime, a.Dev, a.Ino = unpackTime(t.ctime), t.dev, t.ino
+	return a
 }
 
 const toldFor = time.Hour
 
 func newTreeState(c Caches) treeState {
 	return treeState{slots: make(chan struct{}, treeParallel), inflight: map[string]chan struct{}{},
-		asked: cache.NewLimited[bool](c.Dir, c.Limits), told: cache.NewLimited[packedAttr](toldFor, c.Limits)}
+		asked: cache.NewLimited[bool](c.Dir, c.Limits), told: cache.NewLimited[toldAttr](toldFor, c.Limits)}
 }
 
 // withTold is a, an answer about rel, with what a bulk answer told of
@@ -177,7 +196,7 @@ var errTreeFull = errors.New("tree: entry bound reached")
 // fillTree asks for dir's subtree and keeps what it tells.
 func (f *FS) fillTree(ctx context.Context, dir string) {
 	f.quiesce(ctx, sendHeld, paths(under(dir)))
-	tok := f.changed.Begin()
+	tok, began := f.changed.Begin(), time.Now()
 	defer f.changed.End(tok)
 	var (
 		open  []string                         // directories being listed, each inside the one before
@@ -213,11 +232,14 @@ func (f *FS) fillTree(ctx context.Context, dir string) {
 		done = append(done, open...) // find ended: every directory it entered is whole
 	}
 	f.treeMode(err)
+	if f.opts.Debug != nil {
+		f.opts.Debug.Printf("bulk %q: %d entries, %d directories listed, in %v (%v)", "/"+dir, n, len(done), time.Since(began).Round(time.Microsecond), err)
+	}
 	if err != nil && len(done) == 0 {
 		return
 	}
 	if self.Ino != 0 && f.learnedAttr(dir, self, tok) {
-		f.tree.told.Put(dir, pack(self))
+		f.tree.told.Put(dir, tell(self))
 	}
 	for _, d := range done {
 		kept := f.remember(d, lists[d], tok)
@@ -229,7 +251,7 @@ func (f *FS) fillTree(ctx context.Context, dir string) {
 			if !f.answerHolds(rel, tok) {
 				continue
 			}
-			f.tree.told.Put(rel, pack(e.Attr))
+			f.tree.told.Put(rel, tell(e.Attr))
 			if !e.Attr.Mode.IsDir() && !f.opts.SeparateLinks {
 				f.objects.byPath.Put(rel, treeObject(e.Attr))
 			}
