@@ -50,6 +50,8 @@ type Client struct {
 	identNext         atomic.Int64 // the Identifier slot the next Identify takes
 	lacks             lacking      // what the server lacks, and what is done instead (lacks.go)
 
+	trees treeShells // the shells that answer Tree, kept between requests (tree.go)
+
 	feedMu     sync.Mutex // guards feed and feedClosed
 	feed       *feed      // the change feed (feed.go), once started
 	feedClosed bool       // Close was called: a feed started after is stopped
@@ -200,6 +202,7 @@ func (c *Client) Root() string { return c.root }
 // Close ends the connection; calls in flight fail.
 func (c *Client) Close() {
 	c.stopFeed()
+	c.trees.close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cur != nil {

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -71,13 +72,35 @@ const treeFields = `%P\0%y\0%s\0%m\0%U\0%G\0%T@\0%C@\0%D\0%i\0%n\0%l\0`
 
 const treeFieldCount = 12
 
-// TreeCommand is the command Tree runs for the absolute directory dir.
-// A directory find may not list is tagged u, any other entry f; after
-// find ends, the trailer e and its exit status tell that the answer is
-// whole.
-func TreeCommand(dir string, maxDepth int) string {
-	return fmt.Sprintf(`LC_ALL=C find %s -mindepth 0 -maxdepth %d \( -type d \( ! -readable -o ! -executable \) -printf 'u\0%s' \) -o -printf 'f\0%s' 2>/dev/null; printf 'e\0%%s\0' "$?"`,
-		shellQuote(dir), maxDepth, treeFields, treeFields)
+// treeScript is the shell Tree keeps running on the server: one exec
+// channel (and one start of the login shell, which may read a slow
+// ~/.bashrc: half a second on some machines) serves every request of
+// the connection. A request is a line "DEPTH DIR", DIR with every byte
+// but [A-Za-z0-9/._-] written \0NNN (printf %b reads it back: any name,
+// and no whitespace for read to split on). A directory find may not list
+// is tagged u, any other entry f; after find ends, the trailer e and its
+// exit status tell that the answer is whole. EOF on its stdin ends it.
+const treeScript = `while read -r n line; do d=$(printf '%bx' "$line"); d=${d%x}; ` +
+	`LC_ALL=C find "$d" -mindepth 0 -maxdepth "$n" \( -type d \( ! -readable -o ! -executable \) -printf 'u\0` + treeFields + `' \) -o -printf 'f\0` + treeFields + `' 2>/dev/null; ` +
+	`printf 'e\0%s\0' "$?"; done`
+
+// TreeCommand is the command that starts the shell (README: the commands
+// the mount runs on the server).
+var TreeCommand = "exec /bin/sh -c " + shellQuote(treeScript) + " sftpmount-tree"
+
+// treeRequest is the request line for dir.
+func treeRequest(dir string, maxDepth int) []byte {
+	b := fmt.Appendf(nil, "%d ", maxDepth)
+	for i := 0; i < len(dir); i++ {
+		ch := dir[i]
+		switch {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9', ch == '/', ch == '.', ch == '_', ch == '-':
+			b = append(b, ch)
+		default:
+			b = fmt.Appendf(b, "\\0%03o", ch)
+		}
+	}
+	return append(b, '\n')
 }
 
 // shellQuote quotes s for sh: single quotes, each ' written '\”.
@@ -85,30 +108,95 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// treeShell is one running treeScript and the reader of its answers.
+type treeShell struct {
+	rw io.ReadWriteCloser
+	br *bufio.Reader
+}
+
+// treeShells are the shells not answering a request now: at most
+// maxIdleTrees are kept; each ends with the connection or Close.
+type treeShells struct {
+	mu     sync.Mutex
+	idle   []*treeShell
+	closed bool
+}
+
+const maxIdleTrees = 2
+
+func (t *treeShells) take() *treeShell {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := len(t.idle); n > 0 {
+		sh := t.idle[n-1]
+		t.idle = t.idle[:n-1]
+		return sh
+	}
+	return nil
+}
+
+func (t *treeShells) put(sh *treeShell) {
+	t.mu.Lock()
+	if !t.closed && len(t.idle) < maxIdleTrees {
+		t.idle = append(t.idle, sh)
+		sh = nil
+	}
+	t.mu.Unlock()
+	if sh != nil {
+		sh.rw.Close()
+	}
+}
+
+func (t *treeShells) close() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle, t.closed = nil, true
+	t.mu.Unlock()
+	for _, sh := range idle {
+		sh.rw.Close()
+	}
+}
+
 // Tree streams the metadata of rel and everything below it down to
 // maxDepth levels, calling each for every entry in find's order (a
 // directory before its names). An error from each ends the walk and is
-// returned.
+// returned. A shell kept from an earlier request that fails before its
+// first entry (its connection was lost) is replaced once.
 func (c *Client) Tree(ctx context.Context, rel string, maxDepth int, each func(TreeEntry) error) error {
 	ctx, cancel := progressContext(ctx, c.cfg.Timeout)
 	defer cancel()
-	rw, err := c.RunCommand(ctx, TreeCommand(c.abs(rel), maxDepth))
-	if err != nil {
+	for {
+		sh, reused := c.trees.take(), true
+		if sh == nil {
+			rw, err := c.RunCommand(ctx, TreeCommand)
+			if err != nil {
+				return err
+			}
+			sh, reused = &treeShell{rw: rw, br: bufio.NewReaderSize(rw, maxTreeField)}, false
+		}
+		stop := context.AfterFunc(ctx, func() { sh.rw.Close() })
+		given := 0
+		_, err := sh.rw.Write(treeRequest(c.abs(rel), maxDepth))
+		if err == nil {
+			err = readTree(ctx, sh.br, rel, func(e TreeEntry) error { given++; return each(e) })
+		}
+		if !stop() || err != nil {
+			sh.rw.Close()
+		} else {
+			c.trees.put(sh)
+		}
+		switch {
+		case ctx.Err() != nil && (err == nil || errors.Is(err, ErrTreeCut)):
+			return fmt.Errorf("tree of %s: %w", rel, context.Cause(ctx))
+		case err != nil && reused && given == 0 && ctx.Err() == nil:
+			continue // a shell of a connection since lost
+		}
 		return err
 	}
-	defer rw.Close()
-	stop := context.AfterFunc(ctx, func() { rw.Close() })
-	defer stop()
-	err = readTree(ctx, rw, rel, each)
-	if ctx.Err() != nil && (err == nil || errors.Is(err, ErrTreeCut)) {
-		return fmt.Errorf("tree of %s: %w", rel, context.Cause(ctx))
-	}
-	return err
 }
 
-// readTree parses a Tree answer from r.
-func readTree(ctx context.Context, r io.Reader, rel string, each func(TreeEntry) error) error {
-	br := bufio.NewReaderSize(r, maxTreeField)
+// readTree parses one Tree answer from br, up to its trailer.
+func readTree(ctx context.Context, br *bufio.Reader, rel string, each func(TreeEntry) error) error {
 	var fields [treeFieldCount][]byte
 	var store []byte // the fields of one record, copied out of the buffer
 	first := true
@@ -122,6 +210,9 @@ func readTree(ctx context.Context, r io.Reader, rel string, each func(TreeEntry)
 		}
 		switch string(tag) {
 		case "e":
+			if _, err := treeField(br); err != nil { // find's exit status
+				return err
+			}
 			if first {
 				return ErrNoTree
 			}

@@ -19,7 +19,7 @@ import (
 
 // localExec runs commands with the local sh, as a server would; read
 // counts the bytes the client has read of the answers.
-type localExec struct{ read atomic.Int64 }
+type localExec struct{ read, starts atomic.Int64 }
 
 type localCmd struct {
 	cmd  *exec.Cmd
@@ -54,6 +54,7 @@ func (x *localExec) run(_ context.Context, command string) (io.ReadWriteCloser, 
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	x.starts.Add(1)
 	return &localCmd{cmd: cmd, out: out, in: in, read: &x.read}, nil
 }
 
@@ -101,7 +102,8 @@ func TestTreeGivesWhatStatSays(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a/x"), []byte("12345"), 0o640)
 	os.Link(filepath.Join(dir, "a/x"), filepath.Join(dir, "b/y"))
 	os.Symlink("../a/x", filepath.Join(dir, "b/link"))
-	os.WriteFile(filepath.Join(dir, odd, "f"), nil, 0o4755)
+	os.WriteFile(filepath.Join(dir, odd, "f"), nil, 0o755)
+	os.Chmod(filepath.Join(dir, odd, "f"), os.ModeSetuid|os.ModeSticky|0o755)
 	os.WriteFile(filepath.Join(dir, "a/deep/deeper/far"), nil, 0o644)
 	when := time.Unix(1700000000, 123456789)
 	os.Chtimes(filepath.Join(dir, "a/x"), when, when)
@@ -148,6 +150,14 @@ func TestTreeGivesWhatStatSays(t *testing.T) {
 	sub := collect(t, c, "a", 5)
 	if _, ok := sub["a/deep/deeper/far"]; !ok || len(sub) != 5 {
 		t.Errorf("subtree: %v", sub)
+	}
+	// A directory of any name can be asked about; one shell on the
+	// server answers every request.
+	if got := collect(t, c, odd, 1); len(got) != 2 || got[odd+"/f"].Attr.Mode != os.ModeSetuid|os.ModeSticky|0o755 {
+		t.Errorf("a directory named %q: %v", odd, got)
+	}
+	if n := x.starts.Load(); n != 1 {
+		t.Errorf("%d shells started for three requests", n)
 	}
 }
 
