@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -90,7 +91,7 @@ func TestGitStatusOfAWorkTreeMadeOnTheServerOpensNoFile(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
 	}
-	_, log, m := startForeground(t)
+	cmd, log, m := startForeground(t)
 	git := "git -c user.email=t@example.com -c user.name=t"
 	sh(t, m.remote, `mkdir repo && cd repo && `+git+` init -q && for d in $(seq 12); do mkdir -p d$d/sub; for i in $(seq 12); do echo "$d $i" > d$d/f$i.c; echo "$i" > d$d/sub/g$i.h; done; done && `+git+` add -A && `+git+` commit -qm init`)
 	// git re-reads files written in the index's own second ("racily
@@ -108,5 +109,48 @@ func TestGitStatusOfAWorkTreeMadeOnTheServerOpensNoFile(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "bulk metadata: on") {
 		t.Errorf("the -d log does not say the mode")
+	}
+
+	// The numbers are the server's: after a remount too.
+	exec.Command("fusermount3", "-u", m.mnt).Run()
+	exitsWithin(t, cmd, 10*time.Second)
+	args := append([]string{remoteSpec(m.remote), m.mnt, "-f", "-d"}, standardArgs()...)
+	again := exec.Command(binary, args...)
+	again.Env = append(baseEnv(), home(t)...)
+	log2 := serveInForeground(t, again, m.mnt)
+	if out := sh(t, filepath.Join(m.mnt, "repo"), "git status --porcelain"); strings.TrimSpace(out) != "" {
+		t.Errorf("after a remount git status says %q, want a clean tree", out)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if opened := workTreeOpens(log2.String(), 0, "repo"); len(opened) > 0 {
+		t.Errorf("after a remount git status opened %d work-tree files: %v", len(opened), opened[:min(5, len(opened))])
+	}
+}
+
+// A tree made through the mount and committed through it: git's index
+// holds what the mount showed then (its own numbers for new files). From
+// the first remount on the mount shows the server's numbers and change
+// times, git reads each file once and writes its index again, and from
+// then on reads none, across remounts.
+func TestGitStatusOfATreeMadeThroughTheMountSettlesAfterOneRemount(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	m := mount(t)
+	git := "git -c user.email=t@example.com -c user.name=t"
+	sh(t, m.mnt, `mkdir repo && cd repo && `+git+` init -q && for d in a b; do mkdir $d; for i in $(seq 20); do echo "$d $i" > $d/f$i.go; done; done && `+git+` add -A && `+git+` commit -qm init`)
+	time.Sleep(1100 * time.Millisecond)
+	repo := filepath.Join(m.mnt, "repo")
+	for i, want := range []string{"first", "second", "third"} {
+		remountOn(t, m, standardArgs())
+		if out := sh(t, repo, "git status --porcelain"); strings.TrimSpace(out) != "" {
+			t.Errorf("%s remount: git status says %q, want a clean tree", want, out)
+		}
+		if i > 0 {
+			ino := mountStat(t, m.mnt, "repo/a/f1.go").Ino
+			if out := sh(t, m.remote, "git -C repo ls-files --debug a/f1.go | grep ino:"); !strings.Contains(out, fmt.Sprintf("ino: %d", ino)) {
+				t.Errorf("%s remount: the index says %q, the mount shows ino %d", want, strings.TrimSpace(out), ino)
+			}
+		}
 	}
 }
