@@ -405,6 +405,28 @@ func (r *feedRun) lost(why string) {
 	r.f.mu.Unlock()
 }
 
+// refused is why the feed is off when the command ends before its first
+// line: ForceCommand internal-sftp serves SFTP in its place, a login
+// shell like /usr/sbin/nologin refuses. Over ssh_command, how the
+// command ended follows (ssh's last line: a login it could not make in
+// BatchMode).
+const refused = "the server runs no commands (exec refused: ForceCommand internal-sftp?)"
+
+// endedHow is howEnded once the command has had a moment to end.
+func endedHow(rw io.ReadWriteCloser) string {
+	cmd, ok := rw.(interface{ Ended() (string, bool) })
+	if !ok {
+		return ""
+	}
+	for range 50 {
+		if _, ended := cmd.Ended(); ended {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return howEnded(rw)
+}
+
 // run is one run of the script, until it ends or the feed stops.
 func (r *feedRun) run() feedEnd {
 	c := r.f.c
@@ -427,7 +449,7 @@ func (r *feedRun) run() feedEnd {
 	// internal-sftp in its place (ForceCommand) reads it as an SFTP
 	// length far too large and ends at once.
 	if _, err := io.WriteString(rw, "hello\n"); err != nil {
-		return feedEnd{why: "the server runs no commands (exec refused: ForceCommand internal-sftp?)", off: true}
+		return feedEnd{why: refused + howEnded(rw), off: true}
 	}
 	first := time.NewTimer(c.cfg.Timeout)
 	defer first.Stop()
@@ -438,7 +460,7 @@ func (r *feedRun) run() feedEnd {
 		case it := <-items:
 			switch {
 			case it.err != nil:
-				return feedEnd{why: "the server runs no commands (exec refused: ForceCommand internal-sftp?)", off: true}
+				return feedEnd{why: refused + howEnded(rw), off: true}
 			case it.line == "F notfound":
 				return feedEnd{why: "inotifywait not found on the server", off: true}
 			case strings.HasPrefix(it.line, "L "):
