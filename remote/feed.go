@@ -102,6 +102,9 @@ type feed struct {
 	stopOnce sync.Once
 	lastLog  string
 	pids     map[string]bool // the inotifywait processes running, as the script told (tests, -d)
+	maxDirs  int             // feedMaxDirs when started
+	closedOf *session        // the session closed is for (connClosed)
+	closed   chan struct{}
 }
 
 // StartFeed starts the change feed, once, after Connect; it runs in the
@@ -114,7 +117,7 @@ func (c *Client) StartFeed(ev FeedEvents) {
 		return
 	}
 	f := &feed{c: c, ev: ev, want: map[string]bool{}, wake: make(chan struct{}, 1),
-		stop: make(chan struct{}), status: "starting", limit: feedMaxDirs}
+		stop: make(chan struct{}), status: "starting", limit: feedMaxDirs, maxDirs: feedMaxDirs}
 	c.feed = f
 	if c.feedClosed {
 		f.stopOnce.Do(func() { close(f.stop) })
@@ -301,7 +304,7 @@ func (f *feed) waitSession() *session {
 		f.c.mu.Lock()
 		s := f.c.cur
 		f.c.mu.Unlock()
-		if s != nil && !s.isDead() {
+		if s != nil && !s.isDead() && !f.closedConn(s) {
 			return s
 		}
 		if !f.sleep(time.Second) {
@@ -465,7 +468,7 @@ func (r *feedRun) run() feedEnd {
 				return feedEnd{why: "inotifywait not found on the server", off: true}
 			case strings.HasPrefix(it.line, "L "):
 				f := strings.Fields(it.line[2:])
-				r.limit, r.queued = feedMaxDirs, 16384 // Linux's defaults
+				r.limit, r.queued = r.f.maxDirs, 16384 // Linux's defaults
 				if len(f) > 0 {
 					if n, err := strconv.Atoi(f[0]); err == nil && n > 0 && n < r.limit {
 						r.limit = n
@@ -539,7 +542,7 @@ func (r *feedRun) loop(items <-chan feedItem) feedEnd {
 			}
 		case it := <-items:
 			if it.err != nil {
-				if r.sess != nil && r.sess.isDead() {
+				if r.connectionLost() {
 					return feedEnd{why: "connection lost"}
 				}
 				return feedEnd{why: "the watcher ended (" + it.err.Error() + ")"}
@@ -548,6 +551,65 @@ func (r *feedRun) loop(items <-chan feedItem) feedEnd {
 				return end
 			}
 		}
+	}
+}
+
+// connectionLost tells, once the script's output has ended, whether the
+// SSH connection under it did: a cut link ends the exec channel a moment
+// before the connection is known closed (x/crypto drops its channels
+// first), and before our session is given up, so the connection itself
+// is waited for, briefly.
+func (r *feedRun) connectionLost() bool {
+	s := r.sess
+	if s == nil {
+		return false
+	}
+	if s.isDead() {
+		return true
+	}
+	if s.ssh == nil || r.f.c.cfg.Exec != nil {
+		return false
+	}
+	closed := r.f.connClosed(s)
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-closed:
+		return true
+	case <-s.dead:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// connClosed is closed once s's SSH connection is; one goroutine a
+// session.
+func (f *feed) connClosed(s *session) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closedOf != s {
+		f.closedOf, f.closed = s, make(chan struct{})
+		ch := f.closed
+		go func() {
+			s.ssh.Wait()
+			close(ch)
+		}()
+	}
+	return f.closed
+}
+
+// closedConn: s's SSH connection is closed, though s may not be given
+// up yet (its next call finds out).
+func (f *feed) closedConn(s *session) bool {
+	if s.ssh == nil {
+		return false
+	}
+	select {
+	case <-f.connClosed(s):
+		return true
+	default:
+		return false
 	}
 }
 

@@ -74,6 +74,13 @@ func (l *feedLog) waitFor(t *testing.T, from int, want string) int {
 	}
 }
 
+// all is what was told so far, one line each.
+func (l *feedLog) all() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.events, "\n")
+}
+
 func (l *feedLog) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -152,8 +159,8 @@ func TestFeedTellsEachChange(t *testing.T) {
 	must(t, os.Remove(filepath.Join(dir, "a dir")))
 	l.waitFor(t, from, `dir-gone "a dir"`)
 	l.waitFor(t, from, `name "" "a dir" dir`)
-	if strings.Contains(strings.Join(l.events, "\n"), "lost") {
-		t.Errorf("lost: %q", l.events)
+	if s := l.all(); strings.Contains(s, "lost") {
+		t.Errorf("lost: %s", s)
 	}
 }
 
@@ -168,7 +175,7 @@ func TestFeedWatchingBeforeChanges(t *testing.T) {
 		at := l.waitFor(t, 0, fmt.Sprintf("watching %q", d))
 		must(t, os.WriteFile(filepath.Join(dir, d, "f"), nil, 0o644))
 		if got := l.waitFor(t, 0, fmt.Sprintf(`name %q "f"`, d)); got < at {
-			t.Errorf("change in %s told before its Watching: %q", d, l.events)
+			t.Errorf("change in %s told before its Watching: %s", d, l.all())
 		}
 	}
 }
@@ -197,7 +204,7 @@ func TestFeedMergesWatchers(t *testing.T) {
 	if !strings.HasPrefix(c.FeedStatus(), fmt.Sprintf("up: inotifywait, %d directories watched", n)) {
 		t.Errorf("status %q", c.FeedStatus())
 	}
-	if s := strings.Join(l.events, "\n"); strings.Contains(s, "lost") {
+	if s := l.all(); strings.Contains(s, "lost") {
 		t.Errorf("lost: %s", s)
 	}
 }
@@ -264,7 +271,7 @@ func TestFeedOddDirectoryNames(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, n, "f"), nil, 0o644))
 		l.waitFor(t, 0, fmt.Sprintf(`name %q "f"`, n))
 	}
-	if s := strings.Join(l.events, "\n"); strings.Contains(s, "lost") {
+	if s := l.all(); strings.Contains(s, "lost") {
 		t.Errorf("lost: %s", s)
 	}
 }
