@@ -162,9 +162,14 @@ func (t *treeShells) close() {
 // directory before its names). An error from each ends the walk and is
 // returned. A shell kept from an earlier request that fails before its
 // first entry (its connection was lost) is replaced once.
-func (c *Client) Tree(ctx context.Context, rel string, maxDepth int, each func(TreeEntry) error) error {
+func (c *Client) Tree(ctx context.Context, rel string, maxDepth int, each func(TreeEntry) error) (err error) {
 	ctx, cancel := progressContext(ctx, c.cfg.Timeout)
 	defer cancel()
+	c.calls.Add(1)
+	start, given := time.Now(), 0
+	defer func() {
+		c.cfg.debugf("  exec find %s (%d levels): %v, %d entries in %v", c.abs(rel), maxDepth, errOrOK(err), given, time.Since(start).Round(time.Microsecond))
+	}()
 	for {
 		sh, reused := c.trees.take(), true
 		if sh == nil {
@@ -175,8 +180,8 @@ func (c *Client) Tree(ctx context.Context, rel string, maxDepth int, each func(T
 			sh, reused = &treeShell{rw: rw, br: bufio.NewReaderSize(rw, maxTreeField)}, false
 		}
 		stop := context.AfterFunc(ctx, func() { sh.rw.Close() })
-		given := 0
-		_, err := sh.rw.Write(treeRequest(c.abs(rel), maxDepth))
+		given = 0
+		_, err = sh.rw.Write(treeRequest(c.abs(rel), maxDepth))
 		if err == nil {
 			err = readTree(ctx, sh.br, rel, func(e TreeEntry) error { given++; return each(e) })
 		}
