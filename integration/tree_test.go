@@ -154,3 +154,23 @@ func TestGitStatusOfATreeMadeThroughTheMountSettlesAfterOneRemount(t *testing.T)
 		}
 	}
 }
+
+// A directory find may not read (find only complains on its stderr,
+// which the mount does not read) is not taken for empty: listing it
+// through the mount fails as the server refuses, and what may be listed
+// lists. (Taking find's silence for an empty listing fails it.)
+func TestADirectoryTheServerWillNotListIsNotTakenForEmpty(t *testing.T) {
+	m := mountAs(t, testUser)
+	sh(t, m.remote, "mkdir -p a/locked/inner a/open && touch a/locked/inner/f a/open/g a/x && chmod 0 a/locked && chmod 0311 a/open")
+	if out := sh(t, m.mnt, "ls a | sort | tr '\\n' ' '"); out != "locked open x " {
+		t.Errorf("ls a: %q", out)
+	}
+	for _, d := range []string{"a/locked", "a/open"} {
+		if out, err := shErr(m.mnt, "ls "+d); err == nil {
+			t.Errorf("ls %s through the mount: %q, no error; the server refuses it", d, out)
+		}
+	}
+	if _, err := shErr(m.mnt, "stat a/open/g"); err != nil {
+		t.Errorf("a/open/g, searchable but not readable: %v", err)
+	}
+}
