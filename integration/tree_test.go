@@ -174,3 +174,23 @@ func TestADirectoryTheServerWillNotListIsNotTakenForEmpty(t *testing.T) {
 		t.Errorf("a/open/g, searchable but not readable: %v", err)
 	}
 }
+
+// Over -o ssh_command the bulk request runs as a second run of the
+// user's command (remote.Config.Exec): the server's numbers show there
+// too.
+func TestBulkMetadataOverSSHCommand(t *testing.T) {
+	needServer(t)
+	wrapper, _ := sshWrapper(t)
+	m := &mounted{remote: newServedDir(t, "root"), mnt: newMountpoint(t)}
+	sh(t, m.remote, "mkdir a b && echo x > a/x && ln a/x b/y")
+	r := runBinary(t, home(t), append([]string{remoteSpec(m.remote), m.mnt, "-o", "ssh_command=" + wrapper}, standardArgs()...)...)
+	if r.code != 0 {
+		t.Fatalf("sftpmount exited %d: %s", r.code, r.stderr)
+	}
+	cleanupMount(t, m.mnt)
+	for _, n := range []string{"b/y", "a/x"} {
+		if got, srv := mountStat(t, m.mnt, n), serverStat(t, m.remote, n); got.Ino != srv.Ino || got.Ctim != srv.Ctim || got.Nlink != 2 {
+			t.Errorf("%s: ino %d ctime %v nlink %d, the server's %d %v %d", n, got.Ino, got.Ctim, got.Nlink, srv.Ino, srv.Ctim, srv.Nlink)
+		}
+	}
+}
