@@ -37,6 +37,9 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 	a = f.withTold(rel, a) // the server's number, where a bulk answer told it (tree.go)
 	f.fillEntry(rel, a, out)
 	mode := sysMode(a.Mode) & syscall.S_IFMT
+	if mode == syscall.S_IFDIR {
+		f.watch(rel) // the kernel holds it from now on
+	}
 	c := identity.Child{
 		At:     n.placeOf(name),
 		Mode:   mode,

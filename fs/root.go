@@ -109,6 +109,8 @@ type FS struct {
 
 	objects objectTable // which files names the server linked are (objects.go)
 
+	feed feedState // what the server's change feed vouches for (feed.go)
+
 	bg *background // the other goroutines the mount starts, ended by Close (lifecycle.go)
 }
 
@@ -155,6 +157,9 @@ func newFS(rc *remote.Client, opts Options) *FS {
 	}
 	f.notify.init(f.shedOnce)
 	f.changed.Busy = f.busy
+	f.feed.init(c)
+	dropped := f.changed.Dropped
+	f.changed.Dropped = func(rel string) { dropped(rel); f.feed.ourChange(rel) }
 	if opts.Writeback != nil {
 		f.writeback = writeback.New(writebackHost{f}, writebackRemote{f}, *opts.Writeback)
 	}

@@ -1,0 +1,249 @@
+package fs
+
+import (
+	"path"
+	"sync"
+	"time"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// The server's change feed (remote/feed.go: inotifywait on the server,
+// over an exec channel), as the mount uses it. While the feed is up and
+// watches a directory, what is cached of it (its listing, its names'
+// attributes, link counts and symlink targets, the names it lacks, the
+// kernel's pages of its files) is trusted past its timeout: nothing
+// changes there without the feed saying so, and when it says so the
+// caches are dropped, ours and the kernel's, as soon as the event is here
+// (one round trip after the change at most).
+//
+// What is vouched for: an answer stored after the watch of its directory
+// was in place (Watching), with no event about its path or directory
+// since. So an answer asked before the watch, or before the last event,
+// keeps the timed rules of docs/caches.md; so does everything, at once,
+// when the feed is lost (Lost: the watcher died, its queue overflowed, the
+// connection went).
+//
+// The mount's own changes make events too. An event about a path this
+// mount changed within ownWindow is taken for its own: nothing is
+// dropped, but what was cached of the path before the event is no longer
+// vouched for (the timed rules again), so another client's change in
+// the same moment shows no later than without the feed. Any other event
+// drops what is cached of the path, and tells the kernel.
+
+// ownWindow is how long after a change of ours an event about its path
+// is taken for ours: the event comes one round trip after the change,
+// or later when writes queue behind a slow link.
+const ownWindow = 5 * time.Second
+
+// feedState is what the feed vouches for.
+type feedState struct {
+	mu      sync.Mutex           // guards the fields below; innermost: nothing is called under it
+	up      bool                 // the feed is up (a Watching came since the last Lost)
+	why     string               // why it is not up, or "" once it was
+	watched map[string]time.Time // directories watched, and since when
+	events  map[string]time.Time // paths an event was about, and when it came; pruned after the longest timeout
+	ours    map[string]time.Time // paths this mount changed, and when; pruned after ownWindow
+	pruned  time.Time
+	keep    time.Duration // how long events are remembered: the longest cache timeout
+}
+
+func (s *feedState) init(c Caches) {
+	s.watched, s.events, s.ours = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
+	s.keep = max(c.Attr, c.Dir, c.Link, c.Negative, c.Open) + time.Second
+}
+
+// vouched reports whether an answer about rel stored at stored still
+// holds: dir is the watched directory it depends on (rel's parent, or
+// rel itself for its listing).
+func (s *feedState) vouched(dir, rel string, stored time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.up {
+		return false
+	}
+	since, ok := s.watched[dir]
+	if !ok || !since.Before(stored) {
+		return false
+	}
+	if at, ok := s.events[rel]; ok && !at.Before(stored) {
+		return false
+	}
+	if at, ok := s.events[dir]; ok && dir != rel && !at.Before(stored) {
+		return false
+	}
+	return true
+}
+
+// ourChange records a change of ours to rel (cache.Changes.Dropped).
+func (s *feedState) ourChange(rel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.ours[rel] = now
+	s.pruneLocked(now)
+}
+
+// event records an event about rel and reports whether it is ours.
+func (s *feedState) event(rel string, now time.Time) (ours bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events[rel] = now
+	at, ok := s.ours[rel]
+	return ok && now.Sub(at) < ownWindow
+}
+
+func (s *feedState) pruneLocked(now time.Time) {
+	if now.Sub(s.pruned) < time.Second {
+		return
+	}
+	s.pruned = now
+	for p, at := range s.ours {
+		if now.Sub(at) >= ownWindow {
+			delete(s.ours, p)
+		}
+	}
+	for p, at := range s.events {
+		if now.Sub(at) >= s.keep {
+			delete(s.events, p)
+		}
+	}
+}
+
+// startFeed starts the feed and makes the caches ask it.
+func (f *FS) startFeed() {
+	f.attrs.m.Vouch(f.vouchedByParent)
+	f.targets.Vouch(f.vouchedByParent)
+	f.links.Vouch(f.vouchedByParent)
+	f.absent.Vouch(f.vouchedByParent)
+	f.listings.Vouch(func(dir string, stored time.Time) bool { return f.feed.vouched(dir, dir, stored) })
+	f.remote.StartFeed(feedEvents{f})
+	f.remote.Watch("")
+}
+
+func (f *FS) vouchedByParent(rel string, stored time.Time) bool {
+	return f.feed.vouched(parentOf(rel), rel, stored)
+}
+
+// vouchedListing reports whether the listing l of dir holds still.
+func (f *FS) vouchedListing(dir string, l *listing) bool {
+	read := l.read.Load()
+	return read != 0 && f.feed.vouched(dir, dir, time.Unix(0, read))
+}
+
+// vouchedAbsent reports whether the server's word that rel was absent,
+// given at confirmed (Unix nanoseconds), holds still.
+func (f *FS) vouchedAbsent(rel string, confirmed int64) bool {
+	return confirmed != 0 && f.feed.vouched(parentOf(rel), rel, time.Unix(0, confirmed))
+}
+
+// watch asks the feed to watch dir, a directory the kernel holds.
+func (f *FS) watch(dir string) { f.remote.Watch(dir) }
+
+// FeedStatus is the feed's mode in one line, for `sftpmount status`.
+func (f *FS) FeedStatus() string { return f.remote.FeedStatus() }
+
+// feedEvents is the mount as the feed tells it (remote.FeedEvents).
+type feedEvents struct{ f *FS }
+
+func (e feedEvents) Watching(dir string) {
+	s := &e.f.feed
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.up, s.why = true, ""
+	s.watched[dir] = time.Now()
+}
+
+func (e feedEvents) Lost(why string) {
+	s := &e.f.feed
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.up, s.why = false, why
+	clear(s.watched)
+}
+
+func (e feedEvents) Changed(c remote.Change) {
+	f := e.f
+	rel := cleanRel(path.Join(c.Dir, c.Name))
+	now := time.Now()
+	ours := f.feed.event(rel, now)
+	if c.Kind == remote.NameChanged {
+		f.feed.event(c.Dir, now) // its listing, and its mtime
+	}
+	if ours {
+		return
+	}
+	if f.opts.Debug != nil {
+		f.opts.Debug.Printf("change feed: %s %q: another client's", kindName(c.Kind), "/"+rel)
+	}
+	var notices []func()
+	switch c.Kind {
+	case remote.DirGone:
+		f.forget(rel)
+		f.listings.DeleteTree(rel)
+		f.absent.DeleteTree(rel)
+		f.links.DeleteTree(rel)
+		f.prefetched.DeleteTree(rel)
+		if rel != "" {
+			if parent := f.nodeAt(parentOf(rel)); parent != nil {
+				name := path.Base(rel)
+				notices = append(notices, func() { parent.NotifyEntry(name) })
+			}
+		}
+	case remote.NameChanged:
+		f.forget(rel)
+		f.absent.DeleteTree(rel)
+		f.links.DeleteTree(rel)
+		f.listings.Delete(c.Dir)
+		f.listings.DeleteTree(rel)
+		f.prefetched.Delete(c.Dir)
+		f.attrs.Delete(c.Dir) // its mtime, its link count
+		if dir := f.nodeAt(c.Dir); dir != nil {
+			name := c.Name
+			notices = append(notices, func() {
+				dir.NotifyEntry(name)
+				dir.NotifyContent(-1, 0)
+			})
+		}
+		if n := f.nodeAt(rel); n != nil {
+			// Replaced (a rename over it) or made again: the node at
+			// the name may be kept by the next lookup, its pages not.
+			n.dropPages()
+			notices = append(notices, func() { n.NotifyContent(0, 0) })
+		}
+	case remote.DataChanged:
+		f.attrs.Delete(rel)
+		f.prefetched.Delete(c.Dir)
+		if n := f.nodeAt(rel); n != nil {
+			if n.hasWriters() {
+				return // ours, being written: the close tells the server's size
+			}
+			n.dropPages()
+			notices = append(notices, func() { n.NotifyContent(0, 0) })
+		}
+	case remote.AttrChanged:
+		f.attrs.Delete(rel)
+		f.prefetched.Delete(c.Dir)
+		f.newFiles.Delete(rel)
+		if n := f.nodeAt(rel); n != nil {
+			notices = append(notices, func() { n.NotifyContent(-1, 0) })
+		}
+	}
+	for _, notice := range notices {
+		f.notify.send(notice)
+	}
+}
+
+func kindName(k remote.ChangeKind) string {
+	switch k {
+	case remote.NameChanged:
+		return "name"
+	case remote.DataChanged:
+		return "data"
+	case remote.AttrChanged:
+		return "attributes"
+	case remote.DirGone:
+		return "directory gone"
+	}
+	return "?"
+}
