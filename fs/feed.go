@@ -110,15 +110,21 @@ func (s *feedState) pruneLocked(now time.Time) {
 	}
 }
 
-// startFeed starts the feed and makes the caches ask it.
+// startFeed makes the caches ask the feed, and starts it.
 func (f *FS) startFeed() {
+	f.vouchCaches()
+	f.remote.StartFeed(feedEvents{f})
+	f.remote.Watch("")
+}
+
+// vouchCaches makes every cache of what the server said ask the feed
+// before it lets an entry expire.
+func (f *FS) vouchCaches() {
 	f.attrs.m.Vouch(f.vouchedByParent)
 	f.targets.Vouch(f.vouchedByParent)
 	f.links.Vouch(f.vouchedByParent)
 	f.absent.Vouch(f.vouchedByParent)
 	f.listings.Vouch(func(dir string, stored time.Time) bool { return f.feed.vouched(dir, dir, stored) })
-	f.remote.StartFeed(feedEvents{f})
-	f.remote.Watch("")
 }
 
 func (f *FS) vouchedByParent(rel string, stored time.Time) bool {

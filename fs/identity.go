@@ -171,6 +171,9 @@ func (n *Node) otherNames(name string) []string {
 // nodeAt is the node at rel, if the kernel holds one: the walk from the
 // root through go-fuse's tree.
 func (f *FS) nodeAt(rel string) *Node {
+	if f.root == nil {
+		return nil // not mounted (tests)
+	}
 	in := &f.root.Inode
 	if rel != "" {
 		for _, c := range strings.Split(rel, "/") {
