@@ -79,6 +79,12 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 // OnForget drops the node from the table once the kernel and the tree no
 // longer hold it.
 func (n *Node) OnForget() {
+	if n.StableAttr().Mode&syscall.S_IFMT == syscall.S_IFDIR && n.fs.root != nil {
+		// The kernel holds it no more: the feed need not watch it.
+		for _, p := range n.fs.ids.Paths(&n.id) {
+			n.fs.remote.Unwatch(p)
+		}
+	}
 	n.fs.ids.Forget(&n.id)
 }
 
