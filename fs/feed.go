@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"path"
 	"sync"
 	"time"
@@ -30,11 +31,24 @@ import (
 // vouched for (the timed rules again), so another client's change in
 // the same moment shows no later than without the feed. Any other event
 // drops what is cached of the path, and tells the kernel.
+//
+// So that what this mount made (a clone, an untar, a build's outputs) is
+// vouched for too, and a git status 25 s after a clone asks nothing, a
+// directory with events of ours is listed again in the background once
+// they have been quiet for relistQuiet: the listing and its names'
+// attributes, stored after the events, hold while the feed is up.
 
 // ownWindow is how long after a change of ours an event about its path
 // is taken for ours: the event comes one round trip after the change,
 // or later when writes queue behind a slow link.
 const ownWindow = 5 * time.Second
+
+// relistQuiet is how long a directory's own events must have stopped
+// before it is listed again; relistParallel listings at once, at most.
+const (
+	relistQuiet    = time.Second
+	relistParallel = 4
+)
 
 // feedState is what the feed vouches for.
 type feedState struct {
@@ -45,11 +59,13 @@ type feedState struct {
 	events  map[string]time.Time // paths an event was about, and when it came; pruned after the longest timeout
 	ours    map[string]time.Time // paths this mount changed, and when; pruned after ownWindow
 	pruned  time.Time
-	keep    time.Duration // how long events are remembered: the longest cache timeout
+	relist  map[string]time.Time // directories with events of ours, and the last one's time
+	looping bool                 // relistLoop runs
+	keep    time.Duration        // how long events are remembered: the longest cache timeout
 }
 
 func (s *feedState) init(c Caches) {
-	s.watched, s.events, s.ours = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
+	s.watched, s.events, s.ours, s.relist = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
 	s.keep = max(c.Attr, c.Dir, c.Link, c.Negative, c.Open) + time.Second
 }
 
@@ -166,6 +182,84 @@ func (e feedEvents) Lost(why string) {
 	defer s.mu.Unlock()
 	s.up, s.why = false, why
 	clear(s.watched)
+	clear(s.relist)
+}
+
+// relistLater lists dir again once its events of ours are quiet.
+func (f *FS) relistLater(dir string, now time.Time) {
+	s := &f.feed
+	s.mu.Lock()
+	s.relist[dir] = now
+	start := !s.looping
+	s.looping = true
+	s.mu.Unlock()
+	if start {
+		f.bg.Go(f.relistLoop)
+	}
+}
+
+// relistLoop lists again the directories whose events of ours have been
+// quiet for relistQuiet, until none is left.
+func (f *FS) relistLoop(ctx context.Context) {
+	slots := make(chan struct{}, relistParallel)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(relistQuiet / 2):
+		}
+		s := &f.feed
+		s.mu.Lock()
+		var due []string
+		now := time.Now()
+		for dir, at := range s.relist {
+			if now.Sub(at) >= relistQuiet {
+				due = append(due, dir)
+				delete(s.relist, dir)
+			}
+		}
+		if len(s.relist) == 0 && len(due) == 0 {
+			s.looping = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		for _, dir := range due {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				f.relistQuietly(ctx, dir)
+			}()
+		}
+	}
+}
+
+// relistQuietly lists dir on the server and keeps what a change of ours
+// since has not made stale, as a listing for a readdir would; a
+// directory whose listing is not kept, or no longer the kernel's, is left.
+func (f *FS) relistQuietly(ctx context.Context, dir string) {
+	if f.nodeAt(dir) == nil {
+		return
+	}
+	if _, listed := f.listings.Get(dir); !listed {
+		return
+	}
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
+	ctx, cancel := context.WithTimeout(ctx, max(f.opts.Timeout, time.Second))
+	defer cancel()
+	entries, err := f.remote.ReadDir(ctx, dir)
+	if err != nil {
+		return
+	}
+	f.remember(dir, entries, tok)
 }
 
 func (e feedEvents) Changed(c remote.Change) {
@@ -177,6 +271,7 @@ func (e feedEvents) Changed(c remote.Change) {
 		f.feed.event(c.Dir, now) // its listing, and its mtime
 	}
 	if ours {
+		f.relistLater(c.Dir, now)
 		return
 	}
 	if f.opts.Debug != nil {
