@@ -267,6 +267,13 @@ func (e feedEvents) Changed(c remote.Change) {
 	rel := cleanRel(path.Join(c.Dir, c.Name))
 	now := time.Now()
 	ours := f.feed.event(rel, now)
+	// What a bulk answer told of it (inode number, change time) is the
+	// old file's, whoever changed it.
+	if c.Kind == remote.NameChanged || c.Kind == remote.DirGone {
+		f.tree.told.DeleteTree(rel)
+	} else {
+		f.tree.told.Delete(rel)
+	}
 	if c.Kind == remote.NameChanged {
 		f.feed.event(c.Dir, now) // its listing, and its mtime
 	}
