@@ -282,7 +282,7 @@ func (e feedEvents) Changed(c remote.Change) {
 		return
 	}
 	if f.opts.Debug != nil {
-		f.opts.Debug.Printf("change feed: %s %q: another client's", kindName(c.Kind), "/"+rel)
+		f.opts.Debug.Printf("change feed: %s %q: another client's", c.Kind, "/"+rel)
 	}
 	var notices []func()
 	switch c.Kind {
@@ -342,16 +342,3 @@ func (e feedEvents) Changed(c remote.Change) {
 	}
 }
 
-func kindName(k remote.ChangeKind) string {
-	switch k {
-	case remote.NameChanged:
-		return "name"
-	case remote.DataChanged:
-		return "data"
-	case remote.AttrChanged:
-		return "attributes"
-	case remote.DirGone:
-		return "directory gone"
-	}
-	return "?"
-}
