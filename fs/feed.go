@@ -341,4 +341,3 @@ func (e feedEvents) Changed(c remote.Change) {
 		f.notify.send(notice)
 	}
 }
-
