@@ -487,3 +487,17 @@ func (c *Client) feedPids() []string {
 	}
 	return p
 }
+
+// The feed writes nothing on the server: its directory lists go to
+// inotifywait through a pipe, not a temporary file. With TMPDIR a
+// directory that does not exist, a mktemp would fail and no watch start.
+func TestFeedWritesNoFileOnTheServer(t *testing.T) {
+	c, l, dir := feedClient(t, withCommands([]string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + filepath.Join(t.TempDir(), "none")}))
+	must(t, os.Mkdir(filepath.Join(dir, "a"), 0o755))
+	c.Watch("")
+	c.Watch("a")
+	l.waitFor(t, 0, `watching ""`)
+	l.waitFor(t, 0, `watching "a"`)
+	must(t, os.WriteFile(filepath.Join(dir, "a", "f"), []byte("1"), 0o644))
+	l.waitFor(t, 0, `name "a" "f"`)
+}

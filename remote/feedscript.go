@@ -52,14 +52,13 @@ bye() { trap "" HUP TERM INT PIPE ; for k in $kids ; do kill $k 2>/dev/null ; do
 trap bye HUP TERM INT PIPE ;
 # wstop: a watcher told to end ends its inotifywait (t notes it, should p not be set yet).
 wstop() { t=1 ; [ -z "$p" ] || kill $p 2>/dev/null ; } ;
-# w ID FILE: one watcher, in a subshell of its own: inotifywait over the list in FILE
-# (opened, then removed at once), its stderr with the events; it says its pid,
-# waits for it, and says how it ended unless it was told to end.
+# w ID LIST: one watcher, in a subshell of its own: inotifywait over the directories
+# in LIST (one a line, given on its stdin by a pipe: no file is written on the server),
+# its stderr with the events; it says its pid, waits for it, and says how it ended
+# unless it was told to end.
 w() {
   t= ; p= ; trap wstop HUP TERM INT PIPE ;
-  exec 4<"$2" ; rm -f "$2" ;
-  inotifywait -m -e create -e delete -e moved_from -e moved_to -e modify -e close_write -e attrib -e delete_self -e move_self -e unmount --format "%w%0%f%0%e%n" --no-newline --fromfile - <&4 2>&1 & p=$! ;
-  exec 4<&- ;
+  printf "%s\n" "$2" | inotifywait -m -e create -e delete -e moved_from -e moved_to -e modify -e close_write -e attrib -e delete_self -e move_self -e unmount --format "%w%0%f%0%e%n" --no-newline --fromfile - 2>&1 & p=$! ;
   [ -z "$t" ] || kill $p 2>/dev/null ;
   echo "P $1 $p" ;
   wait $p ; s=$? ;
@@ -69,11 +68,9 @@ w() {
 # The requests, a line each, until stdin ends.
 while IFS= read -r c ; do
   case $c in
-  # s ID: the directories up to an empty line go to a file, then a watcher starts on it.
-  "s "*) id=${c#s } ; f=$(mktemp 2>/dev/null) || f=/dev/null ;
-    while IFS= read -r d && [ -n "$d" ] ; do printf "%s\n" "$d" ; done >"$f" ;
-    if [ "$f" = /dev/null ] ; then echo "X $id mktemp" ;
-    else w "$id" "$f" & kids="$kids $!" ; echo "S $id $!" ; fi ;;
+  # s ID: the directories up to an empty line, kept in memory, then a watcher starts on them.
+  "s "*) id=${c#s } ; l=$(while IFS= read -r d && [ -n "$d" ] ; do printf "%s\n" "$d" ; done) ;
+    w "$id" "$l" & kids="$kids $!" ; echo "S $id $!" ;;
   # k PID: end one of ours (never any other pid).
   "k "*) x=${c#k } ; n= ; for k in $kids ; do if [ "$k" = "$x" ] ; then kill $k 2>/dev/null ; else n="$n $k" ; fi ; done ; kids=$n ;;
   # f PID: forget one of ours that ended by itself.
