@@ -379,6 +379,136 @@ func TestFeedKilledOnTheServerFallsBackThenComesBackAndLeavesNoWatcherAfterTheUn
 	waitGone(t, again, "after the unmount")
 }
 
+// watching lists the inotifywait processes below the sshd s that watch
+// the directory dir (its inode number is in their inotify descriptor's
+// fdinfo): whatever the feed's way of spreading directories over
+// watchers, the one that would see a change in dir.
+func watching(s *sshServer, dir string) []int {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return nil
+	}
+	ino := []byte(fmt.Sprintf(" ino:%x ", st.Ino))
+	var pids []int
+	for _, pid := range watchersUnder(s.cmd.Process.Pid) {
+		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fdinfo/*", pid))
+		for _, fd := range fds {
+			if info, err := os.ReadFile(fd); err == nil && bytes.Contains(info, ino) {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// watchedDirs is the number of directories a status line "change feed:
+// up: inotifywait, N directories watched" says, or -1.
+func watchedDirs(line string) int {
+	var n int
+	if _, err := fmt.Sscanf(line, "change feed: up: inotifywait, %d directories watched", &n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// 6. More changes at once than inotify queues (its queue held still
+// while they are made): the mount says it lost the feed to an overflow,
+// and what it shows after is the server's, not what it had before: the
+// listing, and a file whose change came after the queue was full (its
+// event lost: only the overflow can tell the mount its pages are old).
+func TestFeedOverflowIsSaidAndWhatTheMountShowsAfterItIsTheServers(t *testing.T) {
+	s := ownSSHD(t, nil)
+	served := newServedDir(t, "root")
+	many := filepath.Join(served, "many")
+	if err := os.Mkdir(many, 0755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(many, "f"), "before", 0644)
+	other := filepath.Join(served, "other")
+	if err := os.Mkdir(other, 0755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(other, "g"), "before", 0644)
+	m, log := mountServed(t, served, ownArgs(s))
+	sh(t, m.mnt, "ls many other >/dev/null")
+	// The root, many and other watched, and f and g read after that:
+	// what the mount holds of them is the feed's to vouch for.
+	var line string
+	if !waitFor(20*time.Second, func() bool { line = feedLine(t, m.mnt); return watchedDirs(line) >= 3 }) {
+		t.Fatalf("the feed does not watch the root, many and other after 20 s: status says %q", line)
+	}
+	for _, p := range []string{"many/f", "other/g"} {
+		if got := readFile(t, filepath.Join(m.mnt, p)); got != "before" {
+			t.Fatalf("%s: %q", p, got)
+		}
+	}
+	// g's change is lost with the overflow only if one queue holds both
+	// directories' events (a change in many itself ends what the feed
+	// vouches for there at the first event that does arrive).
+	oneQueue := false
+	for _, a := range watching(s, many) {
+		for _, b := range watching(s, other) {
+			oneQueue = oneQueue || a == b
+		}
+	}
+	t.Logf("many and other in one inotify queue: %v", oneQueue)
+	// The watchers stopped, so that the queue of the one watching many
+	// overflows however fast it reads; continued in any case, even if
+	// the test fails meanwhile.
+	if len(watching(s, many)) == 0 {
+		t.Fatalf("the feed says it watches many but no inotifywait below the test's sshd does; its processes: %v", nonSSHD(s))
+	}
+	pids := watchersUnder(s.cmd.Process.Pid)
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	stopped := true
+	cont := func() {
+		if stopped {
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGCONT)
+			}
+			stopped = false
+		}
+	}
+	defer cont()
+	queue := 16384
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		queue, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	n := queue + 1000
+	offset := len(log.String())
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		fd, err := syscall.Open(filepath.Join(many, strconv.Itoa(i)), syscall.O_CREAT|syscall.O_WRONLY|syscall.O_CLOEXEC, 0644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		syscall.Close(fd)
+	}
+	writeFile(t, filepath.Join(many, "f"), "after, and longer", 0644)
+	writeFile(t, filepath.Join(other, "g"), "after, and longer", 0644)
+	t.Logf("%d files made and f rewritten on the server in %v, the watchers stopped", n, time.Since(start).Round(time.Millisecond))
+	cont()
+	if line, ok := feedLogged(log, offset, 20*time.Second, func(l string) bool { return strings.Contains(strings.ToLower(l), "overflow") }); ok {
+		t.Logf("the -d log says %q", line)
+	} else {
+		t.Errorf("the -d log does not say the feed overflowed within 20 s")
+	}
+	t.Logf("status: %q", feedLine(t, m.mnt))
+	for _, p := range []string{"many/f", "other/g"} {
+		seenWithin(t, 3*time.Second)(p+" rewritten after the queue was full", func() bool {
+			b, _ := os.ReadFile(filepath.Join(m.mnt, p))
+			return string(b) == "after, and longer"
+		})
+	}
+	names, err := os.ReadDir(filepath.Join(m.mnt, "many"))
+	if err != nil || len(names) != n+1 {
+		t.Errorf("ls many after the overflow: %d names (%v), the server has %d", len(names), err, n+1)
+	}
+}
+
 // 7. -o remote_commands=no: status says the feed is off and why, and no
 // command at all runs on the server for the mount (only sshd's own
 // processes below the test's sshd).
