@@ -45,8 +45,9 @@ const (
 )
 
 type treeState struct {
-	off   atomic.Bool // no request is made: the server cannot answer one
-	said  atomic.Bool // the mode was logged
+	off   atomic.Bool  // no request is made: the server cannot answer one
+	pause atomic.Int64 // no request is made before this (Unix nanoseconds): the last one failed
+	said  atomic.Bool  // the mode was logged
 	slots chan struct{}
 
 	mu       sync.Mutex               // guards inflight
@@ -112,8 +113,13 @@ func (f *FS) withTold(rel string, a remote.Attr) remote.Attr {
 
 // treeOn reports whether bulk requests are made.
 func (f *FS) treeOn() bool {
-	return !f.tree.off.Load() && f.opts.Caches.Attr > 0 && f.opts.Caches.Dir > 0
+	return !f.tree.off.Load() && time.Now().UnixNano() >= f.tree.pause.Load() && f.opts.Caches.Attr > 0 && f.opts.Caches.Dir > 0
 }
+
+// treePause is how long no request is made after one that failed with
+// nothing read (a server too slow to start the shell within -o timeout,
+// a refused channel): the walks that would wait for it list as before.
+const treePause = 30 * time.Second
 
 // covering is the request on its way whose answer lists dir, if any.
 // Caller holds f.tree.mu.
@@ -232,6 +238,12 @@ func (f *FS) fillTree(ctx context.Context, dir string) {
 		done = append(done, open...) // find ended: every directory it entered is whole
 	}
 	f.treeMode(err)
+	if err != nil && n == 0 && !f.tree.off.Load() {
+		f.tree.pause.Store(time.Now().Add(treePause).UnixNano())
+		if f.opts.Debug != nil {
+			f.opts.Debug.Printf("bulk metadata: paused for %v: %v", treePause, err)
+		}
+	}
 	if f.opts.Debug != nil {
 		f.opts.Debug.Printf("bulk %q: %d entries, %d directories listed, in %v (%v)", "/"+dir, n, len(done), time.Since(began).Round(time.Microsecond), err)
 	}

@@ -194,3 +194,23 @@ func TestBulkMetadataOverSSHCommand(t *testing.T) {
 		}
 	}
 }
+
+// A server that does not answer a bulk request within -o timeout (here a
+// command that never starts) is not asked again for a while: the walks
+// list as before, instead of each waiting out a request of its own.
+func TestABulkRequestThatTimesOutIsNotMadeAgainAtOnce(t *testing.T) {
+	needServer(t)
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "ssh-wrapper")
+	writeFile(t, wrapper, "#!/bin/sh\ncase \"$*\" in *sftpmount-tree*) exec sleep 600;; esac\nexec ssh -oBatchMode=yes \"$@\"\n", 0755)
+	_, log, m := startForegroundWith(t, standardArgs(), "-o", "ssh_command="+wrapper, "-o", "timeout=2")
+	sh(t, m.remote, "for d in a b c d e; do mkdir $d && echo x > $d/x; done")
+	for _, d := range []string{"a", "b", "c", "d", "e"} {
+		if got := sh(t, m.mnt, "cat "+d+"/x"); got != "x\n" {
+			t.Errorf("%s/x reads %q", d, got)
+		}
+	}
+	if n := strings.Count(log.String(), "  exec find "); n != 1 {
+		t.Errorf("%d bulk requests made; after the first failed, none for a while", n)
+	}
+}

@@ -191,7 +191,8 @@ func (c *Client) Tree(ctx context.Context, rel string, maxDepth int, each func(T
 			c.trees.put(sh)
 		}
 		switch {
-		case ctx.Err() != nil && (err == nil || errors.Is(err, ErrTreeCut)):
+		case ctx.Err() != nil && (err == nil || errors.Is(err, ErrTreeCut) || errors.Is(err, ErrNoTree)):
+			// Cut by the deadline, not a server without find.
 			return fmt.Errorf("tree of %s: %w", rel, context.Cause(ctx))
 		case err != nil && reused && given == 0 && ctx.Err() == nil:
 			continue // a shell of a connection since lost
