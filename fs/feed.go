@@ -38,6 +38,15 @@ import (
 // they have been quiet for relistQuiet: the listing and its names'
 // attributes, stored after the events, hold while the feed is up.
 
+// A change of ours that another mount may read at once (a close after
+// writes, a rename) returns only once our own feed has told of it, or
+// after echoWait: another mount on the same server hears of it by the
+// same way at about the same time, so a reader there told "done" by us
+// (a script, a person) finds its caches already dropped. Over a link of
+// some latency the event comes with the server's answer; at 0 ms it
+// comes a fraction of a millisecond after.
+const echoWait = 100 * time.Millisecond
+
 // ownWindow is how long after a change of ours an event about its path
 // is taken for ours: the event comes one round trip after the change,
 // or later when writes queue behind a slow link.
@@ -62,10 +71,12 @@ type feedState struct {
 	relist  map[string]time.Time // directories with events of ours, and the last one's time
 	looping bool                 // relistLoop runs
 	keep    time.Duration        // how long events are remembered: the longest cache timeout
+	tick    chan struct{}        // closed, and replaced, at each event (awaitEcho)
 }
 
 func (s *feedState) init(c Caches) {
 	s.watched, s.events, s.ours, s.relist = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
+	s.tick = make(chan struct{})
 	s.keep = max(c.Attr, c.Dir, c.Link, c.Negative, c.Open) + time.Second
 }
 
@@ -105,8 +116,51 @@ func (s *feedState) event(rel string, now time.Time) (ours bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events[rel] = now
+	close(s.tick)
+	s.tick = make(chan struct{})
 	at, ok := s.ours[rel]
 	return ok && now.Sub(at) < ownWindow
+}
+
+// ownAt is when a change of ours to rel was last recorded (zero: none
+// within ownWindow).
+func (s *feedState) ownAt(rel string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ours[rel]
+}
+
+// awaitEcho waits, no longer than echoWait, for the feed to tell of
+// rel an event that came at or after since; at once when rel's
+// directory is not watched or since is zero.
+func (s *feedState) awaitEcho(rel string, since time.Time) {
+	if since.IsZero() {
+		return
+	}
+	deadline := time.Now().Add(echoWait)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if _, watched := s.watched[parentOf(rel)]; !s.up || !watched {
+			return
+		}
+		if at, ok := s.events[rel]; ok && !at.Before(since) {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		tick := s.tick
+		s.mu.Unlock()
+		t := time.NewTimer(left)
+		select {
+		case <-tick:
+		case <-t.C:
+		}
+		t.Stop()
+		s.mu.Lock()
+	}
 }
 
 func (s *feedState) pruneLocked(now time.Time) {
@@ -281,6 +335,12 @@ func (e feedEvents) Changed(c remote.Change) {
 		f.relistLater(c.Dir, now)
 		return
 	}
+	// An answer asked before the change and stored after it would be
+	// vouched for: refused, as after a change of ours.
+	f.changed.ChangedElsewhere(rel, c.Dir)
+	// An answer asked before the change and stored after it would be
+	// vouched for: refused, as after a change of ours.
+	f.changed.ChangedElsewhere(rel, c.Dir)
 	if f.opts.Debug != nil {
 		f.opts.Debug.Printf("change feed: %s %q: another client's", c.Kind, "/"+rel)
 	}
