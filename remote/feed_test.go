@@ -405,9 +405,11 @@ func TestFeedScriptEndsItsWatchers(t *testing.T) {
 			defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group, on failure
 			fmt.Fprintf(in, "hello\ns 1\n%s\n\ns 2\n%s\n\n", dir, dir)
 			br := bufio.NewReader(out)
-			var pids, spids []string
+			// By watcher ID: the two start at once, and may say "P" in
+			// either order.
+			pidOf, spidOf := map[string]string{}, map[string]string{}
 			est := 0
-			for est < 2 || len(pids) < 2 || len(spids) < 2 {
+			for est < 2 || len(pidOf) < 2 || len(spidOf) < 2 {
 				line, err := br.ReadString('\n')
 				if err != nil {
 					t.Fatalf("%v after %q", err, line)
@@ -415,13 +417,14 @@ func TestFeedScriptEndsItsWatchers(t *testing.T) {
 				f := strings.Fields(line)
 				switch {
 				case len(f) == 3 && f[0] == "P":
-					pids = append(pids, f[2])
+					pidOf[f[1]] = f[2]
 				case len(f) == 3 && f[0] == "S":
-					spids = append(spids, f[2])
+					spidOf[f[1]] = f[2]
 				case strings.TrimSpace(line) == "Watches established.":
 					est++
 				}
 			}
+			pids, spids := []string{pidOf["1"], pidOf["2"]}, []string{spidOf["1"], spidOf["2"]}
 			for _, p := range pids {
 				if _, err := os.Stat("/proc/" + p); err != nil {
 					t.Fatalf("inotifywait %s not running: %v", p, err)
