@@ -183,6 +183,9 @@ func (s *feedState) pruneLocked(now time.Time) {
 // startFeed makes the caches ask the feed, and starts it.
 func (f *FS) startFeed() {
 	f.vouchCaches()
+	// Ours from the moment it is sent: its event may come before the
+	// answer, and before the verbs of known.go record it.
+	f.remote.SendingChanges(f.feed.ourChange)
 	f.remote.StartFeed(feedEvents{f})
 	f.remote.Watch("")
 }
