@@ -68,7 +68,7 @@ func (f *FS) confirmedAbsent(rel string) bool {
 		return false
 	}
 	at := a.confirmed.Load()
-	return at != 0 && (time.Since(time.Unix(0, at)) < f.opts.Caches.Negative || f.vouchedAbsent(rel, at))
+	return at != 0 && time.Since(time.Unix(0, at)) < f.opts.Caches.Negative
 }
 
 // confirmAbsent records that the server said rel was absent when asked

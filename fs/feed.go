@@ -196,24 +196,11 @@ func (f *FS) vouchCaches() {
 	f.attrs.m.Vouch(f.vouchedByParent)
 	f.targets.Vouch(f.vouchedByParent)
 	f.links.Vouch(f.vouchedByParent)
-	f.absent.Vouch(f.vouchedByParent)
 	f.listings.Vouch(func(dir string, stored time.Time) bool { return f.feed.vouched(dir, dir, stored) })
 }
 
 func (f *FS) vouchedByParent(rel string, stored time.Time) bool {
 	return f.feed.vouched(parentOf(rel), rel, stored)
-}
-
-// vouchedListing reports whether the listing l of dir holds still.
-func (f *FS) vouchedListing(dir string, l *listing) bool {
-	read := l.read.Load()
-	return read != 0 && f.feed.vouched(dir, dir, time.Unix(0, read))
-}
-
-// vouchedAbsent reports whether the server's word that rel was absent,
-// given at confirmed (Unix nanoseconds), holds still.
-func (f *FS) vouchedAbsent(rel string, confirmed int64) bool {
-	return confirmed != 0 && f.feed.vouched(parentOf(rel), rel, time.Unix(0, confirmed))
 }
 
 // watch asks the feed to watch dir, a directory the kernel holds.
@@ -324,19 +311,19 @@ func (e feedEvents) Changed(c remote.Change) {
 	rel := cleanRel(path.Join(c.Dir, c.Name))
 	now := time.Now()
 	ours := f.feed.event(rel, now)
-	// What a bulk answer told of it (inode number, change time) is the
-	// old file's, whoever changed it.
-	if c.Kind == remote.NameChanged || c.Kind == remote.DirGone {
-		f.tree.told.DeleteTree(rel)
-	} else {
-		f.tree.told.Delete(rel)
-	}
 	if c.Kind == remote.NameChanged {
 		f.feed.event(c.Dir, now) // its listing, and its mtime
 	}
 	if ours {
 		f.relistLater(c.Dir, now)
 		return
+	}
+	// What a bulk answer told of it (inode number, change time) is the
+	// old file's.
+	if c.Kind == remote.NameChanged || c.Kind == remote.DirGone {
+		f.tree.told.DeleteTree(rel)
+	} else {
+		f.tree.told.Delete(rel)
 	}
 	// An answer asked before the change and stored after it would be
 	// vouched for: refused, as after a change of ours.

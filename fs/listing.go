@@ -136,7 +136,6 @@ func (f *FS) knownAbsent(rel string, asked time.Time) bool {
 	}
 	switch {
 	case listed && l.answersAbsent(f.opts.Caches.Negative):
-	case listed && f.vouchedListing(dir, l): // the feed says nothing was made there since
 	case listed && l.readSince(asked):
 		f.absentName(rel).confirmed.Store(l.read.Load())
 	case f.confirmedAbsent(rel):
