@@ -180,9 +180,21 @@ func (s *feedState) pruneLocked(now time.Time) {
 	}
 }
 
-// startFeed makes the caches ask the feed, and starts it.
+// vouching says whether the caches ask the feed before they let an
+// entry expire (vouchCaches). Off for now: with it, a tar over a walk
+// spanning several timeouts of a tree this mount made saw a
+// directory's times change as it read it
+// (TestAWalkSpanningManyCacheTimeoutsSeesOneUnchangingTree), answers of
+// SFTP's kept past their timeout meeting the bulk answer's change times
+// later in the walk. Until that is found, the feed only drops what
+// another client changed, and the timed rules hold as without it.
+const vouching = false
+
+// startFeed makes the caches ask the feed (when vouching), and starts it.
 func (f *FS) startFeed() {
-	f.vouchCaches()
+	if vouching {
+		f.vouchCaches()
+	}
 	// Ours from the moment it is sent: its event may come before the
 	// answer, and before the verbs of known.go record it.
 	f.remote.SendingChanges(f.feed.ourChange)
