@@ -80,11 +80,7 @@ func (h *dirHandle) start(ctx context.Context) syscall.Errno {
 	h.pos, h.cur, h.s, h.files, h.dirs = 0, nil, nil, []string{}, nil
 	h.giveBack()
 	h.tok, h.hasTok = f.changed.Begin(), true
-	entries, ok := f.cachedListing(h.rel)
-	if !ok && f.bulkFor(ctx, h.rel) {
-		entries, ok = f.cachedListing(h.rel) // its subtree, asked for in bulk (tree.go)
-	}
-	if ok {
+	if entries, ok := f.cachedListing(h.rel); ok {
 		h.cur = entries
 		f.result("readdir", h.rel, nil, nil)
 		// A walk over a tree another program listed (grep -r after git
@@ -214,7 +210,7 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	h.pos++
 	mode := sysMode(e.Attr.Mode)
 	obj := h.n.fs.knownObject(path.Join(h.rel, e.Name), e.Attr)
-	ino, live := h.n.fs.ids.NumberWant(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj, h.n.fs.withTold(path.Join(h.rel, e.Name), e.Attr).Ino)
+	ino, live := h.n.fs.ids.Number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj)
 	h.live = live
 	if h.files != nil {
 		switch {

@@ -13,9 +13,7 @@ import (
 )
 
 // sftpCalls counts the remote calls a -d log shows.
-func sftpCalls(log string) int {
-	return strings.Count(log, "  sftp ") + strings.Count(log, "  exec ") // a bulk listing's request (remote/tree.go)
-}
+func sftpCalls(log string) int { return strings.Count(log, "  sftp ") }
 
 func TestAWarmLsLRMakesNoRemoteCallWithinTheCacheTimeout(t *testing.T) {
 	needServer(t)
@@ -40,12 +38,10 @@ func TestAWarmLsLRMakesNoRemoteCallWithinTheCacheTimeout(t *testing.T) {
 
 // git status, make and rsync stat every name of a directory without
 // listing it. Past a few names the directory is listed once, and the
-// other names are answered from that: not one round trip each. (Where
-// the server runs commands a bulk answer lists d before: this is the
-// listing of statmany.go, where it cannot.)
+// other names are answered from that: not one round trip each.
 func TestStattingEveryNameOfADirectoryListsItOnce(t *testing.T) {
 	needServer(t)
-	_, log, m := startForegroundWith(t, standardArgs(), "-o", "cache_timeout=60", "-o", "remote_commands=no")
+	_, log, m := startForegroundWith(t, standardArgs(), "-o", "cache_timeout=60")
 	sh(t, m.remote, "mkdir d && cd d && for i in $(seq 1 50); do head -c $i /dev/zero > f$i; done")
 	sh(t, m.mnt, "stat d > /dev/null") // the directory itself is known, as it is to git
 	before := len(log.String())

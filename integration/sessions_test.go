@@ -89,9 +89,7 @@ func TestASecondLoginForLargeFilesUsesOnlyWhatNeedsNobody(t *testing.T) {
 func TestALargeFileIsOpenedOnTheExtraSessionsWithItsOwnOpen(t *testing.T) {
 	const rtt = 100 * time.Millisecond
 	link := newSlowLink(t, int(rtt.Milliseconds()))
-	// No bulk metadata: its answer would tell the size without the
-	// lookup's lstat this test times the bulk opens against.
-	_, log, m := startForegroundWith(t, append(link.args(), "-o", "remote_commands=no"))
+	_, log, m := startForegroundWith(t, link.args())
 	if !waitFor(15*time.Second, func() bool {
 		return strings.Contains(log.String(), "8 extra sftp sessions for large files, on a second connection")
 	}) {
