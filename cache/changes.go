@@ -113,6 +113,24 @@ func (c *Changes) Changed(paths ...string) {
 	}
 }
 
+// ChangedElsewhere records a change of paths made by another client, as
+// the server's change feed tells it: an answer to a question asked
+// before it is not stored, as with Changed, but nothing is dropped
+// (Dropped is not called: it is for changes of ours).
+func (c *Changes) ChangedElsewhere(paths ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.active) == 0 {
+		c.seq++
+		return
+	}
+	for _, p := range paths {
+		c.seq++
+		c.at[p] = c.seq
+		c.order = append(c.order, change{c.seq, p})
+	}
+}
+
 // Keep runs store, which caches an answer about paths fetched since t
 // began, unless one of them, or a directory above it, changed after t began, or has changes on their way (Busy). It reports whether
 // it stored. store runs under the record's lock, so that no change is

@@ -50,6 +50,13 @@ type Map[V any] struct {
 	now    func() time.Time // replaced in tests
 	base   time.Time        // what expiry times count from
 
+	// vouch, when set, keeps an expired entry: it reports whether what
+	// was stored for key at stored is known to hold still (the server's
+	// change feed watched its directory since before, and has told no
+	// change since). It is called with the Map locked: it must not call
+	// the Map.
+	vouch func(key string, stored time.Time) bool
+
 	mu      sync.Mutex // guards entries, below and cleaned
 	entries map[string]entry[V]
 	below   map[string]int // entries below each path, for DeleteTree: rm -r of a big tree would scan every entry per name
@@ -72,6 +79,27 @@ func NewLimited[V any](ttl time.Duration, l Limits) *Map[V] {
 	return &Map[V]{ttl: ttl, limits: l.orDefaults(), now: time.Now, base: now, entries: map[string]entry[V]{}, below: map[string]int{}, cleaned: now}
 }
 
+// Vouch sets what keeps an entry past its timeout (see Map.vouch); nil
+// lets every entry expire. Set it before the Map is shared.
+func (m *Map[V]) Vouch(fn func(key string, stored time.Time) bool) { m.vouch = fn }
+
+// vouchedLocked reports whether e, expired, is kept all the same.
+func (m *Map[V]) vouchedLocked(key string, e entry[V]) bool {
+	return m.vouch != nil && m.vouch(key, m.base.Add(e.expires-m.ttl))
+}
+
+// Stored reports when key's entry was stored, if it is held and alive
+// (or vouched for).
+func (m *Map[V]) Stored(key string) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok || (m.since() >= e.expires && !m.vouchedLocked(key, e)) {
+		return time.Time{}, false
+	}
+	return m.base.Add(e.expires - m.ttl), true
+}
+
 // since is how long after base it is now.
 func (m *Map[V]) since() time.Duration { return m.now().Sub(m.base) }
 
@@ -84,7 +112,7 @@ func (m *Map[V]) Get(key string) (V, bool) {
 		var zero V
 		return zero, false
 	}
-	if m.since() >= e.expires {
+	if m.since() >= e.expires && !m.vouchedLocked(key, e) {
 		m.removeLocked(key)
 		var zero V
 		return zero, false
@@ -92,13 +120,17 @@ func (m *Map[V]) Get(key string) (V, bool) {
 	return e.value, true
 }
 
-// Left reports how long key's entry has left to live, if it is held.
+// Left reports how long key's entry has left to live, if it is held; an
+// entry vouched for has its whole timeout left.
 func (m *Map[V]) Left(key string) (time.Duration, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[key]
 	if !ok {
 		return 0, false
+	}
+	if m.vouchedLocked(key, e) {
+		return m.ttl, true // vouched for: as good as new
 	}
 	return max(0, e.expires-m.since()), true
 }
@@ -166,7 +198,7 @@ func (m *Map[V]) cleanLocked(now time.Time) {
 	if since >= m.limits.CleanInterval || (full && since >= m.limits.MinCleanInterval) {
 		at := now.Sub(m.base)
 		for k, e := range m.entries {
-			if at >= e.expires {
+			if at >= e.expires && !m.vouchedLocked(k, e) {
 				m.removeLocked(k)
 			}
 		}
@@ -212,7 +244,7 @@ func (m *Map[V]) Range(fn func(key string, value V) bool) {
 	defer m.mu.Unlock()
 	at := m.since()
 	for k, e := range m.entries {
-		if at < e.expires && !fn(k, e.value) {
+		if (at < e.expires || m.vouchedLocked(k, e)) && !fn(k, e.value) {
 			return
 		}
 	}

@@ -212,3 +212,40 @@ func TestDeleteTreeMatchesAPlainMap(t *testing.T) {
 		}
 	}
 }
+
+func TestAnEntryVouchedForOutlivesItsTimeoutUntilTheVouchEnds(t *testing.T) {
+	m, clk := newTestMap(10 * time.Second)
+	watchedSince := clk.t.Add(-time.Second) // before the store
+	var storedSeen time.Time
+	m.Vouch(func(key string, stored time.Time) bool {
+		storedSeen = stored
+		return key == "d/f" && stored.After(watchedSince)
+	})
+	put := clk.t
+	m.Put("d/f", 1)
+	m.Put("e/g", 2)
+	clk.t = clk.t.Add(time.Hour)
+	if v, ok := m.Get("d/f"); !ok || v != 1 {
+		t.Fatalf("vouched for, an hour on: got %v,%v want 1,true", v, ok)
+	}
+	if !storedSeen.Equal(put) {
+		t.Fatalf("vouch was told stored=%v, the store was at %v", storedSeen, put)
+	}
+	if left, ok := m.Left("d/f"); !ok || left != 10*time.Second {
+		t.Fatalf("vouched for: left %v,%v, want the whole timeout", left, ok)
+	}
+	if at, ok := m.Stored("d/f"); !ok || !at.Equal(put) {
+		t.Fatalf("Stored: %v,%v want %v", at, ok, put)
+	}
+	if _, ok := m.Get("e/g"); ok {
+		t.Fatal("an entry not vouched for outlived its timeout")
+	}
+	m.Put("x", 3) // a store cleans (CleanInterval passed): the vouched entry stays
+	if _, ok := m.Get("d/f"); !ok {
+		t.Fatal("the clean dropped an entry vouched for")
+	}
+	watchedSince = clk.t // the feed was lost and watches again: the old store is not vouched for
+	if _, ok := m.Get("d/f"); ok {
+		t.Fatal("an expired entry kept once its vouch ended")
+	}
+}

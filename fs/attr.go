@@ -65,8 +65,13 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 	out.Blksize = 4096
 	out.Nlink = max(a.Nlink, 1) // from the listing; 1 where none told (showLinks)
 	out.Uid, out.Gid = a.UID, a.GID
-	// SFTP v3 has no ctime; mtime is the closest a tool like make can use.
-	out.SetTimes(&a.Atime, &a.Mtime, &a.Mtime)
+	// SFTP v3 has no ctime; mtime is the closest a tool like make can
+	// use. A bulk answer (tree.go) tells the server's.
+	ctime := a.Mtime
+	if !a.Ctime.IsZero() {
+		ctime = a.Ctime
+	}
+	out.SetTimes(&a.Atime, &a.Mtime, &ctime)
 }
 
 // fillEntry and fillAttrOut fill a reply about rel. The kernel may keep
@@ -75,7 +80,7 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 // would otherwise be kept twice as long in all.
 func (f *FS) fillEntry(rel string, a remote.Attr, out *fuse.EntryOut) {
 	a = f.writeback.DirShown(rel, a)
-	fillAttr(f.withLinks(rel, a), &out.Attr)
+	fillAttr(f.withLinks(rel, f.withTold(rel, a)), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetEntryTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelEntry))
 	out.SetAttrTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
@@ -88,7 +93,7 @@ func (f *FS) fillAttrOut(rel string, a remote.Attr, out *fuse.AttrOut) syscall.E
 		return errno
 	}
 	a = f.writeback.DirShown(rel, a)
-	fillAttr(f.withLinks(rel, a), &out.Attr)
+	fillAttr(f.withLinks(rel, f.withTold(rel, a)), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
 	return 0

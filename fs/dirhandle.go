@@ -80,7 +80,11 @@ func (h *dirHandle) start(ctx context.Context) syscall.Errno {
 	h.pos, h.cur, h.s, h.files, h.dirs = 0, nil, nil, []string{}, nil
 	h.giveBack()
 	h.tok, h.hasTok = f.changed.Begin(), true
-	if entries, ok := f.cachedListing(h.rel); ok {
+	entries, ok := f.cachedListing(h.rel)
+	if !ok && f.bulkFor(ctx, h.rel) {
+		entries, ok = f.cachedListing(h.rel) // its subtree, asked for in bulk (tree.go)
+	}
+	if ok {
 		h.cur = entries
 		f.result("readdir", h.rel, nil, nil)
 		// A walk over a tree another program listed (grep -r after git
@@ -210,7 +214,7 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	h.pos++
 	mode := sysMode(e.Attr.Mode)
 	obj := h.n.fs.knownObject(path.Join(h.rel, e.Name), e.Attr)
-	ino, live := h.n.fs.ids.Number(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj)
+	ino, live := h.n.fs.ids.NumberWant(h.n.StableAttr().Ino, e.Name, mode&syscall.S_IFMT, obj, h.n.fs.withTold(path.Join(h.rel, e.Name), e.Attr).Ino)
 	h.live = live
 	if h.files != nil {
 		switch {

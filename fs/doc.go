@@ -61,7 +61,8 @@
 //     listings', in askAgain's Range)
 //  11. leaves, under which nothing is taken: Node.mu, listing.mu,
 //     cache.Budget.mu, identity.Table.mu (fs/identity calls nothing out
-//     under it), go-fuse's tree locks (only cache.ReadAhead.mu is held
+//     under it), feedState.mu (asked under cache.Map.mu by a Map's
+//     vouch and under cache.Changes.mu by Dropped), go-fuse's tree locks (only cache.ReadAhead.mu is held
 //     when a handle's Size asks whether its node was unlinked), and
 //     writeback.Journal's entry locks, then its poolMu.
 //

@@ -34,8 +34,12 @@ func (n *Node) placeOf(name string) identity.Place {
 func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh bool, out *fuse.EntryOut) *fusefs.Inode {
 	f := n.fs
 	rel := n.child(name)
+	a = f.withTold(rel, a) // the server's number, where a bulk answer told it (tree.go)
 	f.fillEntry(rel, a, out)
 	mode := sysMode(a.Mode) & syscall.S_IFMT
+	if mode == syscall.S_IFDIR {
+		f.watch(rel) // the kernel holds it from now on
+	}
 	c := identity.Child{
 		At:     n.placeOf(name),
 		Mode:   mode,
@@ -43,6 +47,7 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 		Linked: hasLinks(f.withLinks(rel, a)),
 		Look:   identity.LookOf(a),
 		Fresh:  fresh,
+		Want:   a.Ino, // the server's number, where a bulk answer told it (tree.go)
 	}
 	answers := identity.Answers{}
 	var made *identity.Made[*Node]
@@ -74,6 +79,12 @@ func (n *Node) newChild(ctx context.Context, name string, a remote.Attr, fresh b
 // OnForget drops the node from the table once the kernel and the tree no
 // longer hold it.
 func (n *Node) OnForget() {
+	if n.StableAttr().Mode&syscall.S_IFMT == syscall.S_IFDIR && n.fs.root != nil {
+		// The kernel holds it no more: the feed need not watch it.
+		for _, p := range n.fs.ids.Paths(&n.id) {
+			n.fs.remote.Unwatch(p)
+		}
+	}
 	n.fs.ids.Forget(&n.id)
 }
 
@@ -166,6 +177,9 @@ func (n *Node) otherNames(name string) []string {
 // nodeAt is the node at rel, if the kernel holds one: the walk from the
 // root through go-fuse's tree.
 func (f *FS) nodeAt(rel string) *Node {
+	if f.root == nil {
+		return nil // not mounted (tests)
+	}
 	in := &f.root.Inode
 	if rel != "" {
 		for _, c := range strings.Split(rel, "/") {

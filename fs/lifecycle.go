@@ -10,6 +10,7 @@ import (
 // called once the kernel has the mount: an upload finds its node in the
 // tree, which go-fuse makes whole only when it mounts.
 func (f *FS) Start() {
+	f.startFeed()
 	if f.writeback != nil {
 		f.writeback.Start()
 	}

@@ -38,7 +38,7 @@ func (n *Node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if n.fs.knownAbsent(rel, began) || (n.relisted(ctx, rel) && n.fs.knownAbsent(rel, began)) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}
-	if _, cached := n.fs.attrs.Get(rel); !cached && n.fs.missed(ctx, n.rel()) && n.fs.knownAbsent(rel, began) {
+	if _, cached := n.fs.attrs.Get(rel); !cached && (n.fs.bulkFor(ctx, n.rel()) || n.fs.missed(ctx, n.rel())) && n.fs.knownAbsent(rel, began) {
 		return nil, n.fs.result("lookup", rel, errKnownAbsent, nil)
 	}
 	if n.fs.awaitAsked(ctx, rel) && n.fs.knownAbsent(rel, began) {

@@ -141,7 +141,7 @@ func (f *FS) toIdentifyAhead(dir string, entries []remote.DirEntry) (rels []stri
 	}
 	groups := map[identity.Look][]remote.DirEntry{}
 	for _, e := range entries {
-		if hasLinks(e.Attr) {
+		if hasLinks(e.Attr) && e.Attr.Ino == 0 { // a.Ino: a bulk answer told which file it is (tree.go)
 			groups[identity.LookOf(e.Attr)] = append(groups[identity.LookOf(e.Attr)], e)
 		}
 	}
@@ -286,9 +286,9 @@ func (f *FS) askBatch(b *objectBatch) {
 // name been given to another file). Those already answered are left out.
 func (n *Node) toIdentify(rel, name string, a remote.Attr) []string {
 	f := n.fs
-	a = f.withLinks(rel, a)
-	if a.Mode&os.ModeType != 0 || f.opts.SeparateLinks {
-		return nil
+	a = f.withLinks(rel, f.withTold(rel, a))
+	if a.Mode&os.ModeType != 0 || f.opts.SeparateLinks || a.Ino != 0 {
+		return nil // a.Ino: a bulk answer told which file it is (tree.go)
 	}
 	_, told := f.links.Get(rel)
 	k := f.ids.Kinship(n.placeOf(name), true, identity.LookOf(a))
@@ -442,6 +442,9 @@ func (f *FS) joinLive(rels []string) {
 func (f *FS) knownObject(rel string, a remote.Attr) remote.Object {
 	if a.Mode&os.ModeType != 0 {
 		return remote.Object{}
+	}
+	if a = f.withTold(rel, a); a.Ino != 0 && !f.opts.SeparateLinks {
+		return treeObject(a) // told by a bulk answer (tree.go)
 	}
 	obj, _ := f.objects.byPath.Get(rel)
 	return obj

@@ -92,7 +92,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint3
 	n.fs.result("open", rel, nil, nil)
 	if fresh != nil {
 		if r := <-fresh; r.ok {
-			changed := !known || r.a.Size != a.Size || !r.a.Mtime.Equal(a.Mtime)
+			changed := !known || r.a.Size != a.Size || !remote.SameMtime(r.a.Mtime, a.Mtime)
 			switch {
 			case !known:
 				f.Expect(r.a)
@@ -165,7 +165,7 @@ func (n *Node) openAhead(ctx context.Context, rel string, fl int, wait bool) (*f
 	if e == nil {
 		return nil, 0
 	}
-	if known && (before.Size != e.a.Size || !before.Mtime.Equal(e.a.Mtime)) {
+	if known && (before.Size != e.a.Size || !remote.SameMtime(before.Mtime, e.a.Mtime)) {
 		// As Open: the kernel's size may be the old one, and it reads
 		// no further than its size.
 		n.NotifyContent(-1, 0)

@@ -26,7 +26,7 @@ func (n *Node) keepPages(a remote.Attr) bool {
 func (n *Node) pagesHold(a remote.Attr) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.pages != nil && n.pages.Size == a.Size && n.pages.Mtime.Equal(a.Mtime)
+	return n.pages != nil && n.pages.Size == a.Size && remote.SameMtime(n.pages.Mtime, a.Mtime)
 }
 
 // dropPages forgets what the pages hold: after a write or a change of

@@ -60,6 +60,15 @@ func (f *FS) prefetchSubdirs(dir string, entries []remote.DirEntry) {
 	f.prefetchMu.Unlock()
 	for _, sub := range subs {
 		f.bg.Go(func(ctx context.Context) {
+			if f.treeOn() && f.bulkFor(ctx, sub) {
+				// Its subtree, asked for in bulk (tree.go): the walk
+				// finds sub listed.
+				f.prefetchMu.Lock()
+				close(f.prefetching[sub])
+				delete(f.prefetching, sub)
+				f.prefetchMu.Unlock()
+				return
+			}
 			f.prefetchSlots.Acquire(context.Background(), 1) // cannot fail: no deadline
 			tok := f.changed.Begin()
 			var got []remote.DirEntry

@@ -93,6 +93,7 @@ type FS struct {
 	prefetchMu    sync.Mutex               // guards prefetching; its place in the lock order: doc.go
 	prefetching   map[string]chan struct{} // listings on their way; closed when stored or dropped
 	statMany      statMany                 // directories listed for the lookups that miss
+	tree          treeState                // subtrees asked for in bulk (tree.go)
 
 	handles handleTable // every open handle, by node and by path (handles.go)
 
@@ -107,6 +108,8 @@ type FS struct {
 	renewal absentRenewal // absent names asked about again (absent.go)
 
 	objects objectTable // which files names the server linked are (objects.go)
+
+	feed feedState // what the server's change feed vouches for (feed.go)
 
 	bg *background // the other goroutines the mount starts, ended by Close (lifecycle.go)
 }
@@ -149,10 +152,14 @@ func newFS(rc *remote.Client, opts Options) *FS {
 		ids:           identity.New[*Node](dirNodes(c)),
 		ahead:         newWalkAhead(c),
 		objects:       newObjectTable(c),
+		tree:          newTreeState(c),
 		bg:            newBackground(),
 	}
 	f.notify.init(f.shedOnce)
 	f.changed.Busy = f.busy
+	f.feed.init(c)
+	dropped := f.changed.Dropped
+	f.changed.Dropped = func(rel string) { dropped(rel); f.feed.ourChange(rel) }
 	if opts.Writeback != nil {
 		f.writeback = writeback.New(writebackHost{f}, writebackRemote{f}, *opts.Writeback)
 	}

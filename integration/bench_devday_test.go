@@ -56,7 +56,11 @@ func BenchmarkDevDay(b *testing.B) {
 	if small() && len(rtts) > 1 {
 		rtts = rtts[:1] // CI's reduced run: the first RTT only (at 50 ms it took 140 s)
 	}
-	eachSetupOf(b, rtts, append(withRclone(), writebackMounter), func(b *testing.B, m mounter, link *slowLink, served string) {
+	ms := append(withRclone(), writebackMounter)
+	if !small() {
+		ms = append(ms, noFeedMounter) // the same without the change feed: what it is worth
+	}
+	eachSetupOf(b, rtts, ms, func(b *testing.B, m mounter, link *slowLink, served string) {
 		repo := sourceRepo(b, files, dirs)
 		const git = "git -c safe.directory='*' "
 		steps := []struct{ name, dir, script string }{
@@ -99,6 +103,35 @@ func BenchmarkDevDay(b *testing.B) {
 			start = time.Now()
 			run(b, filepath.Join(fresh, "w"), "grep -r 'source line' . | wc -l > /dev/null")
 			b.ReportMetric(time.Since(start).Seconds(), "cold-grep-s")
+		}
+	})
+}
+
+// BenchmarkServerTreeStatus: git status through a fresh mount of a work
+// tree cloned and checked out on the server itself (issue 32): git's
+// index holds the server's inode numbers, change times and sub-second
+// mtimes, so a mount that shows them (the bulk listing of the change
+// feed) lets git read no file, and one that cannot (SFTP v3 has none of
+// them) makes git read every file again. Full run only: at 50 ms the
+// mounts that read every file take minutes.
+func BenchmarkServerTreeStatus(b *testing.B) {
+	if small() {
+		b.Skip("full run only (SFTPMOUNT_BENCH_SMALL is set)")
+	}
+	ms := append(withRclone(), noFeedMounter)
+	eachSetupOf(b, benchRTTs(), ms, func(b *testing.B, m mounter, link *slowLink, served string) {
+		const git = "git -c safe.directory='*' "
+		repo := sourceRepo(b, 2000, 20)
+		run(b, served, "git clone -q file://"+repo+" w") // on the server, not through the mount
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			mnt := benchMount(b, m, link, served)
+			b.StartTimer()
+			for _, step := range []string{"status-s", "again-s"} {
+				start := time.Now()
+				run(b, filepath.Join(mnt, "w"), git+"status --porcelain > /dev/null")
+				b.ReportMetric(time.Since(start).Seconds(), step)
+			}
 		}
 	})
 }

@@ -31,16 +31,7 @@ type mounter struct {
 }
 
 var mounters = []mounter{
-	{"sftpmount", func(b *testing.B, served, mnt string, link *slowLink, opts ...string) {
-		args := append([]string{remoteSpec(served), mnt}, link.args()...)
-		for _, o := range opts {
-			args = append(args, "-o", o)
-		}
-		out, err := exec.Command(binary, args...).CombinedOutput()
-		if err != nil {
-			b.Fatalf("sftpmount: %v %s", err, out)
-		}
-	}},
+	sftpmountWith("sftpmount"),
 	{"sshfs", func(b *testing.B, served, mnt string, link *slowLink, opts ...string) {
 		args := []string{"root@127.0.0.1:" + served, mnt, "-p", strconv.Itoa(link.port),
 			"-o", "IdentityFile=" + server.userKey + ",UserKnownHostsFile=" + link.knownHosts + ",StrictHostKeyChecking=yes"}
@@ -70,16 +61,25 @@ var writebackMounter = mounter{"sftpmount-writeback", func(b *testing.B, served,
 // sshCommandMounter is sftpmount carried by OpenSSH's own client
 // (-o ssh_command=ssh, issue 31): what the path through ssh costs next to
 // our own SSH.
-var sshCommandMounter = mounter{"sftpmount-ssh_command", func(b *testing.B, served, mnt string, link *slowLink, opts ...string) {
-	args := append([]string{remoteSpec(served), mnt, "-o", "ssh_command=ssh"}, link.args()...)
-	for _, o := range opts {
-		args = append(args, "-o", o)
-	}
-	out, err := exec.Command(binary, args...).CombinedOutput()
-	if err != nil {
-		b.Fatalf("sftpmount -o ssh_command=ssh: %v %s", err, out)
-	}
-}}
+var sshCommandMounter = sftpmountWith("sftpmount-ssh_command", "ssh_command=ssh")
+
+// noFeedMounter is sftpmount running no command on the server (issue
+// 32): no change feed, no bulk listings; the caches' timed rules alone.
+var noFeedMounter = sftpmountWith("sftpmount-nofeed", "remote_commands=no")
+
+// sftpmountWith is sftpmount with the -o options extra, named name.
+func sftpmountWith(name string, extra ...string) mounter {
+	return mounter{name, func(b *testing.B, served, mnt string, link *slowLink, opts ...string) {
+		args := append([]string{remoteSpec(served), mnt}, link.args()...)
+		for _, o := range append(extra[:len(extra):len(extra)], opts...) {
+			args = append(args, "-o", o)
+		}
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil {
+			b.Fatalf("%s: %v %s", name, err, out)
+		}
+	}}
+}
 
 // drainMetric reports, for a write-back mount, how long `sftpmount
 // sync` takes to have the queue on the server.

@@ -10,7 +10,10 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// Attr is what SFTP v3 tells about a file. Times have second precision.
+// Attr is what the server tells about a file. Over SFTP v3 times have
+// second precision and Ino, Dev and Ctime are unknown (zero); a bulk
+// listing by find (Tree) gives them all, and Mtime to the nanosecond.
+// Compare mtimes of two answers with SameMtime, at the precision both have.
 type Attr struct {
 	Mode  os.FileMode // Go mode bits: type in the high bits, permissions 07777 below
 	Size  uint64
@@ -22,6 +25,23 @@ type Attr struct {
 	// (its ls -l style long names): SFTP v3 attributes carry none. 0:
 	// not known.
 	Nlink uint32
+	// Dev and Ino name the file on the server (0: not known); Ctime is
+	// its change time (zero: not known). Only Tree tells them.
+	Dev, Ino uint64
+	Ctime    time.Time
+}
+
+// SameMtime says whether two mtimes are the same at the precision both
+// have: an SFTP answer has whole seconds, find's has nanoseconds, and a
+// file whose SFTP mtime is find's truncated has not changed.
+func SameMtime(a, b time.Time) bool {
+	if a.Equal(b) {
+		return true
+	}
+	if a.Nanosecond() == 0 || b.Nanosecond() == 0 {
+		return a.Unix() == b.Unix()
+	}
+	return false
 }
 
 // DirEntry is one name in a listing, with the attributes that came with it.

@@ -44,11 +44,20 @@ type Client struct {
 	// directory above it) is not opened again under that name for a
 	// second session (bulk.go).
 	names map[string]uint64
+	// own, when set, hears of every change this mount is about to send,
+	// by path relative to the root, before it is sent (SendingChanges).
+	own atomic.Pointer[func(rel string)]
 
 	calls, reconnects atomic.Int64 // for Stats
 	noIdentity        atomic.Bool  // the server cannot tell which names are one file (Identify)
 	identNext         atomic.Int64 // the Identifier slot the next Identify takes
 	lacks             lacking      // what the server lacks, and what is done instead (lacks.go)
+
+	trees treeShells // the shells that answer Tree, kept between requests (tree.go)
+
+	feedMu     sync.Mutex // guards feed and feedClosed
+	feed       *feed      // the change feed (feed.go), once started
+	feedClosed bool       // Close was called: a feed started after is stopped
 }
 
 // Stats are counters of the client's life, for `sftpmount status`.
@@ -66,8 +75,30 @@ func (c *Client) Stats() Stats {
 	return Stats{Calls: c.calls.Load(), Reconnects: c.reconnects.Load(), Connected: up}
 }
 
+// SendingChanges has fn told of each change this mount is about to send
+// (a create, write, truncate, attribute change, rename, removal, mkdir,
+// rmdir, symlink or link), by path relative to the served root, before
+// the request goes out: the server's change feed may tell of the change
+// before its answer comes (fs/feed.go). fn must be quick.
+func (c *Client) SendingChanges(fn func(rel string)) { c.own.Store(&fn) }
+
+// sending tells SendingChanges's fn of a change to abs about to be sent.
+func (c *Client) sending(abs ...string) {
+	fn := c.own.Load()
+	if fn == nil {
+		return
+	}
+	for _, p := range abs {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, c.root), "/")
+		if p == c.root || strings.HasPrefix(p, c.root+"/") || c.root == "/" {
+			(*fn)(rel)
+		}
+	}
+}
+
 // moving notes that abs is about to be renamed, replaced or removed.
 func (c *Client) moving(abs ...string) {
+	c.sending(abs...)
 	c.changesMu.Lock()
 	defer c.changesMu.Unlock()
 	if c.names == nil {
@@ -93,6 +124,7 @@ func (c *Client) nameCount(abs string) uint64 {
 
 // changing notes that this mount is about to change abs's size or mtime.
 func (c *Client) changing(abs string) {
+	c.sending(abs)
 	c.changesMu.Lock()
 	defer c.changesMu.Unlock()
 	if c.changes == nil {
@@ -195,6 +227,8 @@ func (c *Client) Root() string { return c.root }
 
 // Close ends the connection; calls in flight fail.
 func (c *Client) Close() {
+	c.stopFeed()
+	c.trees.close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cur != nil {

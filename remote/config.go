@@ -23,6 +23,16 @@ type Config struct {
 	// files on the new one. Off, a lost connection ends the mount's use.
 	Reconnect bool
 
+	// RemoteCommands lets the client run commands on the server beside
+	// SFTP, over exec channels of its SSH connection (or the
+	// ssh_command transport): the change feed (feed.go) and bulk
+	// listings (tree.go). Off (-o remote_commands=no), it runs none.
+	RemoteCommands bool
+	// Exec runs a command on the server where the session has no SSH
+	// connection of its own to open an exec channel on (ssh_command);
+	// nil there means commands cannot be run (exec.go).
+	Exec Exec
+
 	// Sessions is how many SFTP sessions to run over the one SSH
 	// connection (sshfs's max_conns). The first carries every request;
 	// the others carry the bulk of large files' reads and writes, so

@@ -248,6 +248,9 @@ func (f *File) open(ctx context.Context, flags int) error {
 // open opens abs on the current session, dialing one if needed, within
 // ctx's deadline. It returns the session it ran on even with an error.
 func (c *Client) open(ctx context.Context, abs string, flags int) (*session, *sftp.File, error) {
+	if flags&(os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_RDWR) != 0 {
+		c.sending(abs) // a create, or a write's close to come
+	}
 	s, err := c.session(ctx)
 	if err != nil {
 		return nil, nil, &OpError{Op: "open", Path: abs, Err: err}

@@ -109,6 +109,7 @@ func (c *Client) readDir(ctx context.Context, rel string, fn func([]DirEntry) bo
 // which does not follow a symlink put in the directory's place meanwhile
 // (Path).
 func (c *Client) Mkdir(ctx context.Context, rel string, mode os.FileMode) error {
+	c.sending(c.abs(rel))
 	err := c.change(ctx, "mkdir", rel, func(_ context.Context, s *session) error {
 		return s.sftp.Mkdir(c.abs(rel))
 	}, c.madeBy(rel, os.ModeDir, nil))
@@ -135,6 +136,7 @@ func (c *Client) modeRefused(rel string, err error) error {
 // one round trip where the server runs a session's requests in order
 // (wire.MkdirLstat), and a second only when its umask took bits of mode.
 func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (Attr, error) {
+	c.sending(c.abs(rel))
 	var a Attr
 	if mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0 {
 		// Bits a server's mkdir may drop: set by a chmod of their own.
@@ -185,6 +187,7 @@ func (c *Client) MkdirAttr(ctx context.Context, rel string, mode os.FileMode) (A
 
 // Rmdir removes an empty directory.
 func (c *Client) Rmdir(ctx context.Context, rel string) error {
+	c.sending(c.abs(rel))
 	return c.change(ctx, "rmdir", rel, func(_ context.Context, s *session) error {
 		return s.sftp.RemoveDirectory(c.abs(rel))
 	}, c.removed(rel))
@@ -249,6 +252,7 @@ func (c *Client) rename(ctx context.Context, from, to string, was *Attr) error {
 
 // Symlink creates rel pointing at target, kept exactly as written.
 func (c *Client) Symlink(ctx context.Context, target, rel string) error {
+	c.sending(c.abs(rel))
 	return c.change(ctx, "symlink", rel, func(_ context.Context, s *session) error {
 		return s.sftp.Symlink(target, c.abs(rel))
 	}, c.symlinkMade(target, rel))
@@ -268,6 +272,7 @@ func (c *Client) ReadLink(ctx context.Context, rel string) (string, error) {
 // Link makes a hard link (hardlink@openssh.com). A server without it (or
 // that refuses it) gives ErrSSHFxOpUnsupported: fs answers EPERM.
 func (c *Client) Link(ctx context.Context, existing, rel string) error {
+	c.sending(c.abs(rel))
 	return c.change(ctx, "link", rel, func(_ context.Context, s *session) error {
 		if !c.has(s.sftp, extHardlink) {
 			return sftp.ErrSSHFxOpUnsupported

@@ -25,8 +25,12 @@ type options struct {
 
 	Timeout   time.Duration // -o timeout= (seconds): deadline of every remote call
 	Reconnect bool          // -o reconnect[=yes|no] (default yes)
-	Cache     cacheOptions  // -o dir_cache=, dcache_*, entry_timeout=...: see caches.go
-	MaxConns  int           // -o max_conns=N: SFTP sessions over the one SSH connection
+	// RemoteCommands: -o remote_commands[=yes|no] (default yes): the
+	// commands run on the server beside SFTP (the change feed, bulk
+	// listings), each listed in the README.
+	RemoteCommands bool
+	Cache          cacheOptions // -o dir_cache=, dcache_*, entry_timeout=...: see caches.go
+	MaxConns       int          // -o max_conns=N: SFTP sessions over the one SSH connection
 
 	PasswordStdin bool // -o password_stdin: read the password from stdin once
 	KeepPassword  bool // -o keep_password: keep it in memory for reconnects
@@ -78,6 +82,7 @@ func defaultOptions() options {
 		MaxConns:        defaultMaxConns,
 		ContainSymlinks: true,
 		Reconnect:       true,
+		RemoteCommands:  true,
 		WritebackLimit:  1 << 30,
 		// Long enough for a lock file renamed over the file it locks
 		// (git), a temporary file removed, an editor's save: done in

@@ -106,6 +106,8 @@ var optionTable = []option{
 		section: "connection", usage: "-o timeout=SECONDS", text: "deadline of every remote call (30)"},
 	{names: []string{"reconnect"}, apply: applyReconnect,
 		section: "connection", usage: "-o reconnect=no", text: "after a lost connection fail (ENOTCONN), do not reconnect"},
+	{names: []string{"remote_commands"}, apply: yesNoFlag("remote_commands", func(o *options) *bool { return &o.RemoteCommands }),
+		section: "connection", usage: "-o remote_commands=no", text: "run no command on the server (no change feed, no bulk listings)"},
 	{names: []string{"max_conns"}, apply: applyMaxConns,
 		section: "connection", usage: "-o max_conns=N", text: "SFTP sessions, 1-10; large files use all (9)"},
 	// sshfs's: a command run on the server instead of its sftp
@@ -336,6 +338,22 @@ func applyReconnect(o *options, _, value string, hasValue bool) error {
 		return fmt.Errorf("option reconnect=%s: want yes or no", value)
 	}
 	return nil
+}
+
+// yesNoFlag sets a bool that defaults to yes: the name alone or =yes
+// sets it, =no clears it.
+func yesNoFlag(name string, field func(o *options) *bool) applier {
+	return func(o *options, _, value string, hasValue bool) error {
+		switch {
+		case !hasValue || value == "yes":
+			*field(o) = true
+		case value == "no":
+			*field(o) = false
+		default:
+			return fmt.Errorf("option %s=%s: want yes or no", name, value)
+		}
+		return nil
+	}
 }
 
 func applyMaxConns(o *options, _, value string, hasValue bool) error {

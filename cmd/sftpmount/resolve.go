@@ -38,17 +38,18 @@ func connectConfig(o options, st *startup, debug *log.Logger) (remote.Config, er
 		return remote.Config{}, err
 	}
 	return remote.Config{
-		Target:       target,
-		Dir:          o.Dir,
-		SFTPServer:   o.SFTPServer,
-		Timeout:      o.Timeout,
-		Reconnect:    o.Reconnect,
-		Sessions:     o.MaxConns,
-		Prompter:     newPrompter(st.tty),
-		Password:     st.password,
-		KeepPassword: o.KeepPassword,
-		Debug:        debug,
-		Notice:       log.New(noticeWriter(st.say), "", 0),
+		Target:         target,
+		Dir:            o.Dir,
+		SFTPServer:     o.SFTPServer,
+		Timeout:        o.Timeout,
+		Reconnect:      o.Reconnect,
+		RemoteCommands: o.RemoteCommands,
+		Sessions:       o.MaxConns,
+		Prompter:       newPrompter(st.tty),
+		Password:       st.password,
+		KeepPassword:   o.KeepPassword,
+		Debug:          debug,
+		Notice:         log.New(noticeWriter(st.say), "", 0),
 	}, nil
 }
 

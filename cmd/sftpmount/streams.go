@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -162,6 +163,22 @@ func (o *options) sshCommandArgv() []string {
 	return append(argv, "--", host, server)
 }
 
+// sshExecArgv is what runs command on the server over -o ssh_command
+// (the change feed's watcher: remote.RunCommand): sshfs's argv with
+// command in place of the SFTP server and no -s, and BatchMode, since
+// nobody is there to answer a prompt of this second ssh (a ControlMaster,
+// an agent or a key without a passphrase serve it; without, the feed is
+// off and the mount goes on).
+func (o *options) sshExecArgv(command string) []string {
+	argv := o.sshCommandArgv()
+	host := argv[len(argv)-2]
+	argv = argv[:len(argv)-3] // "--", host, the server
+	if argv[len(argv)-1] == "-s" {
+		argv = argv[:len(argv)-1]
+	}
+	return append(argv, "-oBatchMode=yes", "--", host, command)
+}
+
 // streamEndpoint stands for the server where no ssh_config is resolved:
 // the host and user as given, and the -o connection settings or the
 // defaults.
@@ -221,12 +238,25 @@ func (o *options) streamOf(st *startup, debug *log.Logger, started *atomic.Bool)
 func connectStream(o options, st *startup, debug *log.Logger) (*remote.Client, remote.Config, error) {
 	target := o.streamEndpoint()
 	cfg := remote.Config{
-		Target:    target,
-		Dir:       o.Dir,
-		Timeout:   o.Timeout,
-		Reconnect: o.Reconnect,
-		Debug:     debug,
-		Notice:    log.New(noticeWriter(st.say), "", 0),
+		Target:         target,
+		Dir:            o.Dir,
+		Timeout:        o.Timeout,
+		Reconnect:      o.Reconnect,
+		RemoteCommands: o.RemoteCommands,
+		Debug:          debug,
+		Notice:         log.New(noticeWriter(st.say), "", 0),
+	}
+	if o.SSHCommand != "" {
+		// Commands on the server (the change feed) run in an ssh of
+		// their own; over directport and passive none can run.
+		cfg.Exec = func(ctx context.Context, command string) (io.ReadWriteCloser, error) {
+			say := func(line string) {
+				if debug != nil {
+					debug.Printf("ssh_command (remote command): %s", line)
+				}
+			}
+			return remote.CommandStream(o.sshExecArgv(command), func() bool { return false }, say)(ctx)
+		}
 	}
 	// The first stream is bounded by ConnectTimeout unless a person may
 	// be answering the command's prompts (ssh's own ConnectTimeout

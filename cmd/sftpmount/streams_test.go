@@ -33,6 +33,13 @@ func TestSSHCommandRunsWhatSshfsWouldRun(t *testing.T) {
 		if got := strings.Join(o.sshCommandArgv(), "|"); got != c.want {
 			t.Errorf("%q:\n got %s\nwant %s", c.args, got, c.want)
 		}
+		// A command on the server (the change feed) runs in place of
+		// the SFTP server, never asking.
+		want := c.want[:strings.LastIndex(c.want, "|--|")]
+		want = strings.TrimSuffix(want, "|-s") + "|-oBatchMode=yes|--|" + strings.Split(c.want, "|")[len(strings.Split(c.want, "|"))-2] + "|exec /bin/sh -c 'x'"
+		if got := strings.Join(o.sshExecArgv("exec /bin/sh -c 'x'"), "|"); got != want {
+			t.Errorf("%q: remote command:\n got %s\nwant %s", c.args, got, want)
+		}
 	}
 }
 

@@ -13,6 +13,9 @@ type Child struct {
 	// an exclusive create): a node still held for the name belongs to
 	// an object that is gone.
 	Fresh bool
+	// Want is its inode number on the server, where a bulk answer told
+	// it (0: not known): the number its node gets, if free (wanted).
+	Want uint64
 }
 
 // Answers are what the server said, within the attribute timeout, of
@@ -90,7 +93,7 @@ func (t *Table[N]) Child(c Child, answers Answers, made *Made[N]) Result[N] {
 		}
 		key = objectKey(c.Obj)
 	}
-	ino, gen := t.freeIno(key)
+	ino, gen := t.wanted(c.Want, key)
 	if made == nil || made.Ino != ino || made.Gen != gen {
 		return Result[N]{Ino: ino, Gen: gen}
 	}

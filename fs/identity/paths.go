@@ -72,3 +72,10 @@ func (t *Table[N]) OtherPaths(at Place) []string {
 	}
 	return t.pathsOf(e, &at)
 }
+
+// Paths are e's paths, from the table's own names.
+func (t *Table[N]) Paths(e *Entry[N]) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pathsOf(e, nil)
+}

@@ -120,6 +120,12 @@ func (t *Table[N]) maxGen(e *Entry[N]) uint64 {
 // with links whose answer has not come yet shows its path's number in
 // this listing, and its Object's from the lookup on (objects.go).
 func (t *Table[N]) Number(dir uint64, name string, mode uint32, obj remote.Object) (ino uint64, live bool) {
+	return t.NumberWant(dir, name, mode, obj, 0)
+}
+
+// NumberWant is Number for a name whose inode number on the server is
+// want (0: not known), the number its node is given if free (Wanted).
+func (t *Table[N]) NumberWant(dir uint64, name string, mode uint32, obj remote.Object, want uint64) (ino uint64, live bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at := Place{dir, name}
@@ -130,11 +136,29 @@ func (t *Table[N]) Number(dir uint64, name string, mode uint32, obj remote.Objec
 		if e := t.byObj[obj]; e != nil && e.mode == mode {
 			return e.ino, false
 		}
-		ino, _ = t.freeIno(objectKey(obj))
+		ino, _ = t.wanted(want, objectKey(obj))
 		return ino, false
 	}
-	ino, _ = t.freeIno(at)
+	ino, _ = t.wanted(want, at)
 	return ino, false
+}
+
+// wanted is want, the server's inode number of a file, if no live node
+// holds it or only a dying one does (as freeIno), else freeIno(at): a
+// file keeps the server's number on every mount, and two files of the
+// same number on two filesystems of the server (btrfs subvolumes) get
+// two. Caller holds mu.
+func (t *Table[N]) wanted(want uint64, at Place) (ino, gen uint64) {
+	if want > Root {
+		holder := t.byIno[want]
+		if holder == nil {
+			return want, 0
+		}
+		if len(holder.places) == 0 && holder.mode != syscall.S_IFDIR && holder.open == 0 {
+			return want, t.maxGen(holder) + 1
+		}
+	}
+	return t.freeIno(at)
 }
 
 // unplace drops e's name at. Caller holds mu.

@@ -1,0 +1,429 @@
+package fs
+
+import (
+	"context"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/sftpmount/sftpmount/remote"
+)
+
+// The server's change feed (remote/feed.go: inotifywait on the server,
+// over an exec channel), as the mount uses it. While the feed is up and
+// watches a directory, what is cached of it (its listing, its names'
+// attributes, link counts and symlink targets, the names it lacks, the
+// kernel's pages of its files) is trusted past its timeout: nothing
+// changes there without the feed saying so, and when it says so the
+// caches are dropped, ours and the kernel's, as soon as the event is here
+// (one round trip after the change at most).
+//
+// What is vouched for: an answer stored after the watch of its directory
+// was in place (Watching), with no event about its path or directory
+// since. So an answer asked before the watch, or before the last event,
+// keeps the timed rules of docs/caches.md; so does everything, at once,
+// when the feed is lost (Lost: the watcher died, its queue overflowed, the
+// connection went).
+//
+// The mount's own changes make events too. An event about a path this
+// mount changed within ownWindow is taken for its own: nothing is
+// dropped, but what was cached of the path before the event is no longer
+// vouched for (the timed rules again), so another client's change in
+// the same moment shows no later than without the feed. Any other event
+// drops what is cached of the path, and tells the kernel.
+//
+// So that what this mount made (a clone, an untar, a build's outputs) is
+// vouched for too, and a git status 25 s after a clone asks nothing, a
+// directory with events of ours is listed again in the background once
+// they have been quiet for relistQuiet: the listing and its names'
+// attributes, stored after the events, hold while the feed is up.
+
+// A change of ours that another mount may read at once (a close after
+// writes, a rename) returns only once our own feed has told of it, or
+// after echoWait: another mount on the same server hears of it by the
+// same way at about the same time, so a reader there told "done" by us
+// (a script, a person) finds its caches already dropped. Over a link of
+// some latency the event comes with the server's answer; at 0 ms it
+// comes a fraction of a millisecond after.
+const echoWait = 100 * time.Millisecond
+
+// ownWindow is how long after a change of ours an event about its path
+// is taken for ours: the event comes one round trip after the change,
+// or later when writes queue behind a slow link.
+const ownWindow = 5 * time.Second
+
+// relistQuiet is how long a directory's own events must have stopped
+// before it is listed again; relistParallel listings at once, at most.
+const (
+	relistQuiet    = time.Second
+	relistParallel = 4
+)
+
+// feedState is what the feed vouches for.
+type feedState struct {
+	mu      sync.Mutex           // guards the fields below; innermost: nothing is called under it
+	up      bool                 // the feed is up (a Watching came since the last Lost)
+	why     string               // why it is not up, or "" once it was
+	watched map[string]time.Time // directories watched, and since when
+	events  map[string]time.Time // paths an event was about, and when it came; pruned after the longest timeout
+	ours    map[string]time.Time // paths this mount changed, and when; pruned after ownWindow
+	pruned  time.Time
+	relist  map[string]time.Time // directories with events of ours, and the last one's time
+	looping bool                 // relistLoop runs
+	keep    time.Duration        // how long events are remembered: the longest cache timeout
+	tick    chan struct{}        // closed, and replaced, at each event (awaitEcho)
+}
+
+func (s *feedState) init(c Caches) {
+	s.watched, s.events, s.ours, s.relist = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
+	s.tick = make(chan struct{})
+	s.keep = max(c.Attr, c.Dir, c.Link, c.Negative, c.Open) + time.Second
+}
+
+// vouched reports whether an answer about rel stored at stored still
+// holds: dir is the watched directory it depends on (rel's parent, or
+// rel itself for its listing).
+func (s *feedState) vouched(dir, rel string, stored time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.up {
+		return false
+	}
+	since, ok := s.watched[dir]
+	if !ok || !since.Before(stored) {
+		return false
+	}
+	if at, ok := s.events[rel]; ok && !at.Before(stored) {
+		return false
+	}
+	if at, ok := s.events[dir]; ok && dir != rel && !at.Before(stored) {
+		return false
+	}
+	return true
+}
+
+// ourChange records a change of ours to rel (cache.Changes.Dropped).
+func (s *feedState) ourChange(rel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.ours[rel] = now
+	s.pruneLocked(now)
+}
+
+// event records an event about rel and reports whether it is ours.
+func (s *feedState) event(rel string, now time.Time) (ours bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events[rel] = now
+	close(s.tick)
+	s.tick = make(chan struct{})
+	at, ok := s.ours[rel]
+	return ok && now.Sub(at) < ownWindow
+}
+
+// ownAt is when a change of ours to rel was last recorded (zero: none
+// within ownWindow).
+func (s *feedState) ownAt(rel string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ours[rel]
+}
+
+// awaitEcho waits, no longer than echoWait, for the feed to tell of
+// rel an event that came at or after since; at once when rel's
+// directory is not watched or since is zero.
+func (s *feedState) awaitEcho(rel string, since time.Time) {
+	if since.IsZero() {
+		return
+	}
+	deadline := time.Now().Add(echoWait)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if _, watched := s.watched[parentOf(rel)]; !s.up || !watched {
+			return
+		}
+		if at, ok := s.events[rel]; ok && !at.Before(since) {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		tick := s.tick
+		s.mu.Unlock()
+		t := time.NewTimer(left)
+		select {
+		case <-tick:
+		case <-t.C:
+		}
+		t.Stop()
+		s.mu.Lock()
+	}
+}
+
+func (s *feedState) pruneLocked(now time.Time) {
+	if now.Sub(s.pruned) < time.Second {
+		return
+	}
+	s.pruned = now
+	for p, at := range s.ours {
+		if now.Sub(at) >= ownWindow {
+			delete(s.ours, p)
+		}
+	}
+	for p, at := range s.events {
+		if now.Sub(at) >= s.keep {
+			delete(s.events, p)
+		}
+	}
+}
+
+// vouching says whether the caches ask the feed before they let an
+// entry expire (vouchCaches). Off for now: with it, a tar over a walk
+// spanning several timeouts of a tree this mount made saw a
+// directory's times change as it read it
+// (TestAWalkSpanningManyCacheTimeoutsSeesOneUnchangingTree), answers of
+// SFTP's kept past their timeout meeting the bulk answer's change times
+// later in the walk. Until that is found, the feed only drops what
+// another client changed, and the timed rules hold as without it.
+const vouching = false
+
+// feedOn says whether the mount starts the feed at all. Off for now:
+// with it, the soak of many users writing on one mount
+// (TestSoakManyUsersAtOnceOnOneMountWithAndWithoutResets) read short
+// files through a second handle and saw stale fstat sizes, and a cp saw
+// a file "replaced while being copied": some event of our own writes is
+// still taken for another client's. The feed's code and tests stay;
+// the mount runs as without it (bulk metadata is separate, tree.go).
+const feedOn = false
+
+// startFeed makes the caches ask the feed (when vouching), and starts it.
+func (f *FS) startFeed() {
+	if !feedOn {
+		return
+	}
+	if vouching {
+		f.vouchCaches()
+	}
+	// Ours from the moment it is sent: its event may come before the
+	// answer, and before the verbs of known.go record it.
+	f.remote.SendingChanges(f.feed.ourChange)
+	f.remote.StartFeed(feedEvents{f})
+	f.remote.Watch("")
+}
+
+// vouchCaches makes every cache of what the server said ask the feed
+// before it lets an entry expire.
+func (f *FS) vouchCaches() {
+	f.attrs.m.Vouch(f.vouchedByParent)
+	f.targets.Vouch(f.vouchedByParent)
+	f.links.Vouch(f.vouchedByParent)
+	f.listings.Vouch(func(dir string, stored time.Time) bool { return f.feed.vouched(dir, dir, stored) })
+}
+
+func (f *FS) vouchedByParent(rel string, stored time.Time) bool {
+	return f.feed.vouched(parentOf(rel), rel, stored)
+}
+
+// watch asks the feed to watch dir, a directory the kernel holds.
+func (f *FS) watch(dir string) { f.remote.Watch(dir) }
+
+// FeedStatus is the feed's mode in one line, for `sftpmount status`.
+func (f *FS) FeedStatus() string { return f.remote.FeedStatus() }
+
+// feedEvents is the mount as the feed tells it (remote.FeedEvents).
+type feedEvents struct{ f *FS }
+
+func (e feedEvents) Watching(dir string) {
+	s := &e.f.feed
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.up, s.why = true, ""
+	s.watched[dir] = time.Now()
+}
+
+func (e feedEvents) Lost(why string) {
+	s := &e.f.feed
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.up, s.why = false, why
+	clear(s.watched)
+	clear(s.relist)
+}
+
+// relistLater lists dir again once its events of ours are quiet.
+func (f *FS) relistLater(dir string, now time.Time) {
+	s := &f.feed
+	s.mu.Lock()
+	s.relist[dir] = now
+	start := !s.looping
+	s.looping = true
+	s.mu.Unlock()
+	if start {
+		f.bg.Go(f.relistLoop)
+	}
+}
+
+// relistLoop lists again the directories whose events of ours have been
+// quiet for relistQuiet, until none is left.
+func (f *FS) relistLoop(ctx context.Context) {
+	slots := make(chan struct{}, relistParallel)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(relistQuiet / 2):
+		}
+		s := &f.feed
+		s.mu.Lock()
+		var due []string
+		now := time.Now()
+		for dir, at := range s.relist {
+			if now.Sub(at) >= relistQuiet {
+				due = append(due, dir)
+				delete(s.relist, dir)
+			}
+		}
+		if len(s.relist) == 0 && len(due) == 0 {
+			s.looping = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		for _, dir := range due {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				f.relistQuietly(ctx, dir)
+			}()
+		}
+	}
+}
+
+// relistQuietly lists dir on the server and keeps what a change of ours
+// since has not made stale, as a listing for a readdir would; a
+// directory whose listing is not kept, or no longer the kernel's, is left.
+func (f *FS) relistQuietly(ctx context.Context, dir string) {
+	if f.nodeAt(dir) == nil {
+		return
+	}
+	if _, listed := f.listings.Get(dir); !listed {
+		return
+	}
+	tok := f.changed.Begin()
+	defer f.changed.End(tok)
+	ctx, cancel := context.WithTimeout(ctx, max(f.opts.Timeout, time.Second))
+	defer cancel()
+	entries, err := f.remote.ReadDir(ctx, dir)
+	if err != nil {
+		return
+	}
+	f.remember(dir, entries, tok)
+}
+
+func (e feedEvents) Changed(c remote.Change) {
+	f := e.f
+	rel := cleanRel(path.Join(c.Dir, c.Name))
+	now := time.Now()
+	ours := f.feed.event(rel, now)
+	if c.Kind == remote.NameChanged {
+		f.feed.event(c.Dir, now) // its listing, and its mtime
+	}
+	if !ours && (f.busy(rel) || f.openForWriting(rel)) {
+		// Written through this mount right now (queued writes, an open
+		// writer): its event is ours, whatever the window says; what
+		// the writer knows is better than what the server has yet.
+		ours = true
+	}
+	if ours {
+		f.relistLater(c.Dir, now)
+		return
+	}
+	// What a bulk answer told of it (inode number, change time) is the
+	// old file's.
+	if c.Kind == remote.NameChanged || c.Kind == remote.DirGone {
+		f.tree.told.DeleteTree(rel)
+	} else {
+		f.tree.told.Delete(rel)
+	}
+	// An answer asked before the change and stored after it would be
+	// vouched for: refused, as after a change of ours.
+	f.changed.ChangedElsewhere(rel, c.Dir)
+	// An answer asked before the change and stored after it would be
+	// vouched for: refused, as after a change of ours.
+	f.changed.ChangedElsewhere(rel, c.Dir)
+	if f.opts.Debug != nil {
+		f.opts.Debug.Printf("change feed: %s %q: another client's", c.Kind, "/"+rel)
+	}
+	var notices []func()
+	switch c.Kind {
+	case remote.DirGone:
+		f.forget(rel)
+		f.listings.DeleteTree(rel)
+		f.absent.DeleteTree(rel)
+		f.links.DeleteTree(rel)
+		f.prefetched.DeleteTree(rel)
+		if rel != "" {
+			if parent := f.nodeAt(parentOf(rel)); parent != nil {
+				name := path.Base(rel)
+				notices = append(notices, func() { parent.NotifyEntry(name) })
+			}
+		}
+	case remote.NameChanged:
+		f.forget(rel)
+		f.absent.DeleteTree(rel)
+		f.links.DeleteTree(rel)
+		f.listings.Delete(c.Dir)
+		f.listings.DeleteTree(rel)
+		f.prefetched.Delete(c.Dir)
+		f.attrs.Delete(c.Dir) // its mtime, its link count
+		if dir := f.nodeAt(c.Dir); dir != nil {
+			name := c.Name
+			notices = append(notices, func() {
+				dir.NotifyEntry(name)
+				dir.NotifyContent(-1, 0)
+			})
+		}
+		if n := f.nodeAt(rel); n != nil {
+			// Replaced (a rename over it) or made again: the node at
+			// the name may be kept by the next lookup, its pages not.
+			n.dropPages()
+			notices = append(notices, func() { n.NotifyContent(0, 0) })
+		}
+	case remote.DataChanged:
+		f.attrs.Delete(rel)
+		f.prefetched.Delete(c.Dir)
+		if n := f.nodeAt(rel); n != nil {
+			if n.hasWriters() {
+				return // ours, being written: the close tells the server's size
+			}
+			n.dropPages()
+			notices = append(notices, func() { n.NotifyContent(0, 0) })
+		}
+	case remote.AttrChanged:
+		f.attrs.Delete(rel)
+		f.prefetched.Delete(c.Dir)
+		f.newFiles.Delete(rel)
+		if n := f.nodeAt(rel); n != nil {
+			notices = append(notices, func() { n.NotifyContent(-1, 0) })
+		}
+	}
+	for _, notice := range notices {
+		f.notify.send(notice)
+	}
+}
+
+// openForWriting reports whether a node at rel has a writer open.
+func (f *FS) openForWriting(rel string) bool {
+	n := f.nodeAt(rel)
+	return n != nil && n.hasWriters()
+}
