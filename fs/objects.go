@@ -444,7 +444,7 @@ func (f *FS) knownObject(rel string, a remote.Attr) remote.Object {
 		return remote.Object{}
 	}
 	if a = f.withTold(rel, a); a.Ino != 0 && !f.opts.SeparateLinks {
-		return treeObject(a) // told by a bulk answer (tree.go)
+		return remote.FindObject(a) // told by a bulk answer (tree.go)
 	}
 	obj, _ := f.objects.byPath.Get(rel)
 	return obj

@@ -265,7 +265,7 @@ func (f *FS) fillTree(ctx context.Context, dir string) {
 			}
 			f.tree.told.Put(rel, tell(e.Attr))
 			if !e.Attr.Mode.IsDir() && !f.opts.SeparateLinks {
-				f.objects.byPath.Put(rel, treeObject(e.Attr))
+				f.objects.byPath.Put(rel, remote.FindObject(e.Attr))
 			}
 		}
 		delete(lists, d)
@@ -288,16 +288,6 @@ func (f *FS) treeMode(err error) {
 		f.opts.Debug.Printf("bulk metadata: on (GNU find on the server, %d levels a request): the server's inode numbers and change times", treeDepth)
 	}
 }
-
-// treeObject is the Object of a file a bulk answer told: its device and
-// inode number on the server (Mount marks it as find's, not /proc's).
-func treeObject(a remote.Attr) remote.Object {
-	return remote.Object{Mount: treeMount, FS: a.Dev, Ino: a.Ino}
-}
-
-// treeMount marks the Objects a bulk answer told, apart from those of
-// remote.Identify (whose Mount is a mount id of /proc's).
-const treeMount = ^uint64(0)
 
 // within reports whether rel is dir or below it.
 func within(dir, rel string) bool {

@@ -380,3 +380,14 @@ func parseFindTime(b []byte) (time.Time, bool) {
 	}
 	return time.Unix(sec, ns), true
 }
+
+// FindMount is the Mount of an Object a bulk answer told (FindObject):
+// its FS is the file's st_dev, not statvfs's f_fsid as Identify's, so
+// the two kinds are not compared.
+const FindMount = ^uint64(0)
+
+// FindObject is the Object of a file a bulk answer told: its device and
+// inode number on the server.
+func FindObject(a Attr) Object {
+	return Object{Mount: FindMount, FS: a.Dev, Ino: a.Ino}
+}

@@ -59,8 +59,32 @@ func (t *Table[N]) knownOfLook(lk Look, not *Entry[N]) bool {
 	return k > 0
 }
 
-// know records that e is obj. Caller holds mu.
+// twoFiles reports whether the server said a and b are two files: both
+// are Identify's answers (remote.Identify: the very file each name
+// opened), and they differ. An Object a bulk answer told (find's device
+// and inode number, remote.FindObject) never parts a node from its name:
+// the number changes under a file our own upload replaced by a rename,
+// and a node parted from an open file would have the kernel read a
+// second inode, with the server's size and not the writes on their way.
+// A name replaced by another client keeps its node, as it did before
+// bulk answers, and shows the new file's size and times.
+func twoFiles(a, b remote.Object) bool {
+	return a.Known() && b.Known() && a.Mount != remote.FindMount && b.Mount != remote.FindMount && a != b
+}
+
+// sameKind reports whether a and b were found the same way (both by
+// Identify, or both by a bulk answer): only then does the newer replace
+// the older as what joins compare with.
+func sameKind(a, b remote.Object) bool {
+	return (a.Mount == remote.FindMount) == (b.Mount == remote.FindMount)
+}
+
+// know records that e is obj (instead of what it was known as, if
+// anything). Caller holds mu.
 func (t *Table[N]) know(e *Entry[N], obj remote.Object) {
+	if e.obj.Known() && t.byObj[e.obj] == e {
+		delete(t.byObj, e.obj)
+	}
 	e.obj, t.byObj[obj] = obj, e
 	if e.hasLook {
 		lk := e.look

@@ -262,3 +262,37 @@ func TestADirectoryPastItsBoundHandsBackItsOlderNodes(t *testing.T) {
 		t.Fatalf("taken twice: %+v", again)
 	}
 }
+
+// A file's Object told two ways (Identify's /proc answer: mount id,
+// f_fsid, inode; a bulk answer: find's device and inode) is one file, and
+// a bulk answer that tells another inode number at a name (our own upload
+// replaced the file by a rename, or another client did) keeps the node
+// the kernel holds there: only Identify's answers, which name the very
+// file, tell two files apart. Splitting a node under an open file made
+// the kernel read a second inode with the server's older size (the
+// many-users soak's short reads and stale fstat sizes).
+func TestAnObjectToldByABulkAnswerNeverSplitsANodeFromItsName(t *testing.T) {
+	tab, _ := newTable(1 << 30)
+	f := file(Root, "f")
+	n, _, _ := give(t, tab, f, nil)
+	proc := remote.Object{Mount: 31, FS: 7, Ino: 1234}
+	f.Obj = proc
+	if again, made, _ := give(t, tab, f, nil); again != n || made {
+		t.Fatal("f, identified by /proc: another node")
+	}
+	for _, ino := range []uint64{1234, 9999} {
+		f.Obj = remote.FindObject(remote.Attr{Dev: 2049, Ino: ino})
+		f.Want = ino
+		if again, made, _ := give(t, tab, f, nil); again != n || made {
+			t.Fatalf("f, told by find as inode %d: another node", ino)
+		}
+		if got, live := tab.NumberWant(Root, "f", syscall.S_IFREG, f.Obj, ino); got != n.id.ino || !live {
+			t.Fatalf("a listing told inode %d shows number %d (live %v), the node has %d", ino, got, live, n.id.ino)
+		}
+	}
+	// Identify's answers still tell two files apart.
+	f.Obj, f.Want = remote.Object{Mount: 31, FS: 7, Ino: 5678}, 0
+	if again, _, _ := give(t, tab, f, nil); again == n {
+		t.Fatal("another file by /proc's answer: the same node")
+	}
+}
