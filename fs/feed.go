@@ -190,20 +190,8 @@ func (s *feedState) pruneLocked(now time.Time) {
 // another client changed, and the timed rules hold as without it.
 const vouching = false
 
-// feedOn says whether the mount starts the feed at all. Off for now:
-// with it, the soak of many users writing on one mount
-// (TestSoakManyUsersAtOnceOnOneMountWithAndWithoutResets) read short
-// files through a second handle and saw stale fstat sizes, and a cp saw
-// a file "replaced while being copied": some event of our own writes is
-// still taken for another client's. The feed's code and tests stay;
-// the mount runs as without it (bulk metadata is separate, tree.go).
-const feedOn = false
-
 // startFeed makes the caches ask the feed (when vouching), and starts it.
 func (f *FS) startFeed() {
-	if !feedOn {
-		return
-	}
 	if vouching {
 		f.vouchCaches()
 	}
@@ -338,10 +326,10 @@ func (e feedEvents) Changed(c remote.Change) {
 	if c.Kind == remote.NameChanged {
 		f.feed.event(c.Dir, now) // its listing, and its mtime
 	}
-	if !ours && (f.busy(rel) || f.openForWriting(rel)) {
-		// Written through this mount right now (queued writes, an open
-		// writer): its event is ours, whatever the window says; what
-		// the writer knows is better than what the server has yet.
+	if !ours && f.busy(rel) {
+		// Written through this mount right now (writes queued): its
+		// event is ours, whatever the window says; what the writer
+		// knows is better than what the server has yet.
 		ours = true
 	}
 	if ours {
@@ -420,10 +408,4 @@ func (e feedEvents) Changed(c remote.Change) {
 	for _, notice := range notices {
 		f.notify.send(notice)
 	}
-}
-
-// openForWriting reports whether a node at rel has a writer open.
-func (f *FS) openForWriting(rel string) bool {
-	n := f.nodeAt(rel)
-	return n != nil && n.hasWriters()
 }
