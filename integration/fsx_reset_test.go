@@ -114,6 +114,11 @@ func mountWatched(t *testing.T, link *slowLink, limit time.Duration, extra ...st
 		cmd.Process.Kill()
 		cmd.Wait()
 		log, _ := os.ReadFile(logPath)
+		// The test's sshd runs commands: resets must never be taken
+		// for a server that cannot (remote/feed.go).
+		if i := strings.Index(string(log), "change feed: off"); i >= 0 {
+			t.Errorf("the -d log turns the change feed off against a server that runs commands: %s", strings.SplitN(string(log[i:]), "\n", 2)[0])
+		}
 		if i := strings.Index(string(log), "SIGQUIT: goroutine dump"); i >= 0 {
 			t.Errorf("still running after %v; sftpmount's last words:\n%s\nits goroutines:\n%s", limit, tail(string(log[:i]), 30), log[i:])
 		} else if t.Failed() {

@@ -268,6 +268,12 @@ func (f *feed) run() {
 		}
 		r := &feedRun{f: f, sess: s}
 		end := r.run()
+		if end.off && r.connectionLost() {
+			// A channel refused or ended by a link being cut is no
+			// answer about the server (the soak's resets said "runs no
+			// commands" of one that does).
+			end = feedEnd{why: "connection lost"}
+		}
 		if f.stopped() {
 			r.lost("client closed")
 			return
