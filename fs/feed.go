@@ -346,9 +346,6 @@ func (e feedEvents) Changed(c remote.Change) {
 	// An answer asked before the change and stored after it would be
 	// vouched for: refused, as after a change of ours.
 	f.changed.ChangedElsewhere(rel, c.Dir)
-	// An answer asked before the change and stored after it would be
-	// vouched for: refused, as after a change of ours.
-	f.changed.ChangedElsewhere(rel, c.Dir)
 	if f.opts.Debug != nil {
 		f.opts.Debug.Printf("change feed: %s %q: another client's", c.Kind, "/"+rel)
 	}
@@ -405,7 +402,27 @@ func (e feedEvents) Changed(c remote.Change) {
 			notices = append(notices, func() { n.NotifyContent(-1, 0) })
 		}
 	}
+	// The kernel's caches too, before the next event is read: a
+	// program told by another machine that the change is done may look
+	// at once, and the kernel answers a stat from its own cache. A
+	// notice waits for the kernel's lock of the directory, which a
+	// rename of ours holds while it awaits its echo from this very
+	// goroutine (awaitEcho): so the wait is bounded.
+	var sent []<-chan struct{}
 	for _, notice := range notices {
-		f.notify.send(notice)
+		sent = append(sent, f.notify.send(notice))
+	}
+	limit := time.NewTimer(noticeWait)
+	defer limit.Stop()
+	for _, done := range sent {
+		select {
+		case <-done:
+		case <-limit.C:
+			return
+		}
 	}
 }
+
+// noticeWait bounds how long an event waits for the kernel to take its
+// notices (see Changed).
+const noticeWait = 50 * time.Millisecond
