@@ -55,7 +55,7 @@ type Map[V any] struct {
 	// change feed watched its directory since before, and has told no
 	// change since). It is called with the Map locked: it must not call
 	// the Map.
-	vouch func(key string, stored time.Time) bool
+	vouch func(key string, v V, stored time.Time) bool
 
 	mu      sync.Mutex // guards entries, below and cleaned
 	entries map[string]entry[V]
@@ -81,11 +81,20 @@ func NewLimited[V any](ttl time.Duration, l Limits) *Map[V] {
 
 // Vouch sets what keeps an entry past its timeout (see Map.vouch); nil
 // lets every entry expire. Set it before the Map is shared.
-func (m *Map[V]) Vouch(fn func(key string, stored time.Time) bool) { m.vouch = fn }
+func (m *Map[V]) Vouch(fn func(key string, stored time.Time) bool) {
+	if fn == nil {
+		m.vouch = nil
+		return
+	}
+	m.vouch = func(key string, _ V, stored time.Time) bool { return fn(key, stored) }
+}
+
+// VouchValue is Vouch for a rule that looks at the value held too.
+func (m *Map[V]) VouchValue(fn func(key string, v V, stored time.Time) bool) { m.vouch = fn }
 
 // vouchedLocked reports whether e, expired, is kept all the same.
 func (m *Map[V]) vouchedLocked(key string, e entry[V]) bool {
-	return m.vouch != nil && m.vouch(key, m.base.Add(e.expires-m.ttl))
+	return m.vouch != nil && m.vouch(key, e.value, m.base.Add(e.expires-m.ttl))
 }
 
 // Stored reports when key's entry was stored, if it is held and alive

@@ -80,7 +80,7 @@ func fillAttr(a remote.Attr, out *fuse.Attr) {
 // would otherwise be kept twice as long in all.
 func (f *FS) fillEntry(rel string, a remote.Attr, out *fuse.EntryOut) {
 	a = f.writeback.DirShown(rel, a)
-	fillAttr(f.withLinks(rel, f.withTold(rel, a)), &out.Attr)
+	fillAttr(f.withLinks(rel, f.keptTimes(rel, f.withTold(rel, a))), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetEntryTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelEntry))
 	out.SetAttrTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
@@ -93,7 +93,7 @@ func (f *FS) fillAttrOut(rel string, a remote.Attr, out *fuse.AttrOut) syscall.E
 		return errno
 	}
 	a = f.writeback.DirShown(rel, a)
-	fillAttr(f.withLinks(rel, f.withTold(rel, a)), &out.Attr)
+	fillAttr(f.withLinks(rel, f.keptTimes(rel, f.withTold(rel, a))), &out.Attr)
 	f.opts.Owner.show(&out.Attr)
 	out.SetTimeout(f.kernelTimeout(rel, f.opts.Caches.KernelAttr))
 	return 0

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"os"
 	"path"
 	"sync"
 	"time"
@@ -181,14 +182,12 @@ func (s *feedState) pruneLocked(now time.Time) {
 }
 
 // vouching says whether the caches ask the feed before they let an
-// entry expire (vouchCaches). Off for now: with it, a tar over a walk
-// spanning several timeouts of a tree this mount made saw a
-// directory's times change as it read it
-// (TestAWalkSpanningManyCacheTimeoutsSeesOneUnchangingTree), answers of
-// SFTP's kept past their timeout meeting the bulk answer's change times
-// later in the walk. Until that is found, the feed only drops what
-// another client changed, and the timed rules hold as without it.
-const vouching = false
+// entry expire (vouchCaches). A tar over a walk spanning many timeouts
+// once saw a directory's times change as it read it (answers of SFTP's
+// kept past their timeout meeting a bulk answer's change times): the
+// times a path was shown with now stay while it looks the same
+// (tree.go, keptTimes).
+const vouching = true
 
 // startFeed makes the caches ask the feed (when vouching), and starts it.
 func (f *FS) startFeed() {
@@ -205,14 +204,32 @@ func (f *FS) startFeed() {
 // vouchCaches makes every cache of what the server said ask the feed
 // before it lets an entry expire.
 func (f *FS) vouchCaches() {
-	f.attrs.m.Vouch(f.vouchedByParent)
+	f.attrs.m.VouchValue(f.vouchedAttr)
 	f.targets.Vouch(f.vouchedByParent)
-	f.links.Vouch(f.vouchedByParent)
+	f.links.Vouch(func(rel string, stored time.Time) bool { return f.feed.vouched(parentOf(rel), rel, stored) })
 	f.listings.Vouch(func(dir string, stored time.Time) bool { return f.feed.vouched(dir, dir, stored) })
 }
 
+// vouchedByParent vouches for what is cached of rel while its directory
+// is watched and quiet.
 func (f *FS) vouchedByParent(rel string, stored time.Time) bool {
 	return f.feed.vouched(parentOf(rel), rel, stored)
+}
+
+// vouchedAttr is vouchedByParent for rel's attributes p, but never for
+// a file with more than one link: written through a name in another
+// directory, it makes its event there, which may not be watched. (Called
+// under attrs' lock: links is another Map, whose own vouch takes no lock
+// of attrs'.)
+func (f *FS) vouchedAttr(rel string, p packedAttr, stored time.Time) bool {
+	if !f.vouchedByParent(rel, stored) {
+		return false
+	}
+	if os.FileMode(p.mode).IsDir() {
+		return true
+	}
+	k, _ := f.links.Get(rel) // 0: no listing told
+	return max(k, p.nlink) <= 1
 }
 
 // watch asks the feed to watch dir, a directory the kernel holds.
@@ -340,8 +357,10 @@ func (e feedEvents) Changed(c remote.Change) {
 	// old file's.
 	if c.Kind == remote.NameChanged || c.Kind == remote.DirGone {
 		f.tree.told.DeleteTree(rel)
+		f.tree.shown.DeleteTree(rel)
 	} else {
 		f.tree.told.Delete(rel)
+		f.tree.shown.Delete(rel)
 	}
 	// An answer asked before the change and stored after it would be
 	// vouched for: refused, as after a change of ours.

@@ -60,6 +60,45 @@ type treeState struct {
 	// still looks the same (withTold). Without it, each attribute
 	// timeout would show a file changed to git and tar.
 	told *cache.Map[toldAttr]
+
+	// shown is the times each path was last shown with, and the look
+	// they went with (shownTimes), kept for toldFor: a file that still
+	// looks the same is shown the same mtime and ctime, whether the
+	// answer came from SFTP (whole seconds, no ctime: mtime shown) or
+	// from a bulk answer (nanoseconds, the server's ctime). Otherwise the
+	// first bulk answer after an SFTP one would look like a change to
+	// tar ("file changed as we read it") and to git.
+	shown *cache.Map[shownTimes]
+}
+
+// shownTimes is what shown keeps of a path.
+type shownTimes struct {
+	size         uint64
+	mode         uint32
+	uid, gid     uint32
+	mtime, ctime int64 // as shown: Unix nanoseconds (packTime)
+}
+
+// keptTimes is a, about to be shown for rel, with the mtime and ctime
+// rel was shown with before, if it still looks the same (the same size,
+// type, mode, owner and mtime to the second); else a, remembered. Only
+// where bulk answers may come: without them every answer has the same
+// precision.
+func (f *FS) keptTimes(rel string, a remote.Attr) remote.Attr {
+	if f.tree.off.Load() || f.tree.shown == nil {
+		return a
+	}
+	ctime := a.Ctime
+	if ctime.IsZero() {
+		ctime = a.Mtime // as fillAttr shows it
+	}
+	p, ok := f.tree.shown.Get(rel)
+	if ok && p.size == a.Size && p.mode == uint32(a.Mode) && p.uid == a.UID && p.gid == a.GID && remote.SameMtime(unpackTime(p.mtime), a.Mtime) {
+		a.Mtime, a.Ctime = unpackTime(p.mtime), unpackTime(p.ctime)
+		return a
+	}
+	f.tree.shown.Put(rel, shownTimes{a.Size, uint32(a.Mode), a.UID, a.GID, packTime(a.Mtime), packTime(ctime)})
+	return a
 }
 
 // toldAttr is what told keeps of a path: the attribute cache's 40 bytes
@@ -85,7 +124,8 @@ const toldFor = time.Hour
 
 func newTreeState(c Caches) treeState {
 	return treeState{slots: make(chan struct{}, treeParallel), inflight: map[string]chan struct{}{},
-		asked: cache.NewLimited[bool](c.Dir, c.Limits), told: cache.NewLimited[toldAttr](toldFor, c.Limits)}
+		asked: cache.NewLimited[bool](c.Dir, c.Limits), told: cache.NewLimited[toldAttr](toldFor, c.Limits),
+		shown: cache.NewLimited[shownTimes](toldFor, c.Limits)}
 }
 
 // withTold is a, an answer about rel, with what a bulk answer told of

@@ -525,3 +525,62 @@ func TestFeedOffWithRemoteCommandsNoRunsNothingOnTheServer(t *testing.T) {
 		t.Errorf("with -o remote_commands=no the server runs for the mount: %v", nonSSHD(s))
 	}
 }
+
+// 8. While the feed is up and a directory quiet, what the mount cached
+// of it holds past the cache timeout: a stat and an ls -l of its names
+// long after ask the server nothing, where a mount without the feed
+// asks again (the control, which shows the count can be more than
+// nought). A change on the server is then still seen at once.
+func TestFeedKeepsTheCachesOfAQuietDirectoryPastTheirTimeout(t *testing.T) {
+	for _, feed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("feed=%v", feed), func(t *testing.T) {
+			served := newServedDir(t, "root")
+			sh(t, served, "mkdir d && for i in $(seq 20); do echo $i > d/f$i; done")
+			extra := []string{"-o", "cache_timeout=1"}
+			if !feed {
+				extra = append(extra, "-o", "remote_commands=no")
+			}
+			m, log := mountServed(t, served, standardArgs(), extra...)
+			sh(t, m.mnt, "ls -l d > /dev/null")
+			if feed {
+				mountFeedUp(t, m.mnt, 20*time.Second)
+				// d is watched once the kernel holds it; what is vouched
+				// for is an answer stored after its directory's watch:
+				// asked again once the first answers expired.
+				if !waitFor(10*time.Second, func() bool { return strings.Contains(feedLine(t, m.mnt), "2 directories watched") }) {
+					t.Fatalf("d not watched: %q", feedLine(t, m.mnt))
+				}
+				sh(t, m.mnt, "sleep 1.2 && ls -l d > /dev/null")
+			}
+			time.Sleep(2500 * time.Millisecond) // past every timeout of cache_timeout=1
+			before := len(log.String())
+			sh(t, m.mnt, "stat d/f1 d/f7 d/f20 > /dev/null && ls -l d > /dev/null")
+			// A call logged for sure, after which every line of the
+			// above is in the log (it reaches us through a pipe).
+			writeFile(t, filepath.Join(m.mnt, "sentinel"), "x", 0644)
+			if !waitFor(5*time.Second, func() bool { return strings.Contains(log.String()[before:], "sentinel") }) {
+				t.Fatal("the sentinel's create is not in the -d log")
+			}
+			calls := log.String()[before:]
+			calls = calls[:strings.Index(calls, "sentinel")]
+			// Calls about d and its names (the root's attributes, stored
+			// at the mount before its watch, are vouched for only once
+			// asked again).
+			dir := filepath.Join(served, "d")
+			lstats, listings := strings.Count(calls, "sftp lstat "+dir), strings.Count(calls, "sftp readdir "+dir)+strings.Count(calls, "  exec ")
+			t.Logf("after the timeout: %d lstat calls, %d listings", lstats, listings)
+			switch {
+			case feed && lstats+listings > 0:
+				t.Errorf("with the feed up and d quiet, stat and ls -l past the timeout asked the server:\n%s", calls)
+			case !feed && lstats+listings == 0:
+				t.Errorf("without the feed, stat and ls -l past the timeout asked nothing: the count proves nothing")
+			}
+			if feed {
+				appendLine(t, filepath.Join(m.remote, "d/f7"), "more\n")
+				seenAfter(t, "an append on the server to a file vouched for", func() bool {
+					return lastLine(filepath.Join(m.mnt, "d/f7")) == "more\n"
+				})
+			}
+		})
+	}
+}
