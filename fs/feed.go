@@ -343,10 +343,14 @@ func (e feedEvents) Changed(c remote.Change) {
 	if c.Kind == remote.NameChanged {
 		f.feed.event(c.Dir, now) // its listing, and its mtime
 	}
-	if !ours && f.busy(rel) {
-		// Written through this mount right now (writes queued): its
-		// event is ours, whatever the window says; what the writer
-		// knows is better than what the server has yet.
+	if !ours && (f.busy(rel) || (c.Kind == remote.DataChanged || c.Kind == remote.AttrChanged) && f.writing(rel)) {
+		// Written through this mount right now (writes queued, or a
+		// writer open: its writes may be sent again after a lost
+		// connection, their events more than ownWindow after they were
+		// first sent): its event is ours, whatever the window says;
+		// what the writer knows is better than what the server has
+		// yet. (Two machines writing one file at once over SFTP is no
+		// safer with the feed: their writes interleave as they land.)
 		ours = true
 	}
 	if ours {
@@ -407,9 +411,6 @@ func (e feedEvents) Changed(c remote.Change) {
 		f.attrs.Delete(rel)
 		f.prefetched.Delete(c.Dir)
 		if n := f.nodeAt(rel); n != nil {
-			if n.hasWriters() {
-				return // ours, being written: the close tells the server's size
-			}
 			n.dropPages()
 			notices = append(notices, func() { n.NotifyContent(0, 0) })
 		}
@@ -445,3 +446,9 @@ func (e feedEvents) Changed(c remote.Change) {
 // noticeWait bounds how long an event waits for the kernel to take its
 // notices (see Changed).
 const noticeWait = 50 * time.Millisecond
+
+// writing reports whether a node at rel has a writer open.
+func (f *FS) writing(rel string) bool {
+	n := f.nodeAt(rel)
+	return n != nil && n.hasWriters()
+}
