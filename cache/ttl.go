@@ -54,7 +54,7 @@ type Map[V any] struct {
 	// was stored for key at stored is known to hold still (the server's
 	// change feed watched its directory since before, and has told no
 	// change since). It is called with the Map locked: it must not call
-	// the Map.
+	// the Map. Guarded by mu.
 	vouch func(key string, v V, stored time.Time) bool
 
 	mu      sync.Mutex // guards entries, below and cleaned
@@ -80,17 +80,23 @@ func NewLimited[V any](ttl time.Duration, l Limits) *Map[V] {
 }
 
 // Vouch sets what keeps an entry past its timeout (see Map.vouch); nil
-// lets every entry expire. Set it before the Map is shared.
+// lets every entry expire. It may be set at any time.
 func (m *Map[V]) Vouch(fn func(key string, stored time.Time) bool) {
 	if fn == nil {
-		m.vouch = nil
+		m.VouchValue(nil)
 		return
 	}
-	m.vouch = func(key string, _ V, stored time.Time) bool { return fn(key, stored) }
+	m.VouchValue(func(key string, _ V, stored time.Time) bool { return fn(key, stored) })
 }
 
-// VouchValue is Vouch for a rule that looks at the value held too.
-func (m *Map[V]) VouchValue(fn func(key string, v V, stored time.Time) bool) { m.vouch = fn }
+// VouchValue is Vouch for a rule that looks at the value held too. It
+// may be set while the Map is in use (a mount's feed starts once it
+// serves).
+func (m *Map[V]) VouchValue(fn func(key string, v V, stored time.Time) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.vouch = fn
+}
 
 // vouchedLocked reports whether e, expired, is kept all the same.
 func (m *Map[V]) vouchedLocked(key string, e entry[V]) bool {
