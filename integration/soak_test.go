@@ -166,8 +166,15 @@ var everyWorkload = soakPlan{tars: 3, copies: 2, others: true}
 // soakRound runs plan's workloads at once on one mount for d: straight to
 // sshd, or through link, reset every 3 s.
 func soakRound(t *testing.T, d time.Duration, link *slowLink, plan soakPlan) {
-	const deadline = 10 * time.Second // -o timeout
-	whole := mountWatched(t, link, d+2*time.Minute, "-o", "timeout=10,cache_timeout=2")
+	deadline := 10 * time.Second // -o timeout
+	if plan.settled {
+		// No step may fail here, so a call must outlive a link that
+		// stays unusable across two resets (a reconnect cut by the
+		// next reset, then a connection gone silent: CI saw calls of
+		// 10 s die waiting for the reconnect): the default deadline.
+		deadline = 30 * time.Second
+	}
+	whole := mountWatched(t, link, d+6*deadline+time.Minute, "-o", fmt.Sprintf("timeout=%d,cache_timeout=2", int(deadline.Seconds())))
 	pids := processesServing(whole.mnt)
 	// The server's files on a tmpfs, and ours in /dev/shm: on this
 	// machine's disk, gigabytes a minute with fsyncs stall the server's

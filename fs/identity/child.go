@@ -55,7 +55,7 @@ func (t *Table[N]) Child(c Child, answers Answers, made *Made[N]) Result[N] {
 	defer t.mu.Unlock()
 	at := c.At
 	old := t.byPlace[at]
-	if old != nil && !c.Fresh && old.mode == c.Mode && !twoFiles(old.obj, c.Obj) {
+	if old != nil && !c.Fresh && old.mode == c.Mode && !twoFiles(old.obj, c.Obj, len(old.places)) {
 		if c.Obj.Known() && old.obj != c.Obj && (!old.obj.Known() || sameKind(old.obj, c.Obj)) && t.byObj[c.Obj] == nil {
 			t.know(old, c.Obj) // the newest answer: what joins compare with
 		}

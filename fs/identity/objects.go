@@ -59,17 +59,24 @@ func (t *Table[N]) knownOfLook(lk Look, not *Entry[N]) bool {
 	return k > 0
 }
 
-// twoFiles reports whether the server said a and b are two files: both
-// are Identify's answers (remote.Identify: the very file each name
-// opened), and they differ. An Object a bulk answer told (find's device
-// and inode number, remote.FindObject) never parts a node from its name:
-// the number changes under a file our own upload replaced by a rename,
-// and a node parted from an open file would have the kernel read a
-// second inode, with the server's size and not the writes on their way.
-// A name replaced by another client keeps its node, as it did before
-// bulk answers, and shows the new file's size and times.
-func twoFiles(a, b remote.Object) bool {
-	return a.Known() && b.Known() && a.Mount != remote.FindMount && b.Mount != remote.FindMount && a != b
+// twoFiles reports whether the server said a and b are two files, where
+// a is what a node with names names is known as: both are Identify's
+// answers (remote.Identify: the very file each name opened) and differ,
+// or both are a bulk answer's (find's device and inode number,
+// remote.FindObject), differ, and the node has more than one name (a
+// name the server linked elsewhere, then replaced: it leaves the
+// others). A bulk answer's never parts a node from its only name: the
+// number changes under a file our own upload replaced by a rename, and a
+// node parted from an open file would have the kernel read a second
+// inode, with the server's size and not the writes on their way. Such a
+// name replaced by another client keeps its node, as it did before bulk
+// answers, and shows the new file's size and times. Objects of the two
+// kinds are not compared.
+func twoFiles(a, b remote.Object, names int) bool {
+	if !a.Known() || !b.Known() || a == b || !sameKind(a, b) {
+		return false
+	}
+	return a.Mount != remote.FindMount || names > 1
 }
 
 // sameKind reports whether a and b were found the same way (both by

@@ -129,7 +129,7 @@ func (t *Table[N]) NumberWant(dir uint64, name string, mode uint32, obj remote.O
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at := Place{dir, name}
-	if e := t.byPlace[at]; e != nil && e.mode == mode && !twoFiles(e.obj, obj) {
+	if e := t.byPlace[at]; e != nil && e.mode == mode && !twoFiles(e.obj, obj, len(e.places)) {
 		return e.ino, true
 	}
 	if obj.Known() {

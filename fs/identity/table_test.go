@@ -296,3 +296,22 @@ func TestAnObjectToldByABulkAnswerNeverSplitsANodeFromItsName(t *testing.T) {
 		t.Fatal("another file by /proc's answer: the same node")
 	}
 }
+
+// A name the server linked, then replaced, leaves its node when a bulk
+// answer tells another inode number there: the node has other names.
+func TestANameOfALinkedNodeReplacedOnTheServerLeavesItByABulkAnswer(t *testing.T) {
+	tab, _ := newTable(1 << 30)
+	f := file(Root, "f")
+	f.Obj = remote.FindObject(remote.Attr{Dev: 2049, Ino: 1234})
+	n, _, _ := give(t, tab, f, nil)
+	tab.Link(&n.id, Place{Root, "g"})
+	g := file(Root, "g")
+	g.Obj = remote.FindObject(remote.Attr{Dev: 2049, Ino: 1234})
+	if again, made, _ := give(t, tab, g, nil); again != n || made {
+		t.Fatal("g, told as the same inode: another node")
+	}
+	g.Obj = remote.FindObject(remote.Attr{Dev: 2049, Ino: 5678})
+	if other, _, _ := give(t, tab, g, nil); other == n {
+		t.Fatal("g, told as another inode while f keeps the first: still f's node")
+	}
+}
