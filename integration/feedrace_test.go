@@ -75,7 +75,7 @@ func (r *raceCount) report(t *testing.T, what string) {
 
 // 1. A appends a line and closes; B reads the file's last line.
 func TestFeedAnAppendByAnotherMountIsSeenWithinARoundTrip(t *testing.T) {
-	eachFeedRTT(t, 100, 30, func(t *testing.T, link *slowLink, n int) {
+	eachFeedRTT(t, 100, 15, func(t *testing.T, link *slowLink, n int) {
 		a, b := twoMounts(t, link)
 		var r raceCount
 		for i := 1; i <= n; i++ {
@@ -91,7 +91,7 @@ func TestFeedAnAppendByAnotherMountIsSeenWithinARoundTrip(t *testing.T) {
 // each time, and within one mtime second, so neither the size nor the
 // mtime tells the versions apart: only the feed does.
 func TestFeedAFileReplacedByRenameInAnotherMountIsSeenWithinARoundTrip(t *testing.T) {
-	eachFeedRTT(t, 50, 15, func(t *testing.T, link *slowLink, n int) {
+	eachFeedRTT(t, 50, 10, func(t *testing.T, link *slowLink, n int) {
 		a, b := twoMounts(t, link)
 		var r raceCount
 		for i := 1; i <= n; i++ {
@@ -112,7 +112,7 @@ func TestFeedAFileReplacedByRenameInAnotherMountIsSeenWithinARoundTrip(t *testin
 // 3. A name B was told is absent, made by A, is found by B's stat,
 // listed by its ls and read by its open.
 func TestFeedANewFileMadeByAnotherMountIsFoundWithinARoundTrip(t *testing.T) {
-	eachFeedRTT(t, 20, 10, func(t *testing.T, link *slowLink, n int) {
+	eachFeedRTT(t, 20, 6, func(t *testing.T, link *slowLink, n int) {
 		a, b := twoMounts(t, link)
 		var r raceCount
 		for i := 1; i <= n; i++ {
