@@ -336,7 +336,10 @@ func TestFeedKilledOnTheServerFallsBackThenComesBackAndLeavesNoWatcherAfterTheUn
 	if !mountFeedUp(t, m.mnt, 20*time.Second) {
 		t.FailNow()
 	}
-	pids := watchersUnder(s.cmd.Process.Pid)
+	// "up" comes with the program's first line; its first watcher is
+	// started a moment later.
+	var pids []int
+	waitFor(5*time.Second, func() bool { pids = watchersUnder(s.cmd.Process.Pid); return len(pids) > 0 })
 	if len(pids) == 0 {
 		t.Fatalf("the feed is up but no inotifywait runs below the test's sshd; its processes: %v", nonSSHD(s))
 	}
