@@ -39,16 +39,12 @@ import (
 // they have been quiet for relistQuiet: the listing and its names'
 // attributes, stored after the events, hold while the feed is up.
 
-// A change of ours that another mount may read at once (a close after
-// writes, a rename) could return only once our own feed has told of it,
-// so that another mount, hearing of it down its own connection at about
-// the same moment, has dropped its caches. echoWait bounds that wait, and
-// is 0: the echo of a new file's writes often does not come before the
-// bound (its directory not yet watched, or its event before the write's
-// mark), and an untar waited 80 ms a file at 0 ms round trip (2.7 ms
-// without the feed). A second mount's read at once is then a race it
-// usually wins (docs/caches.md).
-const echoWait = 0
+// A close after writes or a rename does not wait for our own feed's
+// echo of it: that wait (up to 100 ms, for another mount to hear of the
+// change at about the same moment) cost an untar 80 ms a file at 0 ms
+// round trip, the echo of a new file's writes often not coming before
+// the bound. A second mount's read at once is a race it usually wins
+// (docs/caches.md).
 
 // ownWindow is how long after a change of ours an event about its path
 // is taken for ours: the event comes one round trip after the change,
@@ -74,12 +70,10 @@ type feedState struct {
 	relist  map[string]time.Time // directories with events of ours, and the last one's time
 	looping bool                 // relistLoop runs
 	keep    time.Duration        // how long events are remembered: the longest cache timeout
-	tick    chan struct{}        // closed, and replaced, at each event (awaitEcho)
 }
 
 func (s *feedState) init(c Caches) {
 	s.watched, s.events, s.ours, s.relist = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
-	s.tick = make(chan struct{})
 	s.keep = max(c.Attr, c.Dir, c.Link, c.Negative, c.Open) + time.Second
 }
 
@@ -119,51 +113,8 @@ func (s *feedState) event(rel string, now time.Time) (ours bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events[rel] = now
-	close(s.tick)
-	s.tick = make(chan struct{})
 	at, ok := s.ours[rel]
 	return ok && now.Sub(at) < ownWindow
-}
-
-// ownAt is when a change of ours to rel was last recorded (zero: none
-// within ownWindow).
-func (s *feedState) ownAt(rel string) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ours[rel]
-}
-
-// awaitEcho waits, no longer than echoWait, for the feed to tell of
-// rel an event that came at or after since; at once when rel's
-// directory is not watched or since is zero.
-func (s *feedState) awaitEcho(rel string, since time.Time) {
-	if since.IsZero() {
-		return
-	}
-	deadline := time.Now().Add(echoWait)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for {
-		if _, watched := s.watched[parentOf(rel)]; !s.up || !watched {
-			return
-		}
-		if at, ok := s.events[rel]; ok && !at.Before(since) {
-			return
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return
-		}
-		tick := s.tick
-		s.mu.Unlock()
-		t := time.NewTimer(left)
-		select {
-		case <-tick:
-		case <-t.C:
-		}
-		t.Stop()
-		s.mu.Lock()
-	}
 }
 
 func (s *feedState) pruneLocked(now time.Time) {
@@ -183,19 +134,9 @@ func (s *feedState) pruneLocked(now time.Time) {
 	}
 }
 
-// vouching says whether the caches ask the feed before they let an
-// entry expire (vouchCaches). A tar over a walk spanning many timeouts
-// once saw a directory's times change as it read it (answers of SFTP's
-// kept past their timeout meeting a bulk answer's change times): the
-// times a path was shown with now stay while it looks the same
-// (tree.go, keptTimes).
-const vouching = true
-
-// startFeed makes the caches ask the feed (when vouching), and starts it.
+// startFeed makes the caches ask the feed, and starts it.
 func (f *FS) startFeed() {
-	if vouching {
-		f.vouchCaches()
-	}
+	f.vouchCaches()
 	// Ours from the moment it is sent: its event may come before the
 	// answer, and before the verbs of known.go record it.
 	f.remote.SendingChanges(f.feed.ourChange)
@@ -208,7 +149,7 @@ func (f *FS) startFeed() {
 func (f *FS) vouchCaches() {
 	f.attrs.m.VouchValue(f.vouchedAttr)
 	f.targets.Vouch(f.vouchedByParent)
-	f.links.Vouch(func(rel string, stored time.Time) bool { return f.feed.vouched(parentOf(rel), rel, stored) })
+	f.links.Vouch(f.vouchedByParent)
 	f.listings.Vouch(func(dir string, stored time.Time) bool { return f.feed.vouched(dir, dir, stored) })
 }
 
@@ -428,8 +369,8 @@ func (e feedEvents) Changed(c remote.Change) {
 	// program told by another machine that the change is done may look
 	// at once, and the kernel answers a stat from its own cache. A
 	// notice waits for the kernel's lock of the directory, which a
-	// rename of ours holds while it awaits its echo from this very
-	// goroutine (awaitEcho): so the wait is bounded.
+	// request of ours in it may hold for as long as its call to the
+	// server takes: so the wait is bounded.
 	var sent []<-chan struct{}
 	for _, notice := range notices {
 		sent = append(sent, f.notify.send(notice))

@@ -270,12 +270,7 @@ func (h *fileHandle) writeInPlace(ctx context.Context, data []byte, off int64) (
 // Flush runs at every close(2): it returns once every write queued on this
 // handle is on the server, with the first error any of them met.
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
-	err := h.flush()
-	if err == nil && h.wrote.Load() {
-		// close(2) after writes: done once another mount can know it (feed.go).
-		h.node.fs.feed.awaitEcho(h.rel, h.node.fs.feed.ownAt(h.rel))
-	}
-	return h.node.fs.result("flush", h.rel, err, h.node.explainWrite(ctx, h.rel))
+	return h.node.fs.result("flush", h.rel, h.flush(), h.node.explainWrite(ctx, h.rel))
 }
 
 // Fsync returns once the server has synced the file (fsync@openssh.com).

@@ -5,7 +5,6 @@ import (
 	"path"
 	"strings"
 	"syscall"
-	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 )
@@ -55,7 +54,6 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	// an lstat first.
 	a, known := n.fs.attrs.Get(from)
 	var err error
-	sent := time.Now()
 	if known {
 		err = n.fs.remote.RenameKnown(ctx, from, to, a)
 	} else {
@@ -68,7 +66,6 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 		n.fs.writeback.Renamed(from, to)
 		n.fs.moved(n, name, newParent.EmbeddedInode().Operations().(*Node), newName)
 		n.fs.renamedLinks(from, to, k, counted, known && a.Mode.IsDir())
-		n.fs.feed.awaitEcho(to, sent) // done once another mount can know it (feed.go)
 	} else if _, answered := statusCode(err); !answered {
 		// Cut off (a lost connection): the server may have renamed.
 		// The kernel is told to look both names up again, once this
