@@ -87,6 +87,7 @@ func runMain(m *testing.M) int {
 	defer server.stop()
 	defer stopAuthServer()
 	defer stopDropbear()
+	watchTheRun()
 	code := m.Run()
 	if raceDir != "" && racesFound() {
 		return 1
@@ -153,4 +154,5 @@ func needServer(t *testing.T) {
 	if skipAll != "" {
 		t.Skip("SKIPPED: " + skipAll)
 	}
+	testRunning(t)
 }

@@ -63,7 +63,8 @@ func newMountpoint(t *testing.T) string {
 	if err := os.Mkdir(mnt, 0755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Remove(mnt) })
+	mountPointsOf.Store(mnt, t.Name())
+	t.Cleanup(func() { os.Remove(mnt); mountPointsOf.Delete(mnt) })
 	return mnt
 }
 
@@ -249,9 +250,13 @@ func shErrWithin(dir, script string, limit time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	boundedCommand(cmd)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return string(out) + "\n" + stuckMounts(time.Minute), fmt.Errorf("not done within %v: %w", limit, err)
+	}
 	return string(out), err
 }
 

@@ -32,7 +32,7 @@ race_workloads+='|TestGitInitAddCommitStatusInsideTheMount|TestUntarLeavesTheByt
 race_workloads+='|TestAnObjectKeepsItsInodeNumberAcrossTimeoutsReconnectsRenamesAndRemounts'
 race_workloads+='|TestHardLinkSharesContentAndInodeOnServer|TestAWalkReadingFilesInOrderFindsTheNextOnesFetchedAhead'
 race_workloads+='|TestWalksThroughManyTimeoutsWhileTheServerChangesTheFilesSeeNothingStale'
-go test -count=1 -timeout 35m ./integration/... -skip "^($race_workloads)\$"
+go test -count=1 -timeout 25m ./integration/... -skip "^($race_workloads)\$"
 SFTPMOUNT_RACE=1 go test -count=1 -timeout 15m ./integration -run "^($race_workloads)\$"
 # The benchmarks in a reduced size: they report figures, never fail on timing.
 SFTPMOUNT_BENCH_SMALL=1 SFTPMOUNT_BENCH_RTTS=10 go test -count=1 ./integration -run '^$' -bench . -benchtime 1x
