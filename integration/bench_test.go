@@ -275,7 +275,7 @@ func BenchmarkUntarSmallFiles(b *testing.B) {
 	src := filepath.Join(workDir, "bench-tar")
 	ms := append(mounters[:len(mounters):len(mounters)], writebackMounter, sshCommandMounter)
 	if !small() {
-		ms = append(ms, noFeedMounter) // a close after writes awaits the feed's echo: what that costs
+		ms = append(ms, noFeedMounter) // the events of our own writes, handled and relisted: what they cost
 	}
 	eachSetupOf(b, benchRTTs(), ms, func(b *testing.B, m mounter, link *slowLink, served string) {
 		run(b, "/", fmt.Sprintf("rm -rf %s && mkdir -p %s/t && cd %s && for i in $(seq 1 %d); do head -c 2048 /dev/urandom > t/f$i; done && tar -cf small.tar t", src, src, src, n))
