@@ -14,14 +14,13 @@ import (
 // Two mounts of one directory (a laptop and a build box): A changes, B
 // reads. B learns of A's change only from its own feed, one way down
 // its own connection, and then drops its caches and the kernel's; A's
-// close and rename return once A's own feed told of the change (feed.go,
-// echoWait), which comes down A's connection at the same moment. So a
-// read by B "at once" after A returns races B's event by the time B
-// takes to act on it (about a millisecond here): the count of such
-// reads that were stale is logged, a figure, not asserted. What is
-// asserted is the feed's bound: B sees every change within
-// feedSeenWithin, well inside open_timeout (1 s), which without the
-// feed is how long B trusts what it cached (the same sequences with
+// close and rename return once the server has the change, not once B
+// knows. So a read by B "at once" after A returns races B's event: the
+// server's inotify, B's watcher, half a round trip, and B acting on it.
+// The count of such reads that were stale is logged, a figure, not
+// asserted. What is asserted is the feed's bound: B sees every change
+// within feedSeenWithin, well inside open_timeout (1 s), which without
+// the feed is how long B trusts what it cached (the same sequences with
 // remote_commands=no show the old bytes for up to that long). The
 // helpers are feedmount_test.go's.
 

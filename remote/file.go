@@ -452,7 +452,29 @@ func lostConnection(err error) bool {
 // then io.EOF. pkg/sftp can report a short server reply as EOF (pkg/sftp
 // issue 658), so an early EOF is checked against the file's size and the
 // rest is asked for again rather than silently truncating.
+//
+// A read reaching past the size known at open asks for the bytes up to
+// it only: pkg/sftp asks again after a short answer (readChunkAt), a
+// second round trip for every small file read whole, to learn what the
+// size already says.
 func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if size, ok := f.knownSize(); ok && off >= 0 && uint64(off) < size && uint64(off)+uint64(len(p)) > size {
+		n, err := f.readAt(ctx, p[:size-uint64(off)], off)
+		if err != nil || uint64(n) < size-uint64(off) {
+			return n, err
+		}
+		if size, ok := f.knownSize(); ok && uint64(off)+uint64(n) >= size {
+			return n, io.EOF
+		}
+		// Something of ours changed the file meanwhile: the rest as
+		// the server has it.
+		m, err := f.readAt(ctx, p[n:], off+int64(n))
+		return n + m, err
+	}
+	return f.readAt(ctx, p, off)
+}
+
+func (f *File) readAt(ctx context.Context, p []byte, off int64) (int, error) {
 	total := 0
 	stalls := 0
 	for total < len(p) {
