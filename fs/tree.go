@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -45,9 +46,10 @@ const (
 )
 
 type treeState struct {
-	off   atomic.Bool  // no request is made: the server cannot answer one
-	pause atomic.Int64 // no request is made before this (Unix nanoseconds): the last one failed
-	said  atomic.Bool  // the mode was logged
+	off   atomic.Bool            // no request is made: the server cannot answer one
+	pause atomic.Int64           // no request is made before this (Unix nanoseconds): the last one failed
+	said  atomic.Bool            // the mode was logged
+	mode  atomic.Pointer[string] // the last answer's outcome, for TreeStatus
 	slots chan struct{}
 
 	mu       sync.Mutex               // guards inflight
@@ -319,6 +321,14 @@ func (f *FS) treeMode(err error) {
 	if off {
 		f.tree.off.Store(true)
 	}
+	mode := fmt.Sprintf("on: GNU find on the server, %d levels a request", treeDepth)
+	switch {
+	case off:
+		mode = fmt.Sprintf("off: %v", err)
+	case err != nil:
+		mode = fmt.Sprintf("on; the last request failed: %v", err)
+	}
+	f.tree.mode.Store(&mode)
 	if f.opts.Debug == nil || (!off && err != nil) || f.tree.said.Swap(true) {
 		return
 	}
@@ -327,6 +337,23 @@ func (f *FS) treeMode(err error) {
 	} else {
 		f.opts.Debug.Printf("bulk metadata: on (GNU find on the server, %d levels a request): the server's inode numbers and change times", treeDepth)
 	}
+}
+
+// TreeStatus is the bulk metadata's mode in one line, for `sftpmount
+// status`: off and why, paused after a failure, on, or not yet asked.
+func (f *FS) TreeStatus() string {
+	switch {
+	case !f.remote.RunsCommands():
+		return "off: -o remote_commands=no"
+	case f.opts.Caches.Attr <= 0 || f.opts.Caches.Dir <= 0:
+		return "off: the attribute or directory cache is off"
+	case !f.tree.off.Load() && time.Now().UnixNano() < f.tree.pause.Load():
+		return fmt.Sprintf("paused until %s (the last request read nothing): listed one by one meanwhile", time.Unix(0, f.tree.pause.Load()).Format("15:04:05"))
+	}
+	if m := f.tree.mode.Load(); m != nil {
+		return *m
+	}
+	return "not asked yet (the first directory a walk enters asks)"
 }
 
 // within reports whether rel is dir or below it.

@@ -135,9 +135,12 @@ func BenchmarkFeedServerFileSeen(b *testing.B) {
 }
 
 // feedLineIn is the "change feed:" line of a `sftpmount status` output, or "".
-func feedLineIn(status string) string {
+func feedLineIn(status string) string { return statusLineIn(status, "change feed:") }
+
+// statusLineIn is the line of a status text that starts with prefix.
+func statusLineIn(status, prefix string) string {
 	for _, l := range strings.Split(status, "\n") {
-		if strings.HasPrefix(l, "change feed:") {
+		if strings.HasPrefix(l, prefix) {
 			return l
 		}
 	}

@@ -41,6 +41,12 @@ func feedLine(t *testing.T, mnt string) string {
 	return feedLineIn(r.stdout)
 }
 
+// bulkLine is the bulk metadata's line of `sftpmount status`.
+func bulkLine(t *testing.T, mnt string) string {
+	t.Helper()
+	return statusLineIn(runBinary(t, nil, "status", mnt).stdout, "bulk metadata:")
+}
+
 // mountFeedUp waits (bounded) for the mount's feed to say it is up; a feed
 // that never comes up is an error of the test, which goes on (the
 // figures of the sequence are still worth having).
@@ -278,6 +284,10 @@ func TestFeedWithForceCommandInternalSFTPIsOffAndTheTimedWindowsHold(t *testing.
 	})
 	if line = feedLine(t, m.mnt); strings.HasPrefix(line, "change feed: up") {
 		t.Errorf("status says the feed is up on a server that runs only SFTP: %q", line)
+	}
+	sh(t, m.mnt, "ls -lR > /dev/null")
+	if line := bulkLine(t, m.mnt); !strings.HasPrefix(line, "bulk metadata: off: ") {
+		t.Errorf("status on a server that runs only SFTP, after a walk: %q, want the bulk metadata off and why", line)
 	}
 }
 
@@ -521,6 +531,9 @@ func TestFeedOffWithRemoteCommandsNoRunsNothingOnTheServer(t *testing.T) {
 	sh(t, m.mnt, "ls -lR >/dev/null && cat d/f >/dev/null")
 	if line := feedLine(t, m.mnt); line != "change feed: off: -o remote_commands=no" {
 		t.Errorf("status: %q, want %q", line, "change feed: off: -o remote_commands=no")
+	}
+	if line := bulkLine(t, m.mnt); line != "bulk metadata: off: -o remote_commands=no" {
+		t.Errorf("status: %q, want %q", line, "bulk metadata: off: -o remote_commands=no")
 	}
 	// A default mount starts its watcher within a second or so of being
 	// looked at (test 5 waits for it); 3 s of none here.

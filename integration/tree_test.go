@@ -60,7 +60,13 @@ func TestInodeNumbersLinksAndChangeTimesAreTheServers(t *testing.T) {
 			t.Errorf("%s: stat -c '%%i %%Z' a/x: the server says %q, the mount %q", when, out, sh(t, m.mnt, "stat -c '%i %Z' a/x"))
 		}
 	}
+	if line := bulkLine(t, m.mnt); !strings.HasPrefix(line, "bulk metadata: not asked yet") {
+		t.Errorf("status before any walk: %q", line)
+	}
 	sh(t, m.mnt, "stat a/x > /dev/null && stat b/y > /dev/null")
+	if line := bulkLine(t, m.mnt); !strings.HasPrefix(line, "bulk metadata: on: GNU find") {
+		t.Errorf("status after a walk: %q, want the bulk metadata on", line)
+	}
 	check("a/x met first")
 	time.Sleep(1100 * time.Millisecond)
 	check("after a cache timeout")

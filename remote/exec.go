@@ -27,6 +27,10 @@ type Exec func(ctx context.Context, command string) (io.ReadWriteCloser, error)
 // -o remote_commands=no, or a transport that has no way to.
 var ErrNoCommands = errors.New("no commands can be run on the server")
 
+// RunsCommands reports whether commands may be run at all (not -o
+// remote_commands=no); a server may still refuse them.
+func (c *Client) RunsCommands() bool { return c.cfg.RemoteCommands }
+
 // RunCommand runs command on the server (see Exec). It fails with
 // ErrNoCommands when commands are off or the transport cannot run them,
 // and with the server's refusal when it will not (ForceCommand

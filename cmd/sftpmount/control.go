@@ -173,6 +173,7 @@ func statusText(f *sftpfs.FS, rc *remote.Client, transport string) string {
 	fmt.Fprintf(&b, "transport: %s\nconnection: %s\n", transport, state)
 	fmt.Fprintf(&b, "remote calls: %d\nreconnects: %d\n", st.Calls, st.Reconnects)
 	fmt.Fprintf(&b, "change feed: %s\n", f.FeedStatus())
+	fmt.Fprintf(&b, "bulk metadata: %s\n", f.TreeStatus())
 	for _, l := range rc.Lacks() {
 		fmt.Fprintf(&b, "server lacks %s\n", l)
 	}
