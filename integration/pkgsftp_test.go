@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sftpmount/sftpmount/remote/remotetest"
 )
@@ -40,8 +41,11 @@ func pkgSFTPChild(mode string) int {
 		return 1
 	}
 	go func() {
+		// The client is gone once stdin ends: nothing more to answer.
+		// (Waiting for the server's side to end as well left servers
+		// running after their sshd session, now and then.)
 		io.Copy(rw, os.Stdin)
-		rw.Close()
+		os.Exit(0)
 	}()
 	io.Copy(os.Stdout, rw)
 	return 0
@@ -77,6 +81,17 @@ func pkgSFTPServer(t *testing.T, mode string) string {
 	return wrapper
 }
 
+// serversLeft lists the pkg/sftp servers (pkgSFTPServer's) running.
+func serversLeft() []int {
+	var pids []int
+	eachProcess("cmdline", func(pid int, cmdline []byte) {
+		if strings.Split(string(cmdline), "\x00")[0] == pkgSFTPBinary {
+			pids = append(pids, pid)
+		}
+	})
+	return pids
+}
+
 // A server without a single extension: each missing one is a line of the
 // -d log and of `sftpmount status`, once; a user's calls work by the
 // fallbacks or fail as a filesystem without that feature does, never
@@ -85,6 +100,14 @@ func TestAServerWithoutExtensionsSaysWhatItLacksAndFallsBack(t *testing.T) {
 	needServer(t)
 	m := &mounted{remote: newServedDir(t, testUser), mnt: newMountpoint(t)}
 	args := append([]string{testUser + "@127.0.0.1:" + m.remote, m.mnt, "-f", "-d", "-o", "sftp_server=" + pkgSFTPServer(t, "bare")}, standardArgs()...)
+	t.Cleanup(func() { // after the unmount (cleanups run last first)
+		if !waitFor(5*time.Second, func() bool { return len(serversLeft()) == 0 }) {
+			t.Errorf("pkg/sftp servers still running 5 s after the unmount: %v", serversLeft())
+			for _, pid := range serversLeft() {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(baseEnv(), home(t)...)
 	stderr := serveInForeground(t, cmd, m.mnt)
