@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"path"
 	"slices"
 	"sort"
@@ -270,7 +271,8 @@ func (wk *dirWalk) next(li, si int) []string {
 // fetched already or is known not to be worth it. It reports false when
 // the buffer budget is spent.
 func (f *FS) fetchAhead(rel string) bool {
-	if a, ok := f.attrs.Get(rel); ok && (!a.Mode.IsRegular() || a.Size > aheadMaxSize) {
+	a, known := f.attrs.Get(rel)
+	if known && (!a.Mode.IsRegular() || a.Size > aheadMaxSize) {
 		return true
 	}
 	w := f.ahead
@@ -292,7 +294,23 @@ func (f *FS) fetchAhead(rel string) bool {
 	f.bg.Go(func(ctx context.Context) {
 		w.slots.Acquire(context.Background(), 1) // cannot fail: no deadline
 		e.at = time.Now()
-		a, data, whole, err := f.remote.Peek(ctx, rel, aheadBytes)
+		var (
+			data  []byte
+			whole bool
+			err   error
+		)
+		if !known {
+			// Opened only once it is known to be a regular file: a FIFO
+			// put in a file's place on the server would hold the open,
+			// and sftp-server's session with it, until a writer came.
+			a, err = f.remote.Lstat(ctx, rel)
+			if err == nil && (!a.Mode.IsRegular() || a.Size > aheadMaxSize) {
+				err = errNotAhead
+			}
+		}
+		if err == nil {
+			a, data, whole, err = f.remote.Peek(ctx, rel, aheadBytes)
+		}
 		w.slots.Release(1)
 		e.a, e.data, e.whole, e.err = a, data, whole, err
 		if left := int64(cap(data)); err != nil || left < e.cost {
@@ -305,6 +323,10 @@ func (f *FS) fetchAhead(rel string) bool {
 	})
 	return true
 }
+
+// errNotAhead: a name the walk met is no regular file of a size worth
+// fetching ahead.
+var errNotAhead = errors.New("not a file to fetch ahead")
 
 // dropAhead forgets e, fetched ahead at rel, unless taken already.
 func (f *FS) dropAhead(rel string, e *aheadFile) {

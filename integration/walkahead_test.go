@@ -272,3 +272,39 @@ func logged(t *testing.T, log *lockedBuffer, from int, what string, n int) {
 		t.Fatalf("the log shows %d of %d %q after 10 s", strings.Count(log.String()[from:], what), n, what)
 	}
 }
+
+// A walk whose next names' types are no longer known (the feed dropped
+// what was cached of a name the server changed) asks what each is
+// before it fetches it ahead: a FIFO put in a file's place on the server
+// is never opened (the open would hold sftp-server's session until a
+// writer came, and the walk's calls with it until the connection is
+// given up).
+func TestAWalkNeverOpensAFIFOPutInAFilesPlaceAhead(t *testing.T) {
+	_, log, m := startForeground(t)
+	names := makeSourceFiles(t, filepath.Join(m.remote, "src"), 20)
+	sh(t, m.mnt, "ls src > /dev/null") // listed, nothing read: the kernel holds no page
+	mountFeedUp(t, m.mnt, 20*time.Second)
+	fifo := names[8]
+	sh(t, filepath.Join(m.remote, "src"), "rm "+fifo+" && mkfifo "+fifo)
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(log.String(), fmt.Sprintf("%q: another client's", "/src/"+fifo)) }) {
+		t.Fatalf("no event about the FIFO:\n%s", log.String())
+	}
+	before := len(log.String())
+	start := time.Now()
+	for _, name := range names[:8] { // a walk in name order, up to the FIFO
+		if _, err := shErrWithin(m.mnt, "cat src/"+name+" > /dev/null", 20*time.Second); err != nil {
+			t.Fatalf("cat src/%s: %v\n%s", name, err, log.String()[before:])
+		}
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("8 files read in %v", took)
+	}
+	time.Sleep(500 * time.Millisecond) // what was fetched ahead is asked by now
+	after := log.String()[before:]
+	if strings.Contains(after, "sftp open "+filepath.Join(m.remote, "src", fifo)) || strings.Contains(after, "reconnecting") {
+		t.Errorf("the FIFO was opened, or the connection given up:\n%s", after)
+	}
+	if !strings.Contains(after, "fetched ahead") {
+		t.Errorf("no file was fetched ahead of the walk: the test tests nothing:\n%s", after)
+	}
+}
