@@ -99,18 +99,24 @@ func (f *FS) keepPrefetched(dir string, got []remote.DirEntry, tok cache.Token) 
 		// The walk will be handed these names in this order: a walk
 		// reading files fetches the first ones before it gets here
 		// (walkahead.go).
-		var files, dirs []string
-		for _, e := range got {
-			switch {
-			case e.Name == "." || e.Name == "..":
-			case e.Attr.Mode.IsRegular():
-				files = append(files, e.Name)
-			case e.Attr.Mode.IsDir():
-				dirs = append(dirs, e.Name)
-			}
-		}
-		f.listedOrder(dir, files, dirs, false)
+		f.orderAhead(dir, got)
 	}
+}
+
+// orderAhead records the order of dir's entries, listed ahead of a walk
+// (here, or in a bulk answer: tree.go), for the walk's fetches ahead.
+func (f *FS) orderAhead(dir string, got []remote.DirEntry) {
+	var files, dirs []string
+	for _, e := range got {
+		switch {
+		case e.Name == "." || e.Name == "..":
+		case e.Attr.Mode.IsRegular():
+			files = append(files, e.Name)
+		case e.Attr.Mode.IsDir():
+			dirs = append(dirs, e.Name)
+		}
+	}
+	f.listedOrder(dir, files, dirs, false)
 }
 
 // takePrefetched returns (and forgets) a prefetched listing of dir,

@@ -297,6 +297,11 @@ func (f *FS) fillTree(ctx context.Context, dir string) {
 	}
 	for _, d := range done {
 		kept := f.remember(d, lists[d], tok)
+		if len(kept) > 0 {
+			// A walk reading files in the directory (git status
+			// checking them, grep -r) fetches the next ones ahead.
+			f.orderAhead(d, kept)
+		}
 		for _, e := range kept {
 			if e.Attr.Ino == 0 {
 				continue
