@@ -159,6 +159,15 @@ func (f *FS) vouchedByParent(rel string, stored time.Time) bool {
 	return f.feed.vouched(parentOf(rel), rel, stored)
 }
 
+// listingVouched reports whether the feed vouches for dir's cached
+// listing now: stored after dir's watch was established, no event about
+// dir since. A name it lacks is absent then, whatever asked: a name made
+// since would have sent an event, which drops the listing.
+func (f *FS) listingVouched(dir string) bool {
+	stored, ok := f.listings.Stored(dir)
+	return ok && f.feed.vouched(dir, dir, stored)
+}
+
 // vouchedAttr is vouchedByParent for rel's attributes p, but never for
 // a file with more than one link: written through a name in another
 // directory, it makes its event there, which may not be watched. (Called

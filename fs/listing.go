@@ -136,6 +136,7 @@ func (f *FS) knownAbsent(rel string, asked time.Time) bool {
 	}
 	switch {
 	case listed && l.answersAbsent(f.opts.Caches.Negative):
+	case listed && f.listingVouched(dir):
 	case listed && l.readSince(asked):
 		f.absentName(rel).confirmed.Store(l.read.Load())
 	case f.confirmedAbsent(rel):

@@ -543,10 +543,11 @@ func TestFeedOffWithRemoteCommandsNoRunsNothingOnTheServer(t *testing.T) {
 }
 
 // 8. While the feed is up and a directory quiet, what the mount cached
-// of it holds past the cache timeout: a stat and an ls -l of its names
-// long after ask the server nothing, where a mount without the feed
-// asks again (the control, which shows the count can be more than
-// nought). A change on the server is then still seen at once.
+// of it holds past the cache timeout: a stat and an ls -l of its names,
+// and a stat of names it lacks, long after ask the server nothing, where
+// a mount without the feed asks again (the control, which shows the
+// count can be more than nought). A change on the server, and a name
+// made there, are then still seen at once.
 func TestFeedKeepsTheCachesOfAQuietDirectoryPastTheirTimeout(t *testing.T) {
 	for _, feed := range []bool{true, false} {
 		t.Run(fmt.Sprintf("feed=%v", feed), func(t *testing.T) {
@@ -570,7 +571,7 @@ func TestFeedKeepsTheCachesOfAQuietDirectoryPastTheirTimeout(t *testing.T) {
 			}
 			time.Sleep(2500 * time.Millisecond) // past every timeout of cache_timeout=1
 			before := len(log.String())
-			sh(t, m.mnt, "stat d/f1 d/f7 d/f20 > /dev/null && ls -l d > /dev/null")
+			sh(t, m.mnt, "stat d/f1 d/f7 d/f20 > /dev/null && ls -l d > /dev/null && ! stat d/absent1 d/absent2 2> /dev/null")
 			// A call logged for sure, after which every line of the
 			// above is in the log (it reaches us through a pipe).
 			writeFile(t, filepath.Join(m.mnt, "sentinel"), "x", 0644)
@@ -595,6 +596,11 @@ func TestFeedKeepsTheCachesOfAQuietDirectoryPastTheirTimeout(t *testing.T) {
 				appendLine(t, filepath.Join(m.remote, "d/f7"), "more\n")
 				seenAfter(t, "an append on the server to a file vouched for", func() bool {
 					return lastLine(filepath.Join(m.mnt, "d/f7")) == "more\n"
+				})
+				writeFile(t, filepath.Join(m.remote, "d/absent1"), "made\n", 0644)
+				seenAfter(t, "a name made on the server that the vouched listing lacked", func() bool {
+					b, _ := os.ReadFile(filepath.Join(m.mnt, "d/absent1"))
+					return string(b) == "made\n"
 				})
 			}
 		})
