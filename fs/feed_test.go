@@ -27,6 +27,7 @@ func TestAWatchedDirectorysCachesOutliveTheirTimeoutUntilAnEventOrTheFeedIsLost(
 	f.attrIs("d/f", remote.Attr{Size: 2})
 	f.attrIs("e/g", remote.Attr{Size: 3})
 	f.listings.Put("d", newListing([]string{"f"}))
+	f.listings.Put("e", newListing([]string{"g"}))
 	expire()
 	if a, ok := f.attrs.Get("d/f"); !ok || a.Size != 2 {
 		t.Fatalf("d/f, cached after the watch of d: %v %v", a, ok)
@@ -37,8 +38,11 @@ func TestAWatchedDirectorysCachesOutliveTheirTimeoutUntilAnEventOrTheFeedIsLost(
 	if _, ok := f.attrs.Get("e/g"); ok {
 		t.Fatal("a name in a directory not watched outlived its timeout")
 	}
-	if f.knownAbsent("d/nothere", time.Now()) {
-		t.Fatal("a listing read before a name was asked about answered it absent: a name made on the server just before its event came would be hidden")
+	if !f.knownAbsent("d/nothere", time.Now()) {
+		t.Fatal("a name the vouched listing lacks was not answered absent")
+	}
+	if f.knownAbsent("e/nothere", time.Now()) {
+		t.Fatal("a name in a directory not watched was answered absent past the timeout")
 	}
 	if left, _ := f.attrs.Left("d/f"); left != time.Millisecond {
 		t.Fatalf("the kernel would be told %v for d/f, not the whole timeout", left)
@@ -48,6 +52,9 @@ func TestAWatchedDirectorysCachesOutliveTheirTimeoutUntilAnEventOrTheFeedIsLost(
 	ev.Changed(remote.Change{Dir: "d", Name: "nothere", Kind: remote.NameChanged})
 	if _, ok := f.listings.Get("d"); ok {
 		t.Fatal("d's listing kept after another client changed its names")
+	}
+	if f.knownAbsent("d/nothere", time.Now()) {
+		t.Fatal("a name another client made was answered absent after its event")
 	}
 	// Another client writes d/f.
 	ev.Changed(remote.Change{Dir: "d", Name: "f", Kind: remote.DataChanged})

@@ -134,9 +134,11 @@ func (f *FS) knownAbsent(rel string, asked time.Time) bool {
 	if listed && l.has(path.Base(rel)) {
 		return false
 	}
+	if listed && f.listingVouched(dir) {
+		return true // the feed vouches for it: nothing to ask again
+	}
 	switch {
 	case listed && l.answersAbsent(f.opts.Caches.Negative):
-	case listed && f.listingVouched(dir):
 	case listed && l.readSince(asked):
 		f.absentName(rel).confirmed.Store(l.read.Load())
 	case f.confirmedAbsent(rel):
