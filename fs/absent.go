@@ -61,14 +61,14 @@ func (f *FS) renewing() bool {
 }
 
 // confirmedAbsent reports whether the server said rel was absent within
-// the negative timeout.
+// the negative timeout, or since, while the feed vouches for it.
 func (f *FS) confirmedAbsent(rel string) bool {
 	a, ok := f.absent.Get(rel)
 	if !ok {
 		return false
 	}
 	at := a.confirmed.Load()
-	return at != 0 && time.Since(time.Unix(0, at)) < f.opts.Caches.Negative
+	return at != 0 && (time.Since(time.Unix(0, at)) < f.opts.Caches.Negative || f.absentVouched(rel, at))
 }
 
 // confirmAbsent records that the server said rel was absent when asked
@@ -183,8 +183,8 @@ func (f *FS) askAgain(except string, renew bool) {
 		if l, ok := f.listings.Get(parentOf(rel)); ok {
 			said = max(said, l.ours.Load())
 		}
-		if now.Sub(time.Unix(0, said)) < neg/2 {
-			return true // fresh enough
+		if now.Sub(time.Unix(0, said)) < neg/2 || f.absentVouched(rel, a.confirmed.Load()) {
+			return true // fresh enough, or the feed vouches for it
 		}
 		if renew && now.Sub(time.Unix(0, a.used.Load())) > renewWindow(neg) {
 			return true // nobody asks for it now

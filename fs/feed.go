@@ -159,13 +159,14 @@ func (f *FS) vouchedByParent(rel string, stored time.Time) bool {
 	return f.feed.vouched(parentOf(rel), rel, stored)
 }
 
-// listingVouched reports whether the feed vouches for dir's cached
-// listing now: stored after dir's watch was established, no event about
-// dir since. A name it lacks is absent then, whatever asked: a name made
-// since would have sent an event, which drops the listing.
-func (f *FS) listingVouched(dir string) bool {
-	stored, ok := f.listings.Stored(dir)
-	return ok && f.feed.vouched(dir, dir, stored)
+// absentVouched reports whether the feed vouches for the server's word,
+// given at confirmed (Unix nanoseconds; 0: none), that rel is absent: rel's
+// directory watched since before, no event about rel or the directory
+// since. Only a name the server was asked about: a listing read before a
+// name was made would hide it until its event came (sshfs's suite makes
+// a name on the server and opens it through the mount at once).
+func (f *FS) absentVouched(rel string, confirmed int64) bool {
+	return confirmed != 0 && f.feed.vouched(parentOf(rel), rel, time.Unix(0, confirmed))
 }
 
 // vouchedAttr is vouchedByParent for rel's attributes p, but never for

@@ -134,9 +134,6 @@ func (f *FS) knownAbsent(rel string, asked time.Time) bool {
 	if listed && l.has(path.Base(rel)) {
 		return false
 	}
-	if listed && f.listingVouched(dir) {
-		return true // the feed vouches for it: nothing to ask again
-	}
 	switch {
 	case listed && l.answersAbsent(f.opts.Caches.Negative):
 	case listed && l.readSince(asked):

@@ -544,10 +544,11 @@ func TestFeedOffWithRemoteCommandsNoRunsNothingOnTheServer(t *testing.T) {
 
 // 8. While the feed is up and a directory quiet, what the mount cached
 // of it holds past the cache timeout: a stat and an ls -l of its names,
-// and a stat of names it lacks, long after ask the server nothing, where
-// a mount without the feed asks again (the control, which shows the
-// count can be more than nought). A change on the server, and a name
-// made there, are then still seen at once.
+// and a stat of names the server said were absent, long after ask the
+// server nothing, where a mount without the feed asks again (the
+// control, which shows the count can be more than nought). A change on
+// the server, and one of those names made there, are then still seen at
+// once.
 func TestFeedKeepsTheCachesOfAQuietDirectoryPastTheirTimeout(t *testing.T) {
 	for _, feed := range []bool{true, false} {
 		t.Run(fmt.Sprintf("feed=%v", feed), func(t *testing.T) {
@@ -569,8 +570,15 @@ func TestFeedKeepsTheCachesOfAQuietDirectoryPastTheirTimeout(t *testing.T) {
 				}
 				sh(t, m.mnt, "sleep 1.2 && ls -l d > /dev/null")
 			}
-			time.Sleep(2500 * time.Millisecond) // past every timeout of cache_timeout=1
+			sh(t, m.mnt, "! stat d/absent1 d/absent2 2> /dev/null") // the server says they are absent
+			if !waitFor(5*time.Second, func() bool { return strings.Contains(log.String(), `lookup "/d/absent2"`) }) {
+				t.Fatal("the lookup of d/absent2 is not in the -d log")
+			}
+			// From here, calls made in the background count too (absent
+			// names in use are asked again, without the feed, every
+			// quarter of their timeout).
 			before := len(log.String())
+			time.Sleep(2500 * time.Millisecond) // past every timeout of cache_timeout=1
 			sh(t, m.mnt, "stat d/f1 d/f7 d/f20 > /dev/null && ls -l d > /dev/null && ! stat d/absent1 d/absent2 2> /dev/null")
 			// A call logged for sure, after which every line of the
 			// above is in the log (it reaches us through a pipe).
