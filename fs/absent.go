@@ -55,9 +55,10 @@ type absentRenewal struct {
 func renewWindow(negative time.Duration) time.Duration { return 5 * negative }
 
 // renewing reports whether absent answers are renewed at all: without an
-// attribute cache an answer found present would not be kept.
+// attribute cache an answer found present would not be kept, and without
+// a server (the package's tests) there is nobody to ask.
 func (f *FS) renewing() bool {
-	return f.opts.Caches.Negative > 0 && f.opts.Caches.Attr > 0
+	return f.remote != nil && f.opts.Caches.Negative > 0 && f.opts.Caches.Attr > 0
 }
 
 // confirmedAbsent reports whether the server said rel was absent within
