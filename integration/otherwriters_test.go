@@ -346,7 +346,10 @@ func names(n int, name func(int) string) (out []string) {
 func TestAbsentNamesProbedInManyDirectoriesAreKeptFreshAndAskedForAllAtOnce(t *testing.T) {
 	needServer(t)
 	link := newSlowLink(t, 20)
-	_, log, m := startForegroundThrough(t, link)
+	// The timed rules, which this is about: with the change feed a quiet
+	// directory's absent names are vouched for, and neither renewed nor
+	// asked again (TestFeedKeepsTheCachesOfAQuietDirectoryPastTheirTimeout).
+	_, log, m := startForegroundThrough(t, link, "-o", "remote_commands=no")
 	const dirs = 12
 	sh(t, m.remote, "for i in $(seq 1 "+strconv.Itoa(dirs)+"); do mkdir d$i && echo x > d$i/f; done; mkdir u && echo x > u/f")
 	gitignore := func(i int) string { return filepath.Join("d"+strconv.Itoa(i), ".gitignore") }
