@@ -205,9 +205,28 @@ func benchServedDir(b *testing.B) string {
 
 func run(b *testing.B, dir, script string) {
 	b.Helper()
-	if out, err := shErrWithin(dir, script, 30*time.Minute); err != nil {
+	limit := 30 * time.Minute
+	if small() {
+		limit = 3 * time.Minute // CI's reduced run takes 3 minutes in all
+	}
+	if out, err := shErrWithin(dir, script, limit); err != nil {
+		if baseline(b) {
+			// sshfs or rclone failing, or hanging (sshfs does when its
+			// link stalls), is a figure we lack, not a failure of ours.
+			b.Skipf("the baseline failed: %s: %v\n%s", script, err, out)
+		}
 		b.Fatalf("%s: %v\n%s", script, err, out)
 	}
+}
+
+// baseline reports whether b runs a baseline, not sftpmount.
+func baseline(b *testing.B) bool {
+	for _, part := range strings.Split(b.Name(), "/") {
+		if name, _, _ := strings.Cut(part, "-"); name == "sshfs" || name == "rclone" {
+			return true
+		}
+	}
+	return false
 }
 
 // bigFileSize is the sequential workloads' file: 128 MiB, 8 MiB in the

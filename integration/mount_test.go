@@ -249,10 +249,15 @@ func shErr(dir, script string) (string, error) {
 func shErrWithin(dir, script string, limit time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	// bash changes into dir itself: a child that does so before its exec
+	// (cmd.Dir) and meets a mount that hangs can never be ended, nor its
+	// parent's Start return.
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", "cd \"$SFTPMOUNT_SH_DIR\"\n"+script)
 	boundedCommand(cmd)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if dir == "" {
+		dir = "."
+	}
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "SFTPMOUNT_SH_DIR="+dir)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return string(out) + "\n" + stuckMounts(time.Minute), fmt.Errorf("not done within %v: %w", limit, err)

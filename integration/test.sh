@@ -38,4 +38,4 @@ race_workloads+='|TestWalksThroughManyTimeoutsWhileTheServerChangesTheFilesSeeNo
 go test -count=1 -timeout 25m ./integration/... -skip "^($race_workloads)\$"
 SFTPMOUNT_RACE=1 go test -count=1 -timeout 15m ./integration -run "^($race_workloads)\$"
 # The benchmarks in a reduced size: they report figures, never fail on timing.
-SFTPMOUNT_BENCH_SMALL=1 SFTPMOUNT_BENCH_RTTS=10 go test -count=1 ./integration -run '^$' -bench . -benchtime 1x
+SFTPMOUNT_BENCH_SMALL=1 SFTPMOUNT_BENCH_RTTS=10 go test -count=1 -timeout 20m ./integration -run '^$' -bench . -benchtime 1x
