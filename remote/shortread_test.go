@@ -38,16 +38,21 @@ func (g stingyGet) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	return stingyReader{ra}, nil
 }
 
-func TestShortServerRepliesAreAskedAgainNotTakenForEOF(t *testing.T) {
-	h := sftp.InMemHandler()
-	h.FileGet = stingyGet{h.FileGet}
+// handlersClient is a client of pkg/sftp's request server with handlers h.
+func handlersClient(t *testing.T, h sftp.Handlers) *Client {
 	serve := func(r io.Reader, w io.WriteCloser) {
 		sftp.NewRequestServer(struct {
 			io.Reader
 			io.WriteCloser
 		}{r, w}, h).Serve()
 	}
-	c := testClient(pipeSession(t, serve), 10*time.Second, "/")
+	return testClient(pipeSession(t, serve), 10*time.Second, "/")
+}
+
+func TestShortServerRepliesAreAskedAgainNotTakenForEOF(t *testing.T) {
+	h := sftp.InMemHandler()
+	h.FileGet = stingyGet{h.FileGet}
+	c := handlersClient(t, h)
 	ctx := context.Background()
 	want := make([]byte, 200_000)
 	rand.New(rand.NewSource(2)).Read(want)
@@ -100,13 +105,7 @@ func TestAReadPastTheKnownSizeAsksOnlyUpToIt(t *testing.T) {
 	var reads atomic.Int32
 	h := sftp.InMemHandler()
 	h.FileGet = countingGet{h.FileGet, &reads}
-	serve := func(r io.Reader, w io.WriteCloser) {
-		sftp.NewRequestServer(struct {
-			io.Reader
-			io.WriteCloser
-		}{r, w}, h).Serve()
-	}
-	c := testClient(pipeSession(t, serve), 10*time.Second, "/")
+	c := handlersClient(t, h)
 	ctx := context.Background()
 	w, err := c.OpenFile(ctx, "f", os.O_RDWR|os.O_CREATE)
 	if err != nil {
